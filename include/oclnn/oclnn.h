@@ -1,0 +1,38 @@
+/* oclnn — deep learning on OpenCL. The one header to include.
+ *
+ * Read in this order:
+ *   core.h         status codes and errors, devices, contexts, random numbers
+ *   graph.h        tensors, graphs, views, compile and run
+ *   ops.h          op constructors (elementwise, reductions, softmax, GEMM, ...)
+ *   train.h        autodiff
+ *   safetensors.h  weight files
+ *   data.h         MNIST-format datasets and batching
+ *
+ * A minimal program:
+ *     oclnn_context *ctx;
+ *     oclnn_context_create(NULL, &ctx);            // $OCLNN_DEVICE or first GPU, else CPU
+ *     oclnn_graph *g = oclnn_graph_create(ctx);
+ *     oclnn_tensor *x = oclnn_input_f32(g, "x", 2, 4, 3);
+ *     oclnn_tensor *w = oclnn_param(g, "fc.weight", 2, (int64_t[]){2, 3});
+ *     oclnn_tensor *y = oclnn_relu(g, oclnn_linear(g, x, w, NULL));
+ *     oclnn_graph_output(g, y);
+ *     if (oclnn_graph_compile(g, NULL)) puts(oclnn_last_error());
+ *     oclnn_tensor_write(x, host_x, sizeof host_x);
+ *     oclnn_graph_run(g);
+ *     oclnn_tensor_read(y, host_y, sizeof host_y);
+ */
+#ifndef OCLNN_H
+#define OCLNN_H
+
+#include "oclnn/core.h"
+#include "oclnn/graph.h"
+#include "oclnn/ops.h"
+#include "oclnn/train.h"
+#if __has_include("oclnn/safetensors.h")
+#include "oclnn/safetensors.h"
+#endif
+#if __has_include("oclnn/data.h")
+#include "oclnn/data.h"
+#endif
+
+#endif

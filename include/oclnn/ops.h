@@ -1,0 +1,61 @@
+/* oclnn ops: constructors that add one node to a graph and return its
+ * output. Shapes are checked and inferred immediately; a mismatch records
+ * a sticky graph error naming the op and both shapes (see graph.h). Every
+ * op here has a backward unless stated otherwise. Inputs that are strided
+ * views are copied to contiguous form where an op needs it. */
+#ifndef OCLNN_OPS_H
+#define OCLNN_OPS_H
+
+#include "oclnn/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Elementwise (src/ops/elementwise.c). Binary ops broadcast like
+ * NumPy/PyTorch: shapes are aligned from the right, size-1 dims stretch. */
+oclnn_tensor *oclnn_add(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b);
+oclnn_tensor *oclnn_sub(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b);
+oclnn_tensor *oclnn_mul(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b);
+oclnn_tensor *oclnn_div(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b);
+/* y = alpha * x + beta */
+oclnn_tensor *oclnn_scale(oclnn_graph *g, oclnn_tensor *x, float alpha, float beta);
+/* y = x + b broadcast along `axis` (b has x's size on that axis), e.g.
+ * axis 1 for NCHW channels or for [N, F] features. */
+oclnn_tensor *oclnn_bias_add(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *b, int axis);
+oclnn_tensor *oclnn_relu(oclnn_graph *g, oclnn_tensor *x);
+oclnn_tensor *oclnn_sigmoid(oclnn_graph *g, oclnn_tensor *x);
+oclnn_tensor *oclnn_tanh(oclnn_graph *g, oclnn_tensor *x);
+oclnn_tensor *oclnn_gelu(oclnn_graph *g, oclnn_tensor *x); /* exact: x * Phi(x) with erf */
+/* A constant tensor of x's shape filled with value (no gradient flows). */
+oclnn_tensor *oclnn_full_like(oclnn_graph *g, oclnn_tensor *x, float value);
+
+/* ---- Reductions (src/ops/reduce.c) over one axis; keepdim keeps it as 1. */
+oclnn_tensor *oclnn_sum(oclnn_graph *g, oclnn_tensor *x, int axis, int keepdim);
+oclnn_tensor *oclnn_mean(oclnn_graph *g, oclnn_tensor *x, int axis, int keepdim);
+/* Sum of all elements, shape [] (a scalar). */
+oclnn_tensor *oclnn_sum_all(oclnn_graph *g, oclnn_tensor *x);
+oclnn_tensor *oclnn_mean_all(oclnn_graph *g, oclnn_tensor *x);
+/* Sums x down to `shape` (the reverse of broadcasting); used by backward. */
+oclnn_tensor *oclnn_sum_to(oclnn_graph *g, oclnn_tensor *x, int ndim, const int64_t *dims);
+
+/* ---- Softmax family (src/ops/softmax.c), over the last axis, max-subtracted. */
+oclnn_tensor *oclnn_softmax(oclnn_graph *g, oclnn_tensor *x);
+oclnn_tensor *oclnn_log_softmax(oclnn_graph *g, oclnn_tensor *x);
+
+/* ---- Shape ops (src/ops/shape.c): copies with a new layout. */
+oclnn_tensor *oclnn_concat(oclnn_graph *g, int n, oclnn_tensor *const *xs, int axis);
+
+/* ---- GEMM family (src/ops/gemm.c), CLBlast underneath.
+ * matmul: [M,K]x[K,N] -> [M,N]; with 3+ dims the leading dims are a batch
+ * (equal in both, or 1 in one of them is not supported: give equal batches).
+ * linear: y = x W^T + b with PyTorch's weight layout W [out, in]; x [..., in];
+ * b may be NULL. */
+oclnn_tensor *oclnn_matmul(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b);
+oclnn_tensor *oclnn_matmul_t(oclnn_graph *g, oclnn_tensor *a, int transpose_a, oclnn_tensor *b, int transpose_b);
+oclnn_tensor *oclnn_linear(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight, oclnn_tensor *bias);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

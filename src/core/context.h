@@ -1,0 +1,51 @@
+/* Internal view of a context, shared by the graph executor and the ops. */
+#ifndef OCLNN_CONTEXT_H
+#define OCLNN_CONTEXT_H
+
+#include <CL/cl.h>
+
+#include "oclnn/core.h"
+
+typedef struct oclnn_program_entry {
+    const char *source; /* embedded source: identity is the pointer */
+    char *options;
+    cl_program program;
+} oclnn_program_entry;
+
+struct oclnn_context {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl;
+    cl_command_queue queue;
+    oclnn_device_info info;
+    char std_option[24];          /* -cl-std=CLx.y chosen from the device's OpenCL C version */
+    oclnn_program_entry *programs;
+    int program_count, program_capacity;
+    oclnn_cache_stats stats;
+    cl_mem gemm_temp;             /* persistent CLBlast temp buffer (indirect GEMM path) */
+    size_t gemm_temp_bytes;
+    int gemm_warm;
+};
+
+/* Finds the device a spec selects (see oclnn_device_select) and its id. */
+oclnn_status oclnn_device_find(const char *spec, oclnn_device_info *info, cl_device_id *id);
+
+/* Returns the program for (source, options), building it lazily: in-memory
+ * reuse first, then the on-disk binary cache, then a compile from source.
+ * `op` names the caller in error messages. The context owns the program. */
+oclnn_status oclnn_program_get(oclnn_context *ctx, const char *source, const char *options, const char *op,
+                               cl_program *out);
+
+/* Creates a kernel from a (lazily built) program. The caller releases it. */
+oclnn_status oclnn_kernel_create(oclnn_context *ctx, const char *source, const char *options,
+                                 const char *kernel_name, const char *op, cl_kernel *out);
+
+void oclnn_programs_release(oclnn_context *ctx);
+
+/* Device buffer helpers; errors name the op. */
+oclnn_status oclnn_buffer_create(oclnn_context *ctx, size_t bytes, const char *op, cl_mem *out);
+
+/* CLBlast glue (src/ops/gemm.c). */
+void oclnn_gemm_context_release(oclnn_context *ctx);
+
+#endif

@@ -1,0 +1,249 @@
+/* Compile (plan + allocate + prepare kernels) and run. */
+#include "graph/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const char oclnn_cl_random[];
+
+oclnn_status oclnn_graph_plan(oclnn_graph *g, bool reuse);
+
+oclnn_status oclnn_graph_output(oclnn_graph *g, oclnn_tensor *t)
+{
+    if (!g || !t) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_output: NULL argument");
+    if (g->error) return oclnn_fail(g->error, "%s", g->error_message);
+    if (g->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_output: graph already compiled");
+    t->flags |= T_OUTPUT;
+    t->storage->flags |= T_OUTPUT;
+    return OCLNN_OK;
+}
+
+static oclnn_status allocate_persistent(oclnn_graph *g)
+{
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (t->storage != t || !(t->flags & T_PERSISTENT)) continue;
+        oclnn_status s = oclnn_buffer_create(g->ctx, t->bytes, t->name ? t->name : "persistent tensor", &t->buffer);
+        if (s) return s;
+        t->byte_offset = 0;
+        /* Fresh parameters and accumulators start at zero, not garbage. */
+        float zero = 0.0f;
+        cl_int err = clEnqueueFillBuffer(g->ctx->queue, t->buffer, &zero, sizeof zero, 0,
+                                         t->bytes ? t->bytes : 4, 0, NULL, NULL);
+        if (err) return oclnn_cl_check(err, "clEnqueueFillBuffer", "compile");
+    }
+    return OCLNN_OK;
+}
+
+oclnn_status oclnn_graph_compile(oclnn_graph *g, const oclnn_compile_options *options)
+{
+    if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_compile: NULL graph");
+    if (g->error) return oclnn_fail(g->error, "%s", g->error_message);
+    if (g->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_compile: already compiled");
+    bool reuse = !(options && options->no_memory_reuse);
+    oclnn_status s = oclnn_graph_plan(g, reuse);
+    if (s) return s;
+    s = allocate_persistent(g);
+    if (s) return s;
+    if (g->arena_bytes) {
+        s = oclnn_buffer_create(g->ctx, g->arena_bytes, "graph arena", &g->arena);
+        if (s) return s;
+    }
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (t->storage == t && !t->buffer) t->buffer = g->arena;
+    }
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (t->storage != t) {
+            t->buffer = t->storage->buffer;
+            t->byte_offset = t->storage->byte_offset;
+        }
+    }
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (!t->op || !t->op->prepare) continue;
+        s = t->op->prepare(g->ctx, t);
+        if (s) return s;
+    }
+    g->compiled = true;
+    return OCLNN_OK;
+}
+
+oclnn_status oclnn_launch_enqueue(oclnn_context *ctx, const oclnn_launch *l, const char *op)
+{
+    if (l->global[0] == 0 || (l->dims > 1 && l->global[1] == 0) || (l->dims > 2 && l->global[2] == 0))
+        return OCLNN_OK; /* empty tensor: nothing to do */
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, l->kernel, l->dims, NULL, l->global,
+                                        l->local[0] ? l->local : NULL, 0, NULL, NULL);
+    return oclnn_cl_check(err, "clEnqueueNDRangeKernel", op);
+}
+
+oclnn_status oclnn_graph_run(oclnn_graph *g)
+{
+    if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_run: NULL graph");
+    if (!g->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_run: compile the graph first");
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (!t->op) continue;
+        oclnn_status s = OCLNN_OK;
+        if (t->op->forward) {
+            s = t->op->forward(g->ctx, t);
+        } else {
+            for (int k = 0; k < t->nlaunch && !s; k++) s = oclnn_launch_enqueue(g->ctx, &t->launch[k], t->op->name);
+        }
+        if (s) return s;
+    }
+    return OCLNN_OK;
+}
+
+size_t oclnn_graph_arena_bytes(const oclnn_graph *g) { return g ? g->arena_bytes : 0; }
+size_t oclnn_graph_naive_bytes(const oclnn_graph *g) { return g ? g->naive_bytes : 0; }
+int oclnn_graph_node_count(const oclnn_graph *g) { return g ? g->node_count : 0; }
+
+/* ---- kernel argument helpers */
+
+int oclnn_tensor_elem_offset(const oclnn_tensor *t)
+{
+    return (int)(t->byte_offset / oclnn_dtype_size(t->dtype) + (size_t)t->offset);
+}
+
+oclnn_status oclnn_arg(cl_kernel k, cl_uint *index, size_t size, const void *value, const char *op)
+{
+    cl_int err = clSetKernelArg(k, *index, size, value);
+    if (err) {
+        oclnn_cl_check(err, "clSetKernelArg", op);
+        return oclnn_fail_append(OCLNN_ERR_OPENCL, " (argument %u)", *index);
+    }
+    (*index)++;
+    return OCLNN_OK;
+}
+
+oclnn_status oclnn_arg_tensor(cl_kernel k, cl_uint *index, const oclnn_tensor *t, const char *op)
+{
+    size_t elems = t->byte_offset / oclnn_dtype_size(t->dtype) + (size_t)t->offset;
+    if (elems > 0x7fffffffu)
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "%s: tensor offset beyond 2^31 elements", op);
+    cl_int off = (cl_int)elems;
+    oclnn_status s = oclnn_arg(k, index, sizeof(cl_mem), &t->buffer, op);
+    return s ? s : oclnn_arg(k, index, sizeof off, &off, op);
+}
+
+oclnn_status oclnn_launch_kernel(oclnn_context *ctx, oclnn_tensor *node, const char *source, const char *options,
+                                 const char *kernel_name, oclnn_launch **out)
+{
+    if (node->nlaunch == OCLNN_MAX_LAUNCH)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "%s: too many kernels for one node", node->op->name);
+    oclnn_launch *l = &node->launch[node->nlaunch];
+    memset(l, 0, sizeof *l);
+    oclnn_status s = oclnn_kernel_create(ctx, source, options, kernel_name, node->op->name, &l->kernel);
+    if (s) return s;
+    node->nlaunch++;
+    l->dims = 1;
+    *out = l;
+    return OCLNN_OK;
+}
+
+void oclnn_launch_1d(oclnn_launch *l, size_t n)
+{
+    l->dims = 1;
+    l->global[0] = n;
+    l->local[0] = 0;
+}
+
+/* ---- host <-> device */
+
+static oclnn_status check_transfer(const oclnn_tensor *t, size_t bytes, const char *what)
+{
+    if (!t) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "%s: NULL tensor", what);
+    const char *name = t->name ? t->name : "(unnamed)";
+    if (!t->graph->compiled)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "%s '%s': compile the graph first", what, name);
+    if (!(t->storage->flags & T_PERSISTENT))
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG,
+                          "%s '%s': tensor is an intermediate; mark it with oclnn_graph_output before compiling",
+                          what, name);
+    if (!oclnn_tensor_is_contiguous(t))
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "%s '%s': tensor is a strided view; use oclnn_contiguous", what, name);
+    size_t want = (size_t)oclnn_tensor_numel(t) * oclnn_dtype_size(t->dtype);
+    if (bytes != want)
+        return oclnn_fail(OCLNN_ERR_SHAPE, "%s '%s': %zu bytes given, tensor holds %zu", what, name, bytes, want);
+    return OCLNN_OK;
+}
+
+static size_t tensor_byte_offset(const oclnn_tensor *t)
+{
+    return t->byte_offset + (size_t)t->offset * oclnn_dtype_size(t->dtype);
+}
+
+oclnn_status oclnn_tensor_write(oclnn_tensor *t, const void *data, size_t bytes)
+{
+    oclnn_status s = check_transfer(t, bytes, "oclnn_tensor_write");
+    if (s || bytes == 0) return s;
+    cl_int err = clEnqueueWriteBuffer(t->graph->ctx->queue, t->buffer, CL_TRUE, tensor_byte_offset(t), bytes, data,
+                                      0, NULL, NULL);
+    return oclnn_cl_check(err, "clEnqueueWriteBuffer", t->name ? t->name : "tensor_write");
+}
+
+oclnn_status oclnn_tensor_read(oclnn_tensor *t, void *data, size_t bytes)
+{
+    oclnn_status s = check_transfer(t, bytes, "oclnn_tensor_read");
+    if (s || bytes == 0) return s;
+    cl_int err = clEnqueueReadBuffer(t->graph->ctx->queue, t->buffer, CL_TRUE, tensor_byte_offset(t), bytes, data,
+                                     0, NULL, NULL);
+    return oclnn_cl_check(err, "clEnqueueReadBuffer", t->name ? t->name : "tensor_read");
+}
+
+oclnn_status oclnn_tensor_fill(oclnn_tensor *t, float value)
+{
+    oclnn_status s = check_transfer(t, t ? (size_t)oclnn_tensor_numel(t) * oclnn_dtype_size(t->dtype) : 0,
+                                    "oclnn_tensor_fill");
+    if (s) return s;
+    size_t bytes = (size_t)oclnn_tensor_numel(t) * 4;
+    if (!bytes) return OCLNN_OK;
+    if (t->dtype == OCLNN_DTYPE_I64)
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "oclnn_tensor_fill: i64 tensors are not fillable");
+    cl_int iv = (cl_int)value;
+    const void *pattern = t->dtype == OCLNN_DTYPE_F32 ? (const void *)&value : (const void *)&iv;
+    cl_int err = clEnqueueFillBuffer(t->graph->ctx->queue, t->buffer, pattern, 4, tensor_byte_offset(t), bytes, 0,
+                                     NULL, NULL);
+    return oclnn_cl_check(err, "clEnqueueFillBuffer", t->name ? t->name : "tensor_fill");
+}
+
+static oclnn_status fill_random(oclnn_tensor *t, const char *kernel_name, uint64_t seed, uint64_t stream, float a,
+                                float b)
+{
+    oclnn_status s = check_transfer(t, t ? (size_t)oclnn_tensor_numel(t) * oclnn_dtype_size(t->dtype) : 0,
+                                    kernel_name);
+    if (s) return s;
+    if (t->dtype != OCLNN_DTYPE_F32) return oclnn_fail(OCLNN_ERR_SHAPE, "%s: tensor must be f32", kernel_name);
+    oclnn_context *ctx = t->graph->ctx;
+    cl_kernel k;
+    s = oclnn_kernel_create(ctx, oclnn_cl_random, "", kernel_name, kernel_name, &k);
+    if (s) return s;
+    cl_uint i = 0;
+    cl_int n = (cl_int)oclnn_tensor_numel(t);
+    cl_uint key[2] = {(cl_uint)seed, (cl_uint)(seed >> 32)};
+    cl_uint str[2] = {(cl_uint)stream, (cl_uint)(stream >> 32)};
+    if (!(s = oclnn_arg_tensor(k, &i, t, kernel_name)) && !(s = oclnn_arg(k, &i, sizeof n, &n, kernel_name)) &&
+        !(s = oclnn_arg(k, &i, sizeof key[0], &key[0], kernel_name)) &&
+        !(s = oclnn_arg(k, &i, sizeof key[1], &key[1], kernel_name)) &&
+        !(s = oclnn_arg(k, &i, sizeof str[0], &str[0], kernel_name)) &&
+        !(s = oclnn_arg(k, &i, sizeof str[1], &str[1], kernel_name)) &&
+        !(s = oclnn_arg(k, &i, sizeof a, &a, kernel_name)) && !(s = oclnn_arg(k, &i, sizeof b, &b, kernel_name))) {
+        oclnn_launch l = {.kernel = k, .dims = 1, .global = {(size_t)(n + 3) / 4}};
+        s = oclnn_launch_enqueue(ctx, &l, kernel_name);
+    }
+    clReleaseKernel(k);
+    return s;
+}
+
+oclnn_status oclnn_tensor_fill_uniform(oclnn_tensor *t, uint64_t seed, uint64_t stream, float low, float high)
+{
+    return fill_random(t, "fill_uniform", seed, stream, low, high);
+}
+
+oclnn_status oclnn_tensor_fill_normal(oclnn_tensor *t, uint64_t seed, uint64_t stream, float mean, float stddev)
+{
+    return fill_random(t, "fill_normal", seed, stream, mean, stddev);
+}

@@ -1,0 +1,159 @@
+/* The planner: execution order, liveness and the arena.
+ *
+ * Construction order is already topological (a node's sources exist before
+ * it), so the order is the creation order. Each intermediate tensor lives
+ * from the node that writes it to the last node that reads it (through any
+ * view); its arena range is reused after that. An in-place op writes into
+ * its first source's range when that source dies at this very node. */
+#include "graph/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_ALIGN 256
+
+typedef struct block {
+    size_t offset, size;
+    const oclnn_tensor *owner;
+} block;
+
+typedef struct arena_plan {
+    block *live;
+    int count, capacity;
+    size_t peak;
+} arena_plan;
+
+static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
+
+static int block_cmp(const void *a, const void *b)
+{
+    const block *x = a, *y = b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* First fit among the gaps between live blocks (kept sorted by offset). */
+static bool arena_alloc(arena_plan *p, const oclnn_tensor *owner, size_t bytes, size_t *offset)
+{
+    size_t size = align_up(bytes ? bytes : 1), at = 0;
+    for (int i = 0; i < p->count; i++) {
+        if (p->live[i].offset - at >= size) break;
+        at = p->live[i].offset + p->live[i].size;
+    }
+    if (p->count == p->capacity) {
+        int cap = p->capacity ? p->capacity * 2 : 32;
+        block *grown = realloc(p->live, (size_t)cap * sizeof *grown);
+        if (!grown) return false;
+        p->live = grown;
+        p->capacity = cap;
+    }
+    p->live[p->count++] = (block){at, size, owner};
+    qsort(p->live, (size_t)p->count, sizeof *p->live, block_cmp);
+    if (at + size > p->peak) p->peak = at + size;
+    *offset = at;
+    return true;
+}
+
+static void arena_free(arena_plan *p, const oclnn_tensor *owner)
+{
+    for (int i = 0; i < p->count; i++) {
+        if (p->live[i].owner == owner) {
+            memmove(&p->live[i], &p->live[i + 1], (size_t)(p->count - i - 1) * sizeof *p->live);
+            p->count--;
+            return;
+        }
+    }
+}
+
+static void arena_transfer(arena_plan *p, const oclnn_tensor *from, const oclnn_tensor *to)
+{
+    for (int i = 0; i < p->count; i++)
+        if (p->live[i].owner == from) p->live[i].owner = to;
+}
+
+static bool is_persistent(const oclnn_tensor *t) { return (t->flags & T_PERSISTENT) != 0; }
+
+static bool can_run_in_place(const oclnn_tensor *node, int index)
+{
+    if (!node->op->inplace || node->nsrc == 0) return false;
+    const oclnn_tensor *src = node->src[0];
+    const oclnn_tensor *st = src->storage;
+    return !is_persistent(st) && st->last_use == index && src->offset == 0 && st->bytes == node->bytes &&
+           oclnn_tensor_is_contiguous(src) && src->dtype == node->dtype && !(st->flags & T_AUX) &&
+           st->op != NULL && !is_persistent(node);
+}
+
+/* Assigns node indices and last uses. */
+static void compute_liveness(oclnn_graph *g)
+{
+    int k = 0;
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        t->node_index = t->op ? k++ : -1;
+    }
+    g->node_count = k;
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (t->flags & T_AUX) t->node_index = t->aux_of->node_index;
+        t->last_use = t->node_index;
+    }
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (!t->op) continue;
+        for (int s = 0; s < t->nsrc; s++) {
+            oclnn_tensor *st = t->src[s]->storage;
+            if (st->last_use < t->node_index) st->last_use = t->node_index;
+        }
+    }
+}
+
+oclnn_status oclnn_graph_plan(oclnn_graph *g, bool reuse)
+{
+    compute_liveness(g);
+    arena_plan plan = {0};
+    g->naive_bytes = 0;
+    /* nodes in order; freed[i] lists storages dying at node i */
+    oclnn_tensor **order = malloc(sizeof *order * (size_t)(g->count + 1));
+    if (!order) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "planner: out of host memory");
+    int n = 0;
+    for (int i = 0; i < g->count; i++)
+        if (g->tensors[i]->op) order[n++] = g->tensors[i];
+
+    oclnn_status status = OCLNN_OK;
+    for (int i = 0; i < n && !status; i++) {
+        oclnn_tensor *node = order[i];
+        oclnn_tensor *outs[1 + OCLNN_MAX_AUX];
+        int nouts = 0;
+        outs[nouts++] = node;
+        for (int a = 0; a < node->naux; a++) outs[nouts++] = node->aux[a];
+        for (int o = 0; o < nouts; o++) {
+            oclnn_tensor *t = outs[o];
+            if (t->storage != t || is_persistent(t)) continue;
+            g->naive_bytes += align_up(t->bytes ? t->bytes : 1);
+            if (reuse && o == 0 && can_run_in_place(t, i)) {
+                oclnn_tensor *st = t->src[0]->storage;
+                t->byte_offset = st->byte_offset;
+                arena_transfer(&plan, st, t);
+                continue;
+            }
+            size_t off;
+            if (!arena_alloc(&plan, t, t->bytes, &off)) {
+                status = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "planner: out of host memory");
+                break;
+            }
+            t->byte_offset = off;
+        }
+        if (!reuse) continue;
+        /* Free everything whose last reader is this node (including outputs
+         * nobody reads, which live only while their node runs). */
+        for (int s = 0; s < node->nsrc; s++) {
+            oclnn_tensor *st = node->src[s]->storage;
+            if (!is_persistent(st) && st->last_use == i) arena_free(&plan, st);
+        }
+        for (int o = 0; o < nouts; o++)
+            if (outs[o]->storage == outs[o] && outs[o]->last_use == i) arena_free(&plan, outs[o]);
+    }
+    g->arena_bytes = plan.peak;
+    free(plan.live);
+    free(order);
+    return status;
+}
