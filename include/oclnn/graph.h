@@ -72,6 +72,12 @@ oclnn_tensor *oclnn_slice(oclnn_graph *g, oclnn_tensor *x, int axis, int64_t sta
 oclnn_tensor *oclnn_contiguous(oclnn_graph *g, oclnn_tensor *x);
 oclnn_tensor *oclnn_copy(oclnn_graph *g, oclnn_tensor *x);
 
+/* Training mode (the default) makes dropout drop and batch norm use and
+ * update batch statistics; eval mode makes them deterministic. Can be
+ * switched between runs of a compiled graph. */
+oclnn_status oclnn_graph_set_training(oclnn_graph *g, int training);
+int oclnn_graph_training(const oclnn_graph *g);
+
 /* ---- Compile and run */
 typedef struct oclnn_compile_options {
     int no_memory_reuse; /* give every intermediate its own arena range (for testing the planner) */

@@ -28,11 +28,13 @@
 #include "oclnn/graph.h"
 #include "oclnn/ops.h"
 #include "oclnn/train.h"
-#if __has_include("oclnn/safetensors.h")
 #include "oclnn/safetensors.h"
-#endif
-#if __has_include("oclnn/data.h")
 #include "oclnn/data.h"
+#if __has_include("oclnn/conv.h")
+#include "oclnn/conv.h"
+#endif
+#if __has_include("oclnn/layers.h")
+#include "oclnn/layers.h"
 #endif
 
 #endif

@@ -94,6 +94,7 @@ oclnn_status oclnn_graph_run(oclnn_graph *g)
         }
         if (s) return s;
     }
+    g->run_count++;
     return OCLNN_OK;
 }
 

@@ -18,6 +18,7 @@ oclnn_graph *oclnn_graph_create(oclnn_context *ctx)
         return NULL;
     }
     g->ctx = ctx;
+    g->training = true;
     return g;
 }
 
@@ -26,6 +27,13 @@ oclnn_status oclnn_graph_status(const oclnn_graph *g)
     return g ? g->error : OCLNN_ERR_INVALID_ARG;
 }
 const char *oclnn_graph_error(const oclnn_graph *g) { return g ? g->error_message : "NULL graph"; }
+oclnn_status oclnn_graph_set_training(oclnn_graph *g, int training)
+{
+    if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_set_training: NULL graph");
+    g->training = training != 0;
+    return OCLNN_OK;
+}
+int oclnn_graph_training(const oclnn_graph *g) { return g && g->training; }
 oclnn_context *oclnn_graph_context(const oclnn_graph *g) { return g ? g->ctx : NULL; }
 
 oclnn_tensor *oclnn_graph_fail(oclnn_graph *g, oclnn_status status, const char *fmt, ...)

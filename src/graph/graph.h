@@ -93,6 +93,8 @@ struct oclnn_graph {
     char error_message[1024];
     bool compiled;
     bool has_backward;
+    bool training;                   /* read by ops at run time (dropout, batch norm) */
+    uint64_t run_count;              /* number of completed oclnn_graph_run calls */
     cl_mem arena;
     size_t arena_bytes, naive_bytes;
     int node_count;
