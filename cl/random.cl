@@ -28,7 +28,7 @@ __kernel void fill_uniform(__global float *y, int y_off, int n, uint key_lo, uin
     if (b * 4 >= n) return;
     uint4 r = philox_block((uint)b, key_lo, key_hi, stream_lo, stream_hi);
     uint w[4] = {r.x, r.y, r.z, r.w};
-    for (int j = 0; j < 4 && b * 4 + j < n; j++) y[y_off + b * 4 + j] = low + (high - low) * to_unit(w[j]);
+    for (int j = 0; j < 4 && b * 4 + j < n; j++) y[y_off + b * 4 + j] = fma(high - low, to_unit(w[j]), low);
 }
 
 /* Box-Muller on word pairs (0,1) and (2,3). */
@@ -46,5 +46,5 @@ __kernel void fill_normal(__global float *y, int y_off, int n, uint key_lo, uint
         out[2 * p] = radius * cos(angle);
         out[2 * p + 1] = radius * sin(angle);
     }
-    for (int j = 0; j < 4 && b * 4 + j < n; j++) y[y_off + b * 4 + j] = mean + stddev * out[j];
+    for (int j = 0; j < 4 && b * 4 + j < n; j++) y[y_off + b * 4 + j] = fma(stddev, out[j], mean);
 }

@@ -102,7 +102,9 @@ oclnn_status oclnn_tensor_fill(oclnn_tensor *t, float value);
 
 /* Fills a persistent f32 tensor on the device from the Philox generator:
  * element i gets the word at index i of stream `stream` under `seed`, so
- * the values are the same on every device (see oclnn_philox_uniform). */
+ * the values are the same on every device: uniform element i is exactly
+ * fmaf(high - low, oclnn_philox_uniform(seed, stream, i), low). Normal
+ * values use Box-Muller on word pairs (equal up to the device's log/sin). */
 oclnn_status oclnn_tensor_fill_uniform(oclnn_tensor *t, uint64_t seed, uint64_t stream, float low, float high);
 oclnn_status oclnn_tensor_fill_normal(oclnn_tensor *t, uint64_t seed, uint64_t stream, float mean, float stddev);
 
