@@ -187,6 +187,43 @@ START_TEST(test_retain_grad_of_an_input)
 }
 END_TEST
 
+START_TEST(test_share_params_between_graphs)
+{
+    oclnn_graph *train = oclnn_graph_create(tu_context());
+    oclnn_tensor *w = oclnn_param(train, "w", 1, (const int64_t[]){5});
+    oclnn_tensor *x1 = oclnn_input_f32(train, "x", 2, 2, 5);
+    TU_OK(oclnn_graph_output(train, oclnn_mul(train, x1, w)));
+    TU_OK(oclnn_graph_compile(train, NULL));
+    oclnn_graph *eval = oclnn_graph_create(tu_context());
+    oclnn_param(eval, "w", 1, (const int64_t[]){5});
+    oclnn_tensor *x3 = oclnn_input_f32(eval, "x", 2, 3, 5);
+    oclnn_tensor *y3 = oclnn_mul(eval, x3, oclnn_graph_find(eval, "w"));
+    TU_OK(oclnn_graph_output(eval, y3));
+    TU_OK(oclnn_graph_share_params(eval, train));
+    TU_OK(oclnn_graph_compile(eval, NULL));
+    float wv[5] = {1, 2, 3, 4, 5}, xv[15], yv[15];
+    for (int i = 0; i < 15; i++) xv[i] = (float)i;
+    TU_OK(oclnn_tensor_write(w, wv, sizeof wv)); /* written through the training graph */
+    TU_OK(oclnn_tensor_write(x3, xv, sizeof xv));
+    TU_OK(oclnn_graph_run(eval));
+    TU_OK(oclnn_tensor_read(y3, yv, sizeof yv));
+    for (int i = 0; i < 15; i++) ck_assert_float_eq(yv[i], xv[i] * wv[i % 5]);
+    oclnn_graph_release(eval);
+    oclnn_graph_release(train);
+
+    /* shape mismatch is refused with the name */
+    train = oclnn_graph_create(tu_context());
+    oclnn_param(train, "w", 1, (const int64_t[]){5});
+    TU_OK(oclnn_graph_compile(train, NULL));
+    eval = oclnn_graph_create(tu_context());
+    oclnn_param(eval, "w", 1, (const int64_t[]){6});
+    ck_assert_int_eq(oclnn_graph_share_params(eval, train), OCLNN_ERR_SHAPE);
+    ck_assert_msg(strstr(oclnn_last_error(), "'w'"), "%s", oclnn_last_error());
+    oclnn_graph_release(eval);
+    oclnn_graph_release(train);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("graph");
@@ -199,6 +236,7 @@ int main(void)
     tcase_add_test(tc, test_backward_sums_multiple_uses_and_accumulates);
     tcase_add_test(tc, test_backward_errors);
     tcase_add_test(tc, test_retain_grad_of_an_input);
+    tcase_add_test(tc, test_share_params_between_graphs);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -78,6 +78,13 @@ oclnn_tensor *oclnn_copy(oclnn_graph *g, oclnn_tensor *x);
 oclnn_status oclnn_graph_set_training(oclnn_graph *g, int training);
 int oclnn_graph_training(const oclnn_graph *g);
 
+/* Makes dst's parameters and state tensors use the device memory of the
+ * same-named tensors of src (already compiled): e.g. an eval graph with
+ * another batch size that always sees the training graph's current
+ * weights, with no copies. Call before compiling dst. Names and shapes
+ * must match; tensors of dst without a counterpart keep their own memory. */
+oclnn_status oclnn_graph_share_params(oclnn_graph *dst, const oclnn_graph *src);
+
 /* ---- Compile and run */
 typedef struct oclnn_compile_options {
     int no_memory_reuse; /* give every intermediate its own arena range (for testing the planner) */

@@ -22,7 +22,7 @@ static oclnn_status allocate_persistent(oclnn_graph *g)
 {
     for (int i = 0; i < g->count; i++) {
         oclnn_tensor *t = g->tensors[i];
-        if (t->storage != t || !(t->flags & T_PERSISTENT)) continue;
+        if (t->storage != t || !(t->flags & T_PERSISTENT) || t->buffer) continue; /* t->buffer: shared */
         oclnn_status s = oclnn_buffer_create(g->ctx, t->bytes, t->name ? t->name : "persistent tensor", &t->buffer);
         if (s) return s;
         t->byte_offset = 0;
@@ -31,6 +31,28 @@ static oclnn_status allocate_persistent(oclnn_graph *g)
         cl_int err = clEnqueueFillBuffer(g->ctx->queue, t->buffer, &zero, sizeof zero, 0,
                                          t->bytes ? t->bytes : 4, 0, NULL, NULL);
         if (err) return oclnn_cl_check(err, "clEnqueueFillBuffer", "compile");
+    }
+    return OCLNN_OK;
+}
+
+oclnn_status oclnn_graph_share_params(oclnn_graph *dst, const oclnn_graph *src)
+{
+    if (!dst || !src) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_share_params: NULL graph");
+    if (!src->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_share_params: compile the source first");
+    if (dst->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_share_params: target already compiled");
+    if (dst->ctx != src->ctx) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_share_params: different contexts");
+    for (int i = 0; i < dst->count; i++) {
+        oclnn_tensor *t = dst->tensors[i];
+        if (!(t->flags & (T_PARAM | T_STATE)) || !t->name || t->storage != t) continue;
+        oclnn_tensor *s = oclnn_graph_find((oclnn_graph *)src, t->name);
+        if (!s) continue;
+        char a[128], b[128];
+        if (!oclnn_same_shape(s, t) || s->dtype != t->dtype || s->storage != s)
+            return oclnn_fail(OCLNN_ERR_SHAPE, "oclnn_graph_share_params: '%s' is %s in one graph and %s in the other",
+                              t->name, oclnn_tensor_shape_str(t, a, sizeof a), oclnn_tensor_shape_str(s, b, sizeof b));
+        if (t->buffer) clReleaseMemObject(t->buffer);
+        clRetainMemObject(s->buffer);
+        t->buffer = s->buffer;
     }
     return OCLNN_OK;
 }
