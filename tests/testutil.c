@@ -122,6 +122,9 @@ static void make_inputs(const tu_op_case *c, op_run *r, int as_params, uint64_t 
         r->host_d[i] = malloc((r->n[i] ? r->n[i] : 1) * sizeof(double));
         if (c->integer[i])
             for (size_t k = 0; k < r->n[i]; k++) r->host[i][k] = floorf(r->host[i][k]);
+        if (c->kink[i] > 0)
+            for (size_t k = 0; k < r->n[i]; k++)
+                if (fabsf(r->host[i][k]) < c->kink[i]) r->host[i][k] = copysignf(c->kink[i], r->host[i][k]);
         for (size_t k = 0; k < r->n[i]; k++) r->host_d[i][k] = r->host[i][k];
         if (c->integer[i])
             r->in[i] = oclnn_input(r->g, name, OCLNN_DTYPE_I32, c->ndim[i], c->dims[i]);

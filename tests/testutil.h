@@ -52,6 +52,8 @@ typedef struct tu_op_case {
     float lo[TU_MAX_INPUTS], hi[TU_MAX_INPUTS];
     int integer[TU_MAX_INPUTS];   /* i32 input (indices, labels) */
     int no_grad[TU_MAX_INPUTS];   /* skip the gradient check for this input */
+    float kink[TU_MAX_INPUTS];    /* keep values at least this far from 0 (relu-like kinks
+                                     break finite differences) */
     oclnn_tensor *(*build)(oclnn_graph *g, oclnn_tensor **in, const void *user);
     /* out has numel(op output) elements; in[i] has the input's elements */
     void (*reference)(const double *const *in, double *out, const void *user);

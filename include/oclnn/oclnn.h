@@ -4,9 +4,12 @@
  *   core.h         status codes and errors, devices, contexts, random numbers
  *   graph.h        tensors, graphs, views, compile and run
  *   ops.h          op constructors (elementwise, reductions, softmax, GEMM, ...)
- *   train.h        autodiff
+ *   train.h        autodiff, losses, optimizers, initialisation, checkpoints
  *   safetensors.h  weight files
  *   data.h         MNIST-format datasets and batching
+ *   conv.h         2-D convolution
+ *   layers.h       pooling, batch norm, dropout
+ *   nn.h           model builders (MLP, SimpleCNN) and the SimpleCNN trainer
  *
  * A minimal program:
  *     oclnn_context *ctx;
@@ -30,11 +33,8 @@
 #include "oclnn/train.h"
 #include "oclnn/safetensors.h"
 #include "oclnn/data.h"
-#if __has_include("oclnn/conv.h")
 #include "oclnn/conv.h"
-#endif
-#if __has_include("oclnn/layers.h")
 #include "oclnn/layers.h"
-#endif
+#include "oclnn/nn.h"
 
 #endif

@@ -36,6 +36,11 @@ oclnn_tensor *oclnn_mean(oclnn_graph *g, oclnn_tensor *x, int axis, int keepdim)
 /* Sum of all elements, shape [] (a scalar). */
 oclnn_tensor *oclnn_sum_all(oclnn_graph *g, oclnn_tensor *x);
 oclnn_tensor *oclnn_mean_all(oclnn_graph *g, oclnn_tensor *x);
+/* Maximum over one axis (NaN wins, like PyTorch); the gradient goes to the
+ * first maximal element. The axis must not be empty. */
+oclnn_tensor *oclnn_max(oclnn_graph *g, oclnn_tensor *x, int axis, int keepdim);
+/* Index (i32) of the first maximum along the axis; no gradient. */
+oclnn_tensor *oclnn_argmax(oclnn_graph *g, oclnn_tensor *x, int axis, int keepdim);
 /* Sums x down to `shape` (the reverse of broadcasting); used by backward. */
 oclnn_tensor *oclnn_sum_to(oclnn_graph *g, oclnn_tensor *x, int ndim, const int64_t *dims);
 

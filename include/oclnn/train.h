@@ -1,4 +1,5 @@
-/* oclnn training: reverse-mode autodiff over a graph.
+/* oclnn training: reverse-mode autodiff over a graph, losses, optimizers,
+ * initialisation and checkpoints.
  *
  * oclnn_graph_backward(g, loss) appends, before compile, the nodes that
  * compute d loss / d p for every parameter p the scalar loss depends on.
@@ -20,6 +21,146 @@ oclnn_status oclnn_graph_zero_grad(oclnn_graph *g);
 /* Gradient of the loss w.r.t. any tensor t (not only params): call before
  * oclnn_graph_backward; t's gradient is kept readable as "<name>.grad". */
 oclnn_status oclnn_graph_retain_grad(oclnn_graph *g, oclnn_tensor *t);
+
+/* ---- Losses (src/ops/loss.c). Graph ops with backward. With MEAN or SUM
+ * the output is a scalar (shape []); with NONE it has one value per element
+ * (mse, bce) or per row (cross entropy, nll). */
+typedef enum oclnn_reduction {
+    OCLNN_REDUCTION_NONE = 0,
+    OCLNN_REDUCTION_MEAN = 1,
+    OCLNN_REDUCTION_SUM = 2
+} oclnn_reduction;
+
+/* Labels equal to this (PyTorch's default ignore_index) contribute zero
+ * loss and zero gradient, and are not counted by MEAN. */
+#define OCLNN_IGNORE_INDEX (-100)
+
+/* (pred - target)^2; pred and target have the same shape; both get
+ * gradients. */
+oclnn_tensor *oclnn_mse_loss(oclnn_graph *g, oclnn_tensor *pred, oclnn_tensor *target, oclnn_reduction reduction);
+/* Binary cross entropy on logits, evaluated stably as
+ * max(x,0) - x*t + log1p(exp(-|x|)); both inputs get gradients. */
+oclnn_tensor *oclnn_bce_with_logits_loss(oclnn_graph *g, oclnn_tensor *logits, oclnn_tensor *target,
+                                         oclnn_reduction reduction);
+/* Softmax cross entropy of logits [N, C] against i32 class labels [N], one
+ * fused kernel (per-row log-sum-exp; backward softmax - smoothed one-hot).
+ * PyTorch semantics: loss = (1-eps)*nll + eps*mean_c(-log p_c) with eps =
+ * label_smoothing in [0, 1]; MEAN divides by the number of rows whose label
+ * is not OCLNN_IGNORE_INDEX. A label outside [0, C) (other than the ignore
+ * value) is never used to index memory: that row's loss and gradient are
+ * NaN, so MEAN/SUM become NaN too (PyTorch raises an error instead). */
+oclnn_tensor *oclnn_cross_entropy_loss(oclnn_graph *g, oclnn_tensor *logits, oclnn_tensor *labels,
+                                       oclnn_reduction reduction, float label_smoothing);
+/* -log_probs[n, labels[n]] for log_probs [N, C] (e.g. from log_softmax);
+ * labels as for cross entropy (ignore value, NaN for out-of-range). */
+oclnn_tensor *oclnn_nll_loss(oclnn_graph *g, oclnn_tensor *log_probs, oclnn_tensor *labels, oclnn_reduction reduction);
+
+/* ---- Optimizers (src/train/optim.c): device kernels that update every
+ * parameter of a graph that has a gradient, from its accumulator. Create
+ * one after oclnn_graph_backward + oclnn_graph_compile; a training step is
+ *     oclnn_graph_zero_grad(g); oclnn_graph_run(g); oclnn_optimizer_step(opt);
+ * The rules are torch.optim's, in fp32:
+ *   SGD:  d = g + wd*p; if momentum: b = d on the first step, else
+ *         b = momentum*b + (1-dampening)*d; d = nesterov ? d + momentum*b : b;
+ *         p -= lr*d.  State: "<param>.momentum_buffer" (when momentum != 0).
+ *   Adam: g += wd*p (Adam) or p *= 1 - lr*wd (AdamW, decoupled != 0);
+ *         m = lerp(m, g, 1-beta1); v = beta2*v + (1-beta2)*g^2;
+ *         p -= lr/(1-beta1^t) * m / (sqrt(v)/sqrt(1-beta2^t) + eps).
+ *         State: "<param>.exp_avg", "<param>.exp_avg_sq".
+ * State buffers live on the device, owned by the optimizer, zero at start. */
+typedef struct oclnn_optimizer oclnn_optimizer;
+
+oclnn_optimizer *oclnn_optimizer_sgd(oclnn_graph *g, float lr, float momentum, float dampening, float weight_decay,
+                                     int nesterov);
+oclnn_optimizer *oclnn_optimizer_adam(oclnn_graph *g, float lr, float beta1, float beta2, float eps,
+                                      float weight_decay, int decoupled /* AdamW */);
+/* Enqueues one update of every parameter (does not wait). */
+oclnn_status oclnn_optimizer_step(oclnn_optimizer *opt);
+oclnn_status oclnn_optimizer_set_lr(oclnn_optimizer *opt, float lr);
+float oclnn_optimizer_get_lr(const oclnn_optimizer *opt);
+/* Number of steps taken (Adam's t after the last step). */
+int64_t oclnn_optimizer_get_step(const oclnn_optimizer *opt);
+/* "sgd", "adam" or "adamw". */
+const char *oclnn_optimizer_name(const oclnn_optimizer *opt);
+void oclnn_optimizer_release(oclnn_optimizer *opt);
+/* State buffers as named tensors of their parameter's shape (f32), for
+ * inspection and checkpoints. */
+int oclnn_optimizer_state_count(const oclnn_optimizer *opt);
+const char *oclnn_optimizer_state_name(const oclnn_optimizer *opt, int i);
+oclnn_tensor *oclnn_optimizer_state_param(const oclnn_optimizer *opt, int i);
+oclnn_status oclnn_optimizer_state_read(const oclnn_optimizer *opt, int i, float *data, size_t bytes);
+oclnn_status oclnn_optimizer_state_write(oclnn_optimizer *opt, int i, const float *data, size_t bytes);
+
+/* ---- Learning-rate schedules: lr as a function of the epoch (or step)
+ * counter, as PyTorch's closed forms:
+ *   constant: base_lr
+ *   step:     base_lr * gamma^floor(epoch / step_size)          (StepLR)
+ *   cosine:   eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / t_max)) / 2
+ *             (CosineAnnealingLR; keeps oscillating past t_max like it) */
+typedef enum oclnn_lr_kind { OCLNN_LR_CONSTANT = 0, OCLNN_LR_STEP = 1, OCLNN_LR_COSINE = 2 } oclnn_lr_kind;
+typedef struct oclnn_lr_schedule {
+    oclnn_lr_kind kind;
+    double base_lr;
+    int64_t step_size; /* step */
+    double gamma;      /* step */
+    int64_t t_max;     /* cosine */
+    double eta_min;    /* cosine */
+} oclnn_lr_schedule;
+oclnn_lr_schedule oclnn_lr_constant(double lr);
+oclnn_lr_schedule oclnn_lr_step(double lr, int64_t step_size, double gamma);
+oclnn_lr_schedule oclnn_lr_cosine(double lr, int64_t t_max, double eta_min);
+/* The rate at `epoch` (0 = the start); base_lr for a malformed schedule. */
+double oclnn_lr_schedule_at(const oclnn_lr_schedule *s, int64_t epoch);
+
+/* ---- Initialisation (src/train/init.c), PyTorch's rules, drawn on the
+ * device from the Philox generator (same values on every device) after
+ * compile. fan_in = dims[1] * prod(dims[2:]), fan_out = dims[0] *
+ * prod(dims[2:]); these need rank >= 2. Where no stream is given, a tensor
+ * uses stream oclnn_init_stream(name) (a 64-bit FNV-1a hash of its name),
+ * so a parameter's values depend only on the seed and its name, not on the
+ * order of the parameters. */
+uint64_t oclnn_init_stream(const char *name);
+/* U(-b, b), b = sqrt(2 / (1 + a^2)) * sqrt(3 / fan_in) (leaky_relu gain). */
+oclnn_status oclnn_init_kaiming_uniform(oclnn_tensor *t, float a, uint64_t seed, uint64_t stream);
+/* U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out)). */
+oclnn_status oclnn_init_xavier_uniform(oclnn_tensor *t, float gain, uint64_t seed, uint64_t stream);
+oclnn_status oclnn_init_uniform(oclnn_tensor *t, float low, float high, uint64_t seed, uint64_t stream);
+oclnn_status oclnn_init_normal(oclnn_tensor *t, float mean, float stddev, uint64_t seed, uint64_t stream);
+/* nn.Linear / nn.Conv*d defaults: weight kaiming_uniform(a = sqrt(5)),
+ * bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)); bias may be NULL. */
+oclnn_status oclnn_init_linear(oclnn_tensor *weight, oclnn_tensor *bias, uint64_t seed);
+oclnn_status oclnn_init_conv(oclnn_tensor *weight, oclnn_tensor *bias, uint64_t seed);
+/* Every parameter (and named state) by its name, with PyTorch's defaults:
+ *   "*embedding*.weight" (rank 2)     N(0, 1)                    (nn.Embedding)
+ *   "*weight_ih_l*", "*weight_hh_l*", "*bias_ih_l*", "*bias_hh_l*"
+ *                                     U(+-1/sqrt(H)), H = weight_hh's dims[1]   (nn.LSTM/GRU)
+ *   any other param of rank >= 2      as oclnn_init_linear's weight, and the
+ *                                     sibling "<prefix>.bias" as its bias
+ *   other rank-1 "*weight"            ones (norm layers)
+ *   other params (biases, scalars)    zeros
+ *   state "*running_var"              ones; other state zeros. */
+oclnn_status oclnn_graph_init_params(oclnn_graph *g, uint64_t seed);
+
+/* ---- Weights and checkpoints (src/train/checkpoint.c), as safetensors
+ * with the graph's tensor names. Weights = every parameter plus every named
+ * persistent state tensor (e.g. batch-norm running stats), in their own
+ * dtype. Loading checks every name, dtype and shape first and changes
+ * nothing unless all match; the error names the missing, extra or
+ * mismatched tensor (OCLNN_ERR_NOT_FOUND, OCLNN_ERR_SHAPE). Loading weights
+ * from a checkpoint file skips its optimizer state. Needs a compiled graph. */
+oclnn_status oclnn_graph_save_weights(oclnn_graph *g, const char *path);
+oclnn_status oclnn_graph_load_weights(oclnn_graph *g, const char *path);
+enum {
+    OCLNN_LOAD_ALLOW_MISSING = 1, /* graph tensors absent from the file keep their values */
+    OCLNN_LOAD_ALLOW_EXTRA = 2    /* file tensors the graph lacks are ignored */
+};
+oclnn_status oclnn_graph_load_weights_ex(oclnn_graph *g, const char *path, unsigned flags);
+/* Weights + optimizer state ("<param>.<state>") + the optimizer's name,
+ * step and hyper-parameters in __metadata__. Loading requires the same
+ * optimizer kind and restores its step and hyper-parameters (as PyTorch's
+ * load_state_dict does), so training resumes exactly. */
+oclnn_status oclnn_checkpoint_save(oclnn_graph *g, const oclnn_optimizer *opt, const char *path);
+oclnn_status oclnn_checkpoint_load(oclnn_graph *g, oclnn_optimizer *opt, const char *path);
 
 #ifdef __cplusplus
 }

@@ -69,9 +69,31 @@ oclnn_status oclnn_gemm_prepare(oclnn_context *ctx, const oclnn_gemm_args *g, co
     return s;
 }
 
+/* CLBlast rejects k == 0 (single and batched); the product is empty, so
+ * C = beta * C: zeros for beta 0, untouched for beta 1. */
+static oclnn_status empty_product(oclnn_context *ctx, const oclnn_gemm_args *g, const char *op)
+{
+    if (g->beta == 1.0f) return OCLNN_OK;
+    if (g->beta != 0.0f)
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': GEMM with k = 0 and beta %g is not supported", op,
+                          (double)g->beta);
+    float zero = 0;
+    bool packed = g->ldc == g->n && (g->batch == 1 || g->c_stride == g->m * g->n);
+    size_t rows = packed ? 1 : g->m, batches = packed ? 1 : g->batch;
+    size_t span = packed ? g->batch * g->m * g->n : g->n;
+    for (size_t b = 0; b < batches; b++)
+        for (size_t r = 0; r < rows; r++) {
+            size_t off = g->c_off + b * g->c_stride + r * g->ldc;
+            cl_int err = clEnqueueFillBuffer(ctx->queue, g->c, &zero, 4, off * 4, span * 4, 0, NULL, NULL);
+            if (err) return oclnn_cl_check(err, "clEnqueueFillBuffer", op);
+        }
+    return OCLNN_OK;
+}
+
 oclnn_status oclnn_gemm_enqueue(oclnn_context *ctx, const oclnn_gemm_args *g, const char *op)
 {
     if (g->m == 0 || g->n == 0 || g->batch == 0) return OCLNN_OK;
+    if (g->k == 0) return empty_product(ctx, g, op);
     colmajor c = to_colmajor(g);
     CLBlastStatusCode code;
     if (g->batch > 1) {
@@ -79,17 +101,6 @@ oclnn_status oclnn_gemm_enqueue(oclnn_context *ctx, const oclnn_gemm_args *g, co
                                           g->ldb, g->b_stride, g->a, g->a_off, g->lda, g->a_stride, g->beta, g->c,
                                           g->c_off, g->ldc, g->c_stride, g->batch, &ctx->queue, NULL);
         return clblast_check(code, "CLBlastSgemmStridedBatched", op);
-    }
-    if (g->k == 0) {
-        /* CLBlast rejects k == 0; the product is empty, so C = beta * C. */
-        if (g->beta != 0.0f) return OCLNN_OK;
-        float zero = 0;
-        for (size_t r = 0; r < g->m; r++) {
-            cl_int err = clEnqueueFillBuffer(ctx->queue, g->c, &zero, 4, (g->c_off + r * g->ldc) * 4, g->n * 4, 0,
-                                             NULL, NULL);
-            if (err) return oclnn_cl_check(err, "clEnqueueFillBuffer", op);
-        }
-        return OCLNN_OK;
     }
     if (ctx->gemm_temp)
         code = CLBlastSgemmWithTempBuffer(CLBlastLayoutColMajor, c.ta, c.tb, c.m, c.n, g->k, g->alpha, g->b, g->b_off,

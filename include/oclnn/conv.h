@@ -1,0 +1,84 @@
+/* oclnn convolution: 2-D convolution over NCHW tensors, PyTorch semantics.
+ *
+ *     oclnn_conv2d_params p = {.pad_h = 2, .pad_w = 2};   // zeros mean the defaults
+ *     oclnn_tensor *w = oclnn_param(g, "conv1.weight", 4, (int64_t[]){32, 1, 5, 5});
+ *     oclnn_tensor *b = oclnn_param(g, "conv1.bias", 1, (int64_t[]){32});
+ *     oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);     // x [N, 1, 28, 28] -> y [N, 32, 28, 28]
+ *
+ * x is [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw] (PyTorch's layout,
+ * so state_dict weights load as they are), bias [Cout] or NULL. The output
+ * is [N, Cout, Ho, Wo] with
+ *     Ho = (H + 2*pad_h - dilation_h*(kh-1) - 1) / stride_h + 1     (same for W)
+ * Like PyTorch this is a cross-correlation (the kernel is not flipped).
+ * Groups split the channels into independent convolutions: groups == Cin
+ * with Cout a multiple of Cin is a depthwise convolution.
+ *
+ * Every input has a gradient. Bad shapes (channels not divisible by the
+ * groups, a weight whose Cin/groups does not match x, a kernel larger than
+ * the padded input) are sticky OCLNN_ERR_SHAPE errors naming conv2d and the
+ * shapes.
+ *
+ * Underneath: im2col + GEMM (CLBlast's, batched over the images or one
+ * wide GEMM over the whole batch, or on CPUs a register-tiled kernel of
+ * oclnn's own that is several times faster there), 1x1 stride-1
+ * convolutions as a plain GEMM without im2col where the path allows, and a
+ * gather-style col2im for the data gradient (no atomics, so results are
+ * deterministic). */
+#ifndef OCLNN_CONV_H
+#define OCLNN_CONV_H
+
+#include "oclnn/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activation applied to an op's output inside the same kernels (with its
+ * backward folded into the op's backward). Other headers that offer fused
+ * activations share this enum through the guard. */
+#ifndef OCLNN_ACTIVATION_DEFINED
+#define OCLNN_ACTIVATION_DEFINED
+typedef enum oclnn_activation { OCLNN_ACT_NONE = 0, OCLNN_ACT_RELU = 1 } oclnn_activation;
+#endif
+
+/* How a conv is computed. AUTO picks per device and shape (the choice the
+ * benchmarks found fastest: TILED on CPUs, IM2COL_BATCHED elsewhere); the
+ * others exist so benchmarks and tests can time and check each path. The
+ * backward pass follows the choice: BATCHED and WIDE compute the data
+ * gradient per image or over the whole batch with CLBlast (the weight
+ * gradient is always one GEMM over the batch), TILED uses its own GEMM
+ * kernel for both, CLBLAST_CONVGEMM (forward only) has AUTO's backward.
+ * A choice that does not apply to a shape (CLBLAST_CONVGEMM with
+ * groups > 1) falls back to AUTO's. */
+typedef enum oclnn_conv_algorithm {
+    OCLNN_CONV_AUTO = 0,
+    OCLNN_CONV_IM2COL_BATCHED,   /* per image: out[n] = W * col[n], CLBlast strided-batched GEMM */
+    OCLNN_CONV_IM2COL_WIDE,      /* col of the whole batch, one CLBlast GEMM, then an NCHW permute */
+    OCLNN_CONV_CLBLAST_CONVGEMM, /* CLBlast's own CLBlastSconvgemm (groups == 1 only) */
+    OCLNN_CONV_IM2COL_TILED      /* col of the batch, oclnn's register-tiled GEMM kernel (made for CPUs)
+                                    storing NCHW with bias and activation fused */
+} oclnn_conv_algorithm;
+
+/* A zero-initialised struct (or NULL) means stride 1, padding 0,
+ * dilation 1, one group, no activation: 0 stands for the default in every
+ * field. Negative values are invalid. */
+typedef struct oclnn_conv2d_params {
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+    int dilation_h, dilation_w;
+    int groups;
+    oclnn_activation activation;
+    oclnn_conv_algorithm algorithm;
+} oclnn_conv2d_params;
+
+oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight, oclnn_tensor *bias,
+                           const oclnn_conv2d_params *p);
+
+/* Which path a conv2d output tensor computes its forward with (after
+ * compile AUTO is resolved to the concrete choice; before, the request). */
+oclnn_conv_algorithm oclnn_conv2d_algorithm(const oclnn_tensor *conv_output);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

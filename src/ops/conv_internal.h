@@ -1,0 +1,67 @@
+/* Shared between the conv2d forward (conv.c) and its gradient nodes
+ * (conv_bwd.c): the resolved geometry every conv node carries in op_data,
+ * and the helpers that build its kernels. */
+#ifndef OCLNN_OPS_CONV_INTERNAL_H
+#define OCLNN_OPS_CONV_INTERNAL_H
+
+#include "graph/graph.h"
+#include "ops/gemm.h"
+#include "oclnn/conv.h"
+
+typedef struct conv_geom {
+    int n, cin, h, w, cout, kh, kw, ho, wo;
+    int sh, sw, ph, pw, dh, dw, groups;
+    int act;
+    int has_bias;
+    int algo;  /* forward, resolved: never OCLNN_CONV_AUTO */
+    int bwd;   /* backward: OCLNN_CONV_IM2COL_BATCHED, _WIDE or _TILED */
+    int chunk; /* images per im2col chunk: bounds the col scratch */
+    int direct; /* 1x1, stride 1, no padding: x is already the col matrix */
+} conv_geom;
+
+static inline int conv_cin_g(const conv_geom *c) { return c->cin / c->groups; }
+static inline int conv_cout_g(const conv_geom *c) { return c->cout / c->groups; }
+static inline int conv_k(const conv_geom *c) { return c->cin / c->groups * c->kh * c->kw; }
+static inline int conv_howo(const conv_geom *c) { return c->ho * c->wo; }
+
+/* New node of `op` carrying a copy of geom (freed by conv_release). */
+oclnn_tensor *conv_node_new(oclnn_graph *g, const oclnn_op_def *op, const conv_geom *geom, int ndim,
+                            const int64_t *dims, int nsrc, oclnn_tensor *const *srcs);
+void conv_release(oclnn_tensor *node);
+/* Appends a kernel of cl/conv.cl built for node's geometry to node->launch. */
+oclnn_status conv_kernel(oclnn_context *ctx, oclnn_tensor *node, const char *name, oclnn_launch **out);
+/* Work-group size of the bias_grad reduction (a power of two). */
+size_t conv_reduce_width(oclnn_context *ctx);
+/* 3-D launch: d0 rounded up to the work-group width, the others exact. */
+void conv_launch3(oclnn_context *ctx, oclnn_launch *l, size_t d0, size_t d1, size_t d2);
+/* Binds the kernel arguments from *index on: ints in order. */
+oclnn_status conv_args_int(cl_kernel k, cl_uint index, const char *op, int count, const int *values);
+
+/* GEMM helpers. dry: only size CLBlast's temp buffer (at prepare). */
+oclnn_status conv_gemm_run(oclnn_context *ctx, const oclnn_gemm_args *a, bool dry, const char *op);
+oclnn_gemm_args conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *b, const oclnn_tensor *c);
+/* Issues `base` for every image i < nb and group g < groups, with operand
+ * offsets (A, B, C) advanced by i*img[] + g*grp[] elements. */
+oclnn_status conv_gemm_grid(oclnn_context *ctx, const oclnn_gemm_args *base, int nb, int groups, const size_t img[3],
+                            const size_t grp[3], bool dry, const char *op);
+
+/* One call of the tiled GEMM kernel (see tiled_gemm in cl/conv.cl):
+ * tensors plus element offsets into them, and the kernel's scalars. */
+typedef struct conv_tiled {
+    const oclnn_tensor *c, *a, *b, *bias; /* bias may be NULL */
+    int c_off, a_off, b_off;
+    int m, n, k, ars, acs, ldb, ldc, c_wrap, c_wrap_stride, a_grp, b_grp, c_grp, groups, flags;
+} conv_tiled;
+/* Appends the tiled GEMM kernel suited to m rows; *index is its launch. */
+oclnn_status conv_tiled_kernel(oclnn_context *ctx, oclnn_tensor *node, int m, int *index);
+oclnn_status conv_tiled_enqueue(oclnn_context *ctx, oclnn_tensor *node, int index, const conv_tiled *t);
+
+/* Bytes of col scratch a conv node may use (0: the default); returns the
+ * previous setting. Applies to convs built afterwards. For tests, which
+ * need several chunks on small shapes; not thread-safe. */
+size_t oclnn_conv_set_col_budget(size_t bytes);
+
+/* The gradient nodes (conv_bwd.c). */
+void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad);
+
+#endif

@@ -1,0 +1,319 @@
+/* conv2d vs a double-precision direct convolution; gradients vs finite
+ * differences of it; PyTorch fixtures; shape errors. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/conv_internal.h"
+#include "testutil.h"
+
+typedef struct conv_cfg {
+    int n, cin, h, w, cout, kh, kw;
+    int sh, sw, ph, pw, dh, dw, groups;
+    int bias, relu;
+    oclnn_conv_algorithm algo;
+} conv_cfg;
+
+static int out_h(const conv_cfg *c) { return (c->h + 2 * c->ph - c->dh * (c->kh - 1) - 1) / c->sh + 1; }
+static int out_w(const conv_cfg *c) { return (c->w + 2 * c->pw - c->dw * (c->kw - 1) - 1) / c->sw + 1; }
+
+static oclnn_conv2d_params params_of(const conv_cfg *c)
+{
+    oclnn_conv2d_params p = {c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups,
+                             c->relu ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, c->algo};
+    return p;
+}
+
+static oclnn_tensor *build_conv(oclnn_graph *g, oclnn_tensor **in, const void *user)
+{
+    const conv_cfg *c = user;
+    oclnn_conv2d_params p = params_of(c);
+    return oclnn_conv2d(g, in[0], in[1], c->bias ? in[2] : NULL, &p);
+}
+
+static void ref_conv(const double *const *in, double *out, const void *user)
+{
+    const conv_cfg *c = user;
+    int ho = out_h(c), wo = out_w(c), cin_g = c->cin / c->groups, cout_g = c->cout / c->groups;
+    const double *x = in[0], *w = in[1];
+    for (int n = 0; n < c->n; n++)
+        for (int co = 0; co < c->cout; co++)
+            for (int oh = 0; oh < ho; oh++)
+                for (int ow = 0; ow < wo; ow++) {
+                    double s = c->bias ? in[2][co] : 0.0;
+                    for (int ci = 0; ci < cin_g; ci++) {
+                        int ch = co / cout_g * cin_g + ci;
+                        for (int ki = 0; ki < c->kh; ki++) {
+                            int ih = oh * c->sh - c->ph + ki * c->dh;
+                            if (ih < 0 || ih >= c->h) continue;
+                            for (int kj = 0; kj < c->kw; kj++) {
+                                int iw = ow * c->sw - c->pw + kj * c->dw;
+                                if (iw < 0 || iw >= c->w) continue;
+                                s += x[((size_t)(n * c->cin + ch) * c->h + ih) * c->w + iw] *
+                                     w[((size_t)(co * cin_g + ci) * c->kh + ki) * c->kw + kj];
+                            }
+                        }
+                    }
+                    if (c->relu && s < 0) s = 0;
+                    out[((size_t)(n * c->cout + co) * ho + oh) * wo + ow] = s;
+                }
+}
+
+static tu_op_case make_case(const conv_cfg *c, char *name, size_t name_size)
+{
+    snprintf(name, name_size, "conv2d n%d cin%d %dx%d cout%d k%dx%d s%d,%d p%d,%d d%d,%d g%d%s%s algo%d", c->n,
+             c->cin, c->h, c->w, c->cout, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups,
+             c->bias ? " bias" : "", c->relu ? " relu" : "", (int)c->algo);
+    tu_op_case t;
+    memset(&t, 0, sizeof t);
+    t.name = name;
+    t.ninputs = c->bias ? 3 : 2;
+    t.ndim[0] = 4;
+    t.ndim[1] = 4;
+    t.ndim[2] = 1;
+    int64_t xd[4] = {c->n, c->cin, c->h, c->w}, wd[4] = {c->cout, c->cin / c->groups, c->kh, c->kw};
+    memcpy(t.dims[0], xd, sizeof xd);
+    memcpy(t.dims[1], wd, sizeof wd);
+    t.dims[2][0] = c->cout;
+    for (int i = 0; i < 3; i++) {
+        t.lo[i] = -1.0f;
+        t.hi[i] = 1.0f;
+    }
+    t.build = build_conv;
+    t.reference = ref_conv;
+    t.user = c;
+    return t;
+}
+
+/* A representative walk through the grid: every kernel size, stride,
+ * padding, dilation and kind of grouping appears, on odd spatial sizes and
+ * batches of 1 and 3, without the full cartesian product. */
+static const conv_cfg grid[] = {
+    /* n cin h  w cout kh kw sh sw ph pw dh dw g bias relu */
+    {1, 3, 7, 9, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0},  /* 1x1 direct */
+    {3, 4, 7, 9, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2, 0, 1, 0},  /* 1x1 direct, groups, relu */
+    {3, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},  /* 3x3 same */
+    {3, 4, 9, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2, 0, 0, 0},  /* stride 2, groups 2 */
+    {1, 3, 7, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2, 3, 1, 0, 0},  /* depthwise, dilation 2, pad 2 */
+    {3, 2, 11, 9, 3, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1, 1, 0}, /* 5x5 stride 2, relu */
+    {3, 4, 7, 9, 8, 3, 5, 1, 2, 0, 2, 2, 1, 1, 0, 0, 0},  /* non-square everything */
+    {3, 4, 5, 5, 4, 1, 1, 2, 2, 0, 0, 1, 1, 4, 1, 0, 0},  /* 1x1 stride 2 (not direct), depthwise */
+    {3, 2, 7, 9, 4, 5, 5, 1, 1, 0, 0, 1, 1, 2, 1, 0, 0},  /* depthwise x2 multiplier, no padding */
+    {1, 2, 3, 4, 3, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},  /* kernel height == padded input height */
+};
+
+START_TEST(test_grid_forward_and_gradient)
+{
+    uint64_t rng = tu_seed() + 11;
+    for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++) {
+        conv_cfg c = grid[i];
+        if (out_h(&c) < 1 || out_w(&c) < 1) continue;
+        char name[160];
+        tu_op_case t = make_case(&c, name, sizeof name);
+        tu_check_forward(&t, 1e-9, &rng);
+        tu_check_gradient(&t, 1e-5, 1e-7, 40, &rng);
+    }
+}
+END_TEST
+
+/* Every forward path on the same shapes (AUTO picks one of them). */
+START_TEST(test_algorithms_agree)
+{
+    uint64_t rng = tu_seed() + 12;
+    const conv_cfg shapes[] = {
+        {3, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+        {3, 4, 9, 7, 4, 3, 3, 2, 1, 0, 1, 1, 2, 2, 1, 0, 0},
+        {3, 4, 7, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        for (int a = OCLNN_CONV_IM2COL_BATCHED; a <= OCLNN_CONV_CLBLAST_CONVGEMM; a++) {
+            conv_cfg c = shapes[s];
+            c.algo = (oclnn_conv_algorithm)a;
+            char name[160];
+            tu_op_case t = make_case(&c, name, sizeof name);
+            tu_check_forward(&t, 1e-9, &rng);
+        }
+    }
+}
+END_TEST
+
+/* A col budget of a few images forces several chunks, also a ragged last one. */
+START_TEST(test_chunked_batches)
+{
+    uint64_t rng = tu_seed() + 13;
+    conv_cfg c = {5, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+    /* per image: max(Cin*9*63, Cout*63) floats; two images per chunk */
+    size_t old = oclnn_conv_set_col_budget((size_t)2 * 3 * 9 * 63 * 4);
+    for (int a = OCLNN_CONV_IM2COL_BATCHED; a <= OCLNN_CONV_IM2COL_WIDE; a++) {
+        c.algo = (oclnn_conv_algorithm)a;
+        char name[160];
+        tu_op_case t = make_case(&c, name, sizeof name);
+        tu_check_forward(&t, 1e-9, &rng);
+        tu_check_gradient(&t, 1e-5, 1e-7, 40, &rng);
+    }
+    oclnn_conv_set_col_budget(old);
+}
+END_TEST
+
+/* ---- PyTorch fixtures */
+
+static const char *data_path(char *buf, size_t size, const char *name)
+{
+    const char *dir = getenv("OCLNN_TEST_DATA");
+    snprintf(buf, size, "%s/conv/%s", dir ? dir : "tests/data", name);
+    return buf;
+}
+
+static const oclnn_st_tensor *need(const oclnn_safetensors *st, const char *prefix, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s%s", prefix, name);
+    const oclnn_st_tensor *t = oclnn_safetensors_find(st, key);
+    ck_assert_msg(t != NULL, "fixture tensor %s missing", key);
+    return t;
+}
+
+static void expect_close(oclnn_tensor *t, const oclnn_st_tensor *want, double limit, const char *what)
+{
+    size_t n = want->nbytes / sizeof(float);
+    ck_assert_int_eq(oclnn_tensor_numel(t), (int64_t)n);
+    float *got = malloc(want->nbytes);
+    TU_OK(oclnn_tensor_read(t, got, want->nbytes));
+    double e = tu_nmse_f(got, want->data, n);
+    ck_assert_msg(e <= limit, "%s: NMSE vs PyTorch %.3g > %.3g", what, e, limit);
+    free(got);
+}
+
+START_TEST(test_pytorch_fixtures)
+{
+    char path[512];
+    oclnn_safetensors *st;
+    TU_OK(oclnn_safetensors_load(data_path(path, sizeof path, "conv_fixtures.safetensors"), &st));
+    int configs = 0;
+    for (int k = 0;; k++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "c%d.", k);
+        char key[32];
+        snprintf(key, sizeof key, "%sconfig", prefix);
+        const oclnn_st_tensor *cfg_t = oclnn_safetensors_find(st, key);
+        if (!cfg_t) break;
+        configs++;
+        const int32_t *cfg = cfg_t->data;
+        oclnn_conv2d_params p = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6],
+                                 cfg[7] ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, OCLNN_CONV_AUTO};
+        const oclnn_st_tensor *xi = need(st, prefix, "input"), *wi = need(st, prefix, "weight");
+        const oclnn_st_tensor *lwi = need(st, prefix, "loss_weight"), *bi = cfg[8] ? need(st, prefix, "bias") : NULL;
+        oclnn_graph *g = oclnn_graph_create(tu_context());
+        oclnn_tensor *x = oclnn_param(g, "x", xi->ndim, xi->shape), *w = oclnn_param(g, "w", wi->ndim, wi->shape);
+        oclnn_tensor *b = bi ? oclnn_param(g, "b", bi->ndim, bi->shape) : NULL;
+        oclnn_tensor *lw = oclnn_input(g, "lw", OCLNN_DTYPE_F32, lwi->ndim, lwi->shape);
+        oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
+        oclnn_tensor *loss = oclnn_sum_to(g, oclnn_mul(g, y, lw), 0, NULL);
+        TU_OK(oclnn_graph_output(g, y));
+        TU_OK(oclnn_graph_backward(g, loss));
+        TU_OK(oclnn_graph_compile(g, NULL));
+        TU_OK(oclnn_tensor_write(x, xi->data, xi->nbytes));
+        TU_OK(oclnn_tensor_write(w, wi->data, wi->nbytes));
+        if (b) TU_OK(oclnn_tensor_write(b, bi->data, bi->nbytes));
+        TU_OK(oclnn_tensor_write(lw, lwi->data, lwi->nbytes));
+        TU_OK(oclnn_graph_run(g));
+        expect_close(y, need(st, prefix, "output"), 1e-10, "output");
+        expect_close(oclnn_tensor_grad(x), need(st, prefix, "grad_input"), 1e-10, "grad_input");
+        expect_close(oclnn_tensor_grad(w), need(st, prefix, "grad_weight"), 1e-10, "grad_weight");
+        if (b) expect_close(oclnn_tensor_grad(b), need(st, prefix, "grad_bias"), 1e-10, "grad_bias");
+        oclnn_graph_release(g);
+    }
+    ck_assert_int_ge(configs, 3);
+    oclnn_safetensors_free(st);
+}
+END_TEST
+
+/* ---- shape errors */
+
+static void expect_shape_error(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t cin_g, int64_t k,
+                               const oclnn_conv2d_params *p, const char *x_str, const char *w_str)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 4, (const int64_t[]){n, cin, h, w});
+    oclnn_tensor *wt = oclnn_param(g, "w", 4, (const int64_t[]){cout, cin_g, k, k});
+    ck_assert_ptr_null(oclnn_conv2d(g, x, wt, NULL, p));
+    ck_assert_int_eq(oclnn_graph_compile(g, NULL), OCLNN_ERR_SHAPE);
+    const char *msg = oclnn_last_error();
+    ck_assert_msg(strstr(msg, "conv2d") && strstr(msg, x_str) && strstr(msg, w_str), "message: %s", msg);
+    oclnn_graph_release(g);
+}
+
+START_TEST(test_shape_errors)
+{
+    oclnn_conv2d_params g2 = {.groups = 2}, pad1 = {.pad_h = 1, .pad_w = 1}, dil = {.dilation_h = 3};
+    /* Cin not divisible by groups */
+    expect_shape_error(2, 3, 8, 8, 4, 1, 3, &g2, "[2, 3, 8, 8]", "[4, 1, 3, 3]");
+    /* Cout not divisible by groups */
+    expect_shape_error(2, 4, 8, 8, 3, 2, 3, &g2, "[2, 4, 8, 8]", "[3, 2, 3, 3]");
+    /* weight's Cin/groups does not match */
+    expect_shape_error(2, 4, 8, 8, 4, 3, 3, NULL, "[2, 4, 8, 8]", "[4, 3, 3, 3]");
+    /* kernel larger than the padded input */
+    expect_shape_error(1, 1, 3, 9, 2, 1, 7, &pad1, "[1, 1, 3, 9]", "[2, 1, 7, 7]");
+    expect_shape_error(1, 1, 6, 6, 2, 1, 3, &dil, "[1, 1, 6, 6]", "[2, 1, 3, 3]");
+
+    /* bias of the wrong size, and a 3-D input */
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input_f32(g, "x", 4, 1, 2, 5, 5);
+    oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){3, 2, 3, 3});
+    oclnn_tensor *b = oclnn_param(g, "b", 1, (const int64_t[]){4});
+    ck_assert_ptr_null(oclnn_conv2d(g, x, w, b, NULL));
+    ck_assert_int_eq(oclnn_graph_status(g), OCLNN_ERR_SHAPE);
+    ck_assert_msg(strstr(oclnn_graph_error(g), "conv2d") && strstr(oclnn_graph_error(g), "[4]"), "message: %s",
+                  oclnn_graph_error(g));
+    oclnn_graph_release(g);
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_input_f32(g, "x", 3, 2, 5, 5);
+    w = oclnn_param(g, "w", 4, (const int64_t[]){3, 2, 3, 3});
+    ck_assert_ptr_null(oclnn_conv2d(g, x, w, NULL, NULL));
+    ck_assert_int_eq(oclnn_graph_status(g), OCLNN_ERR_SHAPE);
+    ck_assert_msg(strstr(oclnn_graph_error(g), "[2, 5, 5]"), "message: %s", oclnn_graph_error(g));
+    oclnn_graph_release(g);
+    /* negative parameters are invalid arguments */
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_input_f32(g, "x", 4, 1, 2, 5, 5);
+    w = oclnn_param(g, "w", 4, (const int64_t[]){3, 2, 3, 3});
+    oclnn_conv2d_params neg = {.pad_h = -1};
+    ck_assert_ptr_null(oclnn_conv2d(g, x, w, NULL, &neg));
+    ck_assert_int_eq(oclnn_graph_status(g), OCLNN_ERR_INVALID_ARG);
+    oclnn_graph_release(g);
+}
+END_TEST
+
+/* NULL params are the defaults, and AUTO reports a concrete algorithm. */
+START_TEST(test_defaults)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input_f32(g, "x", 4, 2, 3, 6, 5);
+    oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){4, 3, 3, 2});
+    oclnn_tensor *y = oclnn_conv2d(g, x, w, NULL, NULL);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(oclnn_tensor_dim(y, 0), 2);
+    ck_assert_int_eq(oclnn_tensor_dim(y, 1), 4);
+    ck_assert_int_eq(oclnn_tensor_dim(y, 2), 4);
+    ck_assert_int_eq(oclnn_tensor_dim(y, 3), 4);
+    ck_assert_int_ne(oclnn_conv2d_algorithm(y), OCLNN_CONV_AUTO);
+    ck_assert_int_eq(oclnn_conv2d_algorithm(x), OCLNN_CONV_AUTO);
+    oclnn_graph_release(g);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("conv2d");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_shape_errors);
+    tcase_add_test(tc, test_grid_forward_and_gradient);
+    tcase_add_test(tc, test_algorithms_agree);
+    tcase_add_test(tc, test_chunked_batches);
+    tcase_add_test(tc, test_pytorch_fixtures);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
