@@ -2,7 +2,9 @@
 #include "graph/graph.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 extern const char oclnn_cl_random[];
 
@@ -89,6 +91,8 @@ oclnn_status oclnn_graph_compile(oclnn_graph *g, const oclnn_compile_options *op
         if (s) return s;
     }
     g->compiled = true;
+    const char *profile = getenv("OCLNN_PROFILE");
+    if (profile && *profile && strcmp(profile, "0") != 0) g->node_seconds = calloc((size_t)g->node_count + 1, sizeof(double));
     return OCLNN_OK;
 }
 
@@ -101,13 +105,22 @@ oclnn_status oclnn_launch_enqueue(oclnn_context *ctx, const oclnn_launch *l, con
     return oclnn_cl_check(err, "clEnqueueNDRangeKernel", op);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 oclnn_status oclnn_graph_run(oclnn_graph *g)
 {
     if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_run: NULL graph");
     if (!g->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_run: compile the graph first");
+    if (g->node_seconds) clFinish(g->ctx->queue);
     for (int i = 0; i < g->count; i++) {
         oclnn_tensor *t = g->tensors[i];
         if (!t->op) continue;
+        double t0 = g->node_seconds ? now_s() : 0;
         oclnn_status s = OCLNN_OK;
         if (t->op->forward) {
             s = t->op->forward(g->ctx, t);
@@ -115,6 +128,12 @@ oclnn_status oclnn_graph_run(oclnn_graph *g)
             for (int k = 0; k < t->nlaunch && !s; k++) s = oclnn_launch_enqueue(g->ctx, &t->launch[k], t->op->name);
         }
         if (s) return s;
+        if (g->node_seconds) {
+            /* Profiling serialises the queue: wall clock per node, since
+             * event timestamps are unreliable on some drivers (PoCL). */
+            clFinish(g->ctx->queue);
+            g->node_seconds[t->node_index] += now_s() - t0;
+        }
     }
     g->run_count++;
     return OCLNN_OK;
@@ -269,4 +288,39 @@ oclnn_status oclnn_tensor_fill_uniform(oclnn_tensor *t, uint64_t seed, uint64_t 
 oclnn_status oclnn_tensor_fill_normal(oclnn_tensor *t, uint64_t seed, uint64_t stream, float mean, float stddev)
 {
     return fill_random(t, "fill_normal", seed, stream, mean, stddev);
+}
+
+/* Prints the $OCLNN_PROFILE table: wall time per op name, largest first. */
+void oclnn_graph_profile_report(const oclnn_graph *g)
+{
+    if (!g || !g->node_seconds || g->run_count == 0) return;
+    const char *names[256];
+    double secs[256];
+    int count[256], n = 0;
+    double total = 0;
+    for (int i = 0; i < g->count; i++) {
+        const oclnn_tensor *t = g->tensors[i];
+        if (!t->op) continue;
+        int k = 0;
+        while (k < n && strcmp(names[k], t->op->name) != 0) k++;
+        if (k == n) {
+            if (n == 256) continue;
+            names[n] = t->op->name;
+            secs[n] = 0;
+            count[n++] = 0;
+        }
+        secs[k] += g->node_seconds[t->node_index];
+        count[k]++;
+        total += g->node_seconds[t->node_index];
+    }
+    fprintf(stderr, "oclnn profile: %d nodes, %llu runs, %.3f ms per run\n", g->node_count,
+            (unsigned long long)g->run_count, total * 1e3 / (double)g->run_count);
+    for (int done = 0; done < n; done++) {
+        int best = -1;
+        for (int k = 0; k < n; k++)
+            if (count[k] >= 0 && (best < 0 || secs[k] > secs[best])) best = k;
+        fprintf(stderr, "  %-24s %3d nodes %9.3f ms/run %5.1f%%\n", names[best], count[best],
+                secs[best] * 1e3 / (double)g->run_count, total > 0 ? 100 * secs[best] / total : 0);
+        count[best] = -1;
+    }
 }

@@ -394,9 +394,13 @@ oclnn_tensor *oclnn_slice(oclnn_graph *g, oclnn_tensor *x, int axis, int64_t sta
     return t;
 }
 
+void oclnn_graph_profile_report(const oclnn_graph *g);
+
 void oclnn_graph_release(oclnn_graph *g)
 {
     if (!g) return;
+    oclnn_graph_profile_report(g);
+    free(g->node_seconds);
     for (int i = 0; i < g->count; i++) {
         oclnn_tensor *t = g->tensors[i];
         for (int k = 0; k < t->nlaunch; k++)

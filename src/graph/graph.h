@@ -95,6 +95,7 @@ struct oclnn_graph {
     bool has_backward;
     bool training;                   /* read by ops at run time (dropout, batch norm) */
     uint64_t run_count;              /* number of completed oclnn_graph_run calls */
+    double *node_seconds;            /* $OCLNN_PROFILE: wall time per node (finish after each) */
     cl_mem arena;
     size_t arena_bytes, naive_bytes;
     int node_count;
