@@ -1,26 +1,87 @@
-/* The oclnn command-line program: one binary, one subcommand per job. */
+/* The oclnn command-line program: one binary, one subcommand per job.
+ * Adding a subcommand: write tools/cmd_<name>.c with cmd_<name>() (see
+ * cli.h) and add one line to the table below. */
 #include <stdio.h>
 #include <string.h>
 
-#include "oclnn/oclnn.h"
+#include "cli.h"
 
-static int cmd_devices(void)
+static const cli_command commands[] = {
+    {"devices", "list every OpenCL device and the one used by default", cmd_devices},
+    {"bench", "time SGEMM, elementwise and softmax kernels on one or all devices", cmd_bench},
+    {"xor", "learn XOR by backprop: a single layer cannot, an MLP can", cmd_xor},
+    {"train", "train SimpleCNN on Fashion-MNIST and report test accuracy", cmd_train},
+    {"eval", "test accuracy and confusion matrix of saved SimpleCNN weights", cmd_eval},
+    {"forward", "run SimpleCNN on a safetensors input and write the logits", cmd_forward},
+};
+static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
+
+static void print_usage(FILE *out)
 {
-    oclnn_device_info *devs;
-    int n;
-    if (oclnn_devices_list(&devs, &n)) {
-        fprintf(stderr, "oclnn: %s\n", oclnn_last_error());
-        return 1;
-    }
-    for (int i = 0; i < n; i++)
-        printf("%d:%d  %s | %s | %s\n", devs[i].platform_index, devs[i].device_index, devs[i].platform, devs[i].name,
-               devs[i].opencl_c_version);
-    return 0;
+    fprintf(out,
+            "usage: oclnn <command> [options]\n"
+            "       oclnn <command> --help\n"
+            "       oclnn --version\n"
+            "\n"
+            "oclnn %s - deep learning on OpenCL (any GPU vendor, or the CPU via PoCL).\n"
+            "\n"
+            "commands:\n",
+            OCLNN_VERSION_STRING);
+    for (int i = 0; i < ncommands; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Commands that run kernels take --device D: gpu, cpu, P:D (as listed by\n"
+            "'oclnn devices') or part of a device, platform or vendor name. Without it\n"
+            "$OCLNN_DEVICE is used, else the first GPU, else the first CPU.\n"
+            "Kernel binaries are cached in $OCLNN_CACHE_DIR (default ~/.cache/oclnn).\n"
+            "\n"
+            "exit status: 0 success, 1 failure, 2 bad command line\n");
+}
+
+static const cli_command *find_command(const char *name)
+{
+    for (int i = 0; i < ncommands; i++)
+        if (!strcmp(commands[i].name, name)) return &commands[i];
+    return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "devices")) return cmd_devices();
-    fprintf(stderr, "usage: oclnn devices\n");
-    return 2;
+    if (argc < 2) {
+        fprintf(stderr, "oclnn: no command given - run 'oclnn --help' for the list\n");
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
+        print_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("oclnn %s\n", OCLNN_VERSION_STRING);
+        return CLI_EXIT_OK;
+    }
+    /* "oclnn help bench" reads naturally; it is "oclnn bench --help". */
+    if (!strcmp(name, "help")) {
+        if (argc < 3) {
+            print_usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        const cli_command *c = find_command(argv[2]);
+        if (!c) {
+            fprintf(stderr, "oclnn: unknown command '%s' - run 'oclnn --help' for the list\n", argv[2]);
+            return CLI_EXIT_USAGE;
+        }
+        char *help_argv[] = {argv[2], "--help", NULL};
+        return c->run(2, help_argv);
+    }
+    if (name[0] == '-') {
+        fprintf(stderr, "oclnn: unknown option '%s' - run 'oclnn --help' for the usage\n", name);
+        return CLI_EXIT_USAGE;
+    }
+    const cli_command *c = find_command(name);
+    if (!c) {
+        fprintf(stderr, "oclnn: unknown command '%s' - run 'oclnn --help' for the list\n", name);
+        return CLI_EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
 }

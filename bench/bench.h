@@ -1,0 +1,81 @@
+/* oclnn bench: shared state, timing and reporting for benchmark workloads.
+ *
+ * A workload is one function `oclnn_status bench_<name>(bench_env *env)`
+ * (in bench/<file>.c) plus one line in the table in bench/bench.c. It
+ * builds graphs on env->ctx, times them with bench_time_graph() and hands
+ * each measurement to bench_report(), which prints the table row and the
+ * JSON line. It returns non-OK only when the device is unusable for the
+ * rest of the run; a failed measurement is reported with bench_fail() and
+ * the workload goes on with the next one.
+ *
+ * Timing is wall clock (CLOCK_MONOTONIC) around oclnn_graph_run +
+ * oclnn_context_finish: PoCL's event timestamps are wrong. Only kernels are
+ * timed: graphs are compiled, inputs filled and a warm-up run done first. */
+#ifndef OCLNN_BENCH_H
+#define OCLNN_BENCH_H
+
+#include <stdio.h>
+
+#include "cli.h"
+#include "oclnn/oclnn.h"
+
+typedef struct bench_env {
+    oclnn_context *ctx;
+    const oclnn_device_info *dev;
+    char date[32];           /* ISO 8601 UTC, when this device's run began */
+    int repeat;              /* timed runs per measurement (median reported) */
+    int quick, tiny;         /* smaller problems: --quick for a short look, --tiny for tests */
+    const long long *sizes;  /* square SGEMM sizes from --sizes, or NULL for the defaults */
+    int nsizes;
+    FILE *table;             /* human-readable rows */
+    FILE *json;              /* JSON lines, or NULL */
+    cli_progress progress;   /* "running ..." line, shown on a terminal only */
+    int failures;            /* measurements that failed or gave wrong results */
+    double host_load;        /* 1-minute load average at the start, -1 if unknown */
+} bench_env;
+
+/* One measurement. flops / bytes are the work of one run (0: not
+ * meaningful for this bench); the report turns them into GFLOP/s and GB/s. */
+typedef struct bench_result {
+    const char *bench;  /* "sgemm", "add", ... */
+    const char *label;  /* which case: "square", "bert.ffn_up", ... */
+    char shape[64];     /* "256x256x256" (M x N x K for GEMMs) */
+    char layout[8];     /* "NT" etc. for GEMMs, "" otherwise */
+    double seconds;     /* median of the timed runs */
+    double min_seconds;
+    int repeats;
+    double flops, bytes;
+    int check_failed;   /* the spot check of the output disagreed with the host */
+} bench_result;
+
+double bench_now(void);
+
+/* Warm-up run, then env->repeat timed runs of a compiled graph. */
+oclnn_status bench_time_graph(bench_env *env, oclnn_graph *g, bench_result *r);
+
+/* Prints the row and the JSON line; counts a failed check. */
+void bench_report(bench_env *env, const bench_result *r);
+/* Reports a measurement that could not be made ("error" in JSON). */
+void bench_fail(bench_env *env, const char *bench, const char *label, const char *shape, const char *why);
+/* A note under the table (skipped sizes and the like). */
+void bench_note(bench_env *env, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* "running <what>" on the progress line (terminal only). */
+void bench_progress(bench_env *env, const char *what);
+
+/* Whether `bytes` of device buffers (largest single one `largest`) fit the
+ * device; if not, notes the skip and returns 0. */
+int bench_fits(bench_env *env, const char *what, double bytes, double largest);
+
+/* ---- Workloads */
+typedef struct bench_workload {
+    const char *name;
+    const char *summary;
+    oclnn_status (*run)(bench_env *env);
+} bench_workload;
+
+oclnn_status bench_sgemm(bench_env *env);       /* square SGEMMs, growing until a run takes > 2 s */
+oclnn_status bench_sgemm_dl(bench_env *env);    /* GEMM shapes of SimpleCNN and BERT-base layers */
+oclnn_status bench_elementwise(bench_env *env); /* add and scale bandwidth */
+oclnn_status bench_softmax(bench_env *env);     /* row softmax bandwidth */
+
+#endif

@@ -1,0 +1,357 @@
+/* Tests of the oclnn command-line program, run as a user would: through
+ * the shell, checking exit statuses, the one-line errors on stderr and
+ * that JSON output parses. The binary is $OCLNN_CLI, else ./oclnn (ctest
+ * runs in the build directory), else next to this test executable. No
+ * timing assertions: only that the benchmark runs and reports. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "oclnn/core.h"
+#include "testutil.h"
+
+static char cli[4096];
+
+static const char *cli_path(void)
+{
+    if (cli[0]) return cli;
+    const char *env = getenv("OCLNN_CLI");
+    if (env && *env) {
+        snprintf(cli, sizeof cli, "%s", env);
+        return cli;
+    }
+    const char *candidates[] = {"./oclnn", "../oclnn"};
+    for (int i = 0; i < 2; i++)
+        if (access(candidates[i], X_OK) == 0) {
+            snprintf(cli, sizeof cli, "%s", candidates[i]);
+            return cli;
+        }
+    char self[4000];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) *slash = 0;
+        snprintf(cli, sizeof cli, "%s/oclnn", self);
+    } else {
+        snprintf(cli, sizeof cli, "./oclnn");
+    }
+    return cli;
+}
+
+typedef struct run_result {
+    int status; /* exit status, or -1 if it did not exit normally */
+    char *out, *err;
+} run_result;
+
+static char *slurp(FILE *f)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len < 2) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    buf[len] = 0;
+    return buf;
+}
+
+/* Runs "oclnn <args>" through the shell; stdout and stderr kept apart. */
+static run_result run(const char *args)
+{
+    char err_path[] = "/tmp/oclnn_test_cli_XXXXXX";
+    int fd = mkstemp(err_path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>'%s'", cli_path(), args, err_path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "popen(%s) failed", cmd);
+    run_result r;
+    r.out = slurp(p);
+    int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    FILE *e = fopen(err_path, "r");
+    ck_assert_ptr_nonnull(e);
+    r.err = slurp(e);
+    fclose(e);
+    unlink(err_path);
+    return r;
+}
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* Device option for the commands that run kernels: the test device. */
+static const char *device_arg(void)
+{
+    static char arg[512];
+    const char *d = getenv("OCLNN_DEVICE");
+    if (d && *d) snprintf(arg, sizeof arg, "--device '%s'", d);
+    else arg[0] = 0;
+    return arg;
+}
+
+/* ---- A small strict JSON checker: one value, nothing after it. */
+
+static const char *json_value(const char *p);
+
+static const char *ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+    return p;
+}
+
+static const char *json_string(const char *p)
+{
+    if (*p++ != '"') return NULL;
+    for (; *p != '"'; p++) {
+        if (!*p || (unsigned char)*p < 0x20) return NULL;
+        if (*p == '\\') {
+            p++;
+            if (*p == 'u') {
+                for (int i = 1; i <= 4; i++)
+                    if (!strchr("0123456789abcdefABCDEF", p[i]) || !p[i]) return NULL;
+                p += 4;
+            } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+                return NULL;
+            }
+        }
+    }
+    return p + 1;
+}
+
+static const char *json_number(const char *p)
+{
+    char *end;
+    if (*p != '-' && (*p < '0' || *p > '9')) return NULL;
+    strtod(p, &end);
+    return end == p ? NULL : end;
+}
+
+static const char *json_container(const char *p, char open, char close, int object)
+{
+    if (*p++ != open) return NULL;
+    p = ws(p);
+    if (*p == close) return p + 1;
+    for (;;) {
+        if (object) {
+            p = json_string(ws(p));
+            if (!p) return NULL;
+            p = ws(p);
+            if (*p++ != ':') return NULL;
+        }
+        p = json_value(p);
+        if (!p) return NULL;
+        p = ws(p);
+        if (*p == close) return p + 1;
+        if (*p++ != ',') return NULL;
+    }
+}
+
+static const char *json_value(const char *p)
+{
+    p = ws(p);
+    switch (*p) {
+    case '{': return json_container(p, '{', '}', 1);
+    case '[': return json_container(p, '[', ']', 0);
+    case '"': return json_string(p);
+    case 't': return strncmp(p, "true", 4) ? NULL : p + 4;
+    case 'f': return strncmp(p, "false", 5) ? NULL : p + 5;
+    case 'n': return strncmp(p, "null", 4) ? NULL : p + 4;
+    default: return json_number(p);
+    }
+}
+
+/* Checks every line of text is a JSON object; returns how many lines
+ * contain `key` (a quoted key such as "\"gflops\":"). */
+static int check_json_lines(const char *text, const char *key, int *lines)
+{
+    int with_key = 0;
+    *lines = 0;
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *copy = strndup(line, len);
+        ck_assert_ptr_nonnull(copy);
+        const char *end = copy[0] == '{' ? json_value(copy) : NULL;
+        ck_assert_msg(end && *ws(end) == 0, "not a JSON object line: %s", copy);
+        with_key += strstr(copy, key) != NULL;
+        free(copy);
+        (*lines)++;
+        line = nl ? nl + 1 : line + len;
+    }
+    return with_key;
+}
+
+/* ---- Tests */
+
+START_TEST(version_and_help)
+{
+    run_result r = run("--version");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.out, OCLNN_VERSION_STRING) != NULL, "--version printed '%s'", r.out);
+    run_free(&r);
+
+    r = run("--help");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "devices"));
+    ck_assert_ptr_nonnull(strstr(r.out, "bench"));
+    run_free(&r);
+
+    const char *helps[] = {"devices --help", "bench --help", "help bench", "bench -h"};
+    for (int i = 0; i < 4; i++) {
+        r = run(helps[i]);
+        ck_assert_msg(r.status == 0, "'oclnn %s' exited %d", helps[i], r.status);
+        ck_assert_msg(strstr(r.out, "usage: oclnn ") != NULL, "'oclnn %s' printed no usage", helps[i]);
+        ck_assert_str_eq(r.err, "");
+        run_free(&r);
+    }
+}
+END_TEST
+
+/* Usage errors: exit 2 and exactly one line on stderr naming the culprit. */
+START_TEST(usage_errors)
+{
+    static const struct {
+        const char *args, *mention;
+    } cases[] = {
+        {"", "oclnn --help"},
+        {"frobnicate", "frobnicate"},
+        {"--frobnicate", "--frobnicate"},
+        {"bench --frobnicate", "--frobnicate"},
+        {"bench --repeat zero", "--repeat"},
+        {"bench --repeat 0", "--repeat"},
+        {"bench --repeat", "--repeat"},
+        {"bench --sizes 64,x", "--sizes"},
+        {"bench --only nosuchworkload", "nosuchworkload"},
+        {"devices stray", "stray"},
+        {"devices --json=yes", "--json"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_result r = run(cases[i].args);
+        ck_assert_msg(r.status == 2, "'oclnn %s' exited %d, expected 2", cases[i].args, r.status);
+        ck_assert_msg(count_lines(r.err) == 1, "'oclnn %s' stderr is not one line: %s", cases[i].args, r.err);
+        ck_assert_msg(strstr(r.err, cases[i].mention) != NULL, "'oclnn %s' stderr lacks '%s': %s", cases[i].args,
+                      cases[i].mention, r.err);
+        ck_assert_str_eq(r.out, "");
+        run_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(devices_lists)
+{
+    run_result r = run("devices");
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.out, "platform") && strstr(r.out, "compute units"), "devices printed: %s", r.out);
+    ck_assert_msg(strstr(r.out, "(default)") != NULL, "no default device marked: %s", r.out);
+    run_free(&r);
+
+    r = run("devices --json");
+    ck_assert_int_eq(r.status, 0);
+    int lines;
+    int named = check_json_lines(r.out, "\"name\":", &lines);
+    ck_assert_int_ge(lines, 1);
+    ck_assert_int_eq(named, lines);
+    int defaults = 0;
+    for (const char *p = r.out; (p = strstr(p, "\"default\":true")); p++) defaults++;
+    ck_assert_int_eq(defaults, 1);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(bench_tiny_json_file)
+{
+    char path[] = "/tmp/oclnn_test_bench_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    char args[1024];
+    snprintf(args, sizeof args, "bench --tiny %s --json '%s'", device_arg(), path);
+    run_result r = run(args);
+    ck_assert_msg(r.status == 0, "oclnn %s exited %d: %s", args, r.status, r.err);
+    ck_assert_msg(strstr(r.out, "median ms") && strstr(r.out, "sgemm") && strstr(r.out, "driver"),
+                  "no table on stdout: %s", r.out);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char *json = slurp(f);
+    fclose(f);
+    unlink(path);
+    int lines;
+    int gflops = check_json_lines(json, "\"gflops\":", &lines);
+    int gbps = check_json_lines(json, "\"gbps\":", &lines);
+    int ok = check_json_lines(json, "\"check\":\"ok\"", &lines);
+    ck_assert_int_ge(gflops, 2); /* sgemm 64 and 128 */
+    ck_assert_int_ge(gbps, 2);   /* add and scale */
+    ck_assert_int_eq(ok, lines);
+    ck_assert_int_eq(check_json_lines(json, "\"date\":\"", &lines), lines);
+    free(json);
+    run_free(&r);
+}
+END_TEST
+
+/* With --json - stdout carries only JSON lines; the table moves to stderr. */
+START_TEST(bench_json_stdout)
+{
+    char args[1024];
+    snprintf(args, sizeof args, "bench --tiny --only sgemm --sizes 33 --repeat 1 %s --json -", device_arg());
+    run_result r = run(args);
+    ck_assert_msg(r.status == 0, "oclnn %s exited %d: %s", args, r.status, r.err);
+    int lines;
+    ck_assert_int_eq(check_json_lines(r.out, "\"shape\":\"33x33x33\"", &lines), 1);
+    ck_assert_int_eq(lines, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "median ms"));
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(bench_bad_device)
+{
+    run_result r = run("bench --tiny --device nosuchdevice");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(count_lines(r.err) == 1, "stderr is not one line: %s", r.err);
+    ck_assert_msg(strstr(r.err, "nosuchdevice") && strstr(r.err, "oclnn devices"), "stderr: %s", r.err);
+    run_free(&r);
+
+    r = run("bench --tiny --json /nonexistent-dir/x.jsonl");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, "/nonexistent-dir/x.jsonl"), "stderr: %s", r.err);
+    run_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, version_and_help);
+    tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, devices_lists);
+    tcase_add_test(tc, bench_tiny_json_file);
+    tcase_add_test(tc, bench_json_stdout);
+    tcase_add_test(tc, bench_bad_device);
+    suite_add_tcase(s, tc);
+    printf("oclnn binary under test: %s\n", cli_path());
+    return tu_run_suite(s);
+}
