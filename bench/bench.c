@@ -19,6 +19,9 @@ static const bench_workload workloads[] = {
     {"sgemm-dl", "GEMMs of SimpleCNN fc1 (fwd, bwd data, bwd weight) and BERT-base layers", bench_sgemm_dl},
     {"elementwise", "add (3 x 4 bytes per element) and scale (2 x 4 bytes) bandwidth", bench_elementwise},
     {"softmax", "row softmax over the last axis (2 x 4 bytes per element)", bench_softmax},
+    {"conv", "conv2d of SimpleCNN and a 3x3 64->64 56x56 layer, forward and forward+backward, per algorithm",
+     bench_conv},
+    {"simplecnn", "SimpleCNN training step (batch 64, 256) and inference images/s", bench_simplecnn},
 };
 #define NWORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))
 
@@ -37,10 +40,12 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static oclnn_status run_once(bench_env *env, oclnn_graph *g, double *seconds)
+static oclnn_status run_once(bench_env *env, oclnn_graph *g, oclnn_optimizer *opt, double *seconds)
 {
     double t0 = bench_now();
-    oclnn_status s = oclnn_graph_run(g);
+    oclnn_status s = opt ? oclnn_graph_zero_grad(g) : OCLNN_OK;
+    if (!s) s = oclnn_graph_run(g);
+    if (!s && opt) s = oclnn_optimizer_step(opt);
     if (!s) s = oclnn_context_finish(env->ctx);
     *seconds = bench_now() - t0;
     return s;
@@ -48,15 +53,20 @@ static oclnn_status run_once(bench_env *env, oclnn_graph *g, double *seconds)
 
 oclnn_status bench_time_graph(bench_env *env, oclnn_graph *g, bench_result *r)
 {
+    return bench_time_train_step(env, g, NULL, r);
+}
+
+oclnn_status bench_time_train_step(bench_env *env, oclnn_graph *g, oclnn_optimizer *opt, bench_result *r)
+{
     /* The warm-up also drains what compile and the input fills enqueued, and
      * lets CLBlast build the kernels of this shape class outside the timing. */
     double t;
     oclnn_status s = oclnn_context_finish(env->ctx);
-    if (!s) s = run_once(env, g, &t);
+    if (!s) s = run_once(env, g, opt, &t);
     if (s) return s;
     double *times = malloc((size_t)env->repeat * sizeof *times);
     if (!times) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "out of host memory");
-    for (int i = 0; i < env->repeat && !s; i++) s = run_once(env, g, &times[i]);
+    for (int i = 0; i < env->repeat && !s; i++) s = run_once(env, g, opt, &times[i]);
     if (!s) {
         qsort(times, (size_t)env->repeat, sizeof *times, cmp_double);
         int n = env->repeat;
@@ -94,8 +104,10 @@ void bench_report(bench_env *env, const bench_result *r)
     snprintf(shape, sizeof shape, "%s%s%s", r->shape, r->layout[0] ? " " : "", r->layout);
     if (r->flops > 0) snprintf(gf, sizeof gf, "%.1f", gflops);
     if (r->bytes > 0) snprintf(gb, sizeof gb, "%.1f", gbps);
-    fprintf(env->table, "%-12s %-26s %-22s %11.3f %11.3f %10s %9s%s\n", r->bench, r->label, shape,
-            r->seconds * 1e3, r->min_seconds * 1e3, gf, gb, r->check_failed ? "  WRONG RESULT" : "");
+    char img[32] = "";
+    if (r->images > 0) snprintf(img, sizeof img, " %9.1f img/s", r->images / r->seconds);
+    fprintf(env->table, "%-12s %-26s %-22s %11.3f %11.3f %10s %9s%s%s\n", r->bench, r->label, shape,
+            r->seconds * 1e3, r->min_seconds * 1e3, gf, gb, img, r->check_failed ? "  WRONG RESULT" : "");
     fflush(env->table);
     if (r->check_failed) env->failures++;
     if (!env->json) return;
@@ -105,6 +117,7 @@ void bench_report(bench_env *env, const bench_result *r)
             r->repeats);
     if (r->flops > 0) fprintf(env->json, ",\"gflops\":%.6g", gflops);
     if (r->bytes > 0) fprintf(env->json, ",\"gbps\":%.6g", gbps);
+    if (r->images > 0) fprintf(env->json, ",\"images_per_s\":%.6g", r->images / r->seconds);
     fprintf(env->json, ",\"check\":\"%s\"}\n", r->check_failed ? "fail" : "ok");
     fflush(env->json);
 }

@@ -45,6 +45,7 @@ typedef struct bench_result {
     double min_seconds;
     int repeats;
     double flops, bytes;
+    double images;      /* images processed per run (model workloads), 0 otherwise */
     int check_failed;   /* the spot check of the output disagreed with the host */
 } bench_result;
 
@@ -52,6 +53,9 @@ double bench_now(void);
 
 /* Warm-up run, then env->repeat timed runs of a compiled graph. */
 oclnn_status bench_time_graph(bench_env *env, oclnn_graph *g, bench_result *r);
+/* The same for a training step: zero_grad, run (forward + backward) and
+ * the optimizer's update, all inside the timing. */
+oclnn_status bench_time_train_step(bench_env *env, oclnn_graph *g, oclnn_optimizer *opt, bench_result *r);
 
 /* Prints the row and the JSON line; counts a failed check. */
 void bench_report(bench_env *env, const bench_result *r);
@@ -77,5 +81,7 @@ oclnn_status bench_sgemm(bench_env *env);       /* square SGEMMs, growing until 
 oclnn_status bench_sgemm_dl(bench_env *env);    /* GEMM shapes of SimpleCNN and BERT-base layers */
 oclnn_status bench_elementwise(bench_env *env); /* add and scale bandwidth */
 oclnn_status bench_softmax(bench_env *env);     /* row softmax bandwidth */
+oclnn_status bench_conv(bench_env *env);        /* conv2d fwd and fwd+bwd per algorithm (bench/bench_cnn.c) */
+oclnn_status bench_simplecnn(bench_env *env);   /* SimpleCNN training and inference images/s */
 
 #endif
