@@ -102,8 +102,9 @@ __kernel void ce_rows(__global float *loss, int loss_off, __global float *lse_ou
                       __global const float *x, int x_off, __global const int *labels, int lab_off, int rows, int C,
                       float eps, __local float *scratch)
 {
+    /* One group per row (the launch has exactly `rows` groups), so no early
+     * return: PoCL 3.1 mishandles a return before barriers (see cl/norm.cl). */
     int r = get_group_id(0), lid = get_local_id(0), wg = get_local_size(0);
-    if (r >= rows) return; /* uniform across the group */
     __global const float *row = x + x_off + r * C;
     float m = -INFINITY;
     for (int c = lid; c < C; c += wg) m = fmax(m, row[c]);
