@@ -1,5 +1,5 @@
-/* 2-D convolution helpers around CLBlast GEMMs: im2col, col2im (gather),
- * the NCHW epilogues and the gradient preparation.
+/* 2-D convolution helpers around the GEMMs (src/ops/gemm.c): im2col,
+ * col2im (gather), the NCHW epilogues and the gradient preparation.
  *
  * Every geometric quantity is a -D constant (one program per convolution
  * shape, shared by a conv's forward and backward kernels): the index maps
@@ -10,6 +10,8 @@
  *   SH SW PH PW DH DW          stride, padding, dilation
  *   ACT                        0 none, 1 relu (fused into the epilogue)
  *   WG                         work-group size of bias_grad (power of two)
+ * The GEMMs themselves (cl/gemm.cl) do not depend on the geometry, so a new
+ * conv shape compiles just these small index-map kernels.
  *
  * The col matrix holds the rows r = c*KH*KW + ki*KW + kj (c the input
  * channel, so group g owns rows [g*K, (g+1)*K)) and, per image n of a
@@ -18,7 +20,8 @@
  * and row_stride = HO*WO (one K x HOWO matrix per image); the wide GEMM
  * uses row_stride = nb*HO*WO and n_stride = HO*WO (one K x nb*HOWO matrix).
  * Work items run along p (dimension 0), so reads and writes are
- * contiguous for stride 1. */
+ * contiguous for stride 1 (coalesced on GPUs); the *_rows variants used
+ * by the tiled path loop along rows instead, which suits CPUs. */
 
 #define HOWO (HO * WO)
 #define KK (KH * KW)
@@ -62,6 +65,56 @@ __kernel void col2im(__global float *dx, int dx_off, __global const float *col, 
         }
     }
     dx[dx_off + ((n0 + n) * CIN + c) * (H * W) + q] = sum;
+}
+
+/* CPU versions of im2col and col2im (the tiled path): a work item per
+ * output or input row runs a plain loop along it, which the compiler
+ * vectorises, instead of a work item per element with its index maths. */
+
+/* global: (HO, nb, CIN*KK) */
+__kernel void im2col_rows(__global float *col, int col_off, __global const float *x, int x_off, int n0, int nb,
+                          int row_stride, int n_stride)
+{
+    int oh = get_global_id(0), n = get_global_id(1), r = get_global_id(2);
+    if (oh >= HO || n >= nb || r >= CIN * KK) return;
+    int c = r / KK, kr = r % KK;
+    int ih = oh * SH - PH + (kr / KW) * DH, iw0 = (kr % KW) * DW - PW;
+    __global float *dst = col + col_off + r * row_stride + n * n_stride + oh * WO;
+    if (ih < 0 || ih >= H) {
+        for (int ow = 0; ow < WO; ow++) dst[ow] = 0.0f;
+        return;
+    }
+    __global const float *src = x + x_off + ((n0 + n) * CIN + c) * (H * W) + ih * W;
+    for (int ow = 0; ow < WO; ow++) {
+        int iw = ow * SW + iw0;
+        dst[ow] = iw >= 0 && iw < W ? src[iw] : 0.0f;
+    }
+}
+
+/* Accumulates a row of dx in private memory, adding the col rows of each
+ * (ki, kj) in the same order as col2im. global: (H, nb, CIN) */
+__kernel void col2im_rows(__global float *dx, int dx_off, __global const float *col, int col_off, int n0, int nb,
+                          int row_stride, int n_stride)
+{
+    int ih = get_global_id(0), n = get_global_id(1), c = get_global_id(2);
+    if (ih >= H || n >= nb || c >= CIN) return;
+    float acc[W];
+    for (int iw = 0; iw < W; iw++) acc[iw] = 0.0f;
+    __global const float *base = col + col_off + c * KK * row_stride + n * n_stride;
+    for (int ki = 0; ki < KH; ki++) {
+        int th = ih + PH - ki * DH;
+        if (th < 0 || th % SH != 0 || th / SH >= HO) continue;
+        for (int kj = 0; kj < KW; kj++) {
+            __global const float *src = base + (ki * KW + kj) * row_stride + (th / SH) * WO;
+            int shift = kj * DW - PW;
+            for (int ow = 0; ow < WO; ow++) {
+                int iw = ow * SW + shift;
+                if (iw >= 0 && iw < W) acc[iw] += src[ow];
+            }
+        }
+    }
+    __global float *dst = dx + dx_off + ((n0 + n) * CIN + c) * (H * W) + ih * W;
+    for (int iw = 0; iw < W; iw++) dst[iw] = acc[iw];
 }
 
 float activate(float v)
@@ -126,91 +179,3 @@ __kernel void bias_grad(__global float *db, int db_off, __global const float *dt
     }
     if (l == 0 && c < COUT) db[db_off + c] = part[0];
 }
-
-/* colT [nb*HOWO, CIN*KK] (the transpose of the wide col) for the weight
- * gradient of the tiled path, whose GEMM wants the reduction (positions)
- * along rows. Work items run along the row r, so writes are contiguous.
- * global: (CIN*KK, HOWO, nb) */
-__kernel void im2col_t(__global float *col, int col_off, __global const float *x, int x_off, int n0, int nb)
-{
-    int r = get_global_id(0), p = get_global_id(1), n = get_global_id(2);
-    if (r >= CIN * KK || p >= HOWO || n >= nb) return;
-    int oh = p / WO, ow = p % WO;
-    int c = r / KK, kr = r % KK;
-    int ih = oh * SH - PH + (kr / KW) * DH, iw = ow * SW - PW + (kr % KW) * DW;
-    float v = 0.0f;
-    if (ih >= 0 && ih < H && iw >= 0 && iw < W) v = x[x_off + ((n0 + n) * CIN + c) * (H * W) + ih * W + iw];
-    col[col_off + (n * HOWO + p) * (CIN * KK) + r] = v;
-}
-
-/* The tiled path's own GEMM, written for CPUs (PoCL): C = A B per group
- * g = gid2, each work item a TM x 16 register tile. A[m][k] is read as
- * scalars at m*ars + k*acs (so A may be transposed), B row-major (ldb) as
- * float16 vectors, and C column q of row m is stored at
- * (q / c_wrap) * c_wrap_stride + q % c_wrap + m*ldc, which scatters a
- * wide [M, nb*HOWO] result straight into NCHW. The last column tile
- * loads B element by element so that nothing past column N is read.
- * flags: 1 accumulate into C, 2 add bias[g*M + m], 4 apply the activation.
- * global: (ceil(M/TM), ceil(N/16), groups) */
-void tile_store(__global float *C, int m, int q0, int N, int ldc, int c_wrap, int c_wrap_stride, float16 v,
-                int accumulate)
-{
-    int in = q0 % c_wrap, base = (q0 / c_wrap) * c_wrap_stride + in + m * ldc;
-    if (q0 + 16 <= N && in + 16 <= c_wrap) {
-        if (accumulate) v += vload16(0, C + base);
-        vstore16(v, 0, C + base);
-        return;
-    }
-    float t[16];
-    vstore16(v, 0, t);
-    for (int j = 0; j < 16 && q0 + j < N; j++) {
-        int q = q0 + j, i = (q / c_wrap) * c_wrap_stride + q % c_wrap + m * ldc;
-        C[i] = accumulate ? C[i] + t[j] : t[j];
-    }
-}
-
-#define TILED_GEMM(NAME, TM)                                                                                       \
-    __kernel void NAME(__global float *C, int c_off, __global const float *A, int a_off, __global const float *B, \
-                       int b_off, __global const float *bias, int bias_off, int M, int N, int K, int ars, int acs, \
-                       int ldb, int ldc, int c_wrap, int c_wrap_stride, int a_grp, int b_grp, int c_grp, int flags) \
-    {                                                                                                              \
-        int m0 = get_global_id(0) * TM, n0 = get_global_id(1) * 16, g = get_global_id(2);                         \
-        if (m0 >= M || n0 >= N) return;                                                                            \
-        A += a_off + g * a_grp;                                                                                    \
-        B += b_off + g * b_grp + n0;                                                                               \
-        C += c_off + g * c_grp;                                                                                    \
-        int arow[TM];                                                                                              \
-        float16 acc[TM];                                                                                           \
-        for (int r = 0; r < TM; r++) {                                                                             \
-            arow[r] = min(m0 + r, M - 1) * ars;                                                                    \
-            acc[r] = (float16)(0.0f);                                                                              \
-        }                                                                                                          \
-        if (n0 + 16 <= N) {                                                                                        \
-            for (int k = 0; k < K; k++) {                                                                          \
-                float16 b = vload16(0, B + k * ldb);                                                               \
-                for (int r = 0; r < TM; r++) acc[r] = fma((float16)(A[arow[r] + k * acs]), b, acc[r]);            \
-            }                                                                                                      \
-        } else {                                                                                                   \
-            for (int k = 0; k < K; k++) {                                                                          \
-                float t[16];                                                                                       \
-                for (int j = 0; j < 16; j++) t[j] = n0 + j < N ? B[k * ldb + j] : 0.0f;                            \
-                float16 b = vload16(0, t);                                                                         \
-                for (int r = 0; r < TM; r++) acc[r] = fma((float16)(A[arow[r] + k * acs]), b, acc[r]);            \
-            }                                                                                                      \
-        }                                                                                                          \
-        for (int r = 0; r < TM && m0 + r < M; r++) {                                                               \
-            float16 v = acc[r];                                                                                    \
-            if (flags & 2) v += (float16)(bias[bias_off + g * M + m0 + r]);                                        \
-            if (flags & 4) v = ACTIVATE16(v);                                                                      \
-            tile_store(C, m0 + r, n0, N, ldc, c_wrap, c_wrap_stride, v, flags & 1);                                \
-        }                                                                                                          \
-    }
-
-#if ACT == 1
-#define ACTIVATE16(v) fmax(v, (float16)(0.0f))
-#else
-#define ACTIVATE16(v) (v)
-#endif
-
-TILED_GEMM(tiled_gemm4, 4)
-TILED_GEMM(tiled_gemm16, 16)

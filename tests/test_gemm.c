@@ -1,11 +1,17 @@
-/* GEMM family vs double references: matmul with every transpose combo,
- * batched (3-D, 4-D), the folded batch-times-matrix case, linear (with and
- * without bias, 3-D input), empty dims, gradients by finite differences and
- * shape errors. */
+/* GEMM family vs double references. The ops (matmul with every transpose
+ * combo, batched (3-D, 4-D), the folded batch-times-matrix case, linear
+ * with and without bias, empty dims, gradients by finite differences,
+ * shape errors) run once per engine, chosen through $OCLNN_GEMM, which a
+ * fixture sets before each test (plans read it at prepare). The engine
+ * itself is also driven directly: offsets, padded leading dimensions,
+ * batch strides, alpha and beta, and the tiled engine's fused epilogue
+ * (bias per row or column, relu, wrapped C columns). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/gemm.h"
 #include "testutil.h"
 
 /* C[b] = op(A[b]) op(B[b]) with A stored [.., M, K] (or [.., K, M] when
@@ -273,17 +279,284 @@ START_TEST(test_shape_errors)
 }
 END_TEST
 
+/* ---- the engine, driven directly on buffers */
+
+typedef struct gemm_case {
+    int ta, tb;
+    size_t m, n, k, batch;
+    float alpha, beta;
+    size_t pad, off;     /* extra elements per leading dimension and batch entry; offset of every operand */
+    oclnn_gemm_bias bias;
+    bool relu;
+    size_t wrap;         /* C columns wrap every `wrap` into blocks after all batch entries (conv's NCHW) */
+} gemm_case;
+
+typedef struct host_buf {
+    float *host;
+    size_t n;
+    cl_mem dev;
+} host_buf;
+
+static void buf_make(host_buf *b, size_t n, uint64_t *rng)
+{
+    b->n = n;
+    b->host = tu_random(n, -1.0f, 1.0f, rng);
+    cl_int err;
+    b->dev = clCreateBuffer(tu_context()->cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, n * sizeof(float), b->host,
+                            &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+}
+
+static void buf_free(host_buf *b)
+{
+    free(b->host);
+    clReleaseMemObject(b->dev);
+}
+
+/* Element (i, j) of C for batch entry e. */
+static size_t c_at(const oclnn_gemm_args *g, size_t e, size_t i, size_t j)
+{
+    size_t col = g->c_wrap ? j / g->c_wrap * g->c_wrap_stride + j % g->c_wrap : j;
+    return g->c_off + e * g->c_stride + i * g->ldc + col;
+}
+
+/* Lays the case out in buffers (every operand padded and offset), runs it
+ * on `engine` and checks C against a double reference; elements of C
+ * outside the product must come back unchanged, and with beta 0 the
+ * product's elements start as NaN, which must never be read. */
+static void check_engine_case(oclnn_gemm_engine engine, const gemm_case *gc, uint64_t *rng)
+{
+    oclnn_context *ctx = tu_context();
+    oclnn_gemm_args g;
+    memset(&g, 0, sizeof g);
+    g.trans_a = gc->ta;
+    g.trans_b = gc->tb;
+    g.m = gc->m;
+    g.n = gc->n;
+    g.k = gc->k;
+    g.batch = gc->batch;
+    g.alpha = gc->alpha;
+    g.beta = gc->beta;
+    size_t ar = gc->ta ? gc->k : gc->m, ac = gc->ta ? gc->m : gc->k;
+    size_t br = gc->tb ? gc->n : gc->k, bc = gc->tb ? gc->k : gc->n;
+    g.lda = ac + gc->pad;
+    g.ldb = bc + gc->pad;
+    g.a_stride = ar * g.lda + gc->pad;
+    g.b_stride = br * g.ldb + gc->pad;
+    g.a_off = g.b_off = g.c_off = gc->off;
+    size_t c_size;
+    if (gc->wrap) {
+        g.c_wrap = gc->wrap;
+        g.ldc = gc->wrap;
+        g.c_stride = gc->m * gc->wrap;
+        g.c_wrap_stride = gc->batch * g.c_stride + gc->pad;
+        c_size = gc->off + (gc->n + gc->wrap - 1) / gc->wrap * g.c_wrap_stride;
+    } else {
+        g.ldc = gc->n + gc->pad;
+        g.c_stride = gc->m * g.ldc + gc->pad;
+        c_size = gc->off + gc->batch * g.c_stride;
+    }
+    host_buf a, b, c, bias = {0};
+    buf_make(&a, gc->off + gc->batch * g.a_stride + 1, rng);
+    buf_make(&b, gc->off + gc->batch * g.b_stride + 1, rng);
+    float *c0 = tu_random(c_size + 1, -1.0f, 1.0f, rng);
+    if (gc->beta == 0.0f)
+        for (size_t e = 0; e < gc->batch; e++)
+            for (size_t i = 0; i < gc->m; i++)
+                for (size_t j = 0; j < gc->n; j++) c0[c_at(&g, e, i, j)] = NAN;
+    c.n = c_size + 1;
+    c.host = malloc(c.n * sizeof(float));
+    cl_int err;
+    c.dev = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, c.n * sizeof(float), c0, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    g.a = a.dev;
+    g.b = b.dev;
+    g.c = c.dev;
+    size_t bias_len = gc->bias == OCLNN_GEMM_BIAS_ROW ? gc->m : gc->n;
+    if (gc->bias) {
+        g.bias_mode = gc->bias;
+        g.bias_stride = bias_len + gc->pad;
+        g.bias_off = gc->off;
+        buf_make(&bias, gc->off + gc->batch * g.bias_stride, rng);
+        g.bias = bias.dev;
+    }
+    g.relu = gc->relu;
+
+    oclnn_gemm_plan plan;
+    TU_OK(oclnn_gemm_prepare(ctx, engine, &g, "test", &plan));
+    ck_assert_int_eq(plan.engine, engine);
+    TU_OK(oclnn_gemm_enqueue(ctx, &plan, &g, "test"));
+    TU_OK(oclnn_context_finish(ctx));
+    oclnn_gemm_plan_release(&plan);
+    ck_assert_int_eq(clEnqueueReadBuffer(ctx->queue, c.dev, CL_TRUE, 0, c.n * sizeof(float), c.host, 0, NULL, NULL),
+                     CL_SUCCESS);
+
+    size_t count = gc->batch * gc->m * gc->n, q = 0;
+    float *got = malloc((count ? count : 1) * sizeof(float));
+    double *want = malloc((count ? count : 1) * sizeof(double));
+    char *product = calloc(c.n, 1);
+    for (size_t e = 0; e < gc->batch; e++)
+        for (size_t i = 0; i < gc->m; i++)
+            for (size_t j = 0; j < gc->n; j++, q++) {
+                const float *ab = a.host + g.a_off + e * g.a_stride, *bb = b.host + g.b_off + e * g.b_stride;
+                double sum = 0;
+                for (size_t p = 0; p < gc->k; p++)
+                    sum += (double)(gc->ta ? ab[p * g.lda + i] : ab[i * g.lda + p]) *
+                           (gc->tb ? bb[j * g.ldb + p] : bb[p * g.ldb + j]);
+                size_t at = c_at(&g, e, i, j);
+                double v = gc->alpha * sum + (gc->beta != 0.0f ? gc->beta * (double)c0[at] : 0.0);
+                if (gc->bias)
+                    v += bias.host[g.bias_off + e * g.bias_stride + (gc->bias == OCLNN_GEMM_BIAS_ROW ? i : j)];
+                if (gc->relu && v < 0) v = 0;
+                ck_assert_msg(!product[at], "C element %zu written twice", at);
+                product[at] = 1;
+                got[q] = c.host[at];
+                want[q] = v;
+            }
+    double e = tu_nmse(got, want, count);
+    ck_assert_msg(e <= 1e-6,
+                  "engine %d: %s%s %zux%zux%zu batch %zu alpha %g beta %g pad %zu bias %d relu %d wrap %zu: NMSE %.3g",
+                  (int)engine, gc->ta ? "T" : "N", gc->tb ? "T" : "N", gc->m, gc->n, gc->k, gc->batch,
+                  (double)gc->alpha, (double)gc->beta, gc->pad, (int)gc->bias, (int)gc->relu, gc->wrap, e);
+    for (size_t i = 0; i < c.n; i++)
+        if (!product[i])
+            ck_assert_msg(memcmp(&c.host[i], &c0[i], sizeof(float)) == 0, "C element %zu outside the product changed",
+                          i);
+    free(got);
+    free(want);
+    free(product);
+    free(c0);
+    buf_free(&a);
+    buf_free(&b);
+    buf_free(&c);
+    if (gc->bias) buf_free(&bias);
+}
+
+static const size_t sizes[][3] = {
+    {1, 1, 1},   {7, 7, 7},     {33, 33, 33}, {129, 129, 129}, {7, 33, 129},
+    {129, 1, 33}, {33, 129, 7}, {1, 7, 129},  {2, 3, 1},
+};
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+
+/* Every transpose and awkward size, plain and then with offsets, padding,
+ * a batch, alpha and beta, on both engines. */
+START_TEST(test_engine_layouts)
+{
+    uint64_t rng = tu_seed() + 20;
+    for (int engine = OCLNN_GEMM_CLBLAST; engine <= OCLNN_GEMM_TILED; engine++)
+        for (int t = 0; t < 4; t++)
+            for (size_t s = 0; s < NSIZES; s++) {
+                gemm_case gc = {t & 1, t >> 1, sizes[s][0], sizes[s][1], sizes[s][2], 1, 1.0f, 0.0f, 0, 0, 0, false, 0};
+                check_engine_case((oclnn_gemm_engine)engine, &gc, &rng);
+                gc.batch = s % 2 ? 3 : 2;
+                gc.pad = 3;
+                gc.off = 5;
+                gc.alpha = -0.75f;
+                gc.beta = s % 3 == 0 ? 1.0f : 0.5f;
+                check_engine_case((oclnn_gemm_engine)engine, &gc, &rng);
+            }
+}
+END_TEST
+
+/* The tiled engine's epilogue: bias per row or column, relu, wrapped
+ * columns (not for A^T B^T, which stores transposed), and k = 0. */
+START_TEST(test_engine_epilogue)
+{
+    uint64_t rng = tu_seed() + 21;
+    for (int t = 0; t < 4; t++)
+        for (int bias = OCLNN_GEMM_BIAS_NONE; bias <= OCLNN_GEMM_BIAS_COL; bias++)
+            for (int relu = 0; relu < 2; relu++) {
+                gemm_case gc = {t & 1, t >> 1, 33, 71, 9, 2, 1.0f, relu ? 0.5f : 0.0f, 2, 3, (oclnn_gemm_bias)bias,
+                                relu, 0};
+                check_engine_case(OCLNN_GEMM_TILED, &gc, &rng);
+                gc.m = 7;
+                gc.k = 129;
+                if (t != 3) {
+                    gc.wrap = 33; /* 71 columns: two full blocks and a ragged one */
+                    check_engine_case(OCLNN_GEMM_TILED, &gc, &rng);
+                    gc.wrap = 7;
+                    gc.n = 64;
+                    check_engine_case(OCLNN_GEMM_TILED, &gc, &rng);
+                }
+                gc = (gemm_case){t & 1, t >> 1, 5, 9, 0, 2, 1.0f, 0.25f, 1, 2, (oclnn_gemm_bias)bias, relu, 0};
+                check_engine_case(OCLNN_GEMM_TILED, &gc, &rng);
+            }
+}
+END_TEST
+
+/* Requests an engine cannot serve are errors, not wrong results. */
+START_TEST(test_engine_errors)
+{
+    oclnn_context *ctx = tu_context();
+    cl_int err;
+    cl_mem buf = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, 1024, NULL, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    oclnn_gemm_args g = {.m = 2, .n = 2, .k = 2, .alpha = 1, .a = buf, .b = buf, .c = buf, .lda = 2, .ldb = 2,
+                         .ldc = 2, .batch = 1, .relu = true};
+    oclnn_gemm_plan plan;
+    ck_assert_int_eq(oclnn_gemm_prepare(ctx, OCLNN_GEMM_CLBLAST, &g, "relu_test", &plan), OCLNN_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(oclnn_last_error(), "relu_test"), "message: %s", oclnn_last_error());
+    oclnn_gemm_plan_release(&plan);
+
+    g.relu = false;
+    g.trans_a = g.trans_b = true;
+    g.c_wrap = 1;
+    g.c_wrap_stride = 4;
+    TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &g, "wrap_test", &plan));
+    ck_assert_int_eq(oclnn_gemm_enqueue(ctx, &plan, &g, "wrap_test"), OCLNN_ERR_UNSUPPORTED);
+    g.c_wrap = 0;
+    g.trans_b = false;
+    ck_assert_int_eq(oclnn_gemm_enqueue(ctx, &plan, &g, "mismatch_test"), OCLNN_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(oclnn_last_error(), "mismatch_test"), "message: %s", oclnn_last_error());
+    oclnn_gemm_plan_release(&plan);
+
+    /* past 2^31 elements: the tiled kernels index with ints */
+    g.trans_a = false;
+    g.batch = (size_t)1 << 30;
+    g.a_stride = g.b_stride = g.c_stride = 4;
+    TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &g, "huge_test", &plan));
+    ck_assert_int_eq(oclnn_gemm_enqueue(ctx, &plan, &g, "huge_test"), OCLNN_ERR_UNSUPPORTED);
+    oclnn_gemm_plan_release(&plan);
+
+    ck_assert_int_eq(setenv("OCLNN_GEMM", "fastest", 1), 0);
+    oclnn_gemm_engine e;
+    ck_assert_int_eq(oclnn_gemm_engine_resolve(ctx, OCLNN_GEMM_AUTO, &e), OCLNN_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(oclnn_last_error(), "OCLNN_GEMM=fastest"), "message: %s", oclnn_last_error());
+    ck_assert_int_eq(setenv("OCLNN_GEMM", "auto", 1), 0);
+    TU_OK(oclnn_gemm_engine_resolve(ctx, OCLNN_GEMM_AUTO, &e));
+    ck_assert_int_eq(e, oclnn_context_device(ctx)->is_cpu ? OCLNN_GEMM_TILED : OCLNN_GEMM_CLBLAST);
+    TU_OK(oclnn_gemm_engine_resolve(ctx, OCLNN_GEMM_CLBLAST, &e));
+    ck_assert_int_eq(e, OCLNN_GEMM_CLBLAST);
+    clReleaseMemObject(buf);
+}
+END_TEST
+
+/* The op tests run once per engine. */
+static void use_tiled(void) { setenv("OCLNN_GEMM", "tiled", 1); }
+static void use_clblast(void) { setenv("OCLNN_GEMM", "clblast", 1); }
+
 int main(void)
 {
     Suite *s = suite_create("gemm");
-    TCase *tc = tcase_create("ops");
+    void (*const fixtures[2])(void) = {use_tiled, use_clblast};
+    const char *names[2] = {"ops (tiled)", "ops (clblast)"};
+    for (int e = 0; e < 2; e++) {
+        TCase *tc = tcase_create(names[e]);
+        tcase_set_timeout(tc, 600);
+        tcase_add_checked_fixture(tc, fixtures[e], NULL);
+        tcase_add_test(tc, test_matmul_2d);
+        tcase_add_test(tc, test_matmul_batched);
+        tcase_add_test(tc, test_matmul_folded);
+        tcase_add_test(tc, test_matmul_view_operand);
+        tcase_add_test(tc, test_linear);
+        tcase_add_test(tc, test_matmul_empty_dims);
+        suite_add_tcase(s, tc);
+    }
+    TCase *tc = tcase_create("engine");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_matmul_2d);
-    tcase_add_test(tc, test_matmul_batched);
-    tcase_add_test(tc, test_matmul_folded);
-    tcase_add_test(tc, test_matmul_view_operand);
-    tcase_add_test(tc, test_linear);
-    tcase_add_test(tc, test_matmul_empty_dims);
+    tcase_add_test(tc, test_engine_layouts);
+    tcase_add_test(tc, test_engine_epilogue);
+    tcase_add_test(tc, test_engine_errors);
     tcase_add_test(tc, test_shape_errors);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

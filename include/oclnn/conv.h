@@ -74,8 +74,8 @@ typedef struct oclnn_conv2d_params {
 oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight, oclnn_tensor *bias,
                            const oclnn_conv2d_params *p);
 
-/* Which path a conv2d output tensor computes its forward with (after
- * compile AUTO is resolved to the concrete choice; before, the request). */
+/* The path a conv2d output tensor was built with (AUTO already resolved
+ * to the concrete choice); OCLNN_CONV_AUTO for any other tensor. */
 oclnn_conv_algorithm oclnn_conv2d_algorithm(const oclnn_tensor *conv_output);
 
 #ifdef __cplusplus

@@ -1,13 +1,20 @@
 /* conv2d forward: shape checks, the choice of algorithm, and the enqueue of
- * im2col + CLBlast GEMM (+ epilogue) per chunk of images.
+ * im2col + GEMM (+ epilogue) per chunk of images.
  *
  * Layout: out[n] (Cout x HoWo) = W (Cout x K) * col[n] (K x HoWo) per group,
- * K = Cin/groups * kh * kw. Two ways to batch it:
- *   batched: col per image, one strided-batched GEMM over the images of a
- *            chunk; the result lands in NCHW directly.
- *   wide:    col of the chunk as one K x (nb*HoWo) matrix, one large GEMM
- *            into a scratch [Cout, nb*HoWo], then a permute to NCHW that
- *            also adds the bias.
+ * K = Cin/groups * kh * kw. Ways to batch it:
+ *   batched: col per image, one CLBlast strided-batched GEMM over the
+ *            images of a chunk; the result lands in NCHW directly.
+ *   wide:    col of the chunk as one K x (nb*HoWo) matrix, one large CLBlast
+ *            GEMM into a scratch [Cout, nb*HoWo], then a permute to NCHW
+ *            that also adds the bias.
+ *   tiled:   the wide col, multiplied by the tiled GEMM engine (gemm.h)
+ *            whose stores scatter into NCHW with bias and activation.
+ *            On PoCL it runs at about 7x CLBlast's untuned GEMM (measured
+ *            on the 2-core CI machine: conv 32->64 5x5 on 14x14, batch 64,
+ *            bias and relu, 87-97 vs 12 GFLOP/s forward including im2col).
+ *   CLBlast's convgemm, kept for comparison: its im2col variant allocates
+ *            and waits per image, and was the slowest everywhere measured.
  * The col matrix is an aux tensor of the node (the planner gives it arena
  * memory that is free again once the node has run), sized for one chunk of
  * images so that large batches do not need a huge scratch. */
@@ -39,7 +46,10 @@ size_t oclnn_conv_set_col_budget(size_t bytes)
 
 void conv_release(oclnn_tensor *node)
 {
-    free(node->op_data);
+    conv_data *d = node->op_data;
+    if (!d) return;
+    oclnn_gemm_plan_release(&d->plan);
+    free(d);
     node->op_data = NULL;
 }
 
@@ -48,14 +58,14 @@ oclnn_tensor *conv_node_new(oclnn_graph *g, const oclnn_op_def *op, const conv_g
 {
     oclnn_tensor *t = oclnn_node_new(g, op, OCLNN_DTYPE_F32, ndim, dims, nsrc, srcs);
     if (!t) return NULL;
-    conv_geom *copy = malloc(sizeof *copy);
-    if (!copy) {
+    conv_data *d = calloc(1, sizeof *d);
+    if (!d) {
         /* The node exists without op_data: make sure it is never prepared. */
         t->op = NULL;
         return oclnn_graph_fail(g, OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", op->name);
     }
-    *copy = *geom;
-    t->op_data = copy;
+    d->geom = *geom;
+    t->op_data = d;
     return t;
 }
 
@@ -85,16 +95,26 @@ oclnn_status conv_kernel(oclnn_context *ctx, oclnn_tensor *node, const char *nam
     return oclnn_launch_kernel(ctx, node, oclnn_cl_conv, opts, name, out);
 }
 
+/* Largest divisor of n that is at most limit. */
+static size_t divisor_up_to(size_t n, size_t limit)
+{
+    for (size_t d = limit < n ? limit : n; d > 1; d--)
+        if (n % d == 0) return d;
+    return 1;
+}
+
 void conv_launch3(oclnn_context *ctx, oclnn_launch *l, size_t d0, size_t d1, size_t d2)
 {
-    /* PoCL runs a work-group as a loop: rounding up would only add idle
-     * items, so CPUs get the exact size and choose the group themselves. */
-    size_t wg = ctx->info.is_cpu ? 1 : group_width(ctx);
+    /* PoCL runs a work-group as a loop over its items on one core:
+     * rounding up would only add idle items, so CPUs get the exact size and
+     * a group that divides it (left to PoCL, it sometimes makes one group
+     * of everything and leaves the other cores idle). */
+    size_t wg = group_width(ctx);
     l->dims = 3;
-    l->global[0] = (d0 + wg - 1) / wg * wg;
+    l->global[0] = ctx->info.is_cpu ? d0 : (d0 + wg - 1) / wg * wg;
     l->global[1] = d1;
     l->global[2] = d2;
-    l->local[0] = ctx->info.is_cpu ? 0 : wg;
+    l->local[0] = ctx->info.is_cpu ? divisor_up_to(d0, wg) : wg;
     l->local[1] = 1;
     l->local[2] = 1;
 }
@@ -106,51 +126,25 @@ oclnn_status conv_args_int(cl_kernel k, cl_uint index, const char *op, int count
     return s;
 }
 
-static int tile_rows(int m) { return m <= 8 ? 4 : 16; }
-
-oclnn_status conv_tiled_kernel(oclnn_context *ctx, oclnn_tensor *node, int m, int *index)
-{
-    oclnn_launch *l;
-    *index = node->nlaunch;
-    return conv_kernel(ctx, node, tile_rows(m) == 4 ? "tiled_gemm4" : "tiled_gemm16", &l);
-}
-
-oclnn_status conv_tiled_enqueue(oclnn_context *ctx, oclnn_tensor *node, int index, const conv_tiled *t)
-{
-    oclnn_launch l = node->launch[index];
-    const char *op = node->op->name;
-    const oclnn_tensor *bias = t->bias ? t->bias : t->c;
-    int offs[3] = {oclnn_tensor_elem_offset(t->c) + t->c_off, oclnn_tensor_elem_offset(t->a) + t->a_off,
-                   oclnn_tensor_elem_offset(t->b) + t->b_off};
-    const oclnn_tensor *ts[3] = {t->c, t->a, t->b};
-    cl_uint i = 0;
-    oclnn_status s = OCLNN_OK;
-    for (int k = 0; k < 3 && !s; k++) {
-        s = oclnn_arg(l.kernel, &i, sizeof(cl_mem), &ts[k]->buffer, op);
-        if (!s) s = oclnn_arg(l.kernel, &i, sizeof offs[k], &offs[k], op);
-    }
-    if (!s) s = oclnn_arg_tensor(l.kernel, &i, bias, op);
-    int scalars[13] = {t->m,   t->n,     t->k,     t->ars,   t->acs,   t->ldb,  t->ldc,
-                       t->c_wrap, t->c_wrap_stride, t->a_grp, t->b_grp, t->c_grp, t->flags};
-    if (!s) s = conv_args_int(l.kernel, i, op, 13, scalars);
-    int tm = tile_rows(t->m);
-    l.dims = 3;
-    l.global[0] = (size_t)((t->m + tm - 1) / tm);
-    l.global[1] = (size_t)((t->n + 15) / 16);
-    l.global[2] = (size_t)t->groups;
-    l.local[0] = 0;
-    return s ? s : oclnn_launch_enqueue(ctx, &l, op);
-}
-
 /* ---- forward node: src = {x, weight[, bias]}, aux[0] = col, aux[1] = wide GEMM result.
- * launch[] holds im2col, then the epilogue (bias_act or permute_out) or
- * the tiled GEMM. */
+ * launch[] holds im2col, then the epilogue (bias_act or permute_out)
+ * unless the tiled GEMM fuses it. */
 
-enum { L_IM2COL, L_EPILOGUE, L_TILED = L_EPILOGUE };
+enum { L_IM2COL, L_EPILOGUE };
 
-oclnn_status conv_gemm_run(oclnn_context *ctx, const oclnn_gemm_args *a, bool dry, const char *op)
+oclnn_gemm_engine conv_engine(int algo)
 {
-    return dry ? oclnn_gemm_prepare(ctx, a, op) : oclnn_gemm_enqueue(ctx, a, op);
+    return algo == OCLNN_CONV_IM2COL_TILED ? OCLNN_GEMM_TILED : OCLNN_GEMM_CLBLAST;
+}
+
+oclnn_status conv_gemm_run(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *a, bool dry)
+{
+    oclnn_gemm_plan *plan = &((conv_data *)node->op_data)->plan;
+    const char *op = node->op->name;
+    if (!dry) return oclnn_gemm_enqueue(ctx, plan, a, op);
+    /* resolved engines are never AUTO: AUTO means no plan yet */
+    if (plan->engine == OCLNN_GEMM_AUTO) return oclnn_gemm_prepare(ctx, conv_engine(algo), a, op, plan);
+    return oclnn_gemm_reserve(ctx, plan, a, op);
 }
 
 oclnn_gemm_args conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *b, const oclnn_tensor *c)
@@ -167,10 +161,10 @@ oclnn_gemm_args conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *b, con
     return g;
 }
 
-oclnn_status conv_gemm_grid(oclnn_context *ctx, const oclnn_gemm_args *base, int nb, int groups, const size_t img[3],
-                            const size_t grp[3], bool dry, const char *op)
+oclnn_status conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *base, int nb,
+                            int groups, const size_t img[3], const size_t grp[3], bool dry)
 {
-    /* CLBlast batches need one stride per operand: batch over the images
+    /* GEMM batches have one stride per operand: batch over the images
      * with one call per group, or the other way round, whichever needs
      * fewer calls. */
     bool over_images = nb >= groups;
@@ -187,12 +181,16 @@ oclnn_status conv_gemm_grid(oclnn_context *ctx, const oclnn_gemm_args *base, int
         gi.a_off += (size_t)i * step[0];
         gi.b_off += (size_t)i * step[1];
         gi.c_off += (size_t)i * step[2];
-        s = conv_gemm_run(ctx, &gi, dry, op);
+        s = conv_gemm_run(ctx, node, algo, &gi, dry);
     }
     return s;
 }
 
-static bool wide_cols(const conv_geom *c) { return c->algo == OCLNN_CONV_IM2COL_WIDE || c->algo == OCLNN_CONV_IM2COL_TILED; }
+/* col of the whole chunk as one matrix, columns n*HoWo + p */
+static bool wide_cols(const conv_geom *c)
+{
+    return c->algo == OCLNN_CONV_IM2COL_WIDE || c->algo == OCLNN_CONV_IM2COL_TILED;
+}
 
 static bool has_epilogue(const conv_geom *c)
 {
@@ -245,7 +243,7 @@ static oclnn_status batched_gemms(oclnn_context *ctx, oclnn_tensor *node, int n0
     size_t grp[3] = {cout_g * k, k * howo, cout_g * howo};
     if (c->direct) a.b_off += (size_t)n0 * img[1];
     a.c_off += (size_t)n0 * img[2];
-    return conv_gemm_grid(ctx, &a, nb, c->groups, img, grp, dry, node->op->name);
+    return conv_gemm_grid(ctx, node, c->algo, &a, nb, c->groups, img, grp, dry);
 }
 
 static oclnn_status wide_gemm(oclnn_context *ctx, oclnn_tensor *node, int nb, bool dry)
@@ -263,32 +261,37 @@ static oclnn_status wide_gemm(oclnn_context *ctx, oclnn_tensor *node, int nb, bo
     a.a_stride = cout_g * k;
     a.b_stride = k * cols;
     a.c_stride = cout_g * cols;
-    return conv_gemm_run(ctx, &a, dry, node->op->name);
+    return conv_gemm_run(ctx, node, c->algo, &a, dry);
 }
 
 /* y[n][g] = act(W[g] col[g][:, n] + b) for the chunk, scattered from the
  * wide column space straight into NCHW. */
-static oclnn_status tiled_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb)
+static oclnn_status tiled_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
 {
     const conv_geom *c = node->op_data;
-    int howo = conv_howo(c), k = conv_k(c), cout_g = conv_cout_g(c), cols = nb * howo;
-    conv_tiled t = {.c = node, .a = node->src[1], .b = node->aux[0], .bias = c->has_bias ? node->src[2] : NULL};
-    t.c_off = n0 * c->cout * howo;
-    t.m = cout_g;
-    t.n = cols;
-    t.k = k;
-    t.ars = k;
-    t.acs = 1;
-    t.ldb = cols;
-    t.ldc = howo;
-    t.c_wrap = howo;
-    t.c_wrap_stride = c->cout * howo;
-    t.a_grp = cout_g * k;
-    t.b_grp = k * cols;
-    t.c_grp = cout_g * howo;
-    t.groups = c->groups;
-    t.flags = (c->has_bias ? 2 : 0) | (c->act ? 4 : 0);
-    return conv_tiled_enqueue(ctx, node, L_TILED, &t);
+    size_t howo = (size_t)conv_howo(c), k = (size_t)conv_k(c), cout_g = (size_t)conv_cout_g(c), cols = nb * howo;
+    oclnn_gemm_args a = conv_gemm_bind(node->src[1], node->aux[0], node);
+    a.m = cout_g;
+    a.n = cols;
+    a.k = k;
+    a.lda = k;
+    a.ldb = cols;
+    a.ldc = howo;
+    a.c_off += (size_t)n0 * c->cout * howo;
+    a.c_wrap = howo;
+    a.c_wrap_stride = (size_t)c->cout * howo;
+    a.batch = (size_t)c->groups;
+    a.a_stride = cout_g * k;
+    a.b_stride = k * cols;
+    a.c_stride = cout_g * howo;
+    if (c->has_bias) {
+        a.bias_mode = OCLNN_GEMM_BIAS_ROW;
+        a.bias = node->src[2]->buffer;
+        a.bias_off = (size_t)oclnn_tensor_elem_offset(node->src[2]);
+        a.bias_stride = cout_g;
+    }
+    a.relu = c->act == OCLNN_ACT_RELU;
+    return conv_gemm_run(ctx, node, c->algo, &a, dry);
 }
 
 static oclnn_status clblast_convgemm(oclnn_context *ctx, oclnn_tensor *node)
@@ -323,7 +326,7 @@ static oclnn_status conv_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
         if (!c->direct || wide_cols(c)) s = enqueue_chunk(ctx, node, L_IM2COL, n0, nb, dry);
         if (s) break;
         if (c->algo == OCLNN_CONV_IM2COL_TILED)
-            s = dry ? OCLNN_OK : tiled_gemm(ctx, node, n0, nb);
+            s = tiled_gemm(ctx, node, n0, nb, dry);
         else if (c->algo == OCLNN_CONV_IM2COL_WIDE)
             s = wide_gemm(ctx, node, nb, dry);
         else
@@ -342,14 +345,12 @@ static oclnn_status conv_prepare(oclnn_context *ctx, oclnn_tensor *node)
     cl_uint i = 0;
     /* launch[L_IM2COL] always exists (unused for direct/convgemm) so the
      * epilogue keeps its index. */
-    oclnn_status s = conv_kernel(ctx, node, "im2col", &l);
+    bool rows = c->algo == OCLNN_CONV_IM2COL_TILED;
+    oclnn_status s = conv_kernel(ctx, node, rows ? "im2col_rows" : "im2col", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->naux ? node->aux[0] : x, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, x, op);
-    if (!s) conv_launch3(ctx, l, (size_t)conv_howo(c), 1, (size_t)c->cin * c->kh * c->kw);
-    if (!s && c->algo == OCLNN_CONV_IM2COL_TILED) {
-        int index;
-        s = conv_tiled_kernel(ctx, node, conv_cout_g(c), &index);
-    } else if (!s && c->algo == OCLNN_CONV_IM2COL_WIDE) {
+    if (!s) conv_launch3(ctx, l, (size_t)(rows ? c->ho : conv_howo(c)), 1, (size_t)c->cin * c->kh * c->kw);
+    if (!s && c->algo == OCLNN_CONV_IM2COL_WIDE) {
         i = 0;
         s = conv_kernel(ctx, node, "permute_out", &l);
         if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
@@ -386,12 +387,18 @@ static const oclnn_op_def conv_def = {.name = "conv2d",
 
 static int param_or(int v, int dflt) { return v ? v : dflt; }
 
-/* AUTO: measured on PoCL (2-core CI machine), the tiled kernel is several
- * times faster than CLBlast's untuned GEMM; on GPUs CLBlast's batched GEMM
- * avoids the permute and its scratch. */
+/* AUTO follows the GEMM engine the context resolves to (tiled on CPUs,
+ * CLBlast elsewhere, or $OCLNN_GEMM): measured on PoCL (2-core CI machine),
+ * the tiled kernel is several times faster than CLBlast's untuned GEMM; on
+ * GPUs CLBlast's batched GEMM avoids the permute and its scratch. A bad
+ * $OCLNN_GEMM falls back to the device's default here; the first GEMM
+ * prepared reports it. */
 static oclnn_conv_algorithm auto_algorithm(const oclnn_graph *g)
 {
-    return g->ctx->info.is_cpu ? OCLNN_CONV_IM2COL_TILED : OCLNN_CONV_IM2COL_BATCHED;
+    oclnn_gemm_engine e;
+    if (oclnn_gemm_engine_resolve(g->ctx, OCLNN_GEMM_AUTO, &e))
+        e = g->ctx->info.is_cpu ? OCLNN_GEMM_TILED : OCLNN_GEMM_CLBLAST;
+    return e == OCLNN_GEMM_TILED ? OCLNN_CONV_IM2COL_TILED : OCLNN_CONV_IM2COL_BATCHED;
 }
 
 static oclnn_conv_algorithm choose_algorithm(const oclnn_graph *g, const conv_geom *c, oclnn_conv_algorithm want)
@@ -468,9 +475,10 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     /* Every index in the kernels is an int. */
     int64_t col_img = (int64_t)c.cin * c.kh * c.kw * c.ho * c.wo;
     int64_t out_n = (int64_t)c.n * c.cout * c.ho * c.wo;
-    if (oclnn_tensor_numel(x) > INT_MAX || out_n > INT_MAX || col_img > INT_MAX || oclnn_tensor_numel(weight) > INT_MAX)
-        return oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "conv2d: input %s with weight %s needs more than 2^31 elements",
-                                xs, ws);
+    if (oclnn_tensor_numel(x) > INT_MAX || out_n > INT_MAX || col_img > INT_MAX ||
+        oclnn_tensor_numel(weight) > INT_MAX)
+        return oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED,
+                                "conv2d: input %s with weight %s needs more than 2^31 elements", xs, ws);
     c.algo = choose_algorithm(g, &c, p->algorithm);
     c.bwd = c.algo == OCLNN_CONV_CLBLAST_CONVGEMM ? (int)auto_algorithm(g) : c.algo;
     int64_t per_img = col_img > (int64_t)c.cout * c.ho * c.wo ? col_img : (int64_t)c.cout * c.ho * c.wo;

@@ -1,12 +1,15 @@
-/* conv2d backward as graph nodes, all in the "wide" layout: the output
- * gradient is first permuted to dt [Cout, N*HoWo] (with the fused
- * activation's mask applied), so that per chunk of images
+/* conv2d backward as graph nodes. The output gradient is first permuted
+ * to dt [Cout, N*HoWo] (with the fused activation's mask applied), so that
+ * per chunk of images
  *   weight: dW[g] += dt[g] * col[g]^T      one GEMM with k = nb*HoWo
- *   data:   dcol[g] = W[g]^T * dt[g]       one GEMM, then a gather col2im
+ *   data:   dcol[g] = W[g]^T * dt[g]       per image or over the chunk,
+ *                                          then a gather col2im
  *   bias:   db[c]   = sum of row c of dt   a work-group per channel
  * Summing over the images inside the GEMM's k dimension avoids both a
  * GEMM launch per image and a separate reduction of per-image weight
- * gradients. */
+ * gradients. The tiled path (CPUs) runs the same products on the tiled
+ * GEMM engine, and builds and scatters the col matrix with the row-wise
+ * kernels. */
 #include "ops/conv_internal.h"
 
 static const char *op_of(const oclnn_tensor *node) { return node->op->name; }
@@ -52,7 +55,212 @@ static const oclnn_op_def bias_def = {.name = "conv2d_grad_bias", .prepare = bia
 
 /* ---- shared by the weight and data gradients */
 
-@@ENQ@@/* ---- the forward op's backward(): adds the nodes above */
+/* The col kernels of the gradient nodes, each launched over its own grid. */
+typedef enum { COLS_IM2COL, COLS_IM2COL_ROWS, COLS_COL2IM, COLS_COL2IM_ROWS } cols_kernel;
+
+/* Appends launch 0 (one of cols_kernel) and binds dst, src. */
+static oclnn_status bind_cols(oclnn_context *ctx, oclnn_tensor *node, cols_kernel which, oclnn_tensor *dst,
+                              oclnn_tensor *src)
+{
+    static const char *const names[] = {"im2col", "im2col_rows", "col2im", "col2im_rows"};
+    const conv_geom *c = node->op_data;
+    oclnn_launch *l;
+    cl_uint i = 0;
+    size_t rows = (size_t)c->cin * c->kh * c->kw, howo = (size_t)conv_howo(c);
+    oclnn_status s = conv_kernel(ctx, node, names[which], &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, dst, op_of(node));
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, src, op_of(node));
+    if (s) return s;
+    switch (which) {
+    case COLS_IM2COL: conv_launch3(ctx, l, howo, 1, rows); break;
+    case COLS_IM2COL_ROWS: conv_launch3(ctx, l, (size_t)c->ho, 1, rows); break;
+    case COLS_COL2IM: conv_launch3(ctx, l, (size_t)c->h * c->w, 1, (size_t)c->cin); break;
+    case COLS_COL2IM_ROWS: conv_launch3(ctx, l, (size_t)c->h, 1, (size_t)c->cin); break;
+    }
+    return OCLNN_OK;
+}
+
+/* Enqueues launch 0 for images [n0, n0 + nb): col per image (batched) or
+ * as one wide matrix. */
+static oclnn_status enqueue_cols(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool batched)
+{
+    const conv_geom *c = node->op_data;
+    oclnn_launch l = node->launch[0];
+    int howo = conv_howo(c), col_img = conv_k(c) * c->groups * howo;
+    int args[4] = {n0, nb, batched ? howo : nb * howo, batched ? col_img : howo};
+    l.global[1] = (size_t)nb;
+    oclnn_status s = conv_args_int(l.kernel, 4, op_of(node), 4, args);
+    return s ? s : oclnn_launch_enqueue(ctx, &l, op_of(node));
+}
+
+/* ---- dW: src = {dt, x}, aux[0] = the wide col of one chunk; launch[0] im2col. */
+
+static oclnn_status wgrad_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
+{
+    /* dW[g] (+)= dt[g][:, chunk] col[g]^T */
+    const conv_geom *c = node->op_data;
+    size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), all = (size_t)c->n * conv_howo(c);
+    size_t cols = (size_t)nb * conv_howo(c);
+    oclnn_gemm_args a = conv_gemm_bind(node->src[0], node->aux[0], node);
+    a.trans_b = true;
+    a.m = cout_g;
+    a.n = k;
+    a.k = cols;
+    a.beta = n0 ? 1.0f : 0.0f;
+    a.a_off += (size_t)n0 * conv_howo(c);
+    a.lda = all;
+    a.ldb = cols;
+    a.ldc = k;
+    a.batch = (size_t)c->groups;
+    a.a_stride = cout_g * all;
+    a.b_stride = k * cols;
+    a.c_stride = cout_g * k;
+    return conv_gemm_run(ctx, node, c->bwd, &a, dry);
+}
+
+static oclnn_status wgrad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
+{
+    const conv_geom *c = node->op_data;
+    if (c->n == 0) {
+        if (dry) return OCLNN_OK;
+        float zero = 0.0f;
+        cl_int err = clEnqueueFillBuffer(ctx->queue, node->buffer, &zero, sizeof zero, node->byte_offset,
+                                         (size_t)oclnn_tensor_numel(node) * sizeof zero, 0, NULL, NULL);
+        return oclnn_cl_check(err, "clEnqueueFillBuffer", op_of(node));
+    }
+    oclnn_status s = OCLNN_OK;
+    for (int n0 = 0; n0 < c->n && !s; n0 += c->chunk) {
+        int nb = c->n - n0 < c->chunk ? c->n - n0 : c->chunk;
+        if (!dry) s = enqueue_cols(ctx, node, n0, nb, false);
+        if (!s) s = wgrad_gemm(ctx, node, n0, nb, dry);
+    }
+    return s;
+}
+
+static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const conv_geom *c = node->op_data;
+    bool tiled = c->bwd == OCLNN_CONV_IM2COL_TILED;
+    oclnn_status s = bind_cols(ctx, node, tiled ? COLS_IM2COL_ROWS : COLS_IM2COL, node->aux[0], node->src[1]);
+    return s ? s : wgrad_run(ctx, node, true);
+}
+
+static oclnn_status wgrad_forward(oclnn_context *ctx, oclnn_tensor *node) { return wgrad_run(ctx, node, false); }
+
+static const oclnn_op_def wgrad_def = {
+    .name = "conv2d_grad_weight", .prepare = wgrad_prepare, .forward = wgrad_forward, .release = conv_release};
+
+/* ---- dx: src = {dt, weight}, aux[0] = dcol of one chunk (none when direct);
+ * launch[0] col2im unless direct. */
+
+/* dcol[n][g] = W[g]^T dt[g][:, n] per image, into col laid out per image,
+ * or straight into dx when the conv is direct (1x1, stride 1, no padding). */
+static oclnn_status dgrad_batched(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
+{
+    const conv_geom *c = node->op_data;
+    size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), howo = (size_t)conv_howo(c);
+    size_t all = (size_t)c->n * howo;
+    oclnn_gemm_args a = conv_gemm_bind(node->src[1], node->src[0], c->direct ? node : node->aux[0]);
+    a.trans_a = true;
+    a.m = k;
+    a.n = howo;
+    a.k = cout_g;
+    a.lda = k;
+    a.ldb = all;
+    a.ldc = howo;
+    a.b_off += (size_t)n0 * howo;
+    if (c->direct) a.c_off += (size_t)n0 * c->cin * howo;
+    size_t img[3] = {0, howo, (size_t)c->cin * c->kh * c->kw * howo};
+    size_t grp[3] = {cout_g * k, cout_g * all, k * howo};
+    return conv_gemm_grid(ctx, node, c->bwd, &a, nb, c->groups, img, grp, dry);
+}
+
+/* dcol[g] = W[g]^T dt[g] for the whole chunk at once. */
+static oclnn_status dgrad_wide(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
+{
+    const conv_geom *c = node->op_data;
+    size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), all = (size_t)c->n * conv_howo(c);
+    size_t cols = (size_t)nb * conv_howo(c);
+    oclnn_gemm_args a = conv_gemm_bind(node->src[1], node->src[0], node->aux[0]);
+    a.trans_a = true;
+    a.m = k;
+    a.n = cols;
+    a.k = cout_g;
+    a.b_off += (size_t)n0 * conv_howo(c);
+    a.lda = k;
+    a.ldb = all;
+    a.ldc = cols;
+    a.batch = (size_t)c->groups;
+    a.a_stride = cout_g * k;
+    a.b_stride = cout_g * all;
+    a.c_stride = k * cols;
+    return conv_gemm_run(ctx, node, c->bwd, &a, dry);
+}
+
+/* The tiled engine: dcol[g] = W[g]^T dt[g] wide, or for a direct conv
+ * dx[n][g] scattered from the wide columns straight into NCHW. */
+static oclnn_status dgrad_tiled(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
+{
+    const conv_geom *c = node->op_data;
+    size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), howo = (size_t)conv_howo(c);
+    size_t all = (size_t)c->n * howo, cols = (size_t)nb * howo;
+    oclnn_gemm_args a = conv_gemm_bind(node->src[1], node->src[0], c->direct ? node : node->aux[0]);
+    a.trans_a = true;
+    a.m = k;
+    a.n = cols;
+    a.k = cout_g;
+    a.b_off += (size_t)n0 * howo;
+    a.lda = k;
+    a.ldb = all;
+    a.batch = (size_t)c->groups;
+    a.a_stride = cout_g * k;
+    a.b_stride = cout_g * all;
+    if (c->direct) {
+        a.c_off += (size_t)n0 * c->cin * howo;
+        a.ldc = howo;
+        a.c_wrap = howo;
+        a.c_wrap_stride = (size_t)c->cin * howo;
+        a.c_stride = k * howo;
+    } else {
+        a.ldc = cols;
+        a.c_stride = k * cols;
+    }
+    return conv_gemm_run(ctx, node, c->bwd, &a, dry);
+}
+
+static oclnn_status dgrad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
+{
+    const conv_geom *c = node->op_data;
+    bool tiled = c->bwd == OCLNN_CONV_IM2COL_TILED, batched = c->bwd == OCLNN_CONV_IM2COL_BATCHED;
+    if (c->direct) return tiled ? dgrad_tiled(ctx, node, 0, c->n, dry) : dgrad_batched(ctx, node, 0, c->n, dry);
+    oclnn_status s = OCLNN_OK;
+    for (int n0 = 0; n0 < c->n && !s; n0 += c->chunk) {
+        int nb = c->n - n0 < c->chunk ? c->n - n0 : c->chunk;
+        if (tiled)
+            s = dgrad_tiled(ctx, node, n0, nb, dry);
+        else
+            s = batched ? dgrad_batched(ctx, node, n0, nb, dry) : dgrad_wide(ctx, node, n0, nb, dry);
+        if (!s && !dry) s = enqueue_cols(ctx, node, n0, nb, batched);
+    }
+    return s;
+}
+
+static oclnn_status dgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const conv_geom *c = node->op_data;
+    oclnn_status s = OCLNN_OK;
+    if (!c->direct)
+        s = bind_cols(ctx, node, c->bwd == OCLNN_CONV_IM2COL_TILED ? COLS_COL2IM_ROWS : COLS_COL2IM, node,
+                      node->aux[0]);
+    return s ? s : dgrad_run(ctx, node, true);
+}
+
+static oclnn_status dgrad_forward(oclnn_context *ctx, oclnn_tensor *node) { return dgrad_run(ctx, node, false); }
+
+static const oclnn_op_def dgrad_def = {
+    .name = "conv2d_grad_input", .prepare = dgrad_prepare, .forward = dgrad_forward, .release = conv_release};
+
+/* ---- the forward op's backward(): adds the nodes above */
 
 void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
 {

@@ -1,24 +1,68 @@
-/* Internal GEMM entry point for ops that build on CLBlast (matmul, linear,
- * conv). Row-major semantics: C = alpha * op(A) op(B) + beta * C, batched
- * with element strides between consecutive matrices. */
+/* Internal GEMM engine for the ops that multiply matrices (matmul, linear,
+ * conv). Row-major semantics, per batch entry b < batch:
+ *   C_b = act(alpha * op(A_b) op(B_b) + beta * C_b + bias_b)
+ * with element strides between consecutive matrices.
+ *
+ * Two engines: CLBlast, and our own register-tiled kernels (cl/gemm.cl),
+ * which are several times faster than untuned CLBlast on CPUs (PoCL) and
+ * alone support the fused epilogue (bias, relu, wrapped C columns). A plan
+ * is made at prepare time (it creates the kernel, or warms CLBlast up) and
+ * then serves every enqueue with the same transposes. */
 #ifndef OCLNN_OPS_GEMM_H
 #define OCLNN_OPS_GEMM_H
 
 #include "graph/graph.h"
 
+/* AUTO: $OCLNN_GEMM ("tiled" or "clblast") if set, else tiled on CPU
+ * devices and CLBlast elsewhere. */
+typedef enum { OCLNN_GEMM_AUTO = 0, OCLNN_GEMM_CLBLAST, OCLNN_GEMM_TILED } oclnn_gemm_engine;
+
+typedef enum { OCLNN_GEMM_BIAS_NONE = 0, OCLNN_GEMM_BIAS_ROW, OCLNN_GEMM_BIAS_COL } oclnn_gemm_bias;
+
 typedef struct oclnn_gemm_args {
     bool trans_a, trans_b;
     size_t m, n, k;
-    float alpha, beta;
+    float alpha, beta;            /* beta 0: C is never read */
     cl_mem a, b, c;
     size_t a_off, b_off, c_off;   /* elements */
     size_t lda, ldb, ldc;         /* row-major leading dimensions */
     size_t a_stride, b_stride, c_stride, batch;
+    /* The fused epilogue (tiled engine only; zero = off). */
+    oclnn_gemm_bias bias_mode;    /* bias[i] per row or bias[j] per column of C */
+    cl_mem bias;
+    size_t bias_off, bias_stride; /* elements; stride between batch entries */
+    bool relu;                    /* after alpha, beta and bias */
+    /* When nonzero, column j of C lives at (j / c_wrap) * c_wrap_stride +
+     * j % c_wrap (row i adds i * ldc): conv2d scatters a [Cout, n*HoWo]
+     * product straight into NCHW with c_wrap = HoWo. */
+    size_t c_wrap, c_wrap_stride;
 } oclnn_gemm_args;
 
-/* Makes sure CLBlast has compiled its kernels for this context and the
- * persistent temp buffer is large enough for this call. Call at prepare. */
-oclnn_status oclnn_gemm_prepare(oclnn_context *ctx, const oclnn_gemm_args *g, const char *op);
-oclnn_status oclnn_gemm_enqueue(oclnn_context *ctx, const oclnn_gemm_args *g, const char *op);
+typedef struct oclnn_gemm_plan {
+    oclnn_gemm_engine engine;     /* resolved: never AUTO */
+    bool trans_a, trans_b;        /* what it was made for */
+    cl_kernel kernel;             /* tiled engine; NULL for CLBlast */
+    int kind;                     /* tiled: which kernel and orientation (gemm.c) */
+    int tile_m, tile_n;           /* C tile of one work item, in the kernel's orientation */
+} oclnn_gemm_plan;
+
+/* Makes a plan for GEMMs with g's transposes on the engine `want`
+ * resolves to, and reserves what g itself needs (see oclnn_gemm_reserve).
+ * Fails with OCLNN_ERR_UNSUPPORTED when g uses the fused epilogue and the
+ * engine is CLBlast. Release with oclnn_gemm_plan_release (also after a
+ * failure). */
+oclnn_status oclnn_gemm_prepare(oclnn_context *ctx, oclnn_gemm_engine want, const oclnn_gemm_args *g, const char *op,
+                                oclnn_gemm_plan *plan);
+/* For a further shape the plan will run: sizes CLBlast's persistent temp
+ * buffer (nothing to do for the tiled engine). Call at prepare time. */
+oclnn_status oclnn_gemm_reserve(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
+                                const char *op);
+/* Enqueues one (batched) GEMM; g must have the plan's transposes. */
+oclnn_status oclnn_gemm_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
+                                const char *op);
+void oclnn_gemm_plan_release(oclnn_gemm_plan *plan);
+
+/* The engine AUTO resolves to on ctx (reads $OCLNN_GEMM). */
+oclnn_status oclnn_gemm_engine_resolve(const oclnn_context *ctx, oclnn_gemm_engine want, oclnn_gemm_engine *out);
 
 #endif

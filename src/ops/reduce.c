@@ -192,8 +192,8 @@ static oclnn_tensor *axis_split(oclnn_graph *g, const char *op, oclnn_tensor *x,
 
 static oclnn_tensor *sum_or_mean(oclnn_graph *g, const oclnn_op_def *def, oclnn_tensor *x, int axis, int keepdim)
 {
-    int64_t outer, inner, dims[OCLNN_MAX_DIMS];
-    int ndim;
+    int64_t outer = 0, inner = 0, dims[OCLNN_MAX_DIMS];
+    int ndim = 0;
     oclnn_tensor *xc = axis_split(g, def->name, x, &axis, keepdim, &outer, &inner, &ndim, dims);
     if (!xc) return NULL;
     int64_t n = x->dims[axis];
@@ -330,8 +330,8 @@ static const oclnn_op_def max_def = {.name = "max", .prepare = max_prepare, .bac
 
 static oclnn_tensor *max_node(oclnn_graph *g, const char *op, oclnn_tensor *x, int axis, int keepdim)
 {
-    int64_t outer, inner, dims[OCLNN_MAX_DIMS];
-    int ndim;
+    int64_t outer = 0, inner = 0, dims[OCLNN_MAX_DIMS];
+    int ndim = 0;
     oclnn_tensor *xc = axis_split(g, op, x, &axis, keepdim, &outer, &inner, &ndim, dims);
     if (!xc) return NULL;
     char xs[128];

@@ -53,7 +53,7 @@ oclnn_status oclnn_init_normal(oclnn_tensor *t, float mean, float stddev, uint64
 
 oclnn_status oclnn_init_kaiming_uniform(oclnn_tensor *t, float a, uint64_t seed, uint64_t stream)
 {
-    double fan_in;
+    double fan_in = 0;
     oclnn_status s = fans(t, "oclnn_init_kaiming_uniform", &fan_in, NULL);
     if (s) return s;
     if (oclnn_tensor_numel(t) == 0) return OCLNN_OK; /* PyTorch: a no-op */
@@ -64,7 +64,7 @@ oclnn_status oclnn_init_kaiming_uniform(oclnn_tensor *t, float a, uint64_t seed,
 
 oclnn_status oclnn_init_xavier_uniform(oclnn_tensor *t, float gain, uint64_t seed, uint64_t stream)
 {
-    double fan_in, fan_out;
+    double fan_in = 0, fan_out = 0;
     oclnn_status s = fans(t, "oclnn_init_xavier_uniform", &fan_in, &fan_out);
     if (s) return s;
     if (oclnn_tensor_numel(t) == 0) return OCLNN_OK;
@@ -75,7 +75,7 @@ oclnn_status oclnn_init_xavier_uniform(oclnn_tensor *t, float gain, uint64_t see
 /* nn.Linear.reset_parameters / nn.Conv*d.reset_parameters */
 static oclnn_status init_layer(oclnn_tensor *weight, oclnn_tensor *bias, uint64_t seed, const char *what)
 {
-    double fan_in;
+    double fan_in = 0;
     oclnn_status s = fans(weight, what, &fan_in, NULL);
     if (!s) s = oclnn_init_kaiming_uniform(weight, (float)sqrt(5.0), seed, stream_of(weight));
     if (s || !bias) return s;

@@ -1,0 +1,196 @@
+/* The tiled GEMM engine (src/ops/gemm.c): per batch entry g = get_global_id(2)
+ *   C = act(alpha * A B + beta * C + bias)
+ * in the kernel's own orientation: the host maps op(A) op(B) onto it (for
+ * A^T B^T it computes C^T = B A and stores transposed). Written for CPUs
+ * (PoCL), where a work item is a loop the compiler vectorises: each one
+ * keeps a register tile of C and streams its operands once along k, so
+ * nothing is staged in local memory and no barrier splits the loop.
+ *
+ * gemm_rows: a TM x (NV*VW) tile; B is read along its rows as VW-wide
+ *   vectors and A element by element (a broadcast each), so A may be
+ *   stored either way round (TRANS_A) while B must have unit column stride.
+ * gemm_dot: a DM x DN tile of dot products over DV-wide slices of k, for
+ *   A (M x K) and B stored N x K, both with unit stride along k (A B^T).
+ *
+ * Every register tile is spelt out with unrolled loops over constant
+ * bounds: PoCL keeps private arrays indexed in a plain loop in memory,
+ * which costs a load and a store per FMA.
+ *
+ * Edges: rows past M and columns past N read a clamped row (A, and B for
+ * gemm_dot) or zeros (B columns of gemm_rows) and are not stored, so any
+ * M, N, K >= 0 works; K = 0 gives C = beta * C + bias.
+ *
+ * C element (i, j) lives at i*c_rs + (j / c_wrap)*c_wrap_stride + (j % c_wrap)*c_cs:
+ * plain row-major C has c_rs = ldc, c_cs = 1 and c_wrap past N; the
+ * transposed store swaps c_rs and c_cs; conv2d scatters a [Cout, n*HoWo]
+ * product straight into NCHW with c_wrap = HoWo.
+ * flags: 1 bias per row i, 2 bias per column j (bias + g*bias_bs), 4 relu.
+ * beta == 0 never reads C (it may hold garbage). */
+
+#define UNROLL _Pragma("unroll")
+
+#define VTYPE_(w) float##w
+#define VTYPE(w) VTYPE_(w)
+#define VLOAD_(w) vload##w
+#define VLOAD(w) VLOAD_(w)
+#define VSTORE_(w) vstore##w
+#define VSTORE(w) VSTORE_(w)
+
+#define GEMM_ARGS                                                                                                  \
+    __global float *C, int c_off, __global const float *A, int a_off, __global const float *B, int b_off,          \
+        __global const float *bias, int bias_off, int M, int N, int K, int lda, int ldb, int c_rs, int c_cs,       \
+        int c_wrap, int c_wrap_stride, int a_bs, int b_bs, int c_bs, int bias_bs, float alpha, float beta, int flags
+
+int c_index(int i, int j, int c_rs, int c_cs, int c_wrap, int c_wrap_stride)
+{
+    return i * c_rs + (j / c_wrap) * c_wrap_stride + (j % c_wrap) * c_cs;
+}
+
+/* The epilogue of one element; bias points at this batch entry's bias. */
+float finish(float v, __global float *c, float alpha, float beta, __global const float *bias, int i, int j, int flags)
+{
+    v *= alpha;
+    if (beta != 0.0f) v += beta * *c;
+    if (flags & 1) v += bias[i];
+    if (flags & 2) v += bias[j];
+    if (flags & 4) v = fmax(v, 0.0f);
+    return v;
+}
+
+#ifdef ROWS
+
+#define floatV VTYPE(VW)
+#define vloadV VLOAD(VW)
+#define vstoreV VSTORE(VW)
+#define TN (NV * VW)
+
+__kernel void gemm_rows(GEMM_ARGS)
+{
+    int m0 = get_global_id(0) * TM, n0 = get_global_id(1) * TN, g = get_global_id(2);
+    if (m0 >= M || n0 >= N) return;
+    A += a_off + g * a_bs;
+    B += b_off + g * b_bs + n0;
+    C += c_off + g * c_bs;
+    bias += bias_off + g * bias_bs;
+    /* A element (r, k) at arow[r] + k*acol */
+#if TRANS_A
+    const int acol = lda;
+#else
+    const int acol = 1;
+#endif
+    int arow[TM];
+    floatV acc[TM][NV];
+    UNROLL for (int r = 0; r < TM; r++)
+    {
+        arow[r] = min(m0 + r, M - 1) * (TRANS_A ? 1 : lda);
+        UNROLL for (int v = 0; v < NV; v++) acc[r][v] = (floatV)(0.0f);
+    }
+    if (n0 + TN <= N) {
+        for (int k = 0; k < K; k++) {
+            floatV b[NV];
+            UNROLL for (int v = 0; v < NV; v++) b[v] = vloadV(v, B + k * ldb);
+            UNROLL for (int r = 0; r < TM; r++)
+            {
+                floatV a = (floatV)(A[arow[r] + k * acol]);
+                UNROLL for (int v = 0; v < NV; v++) acc[r][v] = fma(a, b[v], acc[r][v]);
+            }
+        }
+    } else {
+        /* the last column tile: nothing past column N is read */
+        for (int k = 0; k < K; k++) {
+            float t[TN];
+            for (int j = 0; j < TN; j++) t[j] = n0 + j < N ? B[k * ldb + j] : 0.0f;
+            floatV b[NV];
+            UNROLL for (int v = 0; v < NV; v++) b[v] = vloadV(v, t);
+            UNROLL for (int r = 0; r < TM; r++)
+            {
+                floatV a = (floatV)(A[arow[r] + k * acol]);
+                UNROLL for (int v = 0; v < NV; v++) acc[r][v] = fma(a, b[v], acc[r][v]);
+            }
+        }
+    }
+    int in_wrap = n0 % c_wrap;
+    bool vec = c_cs == 1 && n0 + TN <= N && in_wrap + TN <= c_wrap;
+    UNROLL for (int r = 0; r < TM; r++)
+    {
+        int i = m0 + r;
+        if (i >= M) break;
+        if (vec) {
+            __global float *c = C + i * c_rs + (n0 / c_wrap) * c_wrap_stride + in_wrap;
+            UNROLL for (int v = 0; v < NV; v++)
+            {
+                floatV x = acc[r][v] * alpha;
+                if (beta != 0.0f) x += beta * vloadV(v, c);
+                if (flags & 1) x += (floatV)(bias[i]);
+                if (flags & 2) x += vloadV(v, bias + n0);
+                if (flags & 4) x = fmax(x, (floatV)(0.0f));
+                vstoreV(x, v, c);
+            }
+        } else {
+            float t[TN];
+            UNROLL for (int v = 0; v < NV; v++) vstoreV(acc[r][v], v, t);
+            for (int j = 0; j < TN && n0 + j < N; j++) {
+                __global float *c = C + c_index(i, n0 + j, c_rs, c_cs, c_wrap, c_wrap_stride);
+                *c = finish(t[j], c, alpha, beta, bias, i, n0 + j, flags);
+            }
+        }
+    }
+}
+
+#endif /* ROWS */
+
+#ifdef DOT
+
+#define floatD VTYPE(DV)
+#define vloadD VLOAD(DV)
+
+float hsum(floatD v)
+{
+#if DV == 16
+    float8 h8 = v.lo + v.hi;
+    float4 h = h8.lo + h8.hi;
+#elif DV == 8
+    float4 h = v.lo + v.hi;
+#else
+    float4 h = v;
+#endif
+    float2 h2 = h.lo + h.hi;
+    return h2.x + h2.y;
+}
+
+__kernel void gemm_dot(GEMM_ARGS)
+{
+    int m0 = get_global_id(0) * DM, n0 = get_global_id(1) * DN, g = get_global_id(2);
+    if (m0 >= M || n0 >= N) return;
+    A += a_off + g * a_bs;
+    B += b_off + g * b_bs;
+    C += c_off + g * c_bs;
+    bias += bias_off + g * bias_bs;
+    __global const float *ar[DM], *br[DN];
+    UNROLL for (int r = 0; r < DM; r++) ar[r] = A + min(m0 + r, M - 1) * lda;
+    UNROLL for (int j = 0; j < DN; j++) br[j] = B + min(n0 + j, N - 1) * ldb;
+    floatD acc[DM][DN];
+    UNROLL for (int r = 0; r < DM; r++) UNROLL for (int j = 0; j < DN; j++) acc[r][j] = (floatD)(0.0f);
+    int k = 0;
+    for (; k + DV <= K; k += DV) {
+        floatD a[DM], b[DN];
+        UNROLL for (int r = 0; r < DM; r++) a[r] = vloadD(0, ar[r] + k);
+        UNROLL for (int j = 0; j < DN; j++) b[j] = vloadD(0, br[j] + k);
+        UNROLL for (int r = 0; r < DM; r++) UNROLL for (int j = 0; j < DN; j++) acc[r][j] = fma(a[r], b[j], acc[r][j]);
+    }
+    UNROLL for (int r = 0; r < DM; r++)
+    {
+        int i = m0 + r;
+        if (i >= M) break;
+        UNROLL for (int j = 0; j < DN; j++)
+        {
+            if (n0 + j >= N) break;
+            float s = hsum(acc[r][j]);
+            for (int kk = k; kk < K; kk++) s = fma(ar[r][kk], br[j][kk], s);
+            __global float *c = C + c_index(i, n0 + j, c_rs, c_cs, c_wrap, c_wrap_stride);
+            *c = finish(s, c, alpha, beta, bias, i, n0 + j, flags);
+        }
+    }
+}
+
+#endif /* DOT */
