@@ -90,7 +90,7 @@ static void check_output_shape(const pool_user *u, const tu_op_case *c)
     oclnn_graph_release(g);
 }
 
-static const int64_t pool_shapes[][4] = {{1, 1, 7, 9}, {3, 5, 7, 9}, {2, 3, 8, 8}};
+static const int64_t pool_shapes[][4] = {{1, 1, 7, 9}, {3, 5, 7, 9}, {2, 3, 8, 8}, {2, 3, 33, 29}};
 
 /* Every kernel/stride/pad/ceil combination on each shape. */
 static void run_pool_grid(int max, double fd_step, uint64_t *rng)

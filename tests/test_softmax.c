@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context.h"
 #include "testutil.h"
 
 typedef struct sm_user {
@@ -55,34 +56,44 @@ static const struct {
     {1, {1}}, {1, {10}}, {2, {7, 10}}, {2, {33, 1}}, {3, {2, 3, 129}}, {2, {5, 257}}, {2, {3, 1000}},
 };
 
-START_TEST(test_softmax_forward_and_gradient)
+static void check_shapes(uint64_t *rng)
 {
-    uint64_t rng = tu_seed() + 1;
     for (int mode = 0; mode < 2; mode++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             tu_op_case c;
             sm_user u;
             softmax_case(mode, shapes[s].ndim, shapes[s].dims, -4, 4, &c, &u);
-            tu_check_forward(&c, 1e-10, &rng);
-            tu_check_gradient(&c, 1e-3, 1e-6, 48, &rng);
+            tu_check_forward(&c, 1e-10, rng);
+            tu_check_gradient(&c, 1e-3, 1e-6, 48, rng);
         }
+}
+
+START_TEST(test_softmax_forward_and_gradient)
+{
+    uint64_t rng = tu_seed() + 1;
+    check_shapes(&rng);
 }
 END_TEST
 
 /* BERT-vocabulary rows and many short rows. */
-START_TEST(test_softmax_long_and_many_rows)
+static void check_long_and_many_rows(uint64_t *rng)
 {
-    uint64_t rng = tu_seed() + 2;
     const int64_t vocab[2] = {3, 30522}, many[2] = {4099, 10};
     for (int mode = 0; mode < 2; mode++) {
         tu_op_case c;
         sm_user u;
         softmax_case(mode, 2, vocab, -10, 10, &c, &u);
-        tu_check_forward(&c, 1e-10, &rng);
-        tu_check_gradient(&c, 1e-3, 1e-6, 24, &rng);
+        tu_check_forward(&c, 1e-10, rng);
+        tu_check_gradient(&c, 1e-3, 1e-6, 24, rng);
         softmax_case(mode, 2, many, -10, 10, &c, &u);
-        tu_check_forward(&c, 1e-10, &rng);
+        tu_check_forward(&c, 1e-10, rng);
     }
+}
+
+START_TEST(test_softmax_long_and_many_rows)
+{
+    uint64_t rng = tu_seed() + 2;
+    check_long_and_many_rows(&rng);
 }
 END_TEST
 
@@ -103,7 +114,7 @@ START_TEST(test_softmax_large_logits)
 END_TEST
 
 /* -inf entries (masked logits) get probability 0 and leave the rest exact. */
-START_TEST(test_softmax_masked)
+static void check_masked(void)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
     oclnn_tensor *x = oclnn_input_f32(g, "x", 2, 2, 4);
@@ -125,6 +136,28 @@ START_TEST(test_softmax_masked)
         else ck_assert_msg(fabs(lp[i] - log(want[i])) < 1e-6, "lp[%d] = %g", i, lp[i]);
     }
     oclnn_graph_release(g);
+}
+
+START_TEST(test_softmax_masked)
+{
+    check_masked();
+}
+END_TEST
+
+/* CPU devices get one-row-per-work-item kernels, other devices work-group
+ * reductions (see softmax.c). Claiming the other device type while graphs
+ * are compiled runs the kernels this device would not otherwise use, so a
+ * CPU-only CI still checks the GPU kernels. */
+START_TEST(test_softmax_other_device_kernels)
+{
+    uint64_t rng = tu_seed() + 6;
+    oclnn_context *ctx = tu_context();
+    int was_cpu = ctx->info.is_cpu;
+    ctx->info.is_cpu = !was_cpu;
+    check_shapes(&rng);
+    check_long_and_many_rows(&rng);
+    check_masked();
+    ctx->info.is_cpu = was_cpu;
 }
 END_TEST
 
@@ -216,6 +249,7 @@ int main(void)
     tcase_add_test(tc, test_softmax_masked);
     tcase_add_test(tc, test_softmax_strided_input);
     tcase_add_test(tc, test_softmax_chain);
+    tcase_add_test(tc, test_softmax_other_device_kernels);
     tcase_add_test(tc, test_softmax_bad_input_is_a_clear_error);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -1,8 +1,11 @@
 /* Pooling: max and average with PyTorch's window rules, adaptive and global
- * average. Geometry lives in iparam (see enum below) and is passed to the
- * kernels as arguments, so all shapes share one program (cl/pool.cl). */
+ * average. Geometry lives in iparam (see enum below). Average pooling passes
+ * it all as kernel arguments, so its shapes share one program; max pooling
+ * compiles per window (kernel, stride, padding), see cl/pool.cl. */
 #include "graph/graph.h"
 #include "oclnn/layers.h"
+
+#include <stdio.h>
 
 extern const char oclnn_cl_pool[];
 
@@ -78,10 +81,58 @@ static oclnn_tensor *backward_node(oclnn_graph *g, const oclnn_op_def *def, cons
 
 /* ---- max pooling */
 
+/* m and s with n / d == (n * m) >> s for all 0 <= n < 2^31 (Granlund and
+ * Montgomery: with l = ceil(log2 d), m = floor(2^(31+l) / d) + 1 < 2^32).
+ * Kernels split flat indices with these: a division by a runtime value
+ * does not vectorise on CPUs. */
+static void magic_div(int64_t d, cl_uint *m, cl_uint *s)
+{
+    int l = 0;
+    while (((int64_t)1 << l) < d) l++;
+    *m = (cl_uint)(((uint64_t)1 << (31 + l)) / (uint64_t)d + 1);
+    *s = (cl_uint)(31 + l);
+}
+
+/* Binds out, the tensors in ts, n, the plane sizes, then the divisions
+ * that split a flat index over planes of rows x cols; launches n items.
+ * The kernel is compiled for the node's window. Groups of 256 whatever n
+ * is: PoCL vectorises a group's loop over work items only when it is long
+ * enough, and compiles a kernel variant per local size it sees. */
+static oclnn_status launch_max(oclnn_context *ctx, oclnn_tensor *node, const char *kernel, int nt,
+                               oclnn_tensor *const *ts, int64_t n, int64_t rows, int64_t cols)
+{
+    const int64_t *v = node->iparam;
+    char opts[128];
+    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d", (int)v[P_KH], (int)v[P_KW],
+             (int)v[P_SH], (int)v[P_SW], (int)v[P_PH], (int)v[P_PW]);
+    const char *op = node->op->name;
+    oclnn_launch *l;
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_pool, opts, kernel, &l);
+    cl_uint i = 0;
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
+    for (int k = 0; k < nt && !s; k++) s = oclnn_arg_tensor(l->kernel, &i, ts[k], op);
+    cl_int ints[5] = {(cl_int)n, (cl_int)v[P_H], (cl_int)v[P_W], (cl_int)v[P_OH], (cl_int)v[P_OW]};
+    for (int k = 0; k < 5 && !s; k++) s = oclnn_arg(l->kernel, &i, sizeof ints[k], &ints[k], op);
+    cl_uint div[4];
+    magic_div(cols, &div[0], &div[1]);
+    magic_div(rows, &div[2], &div[3]);
+    for (int k = 0; k < 4 && !s; k++) s = oclnn_arg(l->kernel, &i, sizeof div[k], &div[k], op);
+    size_t wg = 0;
+    if (!s) s = oclnn_cl_check(clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                                        sizeof wg, &wg, NULL),
+                               "clGetKernelWorkGroupInfo", op);
+    if (s) return s;
+    size_t lx = 256;
+    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size)) lx /= 2;
+    l->local[0] = lx;
+    l->global[0] = ((size_t)n + lx - 1) / lx * lx; /* 0 for an empty tensor: nothing is launched */
+    return OCLNN_OK;
+}
+
 static oclnn_status max_backward_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
-    return launch_pool(ctx, node, "max_pool2d_backward", 2, node->src, oclnn_tensor_numel(node), P_NGEOM,
-                       node->iparam);
+    return launch_max(ctx, node, "max_pool2d_backward", 2, node->src, oclnn_tensor_numel(node), node->iparam[P_H],
+                      node->iparam[P_W]);
 }
 
 static const oclnn_op_def max_backward_def = {.name = "max_pool2d_backward", .prepare = max_backward_prepare};
@@ -89,7 +140,8 @@ static const oclnn_op_def max_backward_def = {.name = "max_pool2d_backward", .pr
 static oclnn_status max_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     oclnn_tensor *ts[2] = {node->aux[0], node->src[0]};
-    return launch_pool(ctx, node, "max_pool2d_forward", 2, ts, oclnn_tensor_numel(node), P_NGEOM, node->iparam);
+    return launch_max(ctx, node, "max_pool2d_forward", 2, ts, oclnn_tensor_numel(node), node->iparam[P_OH],
+                      node->iparam[P_OW]);
 }
 
 static void max_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
@@ -144,6 +196,9 @@ static oclnn_tensor *pool2d(oclnn_graph *g, const oclnn_op_def *def, oclnn_tenso
     if (oh < 1 || ow < 1)
         return oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "%s: kernel %dx%d with padding %dx%d does not fit input %s", op,
                                 p->kernel_h, p->kernel_w, p->pad_h, p->pad_w, shape(x, xs));
+    if (x->dims[0] * x->dims[1] * oh * ow > 0x7fffffff) /* padding can make the output the larger */
+        return oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "%s: output of input %s has more than 2^31 elements", op,
+                                shape(x, xs));
     x = oclnn_contiguous(g, x);
     int64_t dims[4] = {x ? x->dims[0] : 0, x ? x->dims[1] : 0, oh, ow};
     oclnn_tensor *t = oclnn_node_new(g, def, OCLNN_DTYPE_F32, 4, dims, 1, &x);

@@ -40,9 +40,26 @@ static oclnn_status launch_rows(oclnn_context *ctx, oclnn_tensor *node, const ch
     return s;
 }
 
+/* CPU devices: one row per work item (see cl/softmax.cl); the tensors, then
+ * rows, cols and log mode. */
+static oclnn_status launch_cpu_rows(oclnn_context *ctx, oclnn_tensor *node, const char *kernel, int ntensors,
+                                    oclnn_tensor *const *tensors)
+{
+    const char *op = node->op->name;
+    oclnn_launch *l;
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_softmax, "", kernel, &l);
+    cl_uint i = 0;
+    for (int k = 0; k < ntensors && !s; k++) s = oclnn_arg_tensor(l->kernel, &i, tensors[k], op);
+    cl_int args[3] = {(cl_int)node->iparam[0], (cl_int)node->iparam[1], (cl_int)node->iparam[2]};
+    for (int k = 0; k < 3 && !s; k++) s = oclnn_arg(l->kernel, &i, sizeof args[k], &args[k], op);
+    oclnn_launch_1d(l, args[0] && args[1] ? (size_t)args[0] : 0);
+    return s;
+}
+
 static oclnn_status softmax_backward_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     oclnn_tensor *t[3] = {node, node->src[0], node->src[1]};
+    if (ctx->info.is_cpu) return launch_cpu_rows(ctx, node, "softmax_rows_backward", 3, t);
     return launch_rows(ctx, node, "softmax_backward", 3, t, 1);
 }
 
@@ -52,6 +69,7 @@ static const oclnn_op_def softmax_backward_def = {.name = "softmax_backward", .p
 static oclnn_status softmax_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     oclnn_tensor *t[2] = {node, node->src[0]};
+    if (ctx->info.is_cpu) return launch_cpu_rows(ctx, node, "softmax_rows_forward", 2, t);
     return launch_rows(ctx, node, "softmax_forward", 2, t, 2);
 }
 
@@ -67,7 +85,8 @@ static void softmax_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *g
 }
 
 /* In-place is safe: each work-group reads its rows completely (the max and
- * sum pass) before the barrier that precedes any write. */
+ * sum pass) before the barrier that precedes any write; the CPU kernels
+ * write an element only after its last read of the input. */
 static const oclnn_op_def softmax_def = {
     .name = "softmax", .prepare = softmax_prepare, .backward = softmax_backward, .inplace = true};
 static const oclnn_op_def log_softmax_def = {
