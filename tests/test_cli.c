@@ -340,6 +340,86 @@ START_TEST(bench_bad_device)
 }
 END_TEST
 
+START_TEST(no_opencl_platform)
+{
+    /* ocl-icd reads the vendor list from OCL_ICD_VENDORS: an empty folder
+     * is a machine without any OpenCL driver. */
+    char dir[] = "/tmp/oclnn-no-icd-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char args[256];
+    snprintf(args, sizeof args, "devices");
+    setenv("OCL_ICD_VENDORS", dir, 1);
+    run_result r = run(args);
+    unsetenv("OCL_ICD_VENDORS");
+    rmdir(dir);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, "pocl-opencl-icd"), "stderr: %s", r.err);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(xor_result_line)
+{
+    char args[128];
+    snprintf(args, sizeof args, "xor --steps 1500 %s", device_arg());
+    run_result r = run(args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "result: single_layer_correct=") && strstr(r.out, "mlp_correct=4/4"), "stdout: %s",
+                  r.out);
+    ck_assert_msg(strstr(r.out, "fc1.weight") && strstr(r.out, "xor(1, 1)"), "stdout: %s", r.out);
+    run_free(&r);
+}
+END_TEST
+
+START_TEST(train_eval_forward_round_trip)
+{
+    char ckpt[] = "/tmp/oclnn-cli-ckpt-XXXXXX", out[] = "/tmp/oclnn-cli-out-XXXXXX";
+    int fd = mkstemp(ckpt);
+    close(fd);
+    fd = mkstemp(out);
+    close(fd);
+    const char *data = getenv("OCLNN_TEST_DATA");
+    char args[1024];
+    snprintf(args, sizeof args, "train simple-cnn --limit 256 --test-limit 200 --batch 32 --save %s %s", ckpt,
+             device_arg());
+    run_result r = run(args);
+    ck_assert_msg(r.status == 0, "train exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "result: epochs=1 train_images=256 seconds=") && strstr(r.out, "test_accuracy="),
+                  "stdout: %s", r.out);
+    run_free(&r);
+
+    snprintf(args, sizeof args, "eval simple-cnn --weights %s --test-limit 200 %s", ckpt, device_arg());
+    r = run(args);
+    ck_assert_msg(r.status == 0, "eval exit %d: %s", r.status, r.err);
+    ck_assert_msg(strstr(r.out, "confusion matrix") && strstr(r.out, "result: test_images=200"), "stdout: %s", r.out);
+    run_free(&r);
+
+    snprintf(args, sizeof args, "forward simple-cnn --weights %s --input %s/simple_cnn/forward.safetensors --output %s %s",
+             ckpt, data ? data : "tests/data", out, device_arg());
+    r = run(args);
+    ck_assert_msg(r.status == 0, "forward exit %d: %s", r.status, r.err);
+    run_free(&r);
+    oclnn_safetensors *st;
+    ck_assert_int_eq(oclnn_safetensors_load(out, &st), OCLNN_OK);
+    const oclnn_st_tensor *y = oclnn_safetensors_find(st, "output");
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(y->ndim, 2);
+    ck_assert_int_eq(y->shape[0], 3);
+    ck_assert_int_eq(y->shape[1], 10);
+    oclnn_safetensors_free(st);
+
+    /* a weights file that is not one: one-line error naming it, exit 1 */
+    snprintf(args, sizeof args, "eval simple-cnn --weights %s/safetensors/bad_json.safetensors %s",
+             data ? data : "tests/data", device_arg());
+    r = run(args);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, "bad_json"), "stderr: %s", r.err);
+    run_free(&r);
+    remove(ckpt);
+    remove(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -351,6 +431,9 @@ int main(void)
     tcase_add_test(tc, bench_tiny_json_file);
     tcase_add_test(tc, bench_json_stdout);
     tcase_add_test(tc, bench_bad_device);
+    tcase_add_test(tc, no_opencl_platform);
+    tcase_add_test(tc, xor_result_line);
+    tcase_add_test(tc, train_eval_forward_round_trip);
     suite_add_tcase(s, tc);
     printf("oclnn binary under test: %s\n", cli_path());
     return tu_run_suite(s);
