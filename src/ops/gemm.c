@@ -72,8 +72,41 @@ static colmajor to_colmajor(const oclnn_gemm_args *g)
     return c;
 }
 
+/* CLBlast 1.5.3 has no tuning entry for recent GPUs and falls back to
+ * generic Xgemm parameters. These were found by CLBlast's own tuner
+ * (clblast_tuner_xgemm, 2048^3, partial search) on an NVIDIA H100 80GB with
+ * driver 580: 40.5 TFLOP/s for the raw kernel against 25.3 TFLOP/s for the
+ * defaults (DESIGN.md, "Measured reference points"). They are applied to
+ * Hopper-class devices by name; $OCLNN_CLBLAST_TUNING=0 keeps the defaults.
+ * A rejected override is not an error: CLBlast then keeps its defaults. */
+typedef struct clblast_tuning {
+    const char *name_part;
+    size_t values[16];
+} clblast_tuning;
+
+static const char *const xgemm_parameter_names[16] = {"GEMMK", "KREG", "KWG",  "KWI",  "MDIMA", "MDIMC", "MWG", "NDIMB",
+                                                      "NDIMC", "NWG",  "SA",   "SB",   "STRM",  "STRN",  "VWM", "VWN"};
+
+static const clblast_tuning xgemm_tunings[] = {
+    {"H100", {0, 1, 32, 2, 8, 16, 128, 8, 16, 128, 1, 1, 1, 1, 4, 2}},
+    {"H200", {0, 1, 32, 2, 8, 16, 128, 8, 16, 128, 1, 1, 1, 1, 4, 2}},
+};
+
+static void clblast_apply_tuning(oclnn_context *ctx)
+{
+    const char *env = getenv("OCLNN_CLBLAST_TUNING");
+    if (env && !strcmp(env, "0")) return;
+    for (size_t i = 0; i < sizeof xgemm_tunings / sizeof xgemm_tunings[0]; i++) {
+        if (!strstr(ctx->info.name, xgemm_tunings[i].name_part)) continue;
+        CLBlastOverrideParameters(ctx->device, "Xgemm", CLBlastPrecisionSingle, 16, (const char **)xgemm_parameter_names,
+                                  xgemm_tunings[i].values);
+        return;
+    }
+}
+
 static oclnn_status clblast_warm_up(oclnn_context *ctx, const char *op)
 {
+    clblast_apply_tuning(ctx);
     /* CLBlast compiles its kernels on first use; doing it here keeps that
      * cost out of the first timed run. */
     cl_mem tiny;
