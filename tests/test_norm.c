@@ -339,6 +339,20 @@ START_TEST(test_bad_inputs_are_clear_errors)
 }
 END_TEST
 
+START_TEST(test_state_names_default_to_the_module)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 4, (const int64_t[]){2, 3, 4, 4});
+    oclnn_tensor *w = oclnn_param(g, "bn1.weight", 1, (const int64_t[]){3});
+    oclnn_tensor *b = oclnn_param(g, "bn1.bias", 1, (const int64_t[]){3});
+    ck_assert_ptr_nonnull(oclnn_batch_norm2d(g, x, w, b, NULL, 0.1f, 1e-5f));
+    ck_assert_ptr_nonnull(oclnn_graph_find(g, "bn1.running_mean"));
+    ck_assert_ptr_nonnull(oclnn_graph_find(g, "bn1.running_var"));
+    ck_assert_ptr_nonnull(oclnn_graph_find(g, "bn1.num_batches_tracked"));
+    oclnn_graph_release(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("norm");
@@ -350,6 +364,7 @@ int main(void)
     tcase_add_test(tc, test_loaded_state_is_kept);
     tcase_add_test(tc, test_in_place);
     tcase_add_test(tc, test_bad_inputs_are_clear_errors);
+    tcase_add_test(tc, test_state_names_default_to_the_module);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -68,7 +68,8 @@ oclnn_tensor *oclnn_global_avg_pool2d(oclnn_graph *g, oclnn_tensor *x);
  *     <name_prefix>.num_batches_tracked   i64 [] (scalar), starts at 0
  * (PyTorch's state_dict names; find them with oclnn_graph_find). Compile
  * sets the starting values, so weights loaded after compile are kept.
- * name_prefix NULL leaves the state unnamed (it is then not saved).
+ * name_prefix NULL takes the weight's module name ("bn1.weight" -> "bn1"),
+ * or "batch_norm2d<N>" without weights, so the state is always saved.
  * Each training run computes the batch mean and biased variance (two-pass),
  * adds 1 to num_batches_tracked and updates
  *     running_mean = (1 - momentum) * running_mean + momentum * mean

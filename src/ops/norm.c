@@ -252,6 +252,18 @@ static oclnn_tensor *batch_norm(oclnn_graph *g, const oclnn_op_def *def, oclnn_t
     if (!(momentum >= 0.0f && momentum <= 1.0f) || !(eps >= 0.0f))
         return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "%s: momentum %g must be in [0, 1] and eps %g >= 0", op,
                                 (double)momentum, (double)eps);
+    /* Unnamed state would silently be left out of weight files: take the
+     * weight's module name ("bn1.weight" -> "bn1") or a numbered one. */
+    char auto_prefix[128];
+    if (!prefix) {
+        const char *wname = affine ? oclnn_tensor_name(weight) : "";
+        size_t len = strlen(wname);
+        if (len > 7 && !strcmp(wname + len - 7, ".weight") && len - 7 < sizeof auto_prefix)
+            snprintf(auto_prefix, sizeof auto_prefix, "%.*s", (int)(len - 7), wname);
+        else
+            snprintf(auto_prefix, sizeof auto_prefix, "%s%d", op, g->count);
+        prefix = auto_prefix;
+    }
     oclnn_tensor *srcs[6];
     srcs[S_X] = oclnn_contiguous(g, x);
     srcs[S_MEAN] = state(g, op, prefix, "running_mean", OCLNN_DTYPE_F32, 1, &C);
