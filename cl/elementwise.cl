@@ -132,41 +132,6 @@ __kernel void strided_copy(__global uint *y, int y_off, __global const uint *x, 
     y[y_off + i] = x[x_off + xi];
 }
 
-/* Sums x over the dims flagged in red8 (Kahan-compensated): one work item
- * per output element, `count` = elements folded into each. */
-__kernel void sum_to(__global float *y, int y_off, __global const float *x, int x_off, int n, int count,
-                     int8 dims8, int8 str8, int8 red8)
-{
-    int j = get_global_id(0);
-    if (j >= n) return;
-    int dims[8], str[8], red[8];
-    vstore8(dims8, 0, dims);
-    vstore8(str8, 0, str);
-    vstore8(red8, 0, red);
-    int rem = j, base = 0;
-    for (int d = NDIM - 1; d >= 0; d--) {
-        if (red[d]) continue;
-        int c = rem % dims[d];
-        rem /= dims[d];
-        base += c * str[d];
-    }
-    float sum = 0.0f, comp = 0.0f;
-    for (int k = 0; k < count; k++) {
-        int r = k, off = base;
-        for (int d = NDIM - 1; d >= 0; d--) {
-            if (!red[d]) continue;
-            int c = r % dims[d];
-            r /= dims[d];
-            off += c * str[d];
-        }
-        float v = x[x_off + off] - comp;
-        float t = sum + v;
-        comp = (t - sum) - v;
-        sum = t;
-    }
-    y[y_off + j] = sum;
-}
-
 /* Gradient of a slice view: zeros outside [start, start + len) on the axis. */
 __kernel void slice_backward(__global float *y, int y_off, __global const float *g, int g_off, int n, int axis_size,
                              int inner, int start, int len)

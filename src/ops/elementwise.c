@@ -325,40 +325,7 @@ oclnn_tensor *oclnn_grad_accumulate_node(oclnn_graph *g, oclnn_tensor *acc, ocln
     return t;
 }
 
-/* ---- sum_to: the reverse of broadcasting */
-
-static oclnn_status sum_to_prepare(oclnn_context *ctx, oclnn_tensor *node)
-{
-    oclnn_tensor *x = node->src[0];
-    char opts[32];
-    snprintf(opts, sizeof opts, "-DNDIM=%d", x->ndim);
-    oclnn_launch *l;
-    cl_uint i;
-    oclnn_status s = launch_map(ctx, node, opts, "sum_to", 1, &node->src[0], &l, &i);
-    cl_int count = (cl_int)(oclnn_tensor_numel(x) / (oclnn_tensor_numel(node) ? oclnn_tensor_numel(node) : 1));
-    cl_int8 dims, str, red;
-    pack8(&dims, x->dims, x->ndim);
-    pack8(&str, x->strides, x->ndim);
-    memset(&red, 0, sizeof red);
-    for (int d = 0; d < x->ndim; d++) {
-        int dn = d - (x->ndim - node->ndim);
-        red.s[d] = (dn < 0 || node->dims[dn] == 1) && x->dims[d] != 1;
-    }
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof count, &count, node->op->name);
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof dims, &dims, node->op->name);
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof str, &str, node->op->name);
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof red, &red, node->op->name);
-    return s;
-}
-
-static void sum_to_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
-{
-    /* Broadcasting grad back up: add it to zeros of x's shape. */
-    oclnn_tensor *x = node->src[0];
-    oclnn_grad_add(g, x, oclnn_add(g, oclnn_full_like(g, x, 0.0f), grad));
-}
-
-static const oclnn_op_def sum_to_def = {.name = "sum_to", .prepare = sum_to_prepare, .backward = sum_to_backward};
+/* ---- sum_to: the reverse of broadcasting, as parallel axis sums (reduce.c) */
 
 oclnn_tensor *oclnn_sum_to(oclnn_graph *g, oclnn_tensor *x, int ndim, const int64_t *dims)
 {
@@ -376,7 +343,12 @@ oclnn_tensor *oclnn_sum_to(oclnn_graph *g, oclnn_tensor *x, int ndim, const int6
         same &= dims[d] == src;
     }
     if (same) return x;
-    return oclnn_node_new(g, &sum_to_def, OCLNN_DTYPE_F32, ndim, dims, 1, &x);
+    oclnn_tensor *y = x;
+    for (int d = x->ndim - 1; d >= 0 && y; d--) {
+        int dn = d - (x->ndim - ndim);
+        if ((dn < 0 || dims[dn] == 1) && x->dims[d] != 1) y = oclnn_sum(g, y, d, 1);
+    }
+    return oclnn_reshape(g, y, ndim, dims);
 }
 
 /* ---- slice gradient */
