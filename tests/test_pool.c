@@ -124,9 +124,9 @@ static void run_pool_grid(int max, double fd_step, uint64_t *rng)
 START_TEST(test_max_pool)
 {
     uint64_t rng = tu_seed() + 11;
-    /* Max is piecewise linear: a tiny step never crosses an argmax swap for
-     * uniform float inputs (ties need two values within 1e-6). */
-    run_pool_grid(1, 1e-6, &rng);
+    /* Max is piecewise linear: a step far below the gaps between window
+     * values (the reference is double) never crosses an argmax swap. */
+    run_pool_grid(1, 1e-8, &rng);
 }
 END_TEST
 
