@@ -8,9 +8,12 @@
 #include "oclnn/nn.h"
 #include "oclnn/oclnn.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EVAL_BATCH 500
 #define LOSS_EVERY 10
@@ -154,6 +157,19 @@ oclnn_status oclnn_simple_cnn_train(oclnn_context *ctx, const oclnn_train_option
     if (o.optimizer == OCLNN_OPTIMIZER_SGD && o.momentum == 0) o.momentum = 0.9f;
     memset(result, 0, sizeof *result);
 
+    /* A checkpoint path that cannot be written should fail now, not after
+     * an epoch of training. */
+    if (o.save_path) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", o.save_path);
+        char *slash = strrchr(dir, '/');
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == dir) dir[1] = 0;
+        else *slash = 0;
+        if (access(dir, W_OK) != 0)
+            return oclnn_fail(OCLNN_ERR_IO, "checkpoint '%s': cannot write to folder '%s': %s", o.save_path, dir,
+                              strerror(errno));
+    }
     oclnn_dataset train = {0}, test = {0};
     oclnn_status s = oclnn_dataset_load_mnist(o.data_dir, 1, o.limit, &train);
     if (!s) s = oclnn_dataset_load_mnist(o.data_dir, 0, o.test_limit, &test);
