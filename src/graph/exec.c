@@ -193,6 +193,18 @@ void oclnn_launch_1d(oclnn_launch *l, size_t n)
     l->local[0] = 0;
 }
 
+oclnn_status oclnn_launch_1d_groups(oclnn_context *ctx, oclnn_launch *l, size_t n, const char *op)
+{
+    size_t wg = 0, lx = 256;
+    cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
+    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size)) lx /= 2;
+    l->dims = 1;
+    l->local[0] = lx;
+    l->global[0] = (n + lx - 1) / lx * lx; /* 0 for an empty tensor: nothing is launched */
+    return OCLNN_OK;
+}
+
 /* ---- host <-> device */
 
 static oclnn_status check_transfer(const oclnn_tensor *t, size_t bytes, const char *what)

@@ -128,6 +128,11 @@ oclnn_status oclnn_arg(cl_kernel k, cl_uint *index, size_t size, const void *val
 /* 1-D launch covering n items, rounded up to a multiple of a work-group
  * size the device supports. */
 void oclnn_launch_1d(oclnn_launch *l, size_t n);
+/* 1-D launch over n items in groups of up to 256 (within the kernel's and
+ * the device's limits), whatever n is: PoCL vectorises a group's loop over
+ * work items only when it is long enough, and compiles a kernel variant per
+ * local size it sees. */
+oclnn_status oclnn_launch_1d_groups(oclnn_context *ctx, oclnn_launch *l, size_t n, const char *op);
 oclnn_status oclnn_launch_enqueue(oclnn_context *ctx, const oclnn_launch *l, const char *op);
 /* Element offset of a tensor in its buffer, checked to fit an int. */
 int oclnn_tensor_elem_offset(const oclnn_tensor *t);

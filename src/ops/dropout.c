@@ -11,20 +11,6 @@ extern const char oclnn_cl_dropout[];
 enum { L_DROP, L_COPY };
 #define STREAM_ARG 7 /* index of stream_lo in the dropout kernel's arguments */
 
-/* n work items in groups of up to 256 whatever n is: PoCL vectorises a
- * group's loop over work items only when it is long enough, and compiles
- * a kernel variant per local size it sees. */
-static oclnn_status launch_items(oclnn_context *ctx, oclnn_launch *l, size_t n, const char *op)
-{
-    size_t wg = 0, lx = 256;
-    cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
-    if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
-    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size)) lx /= 2;
-    l->local[0] = lx;
-    l->global[0] = (n + lx - 1) / lx * lx; /* 0 for an empty tensor: nothing is launched */
-    return OCLNN_OK;
-}
-
 static oclnn_status dropout_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const char *op = node->op->name;
@@ -42,7 +28,7 @@ static oclnn_status dropout_prepare(oclnn_context *ctx, oclnn_tensor *node)
     for (int k = 0; k < 4 && !s; k++) s = oclnn_arg(l->kernel, &i, sizeof words[k], &words[k], op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof p, &p, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof scale, &scale, op);
-    if (!s) s = launch_items(ctx, l, ((size_t)n + 3) / 4, op);
+    if (!s) s = oclnn_launch_1d_groups(ctx, l, ((size_t)n + 3) / 4, op);
     if (s) return s;
 
     i = 0;
@@ -50,7 +36,7 @@ static oclnn_status dropout_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, x, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof n, &n, op);
-    return s ? s : launch_items(ctx, l, (size_t)n, op);
+    return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)n, op);
 }
 
 static oclnn_status dropout_forward(oclnn_context *ctx, oclnn_tensor *node)

@@ -95,9 +95,7 @@ static void magic_div(int64_t d, cl_uint *m, cl_uint *s)
 
 /* Binds out, the tensors in ts, n, the plane sizes, then the divisions
  * that split a flat index over planes of rows x cols; launches n items.
- * The kernel is compiled for the node's window. Groups of 256 whatever n
- * is: PoCL vectorises a group's loop over work items only when it is long
- * enough, and compiles a kernel variant per local size it sees. */
+ * The kernel is compiled for the node's window. */
 static oclnn_status launch_max(oclnn_context *ctx, oclnn_tensor *node, const char *kernel, int nt,
                                oclnn_tensor *const *ts, int64_t n, int64_t rows, int64_t cols)
 {
@@ -117,16 +115,7 @@ static oclnn_status launch_max(oclnn_context *ctx, oclnn_tensor *node, const cha
     magic_div(cols, &div[0], &div[1]);
     magic_div(rows, &div[2], &div[3]);
     for (int k = 0; k < 4 && !s; k++) s = oclnn_arg(l->kernel, &i, sizeof div[k], &div[k], op);
-    size_t wg = 0;
-    if (!s) s = oclnn_cl_check(clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                                        sizeof wg, &wg, NULL),
-                               "clGetKernelWorkGroupInfo", op);
-    if (s) return s;
-    size_t lx = 256;
-    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size)) lx /= 2;
-    l->local[0] = lx;
-    l->global[0] = ((size_t)n + lx - 1) / lx * lx; /* 0 for an empty tensor: nothing is launched */
-    return OCLNN_OK;
+    return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)n, op);
 }
 
 static oclnn_status max_backward_prepare(oclnn_context *ctx, oclnn_tensor *node)
