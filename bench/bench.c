@@ -22,6 +22,9 @@ static const bench_workload workloads[] = {
     {"conv", "conv2d of SimpleCNN and a 3x3 64->64 56x56 layer, forward and forward+backward, per algorithm",
      bench_conv},
     {"simplecnn", "SimpleCNN training step (batch 64, 256) and inference images/s", bench_simplecnn},
+    {"ops", "activations, bias, reductions, log-softmax, transpose, concat, cross entropy, pooling, batch norm, "
+            "dropout: forward and forward+backward GB/s",
+     bench_ops},
 };
 #define NWORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))
 

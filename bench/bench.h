@@ -83,5 +83,6 @@ oclnn_status bench_elementwise(bench_env *env); /* add and scale bandwidth */
 oclnn_status bench_softmax(bench_env *env);     /* row softmax bandwidth */
 oclnn_status bench_conv(bench_env *env);        /* conv2d fwd and fwd+bwd per algorithm (bench/bench_cnn.c) */
 oclnn_status bench_simplecnn(bench_env *env);   /* SimpleCNN training and inference images/s */
+oclnn_status bench_ops(bench_env *env);         /* the other op families, GB/s (bench/bench_ops.c) */
 
 #endif
