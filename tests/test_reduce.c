@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context.h"
 #include "testutil.h"
 
 enum { R_SUM, R_MEAN, R_MAX, R_SUM_ALL, R_MEAN_ALL };
@@ -232,6 +233,94 @@ START_TEST(test_argmax_long_rows)
 }
 END_TEST
 
+/* Ties and NaN across vector lanes and the scalar tail (CPU kernels keep
+ * 8 lanes), along rows and down 8 columns. Row r of want is the answer. */
+START_TEST(test_argmax_lanes)
+{
+    enum { R = 5, N = 37, C = 8 };
+    float rows[R][N];
+    for (int r = 0; r < R; r++)
+        for (int a = 0; a < N; a++) rows[r][a] = (float)((a * 7 + r) % 11) * 0.1f - 2.0f;
+    const int32_t want[R] = {3, 9, 0, 7, 10};
+    rows[0][3] = rows[0][20] = 5.0f;  /* tie, earlier vector lane */
+    rows[1][30] = rows[1][9] = NAN;   /* first NaN wins */
+    rows[1][2] = 9.0f;
+    for (int a = 0; a < N; a++) rows[2][a] = -INFINITY;
+    rows[3][7] = rows[3][9] = 4.0f;   /* tie, later lane but earlier index */
+    rows[4][10] = rows[4][33] = 3.0f; /* tie with the tail */
+    float cols[N][C];
+    for (int a = 0; a < N; a++)
+        for (int j = 0; j < C; j++) cols[a][j] = rows[j % R][a];
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *xr = oclnn_input_f32(g, "xr", 2, R, N), *xc = oclnn_input_f32(g, "xc", 2, N, C);
+    oclnn_tensor *ar = oclnn_argmax(g, xr, 1, 0), *ac = oclnn_argmax(g, xc, 0, 0);
+    TU_OK(oclnn_graph_output(g, ar));
+    TU_OK(oclnn_graph_output(g, ac));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    TU_OK(oclnn_tensor_write(xr, rows, sizeof rows));
+    TU_OK(oclnn_tensor_write(xc, cols, sizeof cols));
+    TU_OK(oclnn_graph_run(g));
+    int32_t gr[R], gc[C];
+    TU_OK(oclnn_tensor_read(ar, gr, sizeof gr));
+    TU_OK(oclnn_tensor_read(ac, gc, sizeof gc));
+    for (int r = 0; r < R; r++) ck_assert_int_eq(gr[r], want[r]);
+    for (int j = 0; j < C; j++) ck_assert_int_eq(gc[j], want[j % R]);
+    oclnn_graph_release(g);
+}
+END_TEST
+
+/* Wide rows reduced down a long axis: on CPUs the axis is cut into short
+ * chunks streamed row by row, then folded (see sum_node). */
+static void check_wide_columns(uint64_t *rng)
+{
+    const int64_t flat[2] = {300, 257}, mid[3] = {2, 150, 263};
+    tu_op_case c;
+    red_user u;
+    reduce_case(R_SUM, 2, flat, 0, 0, &c, &u);
+    tu_check_forward(&c, 1e-7, rng);
+    reduce_case(R_MEAN, 3, mid, 1, 1, &c, &u);
+    tu_check_forward(&c, 1e-7, rng);
+    tu_check_gradient(&c, 1e-3, 1e-6, 32, rng);
+    reduce_case(R_MAX, 3, mid, -2, 0, &c, &u);
+    tu_check_forward(&c, 0.0, rng);
+}
+
+START_TEST(test_wide_columns)
+{
+    uint64_t rng = tu_seed() + 7;
+    check_wide_columns(&rng);
+}
+END_TEST
+
+/* CPU devices get one-row / one-column-chunk-per-work-item kernels, other
+ * devices work-group trees (see reduce.c). Claiming the other device type
+ * while graphs are built and compiled runs the kernels this device would
+ * not otherwise use, so a CPU-only CI still checks the GPU kernels. */
+START_TEST(test_other_device_kernels)
+{
+    uint64_t rng = tu_seed() + 8;
+    oclnn_context *ctx = tu_context();
+    int was_cpu = ctx->info.is_cpu;
+    ctx->info.is_cpu = !was_cpu;
+    const int64_t shape[3] = {3, 7, 33}, rows[2] = {3, 50001};
+    for (int op = R_SUM; op <= R_MAX; op++)
+        for (int axis = 0; axis < 3; axis++) {
+            tu_op_case c;
+            red_user u;
+            reduce_case(op, 3, shape, axis, axis % 2, &c, &u);
+            tu_check_forward(&c, op == R_MAX ? 0.0 : 1e-10, &rng);
+        }
+    tu_op_case c;
+    red_user u;
+    reduce_case(R_SUM, 2, rows, 1, 0, &c, &u);
+    tu_check_forward(&c, 1e-7, &rng);
+    reduce_case(R_SUM_ALL, 2, rows, 0, 0, &c, &u);
+    tu_check_forward(&c, 1e-7, &rng);
+    check_wide_columns(&rng);
+    ctx->info.is_cpu = was_cpu;
+}
+END_TEST
+
 static void expect_shape_error(oclnn_graph *g, const char *op, const char *shape)
 {
     ck_assert_int_eq(oclnn_graph_compile(g, NULL), OCLNN_ERR_SHAPE);
@@ -291,6 +380,9 @@ int main(void)
     tcase_add_test(tc, test_strided_input);
     tcase_add_test(tc, test_argmax_ties_and_nan);
     tcase_add_test(tc, test_argmax_long_rows);
+    tcase_add_test(tc, test_argmax_lanes);
+    tcase_add_test(tc, test_wide_columns);
+    tcase_add_test(tc, test_other_device_kernels);
     tcase_add_test(tc, test_bad_axis_is_a_clear_error);
     tcase_add_test(tc, test_empty_axis_sums_to_zero);
     suite_add_tcase(s, tc);

@@ -5,7 +5,8 @@
  * iparam: 0 outer, 1 axis, 2 inner, 3 splits, 4 chunk; fparam[0] the scale
  * (1 for sums, 1/axis for means). When few outputs share a long axis the
  * axis is split across work-groups into an aux scratch tensor of partials
- * and folded by a second launch. */
+ * and folded by a second launch. CPU devices use the one-work-item-per-row
+ * (or column chunk) kernels at the end of cl/reduce.cl instead of trees. */
 #include "graph/graph.h"
 #include "oclnn/ops.h"
 
@@ -75,11 +76,63 @@ void oclnn_reduce_tile(oclnn_context *ctx, size_t wg, size_t n_par, size_t n_red
     *ly = min_size(y, pow2_floor(item[1]));
 }
 
+/* CPU devices: rows at least this long split a reduction down columns into
+ * chunks of at most CPU_COL_CHUNK rows (see sum_node and reduce_sum_slab). */
+#define CPU_WIDE_ROWS 256
+#define CPU_COL_CHUNK 64
+
+/* CPU devices: a 1-D launch of n work items. PoCL runs a work-group on one
+ * thread, and each item here loops over a whole row or column chunk, so a
+ * few items must not share one group while cores sit idle; the local size
+ * takes at most three values to bound PoCL's per-size kernel variants. */
+static oclnn_status launch_cpu(oclnn_context *ctx, oclnn_launch *l, size_t n, const char *op)
+{
+    oclnn_status s = oclnn_launch_1d_groups(ctx, l, n, op);
+    if (s) return s;
+    size_t want = 2 * (size_t)(ctx->info.compute_units ? ctx->info.compute_units : 1), lx = l->local[0];
+    if (n < lx * want) lx = min_size(lx, 16);
+    if (n < lx * want) lx = 1;
+    l->local[0] = lx;
+    l->global[0] = (n + lx - 1) / lx * lx;
+    return OCLNN_OK;
+}
+
 /* ---- axis sum / mean */
+
+/* CPU devices: reduce_sum_rows / reduce_sum_cols (see cl/reduce.cl). */
+static oclnn_status bind_sum_cpu(oclnn_context *ctx, oclnn_tensor *node, oclnn_tensor *y, oclnn_tensor *x,
+                                 int64_t outer, int64_t axis, int64_t inner, int64_t splits, int64_t chunk,
+                                 float scale)
+{
+    const char *op = node->op->name;
+    int rows = inner == 1, slab = inner >= CPU_WIDE_ROWS && splits > 1 && chunk <= CPU_COL_CHUNK;
+    oclnn_launch *l;
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_reduce, "",
+                                         slab ? "reduce_sum_slab" : rows ? "reduce_sum_rows" : "reduce_sum_cols", &l);
+    if (s) return s;
+    if (slab) {
+        cl_uint i = 0;
+        cl_int args[5] = {(cl_int)(outer * splits), (cl_int)axis, (cl_int)inner, (cl_int)splits, (cl_int)chunk};
+        s = oclnn_arg_tensor(l->kernel, &i, y, op);
+        if (!s) s = oclnn_arg_tensor(l->kernel, &i, x, op);
+        for (int k = 0; k < 5 && !s; k++) s = oclnn_arg(l->kernel, &i, sizeof args[k], &args[k], op);
+        return s ? s : launch_cpu(ctx, l, (size_t)(outer * splits), op);
+    }
+    int64_t n = outer * splits * (rows ? 1 : (inner + 31) / 32); /* CW in cl/reduce.cl */
+    cl_uint i = 0;
+    cl_int args[5] = {(cl_int)n, (cl_int)axis, (cl_int)inner, (cl_int)splits, (cl_int)chunk};
+    s = oclnn_arg_tensor(l->kernel, &i, y, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, x, op);
+    for (int k = 0; k < 5 && !s; k++)
+        if (!rows || k != 2) s = oclnn_arg(l->kernel, &i, sizeof args[k], &args[k], op);
+    if (!s) s = oclnn_arg(l->kernel, &i, sizeof scale, &scale, op);
+    return s ? s : launch_cpu(ctx, l, (size_t)n, op);
+}
 
 static oclnn_status bind_sum(oclnn_context *ctx, oclnn_tensor *node, oclnn_tensor *y, oclnn_tensor *x, int64_t outer,
                              int64_t axis, int64_t inner, int64_t splits, int64_t chunk, float scale)
 {
+    if (ctx->info.is_cpu) return bind_sum_cpu(ctx, node, y, x, outer, axis, inner, splits, chunk, scale);
     const char *op = node->op->name;
     oclnn_launch *l;
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_reduce, "", "reduce_sum", &l);
@@ -143,6 +196,13 @@ static oclnn_tensor *sum_node(oclnn_graph *g, const oclnn_op_def *def, oclnn_ten
     if (groups < target_groups(g) && axis >= 2 * MIN_CHUNK) {
         splits = (target_groups(g) + groups - 1) / groups;
         if (splits > axis / MIN_CHUNK) splits = axis / MIN_CHUNK;
+    }
+    /* On CPUs a work item walking down columns of long rows strides a page
+     * per step; instead short chunks of rows are streamed contiguously into
+     * partials (reduce_sum_slab) and folded by the column kernel. */
+    if (g->ctx->info.is_cpu && inner >= CPU_WIDE_ROWS && axis >= 2 * CPU_COL_CHUNK) {
+        int64_t s = (axis + CPU_COL_CHUNK - 1) / CPU_COL_CHUNK;
+        if (s > splits) splits = s;
     }
     int64_t chunk = (axis + splits - 1) / splits;
     if (chunk) splits = (axis + chunk - 1) / chunk;
@@ -268,8 +328,29 @@ static oclnn_tensor *expand_node(oclnn_graph *g, oclnn_tensor *grad, const oclnn
 
 /* ---- max / argmax: the node's output is the max, aux[0] the i32 index */
 
+/* CPU devices: reduce_max_rows / reduce_max_cols (see cl/reduce.cl). */
+static oclnn_status max_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    int64_t outer = node->iparam[0], axis = node->iparam[1], inner = node->iparam[2];
+    int rows = inner == 1;
+    oclnn_launch *l;
+    oclnn_status s =
+        oclnn_launch_kernel(ctx, node, oclnn_cl_reduce, "", rows ? "reduce_max_rows" : "reduce_max_cols", &l);
+    if (s) return s;
+    int64_t n = outer * (rows ? 1 : (inner + 7) / 8);
+    cl_uint i = 0;
+    cl_int args[3] = {(cl_int)n, (cl_int)axis, (cl_int)inner};
+    s = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
+    for (int k = 0; k < (rows ? 2 : 3) && !s; k++) s = oclnn_arg(l->kernel, &i, sizeof args[k], &args[k], op);
+    return s ? s : launch_cpu(ctx, l, (size_t)n, op);
+}
+
 static oclnn_status max_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
+    if (ctx->info.is_cpu) return max_prepare_cpu(ctx, node);
     const char *op = node->op->name;
     int64_t outer = node->iparam[0], axis = node->iparam[1], inner = node->iparam[2];
     oclnn_launch *l;
