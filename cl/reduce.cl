@@ -89,10 +89,15 @@ __kernel void reduce_max(__global float *y, int y_off, __global int *idx, int id
 __kernel void expand_axis(__global float *y, int y_off, __global const float *g, int g_off, int n, int axis,
                           int inner, float scale)
 {
+    /* The branches depend on arguments only (uniform), so they cost no
+     * divergence; the common cases skip the integer divisions. */
     int j = get_global_id(0);
     if (j >= n) return;
-    int o = j / (axis * inner), in = j % inner;
-    y[y_off + j] = g[g_off + o * inner + in] * scale;
+    int src;
+    if (n == axis) src = 0;                  /* a scalar broadcast (sum_all) */
+    else if (inner == 1) src = j / axis;     /* one value per row */
+    else src = j / (axis * inner) * inner + j % inner;
+    y[y_off + j] = g[g_off + src] * scale;
 }
 
 /* Gradient of max: g goes to the recorded argmax, zeros elsewhere. */

@@ -307,8 +307,7 @@ static oclnn_status expand_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof axis, &axis, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof inner, &inner, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
-    oclnn_launch_1d(l, (size_t)n);
-    return s;
+    return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)n, op);
 }
 
 static const oclnn_op_def expand_def = {.name = "expand", .prepare = expand_prepare};
