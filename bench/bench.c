@@ -5,6 +5,7 @@
  * bandwidth and softmax. Bigger workloads (conv2d, model training) live in
  * their own files under bench/ and join the table below. */
 #include "bench.h"
+#include "core/context.h"
 #include "core/error.h"
 
 #include <errno.h>
@@ -30,12 +31,7 @@ static const bench_workload workloads[] = {
 
 /* ---- Timing and reporting */
 
-double bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+double bench_now(void) { return oclnn_wall_seconds(); }
 
 static int cmp_double(const void *a, const void *b)
 {

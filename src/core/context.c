@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Kernels are written for OpenCL C 1.2; older compilers get their own
  * version so the option is never rejected. The platform version is not
@@ -85,4 +86,11 @@ oclnn_status oclnn_buffer_create(oclnn_context *ctx, size_t bytes, const char *o
         return oclnn_fail_append(s, " (%zu bytes requested on %s)", bytes, ctx->info.name);
     }
     return OCLNN_OK;
+}
+
+double oclnn_wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

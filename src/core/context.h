@@ -45,6 +45,10 @@ void oclnn_programs_release(oclnn_context *ctx);
 /* Device buffer helpers; errors name the op. */
 oclnn_status oclnn_buffer_create(oclnn_context *ctx, size_t bytes, const char *op, cl_mem *out);
 
+/* Monotonic wall clock in seconds: what timings here are measured with
+ * (event timestamps are unreliable on PoCL). */
+double oclnn_wall_seconds(void);
+
 /* CLBlast glue (src/ops/gemm.c). */
 void oclnn_gemm_context_release(oclnn_context *ctx);
 

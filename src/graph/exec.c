@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 extern const char oclnn_cl_random[];
 
@@ -105,13 +104,6 @@ oclnn_status oclnn_launch_enqueue(oclnn_context *ctx, const oclnn_launch *l, con
     return oclnn_cl_check(err, "clEnqueueNDRangeKernel", op);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 oclnn_status oclnn_graph_run(oclnn_graph *g)
 {
     if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_run: NULL graph");
@@ -120,7 +112,7 @@ oclnn_status oclnn_graph_run(oclnn_graph *g)
     for (int i = 0; i < g->count; i++) {
         oclnn_tensor *t = g->tensors[i];
         if (!t->op) continue;
-        double t0 = g->node_seconds ? now_s() : 0;
+        double t0 = g->node_seconds ? oclnn_wall_seconds() : 0;
         oclnn_status s = OCLNN_OK;
         if (t->op->forward) {
             s = t->op->forward(g->ctx, t);
@@ -132,7 +124,7 @@ oclnn_status oclnn_graph_run(oclnn_graph *g)
             /* Profiling serialises the queue: wall clock per node, since
              * event timestamps are unreliable on some drivers (PoCL). */
             clFinish(g->ctx->queue);
-            g->node_seconds[t->node_index] += now_s() - t0;
+            g->node_seconds[t->node_index] += oclnn_wall_seconds() - t0;
         }
     }
     g->run_count++;

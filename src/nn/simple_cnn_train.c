@@ -4,6 +4,7 @@
  * epoch is dropped, as the shuffled order changes every epoch); evaluation
  * uses a second, forward-only graph in eval mode that shares the training
  * graph's weights, and pads the final partial batch. */
+#include "core/context.h"
 #include "core/error.h"
 #include "oclnn/nn.h"
 #include "oclnn/oclnn.h"
@@ -12,18 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define EVAL_BATCH 500
 #define LOSS_EVERY 10
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 typedef struct classifier {
     oclnn_graph *g;
@@ -112,7 +105,7 @@ static oclnn_status train_epoch(classifier *tr, oclnn_optimizer *opt, oclnn_batc
         return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "simple_cnn: out of host memory");
     }
     int64_t batches = oclnn_batcher_batches_per_epoch(batcher);
-    double t0 = now_s();
+    double t0 = oclnn_wall_seconds();
     oclnn_status s = OCLNN_OK;
     int n;
     int64_t b = 0;
@@ -130,17 +123,17 @@ static oclnn_status train_epoch(classifier *tr, oclnn_optimizer *opt, oclnn_batc
             s = oclnn_tensor_read(tr->loss, &loss, sizeof loss);
             *last_loss = loss;
             if (o->on_progress) {
-                double elapsed = now_s() - t0;
+                double elapsed = oclnn_wall_seconds() - t0;
                 oclnn_train_progress p = {epoch, o->epochs, b, batches, loss,
                                           (double)(b * tr->batch) / elapsed, 0, -1};
-                double per_batch = (now_s() - run_start) / (double)*done_batches;
+                double per_batch = (oclnn_wall_seconds() - run_start) / (double)*done_batches;
                 p.eta_s = per_batch * (double)(total_batches - *done_batches);
                 o->on_progress(&p, o->user);
             }
         }
     }
     if (!s) s = oclnn_context_finish(oclnn_graph_context(tr->g));
-    *train_seconds += now_s() - t0;
+    *train_seconds += oclnn_wall_seconds() - t0;
     free(images);
     free(labels);
     return s;
@@ -188,7 +181,7 @@ oclnn_status oclnn_simple_cnn_train(oclnn_context *ctx, const oclnn_train_option
         if (!opt) s = oclnn_fail_append(OCLNN_ERR_OUT_OF_MEMORY, " (creating the optimizer)");
     }
     if (!s) s = oclnn_batcher_create(&train, o.batch, 1, o.seed, 1, &batcher);
-    double run_start = now_s(), train_seconds = 0, loss = 0;
+    double run_start = oclnn_wall_seconds(), train_seconds = 0, loss = 0;
     int64_t done = 0, total = oclnn_batcher_batches_per_epoch(batcher) * o.epochs;
     for (int epoch = 1; epoch <= o.epochs && !s; epoch++) {
         s = train_epoch(&tr, opt, batcher, epoch, &o, run_start, total, &done, &train_seconds, &loss);
