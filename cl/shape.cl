@@ -30,3 +30,15 @@ __kernel void concat(__global uint *y, int y_off, __global const uint *x0, int o
     }
     y[y_off + i] = v;
 }
+
+/* One part of a split along an axis: y viewed as [outer, len, inner] is
+ * x's axis positions [start, start + len) of [outer, total, inner]. */
+__kernel void split_part(__global uint *y, int y_off, __global const uint *x, int x_off, int n, int len, int total,
+                         int start, int inner)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int in = i % inner, rest = i / inner;
+    int a = rest % len, o = rest / len;
+    y[y_off + i] = x[x_off + (o * total + start + a) * inner + in];
+}

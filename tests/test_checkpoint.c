@@ -29,9 +29,9 @@ static model make_model(int in, int out, int with_state, int with_backward)
     m.w = oclnn_param(m.g, "fc.weight", 2, (const int64_t[]){out, in});
     m.b = oclnn_param(m.g, "fc.bias", 1, (const int64_t[]){out});
     if (with_state) {
-        m.mean = oclnn_state_new(m.g, "bn.running_mean", OCLNN_DTYPE_F32, 1, (const int64_t[]){out});
-        m.count = oclnn_state_new(m.g, "bn.num_batches_tracked", OCLNN_DTYPE_I64, 0, NULL);
-        m.ids = oclnn_state_new(m.g, "ids", OCLNN_DTYPE_I32, 1, (const int64_t[]){4});
+        m.mean = oclnn_state_new(m.g, "bn.running_mean", OCLNN_DTYPE_F32, 1, (const int64_t[]){out}, 0);
+        m.count = oclnn_state_new(m.g, "bn.num_batches_tracked", OCLNN_DTYPE_I64, 0, NULL, 0);
+        m.ids = oclnn_state_new(m.g, "ids", OCLNN_DTYPE_I32, 1, (const int64_t[]){4}, 0);
     }
     m.loss = oclnn_mse_loss(m.g, oclnn_linear(m.g, m.x, m.w, m.b), m.y, OCLNN_REDUCTION_MEAN);
     TU_OK(oclnn_graph_status(m.g));
@@ -146,9 +146,9 @@ START_TEST(test_weights_mismatch)
     oclnn_graph *g = oclnn_graph_create(tu_context());
     oclnn_param(g, "fc.weight", 2, (const int64_t[]){3, 5});
     oclnn_param(g, "fc.bias", 1, (const int64_t[]){3});
-    oclnn_state_new(g, "bn.running_mean", OCLNN_DTYPE_F32, 1, (const int64_t[]){3});
-    oclnn_state_new(g, "bn.num_batches_tracked", OCLNN_DTYPE_I32, 0, NULL);
-    oclnn_state_new(g, "ids", OCLNN_DTYPE_I32, 1, (const int64_t[]){4});
+    oclnn_state_new(g, "bn.running_mean", OCLNN_DTYPE_F32, 1, (const int64_t[]){3}, 0);
+    oclnn_state_new(g, "bn.num_batches_tracked", OCLNN_DTYPE_I32, 0, NULL, 0);
+    oclnn_state_new(g, "ids", OCLNN_DTYPE_I32, 1, (const int64_t[]){4}, 0);
     ck_assert_int_eq(oclnn_graph_load_weights(g, path), OCLNN_ERR_INVALID_ARG); /* not compiled */
     TU_OK(oclnn_graph_compile(g, NULL));
     ck_assert_int_eq(oclnn_graph_load_weights(g, path), OCLNN_ERR_SHAPE);

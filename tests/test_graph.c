@@ -145,17 +145,37 @@ START_TEST(test_backward_sums_multiple_uses_and_accumulates)
 }
 END_TEST
 
-static const oclnn_op_def no_grad_op = {.name = "test_op_without_backward"};
+static const oclnn_op_def unregistered_op = {.name = "test_op_not_registered"};
+
+static const oclnn_op_def *registered(const char *name)
+{
+    for (int i = 0; i < oclnn_op_registry_count(); i++)
+        if (!strcmp(oclnn_op_registry_get(i)->name, name)) return oclnn_op_registry_get(i);
+    ck_abort_msg("op %s is not registered", name);
+    return NULL;
+}
 
 START_TEST(test_backward_errors)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
     oclnn_tensor *x = oclnn_param(g, "w", 1, (const int64_t[]){4});
     ck_assert_int_eq(oclnn_graph_backward(g, x), OCLNN_ERR_SHAPE); /* not a scalar */
-    oclnn_tensor *odd = oclnn_node_new(g, &no_grad_op, OCLNN_DTYPE_F32, 1, (const int64_t[]){4}, 1, &x);
+    /* a backward-only op has no gradient of its own */
+    oclnn_tensor *xx[2] = {x, x};
+    oclnn_tensor *odd = oclnn_node_new(g, registered("activation_backward"), OCLNN_DTYPE_F32, 1,
+                                       (const int64_t[]){4}, 2, xx);
     oclnn_tensor *loss = oclnn_sum_to(g, odd, 0, NULL);
     ck_assert_int_eq(oclnn_graph_backward(g, loss), OCLNN_ERR_UNSUPPORTED);
-    ck_assert_msg(strstr(oclnn_last_error(), "test_op_without_backward"), "%s", oclnn_last_error());
+    ck_assert_msg(strstr(oclnn_last_error(), "activation_backward"), "%s", oclnn_last_error());
+    oclnn_graph_release(g);
+
+    /* an op definition that is not in the registry cannot make a node */
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_param(g, "w", 1, (const int64_t[]){4});
+    ck_assert_ptr_null(oclnn_node_new(g, &unregistered_op, OCLNN_DTYPE_F32, 1, (const int64_t[]){4}, 1, &x));
+    ck_assert_int_eq(oclnn_graph_compile(g, NULL), OCLNN_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(oclnn_last_error(), "test_op_not_registered") && strstr(oclnn_last_error(), "registry"),
+                  "%s", oclnn_last_error());
     oclnn_graph_release(g);
 
     g = oclnn_graph_create(tu_context());

@@ -284,9 +284,9 @@ START_TEST(test_init_rules)
     oclnn_tensor *conv_b = oclnn_param(g, "conv1.bias", 1, (const int64_t[]){8});
     oclnn_tensor *bn_w = oclnn_param(g, "bn1.weight", 1, (const int64_t[]){8});
     oclnn_tensor *bn_b = oclnn_param(g, "bn1.bias", 1, (const int64_t[]){8});
-    oclnn_tensor *rv = oclnn_state_new(g, "bn1.running_var", OCLNN_DTYPE_F32, 1, (const int64_t[]){8});
-    oclnn_tensor *rm = oclnn_state_new(g, "bn1.running_mean", OCLNN_DTYPE_F32, 1, (const int64_t[]){8});
-    oclnn_tensor *nbt = oclnn_state_new(g, "bn1.num_batches_tracked", OCLNN_DTYPE_I64, 0, NULL);
+    oclnn_tensor *rv = oclnn_state_new(g, "bn1.running_var", OCLNN_DTYPE_F32, 1, (const int64_t[]){8}, 0);
+    oclnn_tensor *rm = oclnn_state_new(g, "bn1.running_mean", OCLNN_DTYPE_F32, 1, (const int64_t[]){8}, 0);
+    oclnn_tensor *nbt = oclnn_state_new(g, "bn1.num_batches_tracked", OCLNN_DTYPE_I64, 0, NULL, 0);
     oclnn_tensor *ih = oclnn_param(g, "lstm.weight_ih_l0", 2, (const int64_t[]){24, 5});
     oclnn_tensor *hh = oclnn_param(g, "lstm.weight_hh_l0", 2, (const int64_t[]){24, 6});
     oclnn_tensor *bih = oclnn_param(g, "lstm.bias_ih_l0", 1, (const int64_t[]){24});

@@ -45,6 +45,9 @@ oclnn_tensor *oclnn_param(oclnn_graph *g, const char *name, int ndim, const int6
 /* Convenience: oclnn_input_f32(g, "x", 2, 64, 10) (dims passed as int). */
 oclnn_tensor *oclnn_input_f32(oclnn_graph *g, const char *name, int ndim, ...);
 
+/* A tensor holds at most 2^31 - 1 elements (kernels index with int); a
+ * larger one is a graph error naming its shape. */
+
 /* ---- Tensor queries */
 int oclnn_tensor_ndim(const oclnn_tensor *t);
 int64_t oclnn_tensor_dim(const oclnn_tensor *t, int axis); /* negative axis counts from the end */
@@ -87,11 +90,15 @@ oclnn_status oclnn_graph_share_params(oclnn_graph *dst, const oclnn_graph *src);
 
 /* ---- Compile and run */
 typedef struct oclnn_compile_options {
-    int no_memory_reuse; /* give every intermediate its own arena range (for testing the planner) */
+    int no_memory_reuse;      /* give every intermediate its own arena range (for testing the planner) */
+    int poison_intermediates; /* fill intermediates with NaN at compile, so that an element a kernel
+                                 reads before anything wrote it shows up in the results (for tests) */
 } oclnn_compile_options;
 
 /* Keeps t in its own buffer after a run so it can be read. */
 oclnn_status oclnn_graph_output(oclnn_graph *g, oclnn_tensor *t);
+/* A failed compile (say, out of device memory) leaves the graph as it was:
+ * it may be compiled again. */
 oclnn_status oclnn_graph_compile(oclnn_graph *g, const oclnn_compile_options *options);
 /* Enqueues every node; returns without waiting (reads wait). */
 oclnn_status oclnn_graph_run(oclnn_graph *g);

@@ -1,8 +1,9 @@
 /* oclnn ops: constructors that add one node to a graph and return its
  * output. Shapes are checked and inferred immediately; a mismatch records
  * a sticky graph error naming the op and both shapes (see graph.h). Every
- * op here has a backward unless stated otherwise. Inputs that are strided
- * views are copied to contiguous form where an op needs it. */
+ * op here has a backward unless stated otherwise. Inputs may be any view
+ * (permuted, transposed, sliced): the graph copies a strided view to
+ * contiguous form before an op whose kernel cannot read its strides. */
 #ifndef OCLNN_OPS_H
 #define OCLNN_OPS_H
 
@@ -11,6 +12,19 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- The op registry: every op the graph can hold, including the
+ * backward-only ones autodiff adds (`oclnn ops` prints it). */
+typedef struct oclnn_op_info {
+    const char *name;        /* as in error messages and OCLNN_PROFILE, e.g. "matmul" */
+    const char *family;      /* the file it lives in: src/ops/<family>.c, cl/<family>.cl */
+    int has_backward;        /* gradients flow through it */
+    int inplace;             /* may write its output over its first input */
+    unsigned strided_inputs; /* bit i: input i is read through its strides (no copy) */
+} oclnn_op_info;
+int oclnn_op_count(void);
+/* Fills *info for op i in [0, oclnn_op_count()). */
+oclnn_status oclnn_op_get(int i, oclnn_op_info *info);
 
 /* ---- Elementwise (src/ops/elementwise.c). Binary ops broadcast like
  * NumPy/PyTorch: shapes are aligned from the right, size-1 dims stretch. */
@@ -50,6 +64,12 @@ oclnn_tensor *oclnn_log_softmax(oclnn_graph *g, oclnn_tensor *x);
 
 /* ---- Shape ops (src/ops/shape.c): copies with a new layout. */
 oclnn_tensor *oclnn_concat(oclnn_graph *g, int n, oclnn_tensor *const *xs, int axis);
+/* Splits x along axis into n (1 to 9) contiguous parts of the given sizes,
+ * e.g. a fused q/k/v projection into q, k and v. One node writes all parts
+ * and the gradients of all of them flow back (a part nothing depends on
+ * counts as zero). parts[k] gets part k; the status is the graph's error. */
+oclnn_status oclnn_split(oclnn_graph *g, oclnn_tensor *x, int axis, int n, const int64_t *sizes,
+                         oclnn_tensor **parts);
 
 /* ---- GEMM family (src/ops/gemm.c), CLBlast underneath.
  * matmul: [M,K]x[K,N] -> [M,N]; with 3+ dims the leading dims are a batch

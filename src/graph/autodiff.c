@@ -50,7 +50,7 @@ static oclnn_tensor *grad_tensor(oclnn_graph *g, oclnn_tensor *t)
     if (t->grad) return t->grad;
     char name[512];
     snprintf(name, sizeof name, "%s.grad", t->name ? t->name : "tensor");
-    t->grad = oclnn_state_new(g, oclnn_graph_find(g, name) ? NULL : name, OCLNN_DTYPE_F32, t->ndim, t->dims);
+    t->grad = oclnn_state_new(g, oclnn_graph_find(g, name) ? NULL : name, OCLNN_DTYPE_F32, t->ndim, t->dims, 0.0);
     if (t->grad) {
         t->grad->flags = (t->grad->flags & ~T_STATE) | T_GRAD;
         t->flags |= T_NEEDS_GRAD;
@@ -62,6 +62,12 @@ oclnn_status oclnn_graph_retain_grad(oclnn_graph *g, oclnn_tensor *t)
 {
     if (!g || !t) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_retain_grad: NULL argument");
     if (g->error) return oclnn_fail(g->error, "%s", g->error_message);
+    if (t->graph != g)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_retain_grad: tensor belongs to another graph");
+    if (g->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_retain_grad: graph already compiled");
+    if ((t->flags & T_AUX) && !(t->flags & T_DIFF_OUTPUT))
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "retain_grad: this output of '%s' carries no gradient",
+                          t->aux_of->op->name);
     if (g->has_backward) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "retain_grad must come before backward");
     if (t->dtype != OCLNN_DTYPE_F32) return oclnn_fail(OCLNN_ERR_SHAPE, "retain_grad: tensor is not f32");
     /* Marking the tensor makes every op that reads it differentiable. */
@@ -70,14 +76,35 @@ oclnn_status oclnn_graph_retain_grad(oclnn_graph *g, oclnn_tensor *t)
         oclnn_tensor *n = g->tensors[i];
         for (int s = 0; s < n->nsrc; s++)
             if (n->src[s]->flags & T_NEEDS_GRAD) n->flags |= T_NEEDS_GRAD;
+        if ((n->flags & T_DIFF_OUTPUT) && (n->aux_of->flags & T_NEEDS_GRAD)) n->flags |= T_NEEDS_GRAD;
     }
     return grad_tensor(g, t) ? OCLNN_OK : oclnn_fail(g->error, "%s", g->error_message);
+}
+
+/* Gradients of all outputs of node t (its own, then each aux output), or
+ * false when none has one. A differentiable output that got none gets
+ * zeros, so an op's backward() never loses or misreads a missing one. */
+static bool output_grads(oclnn_graph *g, oclnn_tensor *t, oclnn_tensor **grads)
+{
+    bool any = t->grad_tmp != NULL;
+    grads[0] = t->grad_tmp;
+    for (int a = 0; a < t->naux; a++) {
+        grads[1 + a] = (t->aux[a]->flags & T_DIFF_OUTPUT) ? t->aux[a]->grad_tmp : NULL;
+        any |= grads[1 + a] != NULL;
+    }
+    if (!any) return false;
+    if (!grads[0]) grads[0] = oclnn_full_like(g, t, 0.0f);
+    for (int a = 0; a < t->naux; a++)
+        if ((t->aux[a]->flags & T_DIFF_OUTPUT) && !grads[1 + a]) grads[1 + a] = oclnn_full_like(g, t->aux[a], 0.0f);
+    return true;
 }
 
 oclnn_status oclnn_graph_backward(oclnn_graph *g, oclnn_tensor *loss)
 {
     if (!g || !loss) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_backward: NULL argument");
     if (g->error) return oclnn_fail(g->error, "%s", g->error_message);
+    if (loss->graph != g)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_backward: the loss belongs to another graph");
     if (g->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_backward: graph already compiled");
     if (g->has_backward) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_backward: called twice");
     if (oclnn_tensor_numel(loss) != 1 || loss->dtype != OCLNN_DTYPE_F32) {
@@ -92,21 +119,28 @@ oclnn_status oclnn_graph_backward(oclnn_graph *g, oclnn_tensor *loss)
     loss->grad_tmp = oclnn_full_like(g, loss, 1.0f);
     for (int i = last; i >= 0 && !g->error; i--) {
         oclnn_tensor *t = g->tensors[i];
-        oclnn_tensor *grad = t->grad_tmp;
-        if (!grad) continue;
-        if (t->grad || (t->flags & T_PARAM)) oclnn_grad_accumulate_node(g, grad_tensor(g, t), grad);
-        if (t->flags & T_VIEW) {
-            view_backward(g, t, grad);
-        } else if (t->op) {
-            bool any = false;
-            for (int s = 0; s < t->nsrc; s++) any |= (t->src[s]->flags & T_NEEDS_GRAD) != 0;
-            if (!any) continue;
-            if (!t->op->backward) {
-                oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "backward: op '%s' has no gradient", t->op->name);
-                break;
-            }
-            t->op->backward(g, t, grad);
+        /* Extra outputs are handled with their node (which comes before
+         * them), once every reader of theirs has contributed. */
+        if (t->flags & T_AUX) {
+            if (t->grad_tmp && t->grad) oclnn_grad_accumulate_node(g, t->grad, t->grad_tmp);
+            continue;
         }
+        if (t->grad_tmp && (t->grad || (t->flags & T_PARAM)))
+            oclnn_grad_accumulate_node(g, grad_tensor(g, t), t->grad_tmp);
+        if (t->flags & T_VIEW) {
+            if (t->grad_tmp) view_backward(g, t, t->grad_tmp);
+            continue;
+        }
+        if (!t->op) continue;
+        bool any = false;
+        for (int s = 0; s < t->nsrc; s++) any |= (t->src[s]->flags & T_NEEDS_GRAD) != 0;
+        oclnn_tensor *grads[1 + OCLNN_MAX_AUX];
+        if (!any || !output_grads(g, t, grads)) continue;
+        if (!t->op->backward) {
+            oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "backward: op '%s' has no gradient", t->op->name);
+            break;
+        }
+        t->op->backward(g, t, grads);
     }
     for (int i = 0; i < g->count; i++) g->tensors[i]->grad_tmp = NULL;
     if (g->error) return oclnn_fail(g->error, "%s", g->error_message);

@@ -1,6 +1,7 @@
 /* Compile (plan + allocate + prepare kernels) and run. */
 #include "graph/graph.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,10 +14,29 @@ oclnn_status oclnn_graph_output(oclnn_graph *g, oclnn_tensor *t)
 {
     if (!g || !t) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_output: NULL argument");
     if (g->error) return oclnn_fail(g->error, "%s", g->error_message);
+    if (t->graph != g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_output: tensor belongs to another graph");
     if (g->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_output: graph already compiled");
     t->flags |= T_OUTPUT;
     t->storage->flags |= T_OUTPUT;
     return OCLNN_OK;
+}
+
+/* Fills a fresh persistent buffer with the tensor's declared initial value
+ * (zero for parameters, gradients, inputs and outputs). */
+static oclnn_status fill_initial(oclnn_graph *g, oclnn_tensor *t)
+{
+    union {
+        float f;
+        cl_int i;
+        cl_long l;
+    } v;
+    size_t size = 4;
+    if (t->dtype == OCLNN_DTYPE_F32) v.f = (float)t->init_value;
+    else if (t->dtype == OCLNN_DTYPE_I32) v.i = (cl_int)t->init_value;
+    else v.l = (cl_long)t->init_value, size = 8;
+    size_t bytes = t->bytes ? t->bytes : size;
+    cl_int err = clEnqueueFillBuffer(g->ctx->queue, t->buffer, &v, size, 0, bytes, 0, NULL, NULL);
+    return oclnn_cl_check(err, "clEnqueueFillBuffer", t->name ? t->name : "compile");
 }
 
 static oclnn_status allocate_persistent(oclnn_graph *g)
@@ -26,12 +46,96 @@ static oclnn_status allocate_persistent(oclnn_graph *g)
         if (t->storage != t || !(t->flags & T_PERSISTENT) || t->buffer) continue; /* t->buffer: shared */
         oclnn_status s = oclnn_buffer_create(g->ctx, t->bytes, t->name ? t->name : "persistent tensor", &t->buffer);
         if (s) return s;
+        t->owns_buffer = true;
         t->byte_offset = 0;
-        /* Fresh parameters and accumulators start at zero, not garbage. */
-        float zero = 0.0f;
-        cl_int err = clEnqueueFillBuffer(g->ctx->queue, t->buffer, &zero, sizeof zero, 0,
-                                         t->bytes ? t->bytes : 4, 0, NULL, NULL);
-        if (err) return oclnn_cl_check(err, "clEnqueueFillBuffer", "compile");
+        if ((s = fill_initial(g, t))) return s;
+    }
+    return OCLNN_OK;
+}
+
+/* Each intermediate gets a sub-buffer of its arena range, so kernels see
+ * offsets within the tensor, never within the arena (which may exceed what
+ * an int offset reaches). An in-place node shares its source's sub-buffer:
+ * two overlapping sub-buffers in one kernel would be undefined. */
+static oclnn_status allocate_intermediates(oclnn_graph *g)
+{
+    if (g->arena_bytes) {
+        oclnn_status s = oclnn_buffer_create(g->ctx, g->arena_bytes, "graph arena", &g->arena);
+        if (s) return s;
+    }
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (t->storage != t || t->buffer) continue;
+        if (t->inplace_of) {
+            t->buffer = t->inplace_of->buffer;
+            clRetainMemObject(t->buffer);
+        } else {
+            cl_buffer_region region = {t->byte_offset, t->bytes ? t->bytes : 1};
+            cl_int err = CL_SUCCESS;
+            t->buffer = clCreateSubBuffer(g->arena, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
+            if (err) {
+                t->buffer = NULL;
+                return oclnn_cl_check(err, "clCreateSubBuffer", t->op ? t->op->name : "compile");
+            }
+        }
+        t->owns_buffer = true;
+        t->byte_offset = 0;
+    }
+    return OCLNN_OK;
+}
+
+/* Puts the graph back as it was before a failed compile, so that compiling
+ * again (say after freeing device memory) neither leaks nor double-frees. */
+static void compile_undo(oclnn_graph *g)
+{
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        for (int k = 0; k < t->nlaunch; k++)
+            if (t->launch[k].kernel) clReleaseKernel(t->launch[k].kernel);
+        t->nlaunch = 0;
+        bool persistent = t->storage == t && (t->flags & T_PERSISTENT);
+        if (persistent) continue; /* allocated (or shared) once; kept for the next try */
+        if (t->buffer && t->owns_buffer) clReleaseMemObject(t->buffer);
+        t->buffer = NULL;
+        t->owns_buffer = false;
+    }
+    if (g->arena) clReleaseMemObject(g->arena);
+    g->arena = NULL;
+}
+
+/* Quiet NaN in every intermediate: an element a kernel reads but nothing
+ * wrote turns every result it reaches into NaN, which tests catch. */
+static oclnn_status poison_arena(oclnn_graph *g)
+{
+    if (!g->arena) return OCLNN_OK;
+    const cl_uint nan_bits = 0x7fc00000u;
+    cl_int err = clEnqueueFillBuffer(g->ctx->queue, g->arena, &nan_bits, sizeof nan_bits, 0, g->arena_bytes, 0, NULL,
+                                     NULL);
+    return oclnn_cl_check(err, "clEnqueueFillBuffer (poison)", "compile");
+}
+
+static oclnn_status compile_steps(oclnn_graph *g, bool reuse)
+{
+    cl_uint align_bits = 0;
+    if (clGetDeviceInfo(g->ctx->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits, NULL) !=
+        CL_SUCCESS)
+        align_bits = 0;
+    g->arena_align = align_bits / 8 > 256 ? align_bits / 8 : 256;
+    oclnn_status s = oclnn_graph_plan(g, reuse);
+    if (!s) s = allocate_persistent(g);
+    if (!s) s = allocate_intermediates(g);
+    if (s) return s;
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (t->storage != t) {
+            t->buffer = t->storage->buffer;
+            t->byte_offset = t->storage->byte_offset;
+        }
+    }
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (!t->op || !t->op->prepare) continue;
+        if ((s = t->op->prepare(g->ctx, t))) return s;
     }
     return OCLNN_OK;
 }
@@ -51,9 +155,10 @@ oclnn_status oclnn_graph_share_params(oclnn_graph *dst, const oclnn_graph *src)
         if (!oclnn_same_shape(s, t) || s->dtype != t->dtype || s->storage != s)
             return oclnn_fail(OCLNN_ERR_SHAPE, "oclnn_graph_share_params: '%s' is %s in one graph and %s in the other",
                               t->name, oclnn_tensor_shape_str(t, a, sizeof a), oclnn_tensor_shape_str(s, b, sizeof b));
-        if (t->buffer) clReleaseMemObject(t->buffer);
+        if (t->buffer && t->owns_buffer) clReleaseMemObject(t->buffer);
         clRetainMemObject(s->buffer);
         t->buffer = s->buffer;
+        t->owns_buffer = true;
     }
     return OCLNN_OK;
 }
@@ -63,31 +168,17 @@ oclnn_status oclnn_graph_compile(oclnn_graph *g, const oclnn_compile_options *op
     if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_compile: NULL graph");
     if (g->error) return oclnn_fail(g->error, "%s", g->error_message);
     if (g->compiled) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_compile: already compiled");
-    bool reuse = !(options && options->no_memory_reuse);
-    oclnn_status s = oclnn_graph_plan(g, reuse);
-    if (s) return s;
-    s = allocate_persistent(g);
-    if (s) return s;
-    if (g->arena_bytes) {
-        s = oclnn_buffer_create(g->ctx, g->arena_bytes, "graph arena", &g->arena);
-        if (s) return s;
+    oclnn_status s = compile_steps(g, !(options && options->no_memory_reuse));
+    if (s) {
+        compile_undo(g);
+        return s;
     }
-    for (int i = 0; i < g->count; i++) {
-        oclnn_tensor *t = g->tensors[i];
-        if (t->storage == t && !t->buffer) t->buffer = g->arena;
-    }
-    for (int i = 0; i < g->count; i++) {
-        oclnn_tensor *t = g->tensors[i];
-        if (t->storage != t) {
-            t->buffer = t->storage->buffer;
-            t->byte_offset = t->storage->byte_offset;
+    if (options && options->poison_intermediates) {
+        s = poison_arena(g);
+        if (s) {
+            compile_undo(g);
+            return s;
         }
-    }
-    for (int i = 0; i < g->count; i++) {
-        oclnn_tensor *t = g->tensors[i];
-        if (!t->op || !t->op->prepare) continue;
-        s = t->op->prepare(g->ctx, t);
-        if (s) return s;
     }
     g->compiled = true;
     const char *profile = getenv("OCLNN_PROFILE");
@@ -137,9 +228,18 @@ int oclnn_graph_node_count(const oclnn_graph *g) { return g ? g->node_count : 0;
 
 /* ---- kernel argument helpers */
 
-int oclnn_tensor_elem_offset(const oclnn_tensor *t)
+int64_t oclnn_tensor_elem_offset(const oclnn_tensor *t)
 {
-    return (int)(t->byte_offset / oclnn_dtype_size(t->dtype) + (size_t)t->offset);
+    return (int64_t)(t->byte_offset / oclnn_dtype_size(t->dtype)) + t->offset;
+}
+
+oclnn_status oclnn_arg_count(cl_kernel k, cl_uint *index, int64_t n, const char *op)
+{
+    if (n < 0 || n > INT32_MAX)
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "%s: size %lld does not fit the kernel's int argument", op,
+                          (long long)n);
+    cl_int v = (cl_int)n;
+    return oclnn_arg(k, index, sizeof v, &v, op);
 }
 
 oclnn_status oclnn_arg(cl_kernel k, cl_uint *index, size_t size, const void *value, const char *op)
@@ -155,9 +255,9 @@ oclnn_status oclnn_arg(cl_kernel k, cl_uint *index, size_t size, const void *val
 
 oclnn_status oclnn_arg_tensor(cl_kernel k, cl_uint *index, const oclnn_tensor *t, const char *op)
 {
-    size_t elems = t->byte_offset / oclnn_dtype_size(t->dtype) + (size_t)t->offset;
-    if (elems > 0x7fffffffu)
-        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "%s: tensor offset beyond 2^31 elements", op);
+    int64_t elems = oclnn_tensor_elem_offset(t);
+    if (elems < 0 || elems > INT32_MAX) /* cannot happen below the graph's element limit; checked all the same */
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "%s: tensor offset %lld beyond 2^31 elements", op, (long long)elems);
     cl_int off = (cl_int)elems;
     oclnn_status s = oclnn_arg(k, index, sizeof(cl_mem), &t->buffer, op);
     return s ? s : oclnn_arg(k, index, sizeof off, &off, op);
@@ -245,13 +345,17 @@ oclnn_status oclnn_tensor_fill(oclnn_tensor *t, float value)
     oclnn_status s = check_transfer(t, t ? (size_t)oclnn_tensor_numel(t) * oclnn_dtype_size(t->dtype) : 0,
                                     "oclnn_tensor_fill");
     if (s) return s;
-    size_t bytes = (size_t)oclnn_tensor_numel(t) * 4;
+    size_t size = oclnn_dtype_size(t->dtype), bytes = (size_t)oclnn_tensor_numel(t) * size;
     if (!bytes) return OCLNN_OK;
-    if (t->dtype == OCLNN_DTYPE_I64)
-        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "oclnn_tensor_fill: i64 tensors are not fillable");
-    cl_int iv = (cl_int)value;
-    const void *pattern = t->dtype == OCLNN_DTYPE_F32 ? (const void *)&value : (const void *)&iv;
-    cl_int err = clEnqueueFillBuffer(t->graph->ctx->queue, t->buffer, pattern, 4, tensor_byte_offset(t), bytes, 0,
+    union {
+        float f;
+        cl_int i;
+        cl_long l;
+    } v;
+    if (t->dtype == OCLNN_DTYPE_F32) v.f = value;
+    else if (t->dtype == OCLNN_DTYPE_I32) v.i = (cl_int)value;
+    else v.l = (cl_long)value;
+    cl_int err = clEnqueueFillBuffer(t->graph->ctx->queue, t->buffer, &v, size, tensor_byte_offset(t), bytes, 0,
                                      NULL, NULL);
     return oclnn_cl_check(err, "clEnqueueFillBuffer", t->name ? t->name : "tensor_fill");
 }

@@ -2,6 +2,7 @@
 #include "graph/graph.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +104,17 @@ static oclnn_tensor *tensor_new(oclnn_graph *g, oclnn_dtype dtype, int ndim, con
         if (dims[i] < 0)
             return oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "%s: dim %d is negative (%lld)", op, i, (long long)dims[i]);
         numel *= dims[i];
-        if (numel > ((int64_t)1 << 40))
-            return oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "%s: tensor too large", op);
+        /* Kernels index elements with int: one limit here keeps every
+         * kernel's indices and offsets in range (see graph.h). */
+        if (numel > INT32_MAX) {
+            char buf[160];
+            size_t len = 0;
+            for (int k = 0; k < ndim && len < sizeof buf; k++)
+                len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%lld", k ? ", " : "", (long long)dims[k]);
+            return oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED,
+                                    "%s: tensor [%s] has more than 2^31 - 1 elements, the most one tensor may hold",
+                                    op, buf);
+        }
     }
     if (g->count == g->capacity) {
         int cap = g->capacity ? g->capacity * 2 : 64;
@@ -152,9 +162,12 @@ oclnn_tensor *oclnn_param(oclnn_graph *g, const char *name, int ndim, const int6
     return leaf_new(g, name, OCLNN_DTYPE_F32, ndim, dims, T_PARAM | T_NEEDS_GRAD, "param");
 }
 
-oclnn_tensor *oclnn_state_new(oclnn_graph *g, const char *name, oclnn_dtype dtype, int ndim, const int64_t *dims)
+oclnn_tensor *oclnn_state_new(oclnn_graph *g, const char *name, oclnn_dtype dtype, int ndim, const int64_t *dims,
+                              double init)
 {
-    return leaf_new(g, name, dtype, ndim, dims, T_STATE, "state");
+    oclnn_tensor *t = leaf_new(g, name, dtype, ndim, dims, T_STATE, "state");
+    if (t) t->init_value = init;
+    return t;
 }
 
 oclnn_tensor *oclnn_input_f32(oclnn_graph *g, const char *name, int ndim, ...)
@@ -173,28 +186,57 @@ oclnn_tensor *oclnn_node_new(oclnn_graph *g, const oclnn_op_def *op, oclnn_dtype
                              const int64_t *dims, int nsrc, oclnn_tensor *const *srcs)
 {
     if (!oclnn_graph_usable(g, op->name, nsrc, srcs)) return NULL;
+    if (!oclnn_op_registered(op))
+        return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "%s: op is not in the op registry (src/ops/registry.c)",
+                                op->name);
+    if (nsrc > OCLNN_MAX_SRC)
+        return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "%s: %d inputs, at most %d per node", op->name, nsrc,
+                                OCLNN_MAX_SRC);
+    /* The input contract: a source the kernel would read as if it were
+     * dense gets a contiguous copy first, whatever the constructor did. */
+    oclnn_tensor *in[OCLNN_MAX_SRC];
+    for (int i = 0; i < nsrc; i++) {
+        in[i] = srcs[i];
+        if (!(op->strided_inputs & (1u << i)) && !oclnn_tensor_is_contiguous(in[i]) &&
+            !(in[i] = oclnn_contiguous(g, in[i])))
+            return NULL;
+    }
     oclnn_tensor *t = tensor_new(g, dtype, ndim, dims, op->name);
     if (!t) return NULL;
     t->op = op;
     t->nsrc = nsrc;
     for (int i = 0; i < nsrc; i++) {
-        t->src[i] = srcs[i];
-        if (srcs[i]->flags & T_NEEDS_GRAD) t->flags |= T_NEEDS_GRAD;
+        t->src[i] = in[i];
+        if (in[i]->flags & T_NEEDS_GRAD) t->flags |= T_NEEDS_GRAD;
     }
+    return t;
+}
+
+static oclnn_tensor *extra_output_new(oclnn_tensor *node, oclnn_dtype dtype, int ndim, const int64_t *dims,
+                                      unsigned flags)
+{
+    if (!node) return NULL;
+    oclnn_graph *g = node->graph;
+    if (node->naux == OCLNN_MAX_AUX)
+        return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "%s: more than %d extra outputs", node->op->name,
+                                OCLNN_MAX_AUX);
+    oclnn_tensor *t = tensor_new(g, dtype, ndim, dims, node->op->name);
+    if (!t) return NULL;
+    t->flags = flags;
+    t->aux_of = node;
+    node->aux[node->naux++] = t;
     return t;
 }
 
 oclnn_tensor *oclnn_aux_new(oclnn_tensor *node, oclnn_dtype dtype, int ndim, const int64_t *dims)
 {
+    return extra_output_new(node, dtype, ndim, dims, T_AUX);
+}
+
+oclnn_tensor *oclnn_diff_output_new(oclnn_tensor *node, int ndim, const int64_t *dims)
+{
     if (!node) return NULL;
-    oclnn_graph *g = node->graph;
-    if (node->naux == OCLNN_MAX_AUX) return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "too many aux outputs");
-    oclnn_tensor *t = tensor_new(g, dtype, ndim, dims, node->op->name);
-    if (!t) return NULL;
-    t->flags = T_AUX;
-    t->aux_of = node;
-    node->aux[node->naux++] = t;
-    return t;
+    return extra_output_new(node, OCLNN_DTYPE_F32, ndim, dims, T_AUX | T_DIFF_OUTPUT | (node->flags & T_NEEDS_GRAD));
 }
 
 /* ---- queries */
@@ -406,7 +448,7 @@ void oclnn_graph_release(oclnn_graph *g)
         for (int k = 0; k < t->nlaunch; k++)
             if (t->launch[k].kernel) clReleaseKernel(t->launch[k].kernel);
         if (t->op && t->op->release) t->op->release(t);
-        if (t->buffer && t->buffer != g->arena && t->storage == t) clReleaseMemObject(t->buffer);
+        if (t->buffer && t->owns_buffer) clReleaseMemObject(t->buffer);
         free(t->name);
         free(t);
     }

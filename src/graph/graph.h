@@ -11,9 +11,12 @@
 
 #include <stdbool.h>
 
-#define OCLNN_MAX_SRC 6
-#define OCLNN_MAX_LAUNCH 4
-#define OCLNN_MAX_AUX 3
+/* Large enough for a fused recurrent layer (input, h0, c0 and four weights
+ * and biases per direction and layer) and for per-step launches of small
+ * fused kernels; constructors that exceed them get a graph error. */
+#define OCLNN_MAX_SRC 32
+#define OCLNN_MAX_LAUNCH 16
+#define OCLNN_MAX_AUX 8
 
 enum {
     T_INPUT = 1u << 0,
@@ -24,6 +27,7 @@ enum {
     T_VIEW = 1u << 5,
     T_AUX = 1u << 6,     /* extra output written by the node in aux_of */
     T_NEEDS_GRAD = 1u << 7,
+    T_DIFF_OUTPUT = 1u << 8, /* aux output that carries a gradient (LSTM h_n, split q/k/v) */
 };
 #define T_PERSISTENT (T_INPUT | T_PARAM | T_OUTPUT | T_GRAD | T_STATE)
 
@@ -60,17 +64,28 @@ struct oclnn_tensor {
 
     oclnn_tensor *grad;              /* params: persistent accumulator */
     oclnn_tensor *grad_tmp;          /* during backward(): sum of contributions */
+    double init_value;               /* persistent state: value it starts with when allocated */
+    bool owns_buffer;                /* this tensor holds one reference to buffer */
+    oclnn_tensor *inplace_of;        /* planner: storage whose arena range this node writes in place */
 
     /* planning and execution */
     int node_index;                  /* position in execution order, -1 for leaves */
     int last_use;                    /* index of the last node reading this storage */
     size_t bytes;
-    cl_mem buffer;                   /* own buffer (persistent) or the arena */
-    size_t byte_offset;              /* into buffer */
+    cl_mem buffer;                   /* own buffer (persistent) or a sub-buffer of the arena */
+    size_t byte_offset;              /* planner: offset in the arena; 0 once buffer is assigned */
     oclnn_launch launch[OCLNN_MAX_LAUNCH];
     int nlaunch;
 };
 
+/* Every op is one entry of this kind, listed in the registry
+ * (src/ops/registry.c; `oclnn ops` prints it). The graph, not the op,
+ * enforces the input contract: a source that is a strided view (permute,
+ * transpose, a slice of an inner axis) is copied to contiguous memory before
+ * the node is created unless the op declares in strided_inputs that its
+ * kernel reads that source through its strides. Contiguous sources may
+ * still start at an element offset (a slice of the outer axis): kernels get
+ * (buffer, offset) for every tensor. */
 struct oclnn_op_def {
     const char *name;
     /* Creates kernels and binds arguments; buffers are assigned by now. */
@@ -78,12 +93,21 @@ struct oclnn_op_def {
     /* Enqueues the work; NULL means "enqueue node->launch[] in order". */
     oclnn_status (*forward)(oclnn_context *ctx, oclnn_tensor *node);
     /* Adds gradient nodes: for each differentiable src i, calls
-     * oclnn_grad_add(g, node->src[i], contribution). NULL: no backward. */
-    void (*backward)(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad_out);
+     * oclnn_grad_add(g, node->src[i], contribution). grads[0] is the
+     * gradient of the node's own output, grads[1 + a] that of aux[a]: NULL
+     * for aux outputs that carry no gradient, and zeros (never NULL) for a
+     * differentiable output nothing depended on. NULL: no backward. */
+    void (*backward)(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads);
     void (*release)(oclnn_tensor *node);
-    bool inplace;   /* output may reuse src[0]'s memory when src[0] dies here */
-    bool contiguous_inputs; /* constructor helper copies strided views first */
+    bool inplace;            /* output may reuse src[0]'s memory when src[0] dies here */
+    unsigned strided_inputs; /* bit i: the kernel reads src i through its strides */
 };
+
+/* The registry: every op definition, for listing and for checking that a
+ * node's op is a registered one. */
+int oclnn_op_registry_count(void);
+const oclnn_op_def *oclnn_op_registry_get(int i);
+bool oclnn_op_registered(const oclnn_op_def *op);
 
 struct oclnn_graph {
     oclnn_context *ctx;
@@ -98,6 +122,7 @@ struct oclnn_graph {
     double *node_seconds;            /* $OCLNN_PROFILE: wall time per node (finish after each) */
     cl_mem arena;
     size_t arena_bytes, naive_bytes;
+    size_t arena_align;              /* bytes: the device's sub-buffer origin alignment, at least 256 */
     int node_count;
 };
 
@@ -110,17 +135,29 @@ bool oclnn_graph_usable(oclnn_graph *g, const char *op, int n, oclnn_tensor *con
 /* New contiguous node of `op` with the given shape and sources. */
 oclnn_tensor *oclnn_node_new(oclnn_graph *g, const oclnn_op_def *op, oclnn_dtype dtype, int ndim,
                              const int64_t *dims, int nsrc, oclnn_tensor *const *srcs);
-/* Extra output of node (e.g. max-pool indices), allocated with it. */
+/* Extra output of node that carries no gradient (max-pool indices, saved
+ * statistics, workspaces), allocated with it. */
 oclnn_tensor *oclnn_aux_new(oclnn_tensor *node, oclnn_dtype dtype, int ndim, const int64_t *dims);
-/* Persistent state tensor (running stats, optimizer moments). */
-oclnn_tensor *oclnn_state_new(oclnn_graph *g, const char *name, oclnn_dtype dtype, int ndim, const int64_t *dims);
+/* Extra f32 output of node that does carry a gradient (LSTM h_n and c_n,
+ * the parts of a split): its gradient reaches the op's backward() as
+ * grads[1 + a]. */
+oclnn_tensor *oclnn_diff_output_new(oclnn_tensor *node, int ndim, const int64_t *dims);
+/* Persistent state tensor (running stats, optimizer moments). It is set to
+ * `init` once, when its memory is allocated at compile, and never again:
+ * a graph that shares the state of another (oclnn_graph_share_params)
+ * keeps its values. */
+oclnn_tensor *oclnn_state_new(oclnn_graph *g, const char *name, oclnn_dtype dtype, int ndim, const int64_t *dims,
+                              double init);
 bool oclnn_tensor_is_contiguous(const oclnn_tensor *t);
 bool oclnn_same_shape(const oclnn_tensor *a, const oclnn_tensor *b);
 size_t oclnn_dtype_size(oclnn_dtype dtype);
 const char *oclnn_dtype_name(oclnn_dtype dtype);
 
 /* ---- for prepare(): argument binding. Tensors are passed to kernels as
- * (global buffer, int element offset). */
+ * (global buffer, int element offset). Every tensor holds fewer than 2^31
+ * elements (the graph refuses larger ones), and each intermediate has a
+ * buffer of its own range of the arena, so int indices and offsets in
+ * kernels never overflow, whatever the arena's size. */
 oclnn_status oclnn_launch_kernel(oclnn_context *ctx, oclnn_tensor *node, const char *source,
                                  const char *options, const char *kernel_name, oclnn_launch **out);
 oclnn_status oclnn_arg_tensor(cl_kernel k, cl_uint *index, const oclnn_tensor *t, const char *op);
@@ -134,8 +171,10 @@ void oclnn_launch_1d(oclnn_launch *l, size_t n);
  * local size it sees. */
 oclnn_status oclnn_launch_1d_groups(oclnn_context *ctx, oclnn_launch *l, size_t n, const char *op);
 oclnn_status oclnn_launch_enqueue(oclnn_context *ctx, const oclnn_launch *l, const char *op);
-/* Element offset of a tensor in its buffer, checked to fit an int. */
-int oclnn_tensor_elem_offset(const oclnn_tensor *t);
+/* Element offset of a tensor in its buffer. */
+int64_t oclnn_tensor_elem_offset(const oclnn_tensor *t);
+/* Binds an element count as a kernel int, failing clearly past 2^31 - 1. */
+oclnn_status oclnn_arg_count(cl_kernel k, cl_uint *index, int64_t n, const char *op);
 
 /* ---- for backward() */
 void oclnn_grad_add(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *contribution);

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_ALIGN 256
-
 typedef struct block {
     size_t offset, size;
     const oclnn_tensor *owner;
@@ -21,9 +19,10 @@ typedef struct arena_plan {
     block *live;
     int count, capacity;
     size_t peak;
+    size_t align;
 } arena_plan;
 
-static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
+static size_t align_up(const arena_plan *p, size_t n) { return (n + p->align - 1) / p->align * p->align; }
 
 static int block_cmp(const void *a, const void *b)
 {
@@ -34,7 +33,7 @@ static int block_cmp(const void *a, const void *b)
 /* First fit among the gaps between live blocks (kept sorted by offset). */
 static bool arena_alloc(arena_plan *p, const oclnn_tensor *owner, size_t bytes, size_t *offset)
 {
-    size_t size = align_up(bytes ? bytes : 1), at = 0;
+    size_t size = align_up(p, bytes ? bytes : 1), at = 0;
     for (int i = 0; i < p->count; i++) {
         if (p->live[i].offset - at >= size) break;
         at = p->live[i].offset + p->live[i].size;
@@ -77,6 +76,10 @@ static bool can_run_in_place(const oclnn_tensor *node, int index)
     if (!node->op->inplace || node->nsrc == 0) return false;
     const oclnn_tensor *src = node->src[0];
     const oclnn_tensor *st = src->storage;
+    /* Writing over src[0] is safe only if no other source reads the same
+     * memory (add(x, slice(x, ...)) would read elements already written). */
+    for (int s = 1; s < node->nsrc; s++)
+        if (node->src[s]->storage == st) return false;
     return !is_persistent(st) && st->last_use == index && src->offset == 0 && st->bytes == node->bytes &&
            oclnn_tensor_is_contiguous(src) && src->dtype == node->dtype && !(st->flags & T_AUX) &&
            st->op != NULL && !is_persistent(node);
@@ -109,7 +112,8 @@ static void compute_liveness(oclnn_graph *g)
 oclnn_status oclnn_graph_plan(oclnn_graph *g, bool reuse)
 {
     compute_liveness(g);
-    arena_plan plan = {0};
+    arena_plan plan = {.align = g->arena_align ? g->arena_align : 256};
+    for (int i = 0; i < g->count; i++) g->tensors[i]->inplace_of = NULL;
     g->naive_bytes = 0;
     /* nodes in order; freed[i] lists storages dying at node i */
     oclnn_tensor **order = malloc(sizeof *order * (size_t)(g->count + 1));
@@ -128,10 +132,11 @@ oclnn_status oclnn_graph_plan(oclnn_graph *g, bool reuse)
         for (int o = 0; o < nouts; o++) {
             oclnn_tensor *t = outs[o];
             if (t->storage != t || is_persistent(t)) continue;
-            g->naive_bytes += align_up(t->bytes ? t->bytes : 1);
+            g->naive_bytes += align_up(&plan, t->bytes ? t->bytes : 1);
             if (reuse && o == 0 && can_run_in_place(t, i)) {
                 oclnn_tensor *st = t->src[0]->storage;
                 t->byte_offset = st->byte_offset;
+                t->inplace_of = st;
                 arena_transfer(&plan, st, t);
                 continue;
             }

@@ -510,3 +510,6 @@ oclnn_conv_algorithm oclnn_conv2d_algorithm(const oclnn_tensor *t)
     if (!t || t->op != &conv_def || !t->op_data) return OCLNN_CONV_AUTO;
     return (oclnn_conv_algorithm)((const conv_geom *)t->op_data)->algo;
 }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_conv_ops[] = {&conv_def, NULL};

@@ -262,8 +262,9 @@ static const oclnn_op_def dgrad_def = {
 
 /* ---- the forward op's backward(): adds the nodes above */
 
-void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     const conv_geom *c = node->op_data;
     oclnn_tensor *x = node->src[0], *w = node->src[1], *b = c->has_bias ? node->src[2] : NULL;
     int64_t howo = conv_howo(c);
@@ -292,3 +293,6 @@ void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
         oclnn_grad_add(g, x, dx);
     }
 }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_conv_bwd_ops[] = {&prep_def, &bias_def, &wgrad_def, &dgrad_def, NULL};

@@ -65,6 +65,6 @@ oclnn_status conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, co
 size_t oclnn_conv_set_col_budget(size_t bytes);
 
 /* The gradient nodes (conv_bwd.c). */
-void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad);
+void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads);
 
 #endif

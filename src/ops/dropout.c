@@ -54,8 +54,9 @@ static oclnn_status dropout_forward(oclnn_context *ctx, oclnn_tensor *node)
 
 static oclnn_tensor *dropout_node(oclnn_graph *g, oclnn_tensor *x, float p, bool seeded, uint64_t seed);
 
-static void dropout_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void dropout_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *x = node->src[0];
     oclnn_grad_add(g, x, dropout_node(g, grad, node->fparam[0], true, (uint64_t)node->iparam[0]));
 }
@@ -89,3 +90,6 @@ oclnn_tensor *oclnn_dropout_seeded(oclnn_graph *g, oclnn_tensor *x, float p, uin
 {
     return dropout_node(g, x, p, true, seed);
 }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_dropout_ops[] = {&dropout_def, NULL};

@@ -8,7 +8,6 @@
 
 extern const char oclnn_cl_elementwise[];
 
-static int n_of(const oclnn_tensor *t) { return (int)oclnn_tensor_numel(t); }
 
 /* Binds y, the tensors in xs and n, then sizes a 1-D launch over n. */
 static oclnn_status launch_map(oclnn_context *ctx, oclnn_tensor *node, const char *options, const char *kernel,
@@ -20,8 +19,8 @@ static oclnn_status launch_map(oclnn_context *ctx, oclnn_tensor *node, const cha
     cl_uint i = 0;
     s = oclnn_arg_tensor(l->kernel, &i, node, node->op->name);
     for (int k = 0; k < nx && !s; k++) s = oclnn_arg_tensor(l->kernel, &i, xs[k], node->op->name);
-    int n = n_of(node);
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof n, &n, node->op->name);
+    int64_t n = oclnn_tensor_numel(node);
+    if (!s) s = oclnn_arg_count(l->kernel, &i, n, node->op->name);
     oclnn_launch_1d(l, (size_t)n);
     if (out) *out = l;
     if (next_arg) *next_arg = i;
@@ -53,12 +52,14 @@ static oclnn_status copy_prepare(oclnn_context *ctx, oclnn_tensor *node)
     return s;
 }
 
-static void copy_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void copy_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_grad_add(g, node->src[0], grad);
 }
 
-static const oclnn_op_def copy_def = {.name = "copy", .prepare = copy_prepare, .backward = copy_backward};
+static const oclnn_op_def copy_def = {
+    .name = "copy", .prepare = copy_prepare, .backward = copy_backward, .strided_inputs = 1u};
 
 oclnn_tensor *oclnn_copy(oclnn_graph *g, oclnn_tensor *x)
 {
@@ -81,7 +82,9 @@ static oclnn_status binary_prepare(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_tensor *a = node->src[0], *b = node->src[1];
     char opts[48];
     snprintf(opts, sizeof opts, "-DOP=%d -DNDIM=%d", (int)node->iparam[0], node->ndim ? node->ndim : 1);
-    bool flat = oclnn_same_shape(a, b) && oclnn_same_shape(a, node);
+    /* The flat kernel reads both operands densely: only for contiguous ones. */
+    bool flat = oclnn_same_shape(a, b) && oclnn_same_shape(a, node) && oclnn_tensor_is_contiguous(a) &&
+                oclnn_tensor_is_contiguous(b);
     oclnn_launch *l;
     cl_uint i;
     oclnn_tensor *xs[2] = {a, b};
@@ -104,8 +107,9 @@ static oclnn_status binary_prepare(oclnn_context *ctx, oclnn_tensor *node)
     return s;
 }
 
-static void binary_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void binary_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *a = node->src[0], *b = node->src[1];
     oclnn_tensor *ga = NULL, *gb = NULL;
     switch (node->iparam[0]) {
@@ -125,10 +129,10 @@ static void binary_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *gr
 }
 
 static const oclnn_op_def binary_def[4] = {
-    {.name = "add", .prepare = binary_prepare, .backward = binary_backward, .inplace = true},
-    {.name = "sub", .prepare = binary_prepare, .backward = binary_backward, .inplace = true},
-    {.name = "mul", .prepare = binary_prepare, .backward = binary_backward, .inplace = true},
-    {.name = "div", .prepare = binary_prepare, .backward = binary_backward, .inplace = true},
+    {.name = "add", .prepare = binary_prepare, .backward = binary_backward, .inplace = true, .strided_inputs = 3u},
+    {.name = "sub", .prepare = binary_prepare, .backward = binary_backward, .inplace = true, .strided_inputs = 3u},
+    {.name = "mul", .prepare = binary_prepare, .backward = binary_backward, .inplace = true, .strided_inputs = 3u},
+    {.name = "div", .prepare = binary_prepare, .backward = binary_backward, .inplace = true, .strided_inputs = 3u},
 };
 
 static oclnn_tensor *binary(oclnn_graph *g, int op, oclnn_tensor *a, oclnn_tensor *b)
@@ -187,8 +191,9 @@ static oclnn_status unary_backward_prepare(oclnn_context *ctx, oclnn_tensor *nod
 static const oclnn_op_def unary_backward_def = {.name = "activation_backward", .prepare = unary_backward_prepare,
                                                 .inplace = true};
 
-static void unary_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void unary_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *x = node->src[0];
     if (node->iparam[0] == ACT_SCALE) {
         oclnn_grad_add(g, x, oclnn_scale(g, grad, node->fparam[0], 0.0f));
@@ -248,8 +253,9 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
     return s;
 }
 
-static void bias_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void bias_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *x = node->src[0], *b = node->src[1];
     oclnn_grad_add(g, x, grad);
     if (!(b->flags & T_NEEDS_GRAD)) return;
@@ -382,3 +388,6 @@ oclnn_tensor *oclnn_slice_backward(oclnn_graph *g, oclnn_tensor *grad, const ocl
     }
     return t;
 }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_elementwise_ops[] = {&copy_def, &binary_def[0], &binary_def[1], &binary_def[2], &binary_def[3], &unary_def[0], &unary_def[1], &unary_def[2], &unary_def[3], &unary_def[4], &unary_backward_def, &bias_def, &fill_def, &accumulate_def, &slice_backward_def, NULL};

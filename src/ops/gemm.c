@@ -436,8 +436,9 @@ static void matmul_release(oclnn_tensor *node)
     node->op_data = NULL;
 }
 
-static void matmul_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void matmul_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *a = node->src[0], *b = node->src[1];
     int ta = (int)node->iparam[0], tb = (int)node->iparam[1];
     /* C = op(A) op(B): dop(A) = dC op(B)^T, dop(B) = op(A)^T dC. */
@@ -524,3 +525,6 @@ oclnn_tensor *oclnn_linear(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     }
     return y;
 }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_gemm_ops[] = {&matmul_def, NULL};

@@ -131,8 +131,9 @@ static const oclnn_op_def pointwise_backward_def[2] = {
     {.name = "bce_with_logits_loss_backward", .prepare = pointwise_backward_prepare},
 };
 
-static void pointwise_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void pointwise_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *srcs[3] = {oclnn_contiguous(g, grad), node->src[0], node->src[1]};
     for (int wrt = 0; wrt < 2; wrt++) {
         oclnn_tensor *x = node->src[wrt];
@@ -292,8 +293,9 @@ static oclnn_status rows_backward_prepare(oclnn_context *ctx, oclnn_tensor *node
 static const oclnn_op_def ce_backward_def = {.name = "cross_entropy_loss_backward", .prepare = rows_backward_prepare};
 static const oclnn_op_def nll_backward_def = {.name = "nll_loss_backward", .prepare = rows_backward_prepare};
 
-static void rows_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void rows_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *x = node->src[0];
     if (!(x->flags & T_NEEDS_GRAD)) return;
     bool ce = is_ce(node);
@@ -355,3 +357,6 @@ oclnn_tensor *oclnn_nll_loss(oclnn_graph *g, oclnn_tensor *log_probs, oclnn_tens
 {
     return rows_loss(g, &nll_def, log_probs, labels, reduction, 0.0f);
 }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_loss_ops[] = {&pointwise_def[0], &pointwise_def[1], &pointwise_backward_def[0], &pointwise_backward_def[1], &ce_def, &nll_def, &ce_backward_def, &nll_backward_def, NULL};

@@ -69,16 +69,6 @@ static oclnn_status bn_prepare(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_tensor *w = affine ? node->src[S_WEIGHT] : saved, *b = affine ? node->src[S_BIAS] : saved;
     int64_t C = node->iparam[B_C];
 
-    /* running_var starts at one. Done here, after compile's zero fill and
-     * before anything the user loads, on the same in-order queue. */
-    float one = 1.0f;
-    size_t var_off = rvar->byte_offset + (size_t)rvar->offset * sizeof(float);
-    if (C) {
-        cl_int err = clEnqueueFillBuffer(ctx->queue, rvar->buffer, &one, sizeof one, var_off,
-                                         (size_t)C * sizeof(float), 0, NULL, NULL);
-        if (err) return oclnn_cl_check(err, "clEnqueueFillBuffer (running_var)", op);
-    }
-
     oclnn_launch *l;
     cl_uint i = 0;
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_norm, "", "bn_stats", &l);
@@ -182,8 +172,9 @@ static void copy_iparams(oclnn_tensor *to, const oclnn_tensor *from)
     if (to) memcpy(to->iparam, from->iparam, sizeof to->iparam);
 }
 
-static void bn_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void bn_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *x = node->src[S_X], *saved = node->aux[0];
     bool affine = node->iparam[B_AFFINE] != 0;
     oclnn_tensor *w = affine ? node->src[S_WEIGHT] : NULL, *b = affine ? node->src[S_BIAS] : NULL;
@@ -211,14 +202,14 @@ static const oclnn_op_def bn_def[2] = {
 };
 
 static oclnn_tensor *state(oclnn_graph *g, const char *op, const char *prefix, const char *suffix, oclnn_dtype dtype,
-                           int ndim, const int64_t *dims)
+                           int ndim, const int64_t *dims, double init)
 {
     char name[512];
     if (prefix && (size_t)snprintf(name, sizeof name, "%s.%s", prefix, suffix) >= sizeof name)
         return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "%s: name prefix is too long", op);
     if (prefix && oclnn_graph_find(g, name))
         return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "%s: '%s' already exists in the graph", op, name);
-    return oclnn_state_new(g, prefix ? name : NULL, dtype, ndim, dims);
+    return oclnn_state_new(g, prefix ? name : NULL, dtype, ndim, dims, init);
 }
 
 static oclnn_tensor *batch_norm(oclnn_graph *g, const oclnn_op_def *def, oclnn_tensor *x, oclnn_tensor *weight,
@@ -266,9 +257,9 @@ static oclnn_tensor *batch_norm(oclnn_graph *g, const oclnn_op_def *def, oclnn_t
     }
     oclnn_tensor *srcs[6];
     srcs[S_X] = oclnn_contiguous(g, x);
-    srcs[S_MEAN] = state(g, op, prefix, "running_mean", OCLNN_DTYPE_F32, 1, &C);
-    srcs[S_VAR] = state(g, op, prefix, "running_var", OCLNN_DTYPE_F32, 1, &C);
-    srcs[S_TRACKED] = state(g, op, prefix, "num_batches_tracked", OCLNN_DTYPE_I64, 0, NULL);
+    srcs[S_MEAN] = state(g, op, prefix, "running_mean", OCLNN_DTYPE_F32, 1, &C, 0.0);
+    srcs[S_VAR] = state(g, op, prefix, "running_var", OCLNN_DTYPE_F32, 1, &C, 1.0); /* PyTorch starts it at one */
+    srcs[S_TRACKED] = state(g, op, prefix, "num_batches_tracked", OCLNN_DTYPE_I64, 0, NULL, 0.0);
     if (affine) {
         srcs[S_WEIGHT] = oclnn_contiguous(g, weight);
         srcs[S_BIAS] = oclnn_contiguous(g, bias);
@@ -298,3 +289,6 @@ oclnn_tensor *oclnn_batch_norm2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *
 {
     return batch_norm(g, &bn_def[1], x, weight, bias, name_prefix, momentum, eps);
 }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_norm_ops[] = {&bn_def[0], &bn_def[1], &reduce_def, &dx_def, NULL};

@@ -133,8 +133,9 @@ static oclnn_status max_prepare(oclnn_context *ctx, oclnn_tensor *node)
                       node->iparam[P_OW]);
 }
 
-static void max_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void max_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *srcs[2] = {grad, node->aux[0]};
     oclnn_grad_add(g, node->src[0], backward_node(g, &max_backward_def, node, node->src[0], 2, srcs));
 }
@@ -157,8 +158,9 @@ static oclnn_status avg_prepare(oclnn_context *ctx, oclnn_tensor *node)
                        node->iparam);
 }
 
-static void avg_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void avg_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *srcs[1] = {grad};
     oclnn_grad_add(g, node->src[0], backward_node(g, &avg_backward_def, node, node->src[0], 1, srcs));
 }
@@ -226,8 +228,9 @@ static oclnn_status adaptive_prepare(oclnn_context *ctx, oclnn_tensor *node)
                        node->iparam);
 }
 
-static void adaptive_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void adaptive_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *srcs[1] = {grad};
     oclnn_grad_add(g, node->src[0], backward_node(g, &adaptive_backward_def, node, node->src[0], 1, srcs));
 }
@@ -264,3 +267,6 @@ oclnn_tensor *oclnn_global_avg_pool2d(oclnn_graph *g, oclnn_tensor *x)
 {
     return adaptive(g, "global_avg_pool2d", x, 1, 1);
 }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_pool_ops[] = {&max_def, &max_backward_def, &avg_def, &avg_backward_def, &adaptive_def, &adaptive_backward_def, NULL};

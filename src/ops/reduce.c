@@ -169,8 +169,9 @@ static oclnn_status sum_prepare(oclnn_context *ctx, oclnn_tensor *node)
 static oclnn_tensor *expand_node(oclnn_graph *g, oclnn_tensor *grad, const oclnn_tensor *like, int64_t axis,
                                  int64_t inner, float scale);
 
-static void sum_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void sum_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *x = node->src[0];
     oclnn_grad_add(g, x, expand_node(g, grad, x, node->iparam[1], node->iparam[2], node->fparam[0]));
 }
@@ -395,8 +396,9 @@ static oclnn_status max_backward_prepare(oclnn_context *ctx, oclnn_tensor *node)
 
 static const oclnn_op_def max_backward_def = {.name = "max_backward", .prepare = max_backward_prepare};
 
-static void max_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void max_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *x = node->src[0];
     oclnn_tensor *srcs[2] = {oclnn_contiguous(g, grad), node->aux[0]};
     if (!srcs[0]) return;
@@ -436,3 +438,6 @@ oclnn_tensor *oclnn_argmax(oclnn_graph *g, oclnn_tensor *x, int axis, int keepdi
     oclnn_tensor *t = max_node(g, "argmax", x, axis, keepdim);
     return t ? t->aux[0] : NULL;
 }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_reduce_ops[] = {&sum_def, &mean_def, &expand_def, &max_def, &max_backward_def, NULL};

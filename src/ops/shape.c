@@ -1,4 +1,5 @@
-/* Shape ops: concatenation along an axis (f32 and i32).
+/* Shape ops: concatenation along an axis and its inverse, split (f32 and
+ * i32).
  *
  * One node concatenates up to OCLNN_MAX_SRC contiguous inputs in a single
  * launch (see cl/shape.cl); longer lists become a tree of such nodes.
@@ -7,6 +8,7 @@
 #include "oclnn/ops.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,8 +45,9 @@ static oclnn_status concat_prepare(oclnn_context *ctx, oclnn_tensor *node)
 }
 
 /* Each input's gradient is its slab of the output gradient. */
-static void concat_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void concat_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     int axis = (int)node->iparam[0];
     int64_t start = 0;
     for (int k = 0; k < node->nsrc; k++) {
@@ -128,3 +131,87 @@ oclnn_tensor *oclnn_concat(oclnn_graph *g, int n, oclnn_tensor *const *xs, int a
         return oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "concat: result has more than 2^31 elements");
     return concat_tree(g, n, xs, a);
 }
+
+/* ---- split: one node, one output per part (part 0 is the node, parts
+ * 1.. its differentiable extra outputs), one launch per part. */
+
+static oclnn_status split_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_tensor *x = node->src[0];
+    int axis = (int)node->iparam[0];
+    int64_t start = 0;
+    oclnn_status s = OCLNN_OK;
+    for (int k = 0; k <= node->naux && !s; k++) {
+        oclnn_tensor *part = k ? node->aux[k - 1] : node;
+        oclnn_launch *l;
+        if ((s = oclnn_launch_kernel(ctx, node, oclnn_cl_shape, "", "split_part", &l))) break;
+        cl_uint i = 0;
+        s = oclnn_arg_tensor(l->kernel, &i, part, op);
+        if (!s) s = oclnn_arg_tensor(l->kernel, &i, x, op);
+        int64_t n = oclnn_tensor_numel(part);
+        int64_t ints[5] = {n, part->dims[axis], x->dims[axis], start, node->iparam[1]};
+        for (int j = 0; j < 5 && !s; j++) s = oclnn_arg_count(l->kernel, &i, ints[j], op);
+        oclnn_launch_1d(l, (size_t)n);
+        start += part->dims[axis];
+    }
+    return s;
+}
+
+/* The input's gradient is the parts' gradients put back together. */
+static void split_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
+{
+    oclnn_grad_add(g, node->src[0], oclnn_concat(g, 1 + node->naux, grads, (int)node->iparam[0]));
+}
+
+static const oclnn_op_def split_def = {.name = "split", .prepare = split_prepare, .backward = split_backward};
+
+/* The graph's sticky error as this call's status. */
+static oclnn_status graph_status(oclnn_graph *g)
+{
+    if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "split: NULL graph");
+    return oclnn_fail(g->error, "%s", g->error_message);
+}
+
+oclnn_status oclnn_split(oclnn_graph *g, oclnn_tensor *x, int axis, int n, const int64_t *sizes, oclnn_tensor **parts)
+{
+    if (parts)
+        for (int k = 0; k < n; k++) parts[k] = NULL;
+    if (!oclnn_graph_usable(g, "split", 1, &x)) return graph_status(g);
+    char xs[128];
+    oclnn_tensor_shape_str(x, xs, sizeof xs);
+    int a = axis < 0 ? axis + x->ndim : axis;
+    int64_t total = 0;
+    for (int k = 0; sizes && k < n; k++) total += sizes[k] >= 0 ? sizes[k] : INT64_MIN / 2;
+    if (n < 1 || n > 1 + OCLNN_MAX_AUX || !sizes || !parts)
+        oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "split: %d parts requested (1 to %d, with sizes and parts arrays)",
+                         n, 1 + OCLNN_MAX_AUX);
+    else if (a < 0 || a >= x->ndim)
+        oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "split: axis %d out of range for %s", axis, xs);
+    else if (x->dtype != OCLNN_DTYPE_F32 && x->dtype != OCLNN_DTYPE_I32)
+        oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "split: dtype %s is not supported (f32 or i32)",
+                         oclnn_dtype_name(x->dtype));
+    else if (total != x->dims[a])
+        oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "split: sizes (each >= 0) must add up to %lld, axis %d of %s",
+                         (long long)x->dims[a], a, xs);
+    if (g->error) return graph_status(g);
+    int64_t dims[OCLNN_MAX_DIMS], inner = 1;
+    memcpy(dims, x->dims, sizeof dims);
+    for (int d = a + 1; d < x->ndim; d++) inner *= x->dims[d];
+    dims[a] = sizes[0];
+    oclnn_tensor *t = oclnn_node_new(g, &split_def, x->dtype, x->ndim, dims, 1, &x);
+    if (!t) return graph_status(g);
+    t->iparam[0] = a;
+    t->iparam[1] = inner;
+    parts[0] = t;
+    for (int k = 1; k < n; k++) {
+        dims[a] = sizes[k];
+        parts[k] = x->dtype == OCLNN_DTYPE_F32 ? oclnn_diff_output_new(t, x->ndim, dims)
+                                               : oclnn_aux_new(t, x->dtype, x->ndim, dims);
+        if (!parts[k]) return graph_status(g);
+    }
+    return OCLNN_OK;
+}
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_shape_ops[] = {&concat_def, &split_def, NULL};

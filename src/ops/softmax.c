@@ -73,8 +73,9 @@ static oclnn_status softmax_prepare(oclnn_context *ctx, oclnn_tensor *node)
     return launch_rows(ctx, node, "softmax_forward", 2, t, 2);
 }
 
-static void softmax_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad)
+static void softmax_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
+    oclnn_tensor *grad = grads[0];
     oclnn_tensor *x = node->src[0];
     oclnn_tensor *srcs[2] = {oclnn_contiguous(g, grad), node};
     if (!srcs[0]) return;
@@ -115,3 +116,6 @@ static oclnn_tensor *softmax_node(oclnn_graph *g, const oclnn_op_def *def, oclnn
 
 oclnn_tensor *oclnn_softmax(oclnn_graph *g, oclnn_tensor *x) { return softmax_node(g, &softmax_def, x); }
 oclnn_tensor *oclnn_log_softmax(oclnn_graph *g, oclnn_tensor *x) { return softmax_node(g, &log_softmax_def, x); }
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_softmax_ops[] = {&softmax_def, &log_softmax_def, &softmax_backward_def, NULL};
