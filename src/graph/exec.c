@@ -245,6 +245,14 @@ oclnn_status oclnn_tensor_fill(oclnn_tensor *t, float value)
     oclnn_status s = check_transfer(t, t ? (size_t)oclnn_tensor_numel(t) * oclnn_dtype_size(t->dtype) : 0,
                                     "oclnn_tensor_fill");
     if (s) return s;
+    if (t->dtype == OCLNN_DTYPE_I64) { /* 8-byte pattern; value truncated toward zero like i32 */
+        cl_long lv = (cl_long)value;
+        size_t lbytes = (size_t)oclnn_tensor_numel(t) * sizeof lv;
+        if (!lbytes) return OCLNN_OK;
+        cl_int lerr = clEnqueueFillBuffer(t->graph->ctx->queue, t->buffer, &lv, sizeof lv, tensor_byte_offset(t),
+                                          lbytes, 0, NULL, NULL);
+        return oclnn_cl_check(lerr, "clEnqueueFillBuffer", t->name ? t->name : "tensor_fill");
+    }
     size_t bytes = (size_t)oclnn_tensor_numel(t) * 4;
     if (!bytes) return OCLNN_OK;
     if (t->dtype == OCLNN_DTYPE_I64)
