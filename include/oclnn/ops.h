@@ -71,6 +71,16 @@ oclnn_tensor *oclnn_concat(oclnn_graph *g, int n, oclnn_tensor *const *xs, int a
 oclnn_status oclnn_split(oclnn_graph *g, oclnn_tensor *x, int axis, int n, const int64_t *sizes,
                          oclnn_tensor **parts);
 
+/* ---- Casts (src/ops/cast.c): x converted to dtype (f32, i32 or i64), like
+ * PyTorch's x.to(dtype): float -> integer truncates toward zero (NaN gives
+ * 0, out-of-range values saturate), i64 -> i32 keeps the low 32 bits
+ * (wraps modulo 2^32), integer -> f32 rounds to nearest (ties to even).
+ * Always a new contiguous tensor, also for the same dtype (a copy); x may
+ * be any view. Only f32 -> f32 has a gradient (passed through unchanged);
+ * casts to or from integers are not differentiable. An unknown dtype is a
+ * graph error. */
+oclnn_tensor *oclnn_cast(oclnn_graph *g, oclnn_tensor *x, oclnn_dtype dtype);
+
 /* ---- GEMM family (src/ops/gemm.c), CLBlast underneath.
  * matmul: [M,K]x[K,N] -> [M,N]; with 3+ dims the leading dims are a batch
  * (equal in both, or 1 in one of them is not supported: give equal batches).

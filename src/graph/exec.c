@@ -34,8 +34,8 @@ static oclnn_status fill_initial(oclnn_graph *g, oclnn_tensor *t)
     if (t->dtype == OCLNN_DTYPE_F32) v.f = (float)t->init_value;
     else if (t->dtype == OCLNN_DTYPE_I32) v.i = (cl_int)t->init_value;
     else v.l = (cl_long)t->init_value, size = 8;
-    size_t bytes = t->bytes ? t->bytes : size;
-    cl_int err = clEnqueueFillBuffer(g->ctx->queue, t->buffer, &v, size, 0, bytes, 0, NULL, NULL);
+    if (!t->bytes) return OCLNN_OK;
+    cl_int err = clEnqueueFillBuffer(g->ctx->queue, t->buffer, &v, size, 0, t->bytes, 0, NULL, NULL);
     return oclnn_cl_check(err, "clEnqueueFillBuffer", t->name ? t->name : "compile");
 }
 

@@ -65,7 +65,7 @@ oclnn_tensor *oclnn_copy(oclnn_graph *g, oclnn_tensor *x)
 {
     if (!oclnn_graph_usable(g, "copy", 1, &x)) return NULL;
     if (x->dtype == OCLNN_DTYPE_I64)
-        return oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "copy: i64 tensors are storage-only");
+        return oclnn_cast(g, x, OCLNN_DTYPE_I64); /* 64-bit elements: cast.c's strided kernel copies them */
     return oclnn_node_new(g, &copy_def, x->dtype, x->ndim, x->dims, 1, &x);
 }
 

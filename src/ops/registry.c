@@ -17,6 +17,7 @@ extern const oclnn_op_def *const oclnn_pool_ops[];
 extern const oclnn_op_def *const oclnn_norm_ops[];
 extern const oclnn_op_def *const oclnn_loss_ops[];
 extern const oclnn_op_def *const oclnn_dropout_ops[];
+extern const oclnn_op_def *const oclnn_cast_ops[];
 
 typedef struct family {
     const char *name;
@@ -35,6 +36,7 @@ static const family families[] = {
     {"norm", oclnn_norm_ops},
     {"loss", oclnn_loss_ops},
     {"dropout", oclnn_dropout_ops},
+    {"cast", oclnn_cast_ops},
 };
 #define FAMILY_COUNT (sizeof families / sizeof families[0])
 
