@@ -37,6 +37,7 @@ int cmd_xor(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
+int cmd_ops(int argc, char **argv);
 
 /* ---- Option parsing -------------------------------------------------------
  * Long options only: "--name VALUE", "--name=VALUE" or "--flag"; "-h" and

@@ -8,6 +8,7 @@
 
 static const cli_command commands[] = {
     {"devices", "list every OpenCL device and the one used by default", cmd_devices},
+    {"ops", "list every op of the registry: family, backward, in-place, input contract", cmd_ops},
     {"bench", "time SGEMM, elementwise and softmax kernels on one or all devices", cmd_bench},
     {"xor", "learn XOR by backprop: a single layer cannot, an MLP can", cmd_xor},
     {"train", "train SimpleCNN on Fashion-MNIST and report test accuracy", cmd_train},
