@@ -209,7 +209,8 @@ START_TEST(test_roundtrip)
         for (int k = 0; k < t->ndim; k++) ck_assert_int_eq(t->shape[k], in[i].shape[k]);
         ck_assert_uint_eq(t->nbytes, in[i].nbytes);
         ck_assert_ptr_nonnull(t->data); /* even for zero bytes */
-        ck_assert_uint_eq((uintptr_t)t->data % 64, 0);
+        ck_assert_uint_eq((uintptr_t)t->data % (t->dtype == OCLNN_DTYPE_I64 ? 8 : 4), 0);
+        ck_assert_str_eq(t->stored_dtype, t->dtype == OCLNN_DTYPE_F32 ? "F32" : t->dtype == OCLNN_DTYPE_I32 ? "I32" : "I64");
         if (t->nbytes) ck_assert_int_eq(memcmp(t->data, in[i].data, t->nbytes), 0); /* bitwise: NaN, -0 */
         ck_assert_ptr_eq(oclnn_safetensors_find(st, in[i].name), t);
     }
@@ -344,8 +345,10 @@ static const struct bad_case {
     {"bad_entry_not_object", OCLNN_ERR_FORMAT, "not an object"},
     {"bad_missing_dtype", OCLNN_ERR_FORMAT, "dtype"},
     {"bad_unknown_dtype", OCLNN_ERR_FORMAT, "unknown dtype 'Q7'"},
-    {"bad_f16", OCLNN_ERR_UNSUPPORTED, "F16"},
-    {"bad_bf16", OCLNN_ERR_UNSUPPORTED, "BF16"},
+    {"bad_f64", OCLNN_ERR_UNSUPPORTED, "dtype F64"},
+    {"bad_bool", OCLNN_ERR_UNSUPPORTED, "dtype BOOL"},
+    {"bad_f16_size", OCLNN_ERR_FORMAT, "size mismatch"},
+    {"bad_f4_bits", OCLNN_ERR_FORMAT, "whole number of bytes"},
     {"bad_shape_negative", OCLNN_ERR_FORMAT, "shape"},
     {"bad_shape_fraction", OCLNN_ERR_FORMAT, "shape"},
     {"bad_shape_not_array", OCLNN_ERR_FORMAT, "shape"},
@@ -363,6 +366,14 @@ static const struct bad_case {
 };
 #define N_BAD ((int)(sizeof bad_cases / sizeof bad_cases[0]))
 
+/* oclnn_last_error() is overwritten by the next failure: keep the text. */
+static const char *msg_copy(const char *msg)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof buf, "%s", msg);
+    return buf;
+}
+
 START_TEST(test_bad_fixture)
 {
     const struct bad_case *bc = &bad_cases[_i];
@@ -373,12 +384,30 @@ START_TEST(test_bad_fixture)
 
     oclnn_safetensors *st = (oclnn_safetensors *)&st; /* poison: must come back NULL */
     oclnn_status s = oclnn_safetensors_load(path, &st);
-    const char *msg = oclnn_last_error();
+    const char *msg = msg_copy(oclnn_last_error());
     ck_assert_msg(s == bc->status, "%s: got %s (%s), want %s", bc->file, oclnn_status_name(s), msg,
                   oclnn_status_name(bc->status));
     ck_assert_ptr_null(st);
     ck_assert_msg(strstr(msg, bc->word) != NULL, "%s: message \"%s\" lacks \"%s\"", bc->file, msg, bc->word);
     ck_assert_msg(strstr(msg, name) != NULL, "%s: message \"%s\" does not name the file", bc->file, msg);
+
+    /* open() checks the same header; a dtype oclnn cannot read is refused
+     * only when that tensor is asked for, with the same message. */
+    st = (oclnn_safetensors *)&st;
+    s = oclnn_safetensors_open(path, &st);
+    if (bc->status == OCLNN_ERR_UNSUPPORTED) {
+        ck_assert_msg(s == OCLNN_OK, "%s: open failed: %s", bc->file, oclnn_last_error());
+        const oclnn_st_tensor *t = (const oclnn_st_tensor *)&t;
+        ck_assert_int_eq(oclnn_safetensors_get(st, "a", &t), OCLNN_ERR_UNSUPPORTED);
+        ck_assert_ptr_null(t);
+        ck_assert_str_eq(oclnn_last_error(), msg);
+        ck_assert_ptr_nonnull(strstr(oclnn_last_error(), "tensor 'a'"));
+        oclnn_safetensors_free(st);
+    } else {
+        ck_assert_msg(s == bc->status, "%s: open gave %s (%s)", bc->file, oclnn_status_name(s), oclnn_last_error());
+        ck_assert_ptr_null(st);
+        ck_assert_str_eq(oclnn_last_error(), msg);
+    }
 }
 END_TEST
 
