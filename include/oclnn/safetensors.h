@@ -74,12 +74,14 @@ typedef struct oclnn_safetensors {
  *
  * A valid file holding dtypes oclnn cannot convert (F64, I8, U8, BOOL, ...)
  * still opens, so its other tensors stay reachable; asking for one of those
- * gives OCLNN_ERR_UNSUPPORTED. Their dtype and nbytes are meaningless (0).
+ * gives OCLNN_ERR_UNSUPPORTED. Such a tensor is listed with its name, shape
+ * and stored_dtype, and with nbytes 0 as there is no data it could have.
  *
  * The file must not be truncated or rewritten in place while it is open:
  * like every mmap-based reader, touching a page that is no longer in the file
- * raises SIGBUS. (oclnn_safetensors_save() and Hugging Face's writers replace
- * files by rename, which is safe.) On failure *out is NULL and
+ * raises SIGBUS. (oclnn_safetensors_save() replaces files by rename, which
+ * is safe; a writer that truncates and rewrites the same path is not.) On
+ * failure *out is NULL and
  * oclnn_last_error() names the file and the problem:
  *   OCLNN_ERR_IO          the file cannot be opened or mapped (with strerror)
  *   OCLNN_ERR_FORMAT      the contents are malformed
