@@ -1,16 +1,19 @@
-/* safetensors reader and writer (host only; see include/oclnn/safetensors.h).
+/* safetensors reader (see include/oclnn/safetensors.h; the writer is
+ * safetensors_save.c).
  *
- * Loading trusts nothing in the file: every length, offset and shape is
- * checked against the file's real size before anything is allocated or read,
+ * Opening trusts nothing in the file: every length, offset and shape is
+ * checked against the file's real size before any tensor byte is touched,
  * so a truncated download or a hostile header gives a status and a message,
- * never a crash or a huge allocation. Saving writes a temporary file and
- * renames it over the target, so readers see the old file or the new one,
- * never half of one. */
+ * never a crash or a huge allocation. The file is mapped, not read: tensors
+ * whose bytes are usable as stored point into the mapping, the others
+ * (F16/BF16, misaligned, any multi-byte tensor on a big-endian host) get a
+ * converted copy the first time they are asked for. */
 
-/* 64-bit off_t for pread() on 32-bit hosts; must precede every include. */
+/* 64-bit off_t for mmap() of files over 2 GB on 32-bit hosts; must precede
+ * every include. */
 #define _FILE_OFFSET_BITS 64
 
-#include "oclnn/safetensors.h"
+#include "io/safetensors_internal.h"
 #include "core/error.h"
 
 #include <cjson/cJSON.h>
@@ -20,72 +23,94 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 /* Same cap as the reference implementation: a real header is kilobytes. */
 #define ST_MAX_HEADER_BYTES 100000000ull
-/* Tensor copies are aligned for SIMD and for zero-copy CL_MEM_USE_HOST_PTR. */
-#define ST_DATA_ALIGN 64
+/* Copies are aligned for SIMD and for zero-copy CL_MEM_USE_HOST_PTR. */
+#define ST_COPY_ALIGN 64
 /* cJSON stores numbers as doubles, which are exact only up to 2^53. */
 #define ST_MAX_JSON_INT 9007199254740992.0
 
 /* ---- dtypes -------------------------------------------------------------- */
 
-static const char *const dtype_names[] = {"F32", "I32", "I64"};
-static const size_t dtype_sizes[] = {4, 4, 8};
+/* How get() turns a tensor's stored bytes into its data. */
+typedef enum st_conv {
+    ST_AS_IS,     /* F32, I32, I64: used in place when aligned */
+    ST_FROM_F16,  /* to f32 */
+    ST_FROM_BF16, /* to f32 */
+    ST_NONE       /* valid in a file, not usable by oclnn */
+} st_conv;
 
-/* Other dtypes the safetensors format defines: a file using them is valid,
- * oclnn just cannot use it, so they get OCLNN_ERR_UNSUPPORTED rather than
- * OCLNN_ERR_FORMAT. */
-static const char *const foreign_dtypes[] = {
-    "BOOL", "U8", "I8", "I16", "U16", "U32", "U64", "F16", "BF16", "F64",
-    "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64",
+typedef struct st_dtype_info {
+    const char *name;
+    unsigned bits;  /* per element: F6 and F4 pack elements across bytes */
+    st_conv conv;
+    oclnn_dtype as; /* the dtype of data (F32 placeholder for ST_NONE) */
+} st_dtype_info;
+
+/* Every dtype the format defines. Knowing the sizes of those oclnn cannot
+ * use lets open() still check their offsets, and lets such a file open (and
+ * fail per tensor with OCLNN_ERR_UNSUPPORTED) instead of being called
+ * malformed. */
+static const st_dtype_info st_dtypes[] = {
+    {"F32", 32, ST_AS_IS, OCLNN_DTYPE_F32},      {"I32", 32, ST_AS_IS, OCLNN_DTYPE_I32},
+    {"I64", 64, ST_AS_IS, OCLNN_DTYPE_I64},      {"F16", 16, ST_FROM_F16, OCLNN_DTYPE_F32},
+    {"BF16", 16, ST_FROM_BF16, OCLNN_DTYPE_F32}, {"BOOL", 8, ST_NONE, OCLNN_DTYPE_F32},
+    {"U8", 8, ST_NONE, OCLNN_DTYPE_F32},         {"I8", 8, ST_NONE, OCLNN_DTYPE_F32},
+    {"I16", 16, ST_NONE, OCLNN_DTYPE_F32},       {"U16", 16, ST_NONE, OCLNN_DTYPE_F32},
+    {"U32", 32, ST_NONE, OCLNN_DTYPE_F32},       {"U64", 64, ST_NONE, OCLNN_DTYPE_F32},
+    {"F64", 64, ST_NONE, OCLNN_DTYPE_F32},       {"C64", 64, ST_NONE, OCLNN_DTYPE_F32},
+    {"F8_E4M3", 8, ST_NONE, OCLNN_DTYPE_F32},    {"F8_E5M2", 8, ST_NONE, OCLNN_DTYPE_F32},
+    {"F8_E8M0", 8, ST_NONE, OCLNN_DTYPE_F32},    {"F6_E2M3", 6, ST_NONE, OCLNN_DTYPE_F32},
+    {"F6_E3M2", 6, ST_NONE, OCLNN_DTYPE_F32},    {"F4", 4, ST_NONE, OCLNN_DTYPE_F32},
 };
 
-static int dtype_valid(oclnn_dtype d) { return d == OCLNN_DTYPE_F32 || d == OCLNN_DTYPE_I32 || d == OCLNN_DTYPE_I64; }
-
-static int dtype_from_name(const char *name, oclnn_dtype *out)
+static const st_dtype_info *dtype_info(const char *name)
 {
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(name, dtype_names[i]) == 0) {
-            *out = (oclnn_dtype)i;
-            return 1;
-        }
-    }
-    return 0;
+    for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++)
+        if (strcmp(name, st_dtypes[i].name) == 0) return &st_dtypes[i];
+    return NULL;
 }
 
-static int dtype_is_foreign(const char *name)
+/* IEEE binary16 to binary32, as bit patterns. Every binary16 value is exact
+ * in binary32: the exponent is rebiased (15 -> 127), the 10 mantissa bits
+ * become the top of the 23, subnormals (no implicit 1) become normals, and
+ * infinities and NaNs keep their sign and payload. */
+static uint32_t f16_to_f32_bits(uint16_t h)
 {
-    for (size_t i = 0; i < sizeof foreign_dtypes / sizeof foreign_dtypes[0]; i++)
-        if (strcmp(name, foreign_dtypes[i]) == 0) return 1;
-    return 0;
+    uint32_t sign = (uint32_t)(h >> 15) << 31;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    if (exp == 0x1f) return sign | 0x7f800000u | (man << 13);
+    if (exp != 0) return sign | ((exp + 127 - 15) << 23) | (man << 13);
+    if (man == 0) return sign;
+    /* Subnormal: man * 2^-24. Shift the leading 1 up to the implicit-bit
+     * position (bit 10), one exponent step down per shift; with bit 10
+     * already set the value would be 1.m * 2^-14, exponent field 113. */
+    uint32_t e = 127 - 14;
+    while (!(man & 0x400u)) {
+        man <<= 1;
+        e--;
+    }
+    return sign | (e << 23) | ((man & 0x3ffu) << 13);
+}
+
+/* bfloat16 is the top half of a binary32, so widening is a shift. */
+static uint32_t bf16_to_f32_bits(uint16_t h) { return (uint32_t)h << 16; }
+
+/* n little-endian 16-bit values at src (any alignment) to f32 at dst. */
+static void widen_16(float *dst, const unsigned char *src, size_t n, uint32_t (*to_bits)(uint16_t))
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits = to_bits((uint16_t)(src[2 * i] | (src[2 * i + 1] << 8)));
+        memcpy(&dst[i], &bits, sizeof bits); /* no aliasing of float as uint32_t */
+    }
 }
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static int host_is_little_endian(void)
-{
-    const uint16_t one = 1;
-    unsigned char first;
-    memcpy(&first, &one, 1);
-    return first == 1;
-}
-
-/* Converts elements between host order and the file's little-endian order
- * (the same operation both ways). Only big-endian hosts ever call this. */
-static void swap_bytes(void *data, size_t nbytes, size_t elem_size)
-{
-    unsigned char *p = data;
-    for (size_t off = 0; off + elem_size <= nbytes; off += elem_size) {
-        for (size_t i = 0; i < elem_size / 2; i++) {
-            unsigned char tmp = p[off + i];
-            p[off + i] = p[off + elem_size - 1 - i];
-            p[off + elem_size - 1 - i] = tmp;
-        }
-    }
-}
 
 static uint64_t read_le64(const unsigned char b[8])
 {
@@ -94,13 +119,7 @@ static uint64_t read_le64(const unsigned char b[8])
     return v;
 }
 
-static void write_le64(unsigned char b[8], uint64_t v)
-{
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* "[2,3]" for messages; truncated harmlessly if buf is short. */
-static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t size)
+const char *oclnn_st_shape_str(const int64_t *shape, int ndim, char *buf, size_t size)
 {
     size_t used = (size_t)snprintf(buf, size, "[");
     for (int i = 0; i < ndim && used < size; i++)
@@ -109,11 +128,11 @@ static const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t s
     return buf;
 }
 
-/* product(shape) * elem_size into *out; 0 if it does not fit in a size_t. A
- * zero dimension makes the product 0 whatever the other dimensions are. */
-static int shape_nbytes(const int64_t *shape, int ndim, size_t elem_size, size_t *out)
+/* product(shape) into *out; 0 if it overflows 64 bits. A zero dimension
+ * makes the product 0 whatever the other dimensions are. */
+static int shape_count(const int64_t *shape, int ndim, uint64_t *out)
 {
-    uint64_t n = elem_size;
+    uint64_t n = 1;
     int overflow = 0;
     for (int i = 0; i < ndim; i++) {
         uint64_t d = (uint64_t)shape[i];
@@ -124,10 +143,94 @@ static int shape_nbytes(const int64_t *shape, int ndim, size_t elem_size, size_t
         if (n > UINT64_MAX / d) overflow = 1;
         else n *= d;
     }
-    if (overflow || n > SIZE_MAX) return 0;
-    *out = (size_t)n;
+    *out = n;
+    return !overflow;
+}
+
+int oclnn_st_shape_nbytes(const int64_t *shape, int ndim, size_t elem_size, size_t *out)
+{
+    uint64_t n;
+    if (!shape_count(shape, ndim, &n) || n > SIZE_MAX / elem_size) return 0;
+    *out = (size_t)n * elem_size;
     return 1;
 }
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Sorting keeps this O(n log n) for checkpoints with thousands of tensors. */
+const char *oclnn_st_find_duplicate(const char **names, size_t n)
+{
+    qsort(names, n, sizeof *names, cmp_str_ptr);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) return names[i];
+    return NULL;
+}
+
+/* strcmp(s, a followed by b), without building the concatenation. */
+static int cmp_joined(const char *s, const char *a, const char *b)
+{
+    const unsigned char *x = (const unsigned char *)s, *y = (const unsigned char *)a;
+    for (; *y; x++, y++)
+        if (*x != *y) return *x < *y ? -1 : 1;
+    return strcmp((const char *)x, b);
+}
+
+/* ---- the open file ------------------------------------------------------- */
+
+/* Per tensor, what the public struct does not show. */
+typedef struct st_slot {
+    const st_dtype_info *stored;
+    uint64_t begin, end; /* byte range in the data blob */
+    int owned;           /* data is our aligned_alloc'ed copy, not the mapping */
+} st_slot;
+
+struct oclnn_st_source {
+    char *path;           /* for get()'s messages */
+    unsigned char *map;   /* the whole file, read-only; NULL until mapped */
+    size_t map_size;
+    uint64_t blob_start;  /* file offset of the data blob */
+    st_slot *slots;       /* one per tensor, same order */
+    int *by_name;         /* tensor indices sorted by name, for lookups */
+};
+
+/* Where zero-byte tensors point, so that data is never NULL once fetched. */
+static _Alignas(ST_COPY_ALIGN) unsigned char st_empty[ST_COPY_ALIGN];
+
+/* Index of the tensor called prefix + name, or -1. */
+static int lookup(const oclnn_safetensors *st, const char *prefix, const char *name)
+{
+    const int *idx = st->source ? st->source->by_name : NULL;
+    if (!idx) { /* not from open(): no index */
+        for (int i = 0; i < st->count; i++)
+            if (cmp_joined(st->tensors[i].name, prefix, name) == 0) return i;
+        return -1;
+    }
+    int lo = 0, hi = st->count - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        int c = cmp_joined(st->tensors[idx[mid]].name, prefix, name);
+        if (c == 0) return idx[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+/* name, then prefix + name, then name without a leading prefix. */
+static int resolve(const oclnn_safetensors *st, const char *name, const char *prefix)
+{
+    int i = lookup(st, "", name);
+    if (i >= 0 || !prefix || !prefix[0]) return i;
+    i = lookup(st, prefix, name);
+    size_t n = strlen(prefix);
+    if (i < 0 && strncmp(name, prefix, n) == 0 && name[n]) i = lookup(st, "", name + n);
+    return i;
+}
+
+/* ---- parsing ------------------------------------------------------------- */
 
 /* A JSON number that is an exact non-negative integer (cJSON has no integer
  * type, so 2.5, -1 and 1e300 all arrive as doubles and are refused here). */
@@ -142,62 +245,10 @@ static int json_uint(const cJSON *v, uint64_t *out)
     return 1;
 }
 
-static int cmp_str_ptr(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* First name that occurs twice, or NULL. Sorting a copy keeps this
- * O(n log n) for checkpoints with thousands of tensors. */
-static const char *find_duplicate(const char **names, size_t n)
-{
-    qsort(names, n, sizeof *names, cmp_str_ptr);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(names[i - 1], names[i]) == 0) return names[i];
-    return NULL;
-}
-
-/* Reads exactly n bytes at offset off; a short read means the file shrank
- * after we measured it. */
-static oclnn_status read_at(int fd, const char *path, void *buf, size_t n, uint64_t off)
-{
-    unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t r = pread(fd, p, n, (off_t)off);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0)
-            return oclnn_fail(OCLNN_ERR_IO, "safetensors '%s': read failed at byte %" PRIu64 ": %s", path, off,
-                              strerror(errno));
-        if (r == 0)
-            return oclnn_fail(OCLNN_ERR_IO, "safetensors '%s': unexpected end of file at byte %" PRIu64
-                              " (was the file truncated while reading?)", path, off);
-        p += r;
-        n -= (size_t)r;
-        off += (uint64_t)r;
-    }
-    return OCLNN_OK;
-}
-
-/* ---- loading ------------------------------------------------------------- */
-
-/* Where each tensor's bytes are, kept beside the tensors until they are read. */
-typedef struct st_range {
-    uint64_t begin, end;
-    int index;
-} st_range;
-
-static int cmp_range(const void *a, const void *b)
-{
-    const st_range *x = a, *y = b;
-    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
-    if (x->end != y->end) return x->end < y->end ? -1 : 1;
-    return 0;
-}
-
 /* Checks one "name": {dtype, shape, data_offsets} entry and fills t (whose
- * name is already set) and r. */
+ * name is already set) and its slot. */
 static oclnn_status parse_entry(const char *path, const cJSON *item, uint64_t blob_size, oclnn_st_tensor *t,
-                                st_range *r)
+                                st_slot *sl)
 {
     const char *name = t->name;
     char sbuf[256];
@@ -211,15 +262,13 @@ static oclnn_status parse_entry(const char *path, const cJSON *item, uint64_t bl
     if (!cJSON_IsString(dtype))
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensor '%s' has a missing or non-string dtype", path,
                           name);
-    if (!dtype_from_name(dtype->valuestring, &t->dtype)) {
-        if (dtype_is_foreign(dtype->valuestring))
-            return oclnn_fail(OCLNN_ERR_UNSUPPORTED,
-                              "safetensors '%s': tensor '%s' has dtype %s, which is not supported "
-                              "(oclnn reads F32, I32 and I64; convert the file first)", path, name,
-                              dtype->valuestring);
+    const st_dtype_info *info = dtype_info(dtype->valuestring);
+    if (!info)
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensor '%s' has unknown dtype '%s'", path, name,
                           dtype->valuestring);
-    }
+    sl->stored = info;
+    t->stored_dtype = info->name;
+    t->dtype = info->as;
 
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
     if (!cJSON_IsArray(shape))
@@ -239,25 +288,34 @@ static oclnn_status parse_entry(const char *path, const cJSON *item, uint64_t bl
     }
 
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
-    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || !json_uint(offs->child, &r->begin) ||
-        !json_uint(offs->child->next, &r->end))
+    if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || !json_uint(offs->child, &sl->begin) ||
+        !json_uint(offs->child->next, &sl->end))
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensor '%s' needs data_offsets of exactly two "
                           "non-negative integers", path, name);
-    if (r->begin > r->end)
+    if (sl->begin > sl->end)
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensor '%s' has data_offsets begin %" PRIu64
-                          " after end %" PRIu64, path, name, r->begin, r->end);
-    if (r->end > blob_size)
+                          " after end %" PRIu64, path, name, sl->begin, sl->end);
+    if (sl->end > blob_size)
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensor '%s' has data_offsets end %" PRIu64
-                          " past the end of the %" PRIu64 "-byte data blob (truncated file?)", path, name, r->end,
+                          " past the end of the %" PRIu64 "-byte data blob (truncated file?)", path, name, sl->end,
                           blob_size);
 
-    if (!shape_nbytes(t->shape, t->ndim, dtype_sizes[t->dtype], &t->nbytes))
+    /* Stored size in bits first: F4 and F6 elements share bytes. */
+    uint64_t count;
+    if (!shape_count(t->shape, t->ndim, &count) || count > UINT64_MAX / info->bits ||
+        (info->conv != ST_NONE && count > SIZE_MAX / st_dtype_size(info->as)))
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensor '%s' has shape %s, too large to address",
-                          path, name, shape_str(t->shape, t->ndim, sbuf, sizeof sbuf));
-    if (r->end - r->begin != (uint64_t)t->nbytes)
+                          path, name, oclnn_st_shape_str(t->shape, t->ndim, sbuf, sizeof sbuf));
+    uint64_t bits = count * info->bits;
+    if (bits % 8 != 0)
+        return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensor '%s' of shape %s and dtype %s does not fill "
+                          "a whole number of bytes", path, name,
+                          oclnn_st_shape_str(t->shape, t->ndim, sbuf, sizeof sbuf), info->name);
+    if (sl->end - sl->begin != bits / 8)
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensor '%s' size mismatch: data_offsets cover %"
-                          PRIu64 " bytes but shape %s of %s needs %zu", path, name, r->end - r->begin,
-                          shape_str(t->shape, t->ndim, sbuf, sizeof sbuf), dtype_names[t->dtype], t->nbytes);
+                          PRIu64 " bytes but shape %s of %s needs %" PRIu64, path, name, sl->end - sl->begin,
+                          oclnn_st_shape_str(t->shape, t->ndim, sbuf, sizeof sbuf), info->name, bits / 8);
+    t->nbytes = info->conv == ST_NONE ? 0 : (size_t)count * st_dtype_size(info->as);
     return OCLNN_OK;
 }
 
@@ -288,7 +346,7 @@ static oclnn_status parse_metadata(const char *path, const cJSON *meta, oclnn_sa
     const char **keys = malloc(((size_t)st->meta_count + 1) * sizeof *keys);
     if (!keys) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory", path);
     memcpy(keys, st->meta_keys, (size_t)st->meta_count * sizeof *keys);
-    const char *dup = find_duplicate(keys, (size_t)st->meta_count);
+    const char *dup = oclnn_st_find_duplicate(keys, (size_t)st->meta_count);
     oclnn_status s = dup ? oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': duplicate __metadata__ key '%s'", path,
                                       dup)
                          : OCLNN_OK;
@@ -296,9 +354,78 @@ static oclnn_status parse_metadata(const char *path, const cJSON *meta, oclnn_sa
     return s;
 }
 
-/* Turns the parsed header into st's tensors (without data) and ranges. */
-static oclnn_status parse_root(const char *path, const cJSON *root, uint64_t blob_size, oclnn_safetensors *st,
-                               st_range **ranges_out)
+/* Tensors sorted by begin, for the overlap check. */
+typedef struct st_range {
+    uint64_t begin, end;
+    int index;
+} st_range;
+
+static int cmp_range(const void *a, const void *b)
+{
+    const st_range *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+typedef struct st_named {
+    const char *name;
+    int index;
+} st_named;
+
+static int cmp_named(const void *a, const void *b)
+{
+    return strcmp(((const st_named *)a)->name, ((const st_named *)b)->name);
+}
+
+/* Rejects duplicate names (JSON allows them, safetensors does not) and keeps
+ * the sorted order as the lookup index. */
+static oclnn_status index_names(const char *path, oclnn_safetensors *st)
+{
+    st_named *sorted = malloc(((size_t)st->count + 1) * sizeof *sorted);
+    st->source->by_name = malloc(((size_t)st->count + 1) * sizeof *st->source->by_name);
+    if (!sorted || !st->source->by_name) {
+        free(sorted);
+        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory", path);
+    }
+    for (int i = 0; i < st->count; i++) sorted[i] = (st_named){st->tensors[i].name, i};
+    qsort(sorted, (size_t)st->count, sizeof *sorted, cmp_named);
+    oclnn_status s = OCLNN_OK;
+    for (int i = 0; i < st->count && s == OCLNN_OK; i++) {
+        if (i > 0 && strcmp(sorted[i - 1].name, sorted[i].name) == 0)
+            s = oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': duplicate tensor name '%s'", path, sorted[i].name);
+        st->source->by_name[i] = sorted[i].index;
+    }
+    free(sorted);
+    return s;
+}
+
+/* Overlaps: after sorting by begin, a non-empty range must start at or after
+ * the furthest end seen so far. Empty ranges own no bytes, and holes between
+ * ranges are harmless to a reader, so both are allowed. */
+static oclnn_status check_overlaps(const char *path, const oclnn_safetensors *st)
+{
+    st_range *sorted = malloc(((size_t)st->count + 1) * sizeof *sorted);
+    if (!sorted) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory", path);
+    for (int i = 0; i < st->count; i++)
+        sorted[i] = (st_range){st->source->slots[i].begin, st->source->slots[i].end, i};
+    qsort(sorted, (size_t)st->count, sizeof *sorted, cmp_range);
+    const st_range *furthest = NULL;
+    oclnn_status s = OCLNN_OK;
+    for (int i = 0; i < st->count && s == OCLNN_OK; i++) {
+        const st_range *r = &sorted[i];
+        if (r->begin == r->end) continue;
+        if (furthest && r->begin < furthest->end)
+            s = oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensors '%s' and '%s' overlap in the data blob", path,
+                           st->tensors[furthest->index].name, st->tensors[r->index].name);
+        if (!furthest || r->end > furthest->end) furthest = r;
+    }
+    free(sorted);
+    return s;
+}
+
+/* Turns the parsed header into st's tensors (without data) and slots. */
+static oclnn_status parse_root(const char *path, const cJSON *root, uint64_t blob_size, oclnn_safetensors *st)
 {
     if (!cJSON_IsObject(root))
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': header is not a JSON object", path);
@@ -306,9 +433,8 @@ static oclnn_status parse_root(const char *path, const cJSON *root, uint64_t blo
     int n = cJSON_GetArraySize(root);
     /* +1 so that an empty header still gets non-NULL arrays. */
     st->tensors = calloc((size_t)n + 1, sizeof *st->tensors);
-    st_range *ranges = calloc((size_t)n + 1, sizeof *ranges);
-    *ranges_out = ranges;
-    if (!st->tensors || !ranges)
+    st->source->slots = calloc((size_t)n + 1, sizeof *st->source->slots);
+    if (!st->tensors || !st->source->slots)
         return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory for %d header entries", path, n);
 
     int seen_meta = 0;
@@ -323,45 +449,17 @@ static oclnn_status parse_root(const char *path, const cJSON *root, uint64_t blo
             oclnn_st_tensor *t = &st->tensors[st->count];
             t->name = strdup(item->string);
             if (!t->name) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory", path);
-            ranges[st->count].index = st->count;
             st->count++; /* now owned by st, freed by oclnn_safetensors_free() even if parsing fails */
-            s = parse_entry(path, item, blob_size, t, &ranges[st->count - 1]);
+            s = parse_entry(path, item, blob_size, t, &st->source->slots[st->count - 1]);
         }
         if (s != OCLNN_OK) return s;
     }
-
-    /* Duplicate tensor names: JSON allows them, safetensors does not. */
-    const char **names = malloc(((size_t)st->count + 1) * sizeof *names);
-    if (!names) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory", path);
-    for (int i = 0; i < st->count; i++) names[i] = st->tensors[i].name;
-    const char *dup = find_duplicate(names, (size_t)st->count);
-    oclnn_status s = dup ? oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': duplicate tensor name '%s'", path, dup)
-                         : OCLNN_OK;
-    free(names);
-    if (s != OCLNN_OK) return s;
-
-    /* Overlaps: after sorting by begin, a non-empty range must start at or
-     * after the furthest end seen so far. Empty ranges own no bytes, and
-     * holes between ranges are harmless to a reader, so both are allowed. */
-    st_range *sorted = malloc(((size_t)st->count + 1) * sizeof *sorted);
-    if (!sorted) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory", path);
-    memcpy(sorted, ranges, (size_t)st->count * sizeof *sorted);
-    qsort(sorted, (size_t)st->count, sizeof *sorted, cmp_range);
-    const st_range *furthest = NULL;
-    for (int i = 0; i < st->count && s == OCLNN_OK; i++) {
-        const st_range *r = &sorted[i];
-        if (r->begin == r->end) continue;
-        if (furthest && r->begin < furthest->end)
-            s = oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': tensors '%s' and '%s' overlap in the data blob", path,
-                           st->tensors[furthest->index].name, st->tensors[r->index].name);
-        if (!furthest || r->end > furthest->end) furthest = r;
-    }
-    free(sorted);
-    return s;
+    oclnn_status s = index_names(path, st);
+    return s != OCLNN_OK ? s : check_overlaps(path, st);
 }
 
-/* Everything after open(): size checks, header, parse, data. */
-static oclnn_status load_fd(int fd, const char *path, oclnn_safetensors *st)
+/* Everything after open(): size checks, mapping, header, parse. */
+static oclnn_status map_and_parse(int fd, const char *path, oclnn_safetensors *st)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0)
@@ -372,30 +470,36 @@ static oclnn_status load_fd(int fd, const char *path, oclnn_safetensors *st)
     if (file_size < 8)
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': file is too short (%" PRIu64 " bytes) to hold the "
                           "8-byte header length", path, file_size);
+    if (file_size > SIZE_MAX)
+        return oclnn_fail(OCLNN_ERR_IO, "safetensors '%s': %" PRIu64 " bytes is too large to map on this host",
+                          path, file_size);
 
-    unsigned char len_bytes[8];
-    oclnn_status s = read_at(fd, path, len_bytes, 8, 0);
-    if (s != OCLNN_OK) return s;
-    uint64_t header_len = read_le64(len_bytes);
+    void *map = mmap(NULL, (size_t)file_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED)
+        return oclnn_fail(OCLNN_ERR_IO, "safetensors '%s': cannot map: %s", path, strerror(errno));
+    struct oclnn_st_source *src = st->source;
+    src->map = map;
+    src->map_size = (size_t)file_size;
+
+    uint64_t header_len = read_le64(src->map);
     if (header_len > ST_MAX_HEADER_BYTES)
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': header length %" PRIu64 " exceeds the limit of %llu "
                           "bytes", path, header_len, ST_MAX_HEADER_BYTES);
     if (header_len > file_size - 8)
         return oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': header length %" PRIu64 " is larger than the file "
                           "(%" PRIu64 " bytes follow the length field)", path, header_len, file_size - 8);
-    uint64_t blob_size = file_size - 8 - header_len;
+    src->blob_start = 8 + header_len;
 
+    /* A NUL-terminated copy, so that no JSON parser bug can read past the
+     * header into the blob or off the end of the mapping. */
     char *header = malloc((size_t)header_len + 1);
     if (!header)
         return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory for a %" PRIu64 "-byte header",
                           path, header_len);
-    s = read_at(fd, path, header, (size_t)header_len, 8);
-    if (s != OCLNN_OK) {
-        free(header);
-        return s;
-    }
+    memcpy(header, src->map + 8, (size_t)header_len);
     header[header_len] = '\0';
 
+    oclnn_status s = OCLNN_OK;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(header, (size_t)header_len, &end, 0);
     if (!root) {
@@ -409,44 +513,81 @@ static oclnn_status load_fd(int fd, const char *path, oclnn_safetensors *st)
                 s = oclnn_fail(OCLNN_ERR_FORMAT, "safetensors '%s': trailing data after the JSON header at byte %td",
                                path, p - header);
     }
-    st_range *ranges = NULL;
-    if (s == OCLNN_OK) s = parse_root(path, root, blob_size, st, &ranges);
+    if (s == OCLNN_OK) s = parse_root(path, root, file_size - 8 - header_len, st);
     cJSON_Delete(root);
     free(header);
-
-    /* Only now, with every range known to lie inside the file, copy data. */
-    uint64_t blob_start = 8 + header_len;
-    for (int i = 0; i < st->count && s == OCLNN_OK; i++) {
-        oclnn_st_tensor *t = &st->tensors[i];
-        /* aligned_alloc wants a multiple of the alignment; never NULL data,
-         * even for zero bytes, so callers need no special case. */
-        size_t alloc = (t->nbytes + ST_DATA_ALIGN) / ST_DATA_ALIGN * ST_DATA_ALIGN;
-        t->data = aligned_alloc(ST_DATA_ALIGN, alloc);
-        if (!t->data) {
-            s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory for tensor '%s' (%zu bytes)",
-                           path, t->name, t->nbytes);
-            break;
-        }
-        s = read_at(fd, path, t->data, t->nbytes, blob_start + ranges[i].begin);
-        if (s == OCLNN_OK && !host_is_little_endian()) swap_bytes(t->data, t->nbytes, dtype_sizes[t->dtype]);
-    }
-    free(ranges);
     return s;
 }
 
-oclnn_status oclnn_safetensors_load(const char *path, oclnn_safetensors **out)
+/* Makes tensor i's data: the mapping itself where the stored bytes are
+ * usable as they are, else a converted, aligned copy. */
+static oclnn_status fetch(oclnn_safetensors *st, int i)
 {
-    if (!out) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_safetensors_load: out is NULL");
-    *out = NULL;
-    if (!path) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_safetensors_load: path is NULL");
+    oclnn_st_tensor *t = &st->tensors[i];
+    if (t->data) return OCLNN_OK;
+    struct oclnn_st_source *src = st->source;
+    if (!src || !src->map)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors: tensor '%s' has no data and no file behind it "
+                          "(the struct did not come from oclnn_safetensors_open/load)", t->name);
+    st_slot *sl = &src->slots[i];
+    if (sl->stored->conv == ST_NONE)
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "safetensors '%s': tensor '%s' has dtype %s, which oclnn cannot "
+                          "read (it reads F32, I32 and I64, and F16 and BF16 as F32; convert the file first)",
+                          src->path, t->name, sl->stored->name);
+    if (t->nbytes == 0) {
+        t->data = st_empty;
+        return OCLNN_OK;
+    }
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return oclnn_fail(OCLNN_ERR_IO, "safetensors '%s': cannot open: %s", path, strerror(errno));
+    unsigned char *bytes = src->map + src->blob_start + sl->begin;
+    size_t esize = st_dtype_size(t->dtype);
+    if (sl->stored->conv == ST_AS_IS && st_host_is_little_endian() && (uintptr_t)bytes % esize == 0) {
+        t->data = bytes;
+        return OCLNN_OK;
+    }
+    /* aligned_alloc wants a multiple of the alignment. */
+    void *buf = t->nbytes <= SIZE_MAX - ST_COPY_ALIGN
+                    ? aligned_alloc(ST_COPY_ALIGN, (t->nbytes + ST_COPY_ALIGN - 1) / ST_COPY_ALIGN * ST_COPY_ALIGN)
+                    : NULL;
+    if (!buf)
+        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory for tensor '%s' (%zu bytes)",
+                          src->path, t->name, t->nbytes);
+    switch (sl->stored->conv) {
+    case ST_FROM_F16: widen_16(buf, bytes, t->nbytes / 4, f16_to_f32_bits); break;
+    case ST_FROM_BF16: widen_16(buf, bytes, t->nbytes / 4, bf16_to_f32_bits); break;
+    default:
+        memcpy(buf, bytes, t->nbytes);
+        if (!st_host_is_little_endian()) st_swap_bytes(buf, t->nbytes, esize);
+        break;
+    }
+    t->data = buf;
+    sl->owned = 1;
+    return OCLNN_OK;
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+static oclnn_status open_file(const char *fn, const char *path, oclnn_safetensors **out)
+{
+    if (!out) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!path) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "%s: path is NULL", fn);
 
     oclnn_safetensors *st = calloc(1, sizeof *st);
-    oclnn_status s = st ? load_fd(fd, path, st)
-                        : oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory", path);
-    close(fd);
+    if (st) st->source = calloc(1, sizeof *st->source);
+    if (st && st->source) st->source->path = strdup(path);
+    if (!st || !st->source || !st->source->path) {
+        oclnn_safetensors_free(st);
+        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors '%s': out of memory", path);
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    oclnn_status s = OCLNN_OK;
+    if (fd < 0) {
+        s = oclnn_fail(OCLNN_ERR_IO, "safetensors '%s': cannot open: %s", path, strerror(errno));
+    } else {
+        s = map_and_parse(fd, path, st);
+        close(fd); /* the mapping outlives the descriptor */
+    }
     if (s != OCLNN_OK) {
         oclnn_safetensors_free(st);
         return s;
@@ -455,20 +596,67 @@ oclnn_status oclnn_safetensors_load(const char *path, oclnn_safetensors **out)
     return OCLNN_OK;
 }
 
-const oclnn_st_tensor *oclnn_safetensors_find(const oclnn_safetensors *st, const char *name)
+oclnn_status oclnn_safetensors_open(const char *path, oclnn_safetensors **out)
+{
+    return open_file("oclnn_safetensors_open", path, out);
+}
+
+oclnn_status oclnn_safetensors_load(const char *path, oclnn_safetensors **out)
+{
+    oclnn_safetensors *st;
+    oclnn_status s = open_file("oclnn_safetensors_load", path, out);
+    if (s != OCLNN_OK) return s;
+    st = *out;
+    for (int i = 0; i < st->count && s == OCLNN_OK; i++) s = fetch(st, i);
+    if (s != OCLNN_OK) {
+        oclnn_safetensors_free(st);
+        *out = NULL;
+    }
+    return s;
+}
+
+oclnn_status oclnn_safetensors_get_prefixed(oclnn_safetensors *st, const char *name, const char *prefix,
+                                            const oclnn_st_tensor **out)
+{
+    if (!out) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_safetensors_get: out is NULL");
+    *out = NULL;
+    if (!st || !name) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_safetensors_get: %s is NULL", st ? "name" : "st");
+    const char *path = st->source && st->source->path ? st->source->path : "(in memory)";
+    int i = resolve(st, name, prefix);
+    if (i < 0 && prefix && prefix[0])
+        return oclnn_fail(OCLNN_ERR_NOT_FOUND, "safetensors '%s': no tensor '%s', with or without the prefix '%s'",
+                          path, name, prefix);
+    if (i < 0) return oclnn_fail(OCLNN_ERR_NOT_FOUND, "safetensors '%s': no tensor '%s'", path, name);
+    oclnn_status s = fetch(st, i);
+    if (s == OCLNN_OK) *out = &st->tensors[i];
+    return s;
+}
+
+oclnn_status oclnn_safetensors_get(oclnn_safetensors *st, const char *name, const oclnn_st_tensor **out)
+{
+    return oclnn_safetensors_get_prefixed(st, name, NULL, out);
+}
+
+const oclnn_st_tensor *oclnn_safetensors_find_prefixed(const oclnn_safetensors *st, const char *name,
+                                                       const char *prefix)
 {
     if (!st || !name) return NULL;
-    for (int i = 0; i < st->count; i++)
-        if (strcmp(st->tensors[i].name, name) == 0) return &st->tensors[i];
-    return NULL;
+    int i = resolve(st, name, prefix);
+    return i < 0 ? NULL : &st->tensors[i];
+}
+
+const oclnn_st_tensor *oclnn_safetensors_find(const oclnn_safetensors *st, const char *name)
+{
+    return oclnn_safetensors_find_prefixed(st, name, NULL);
 }
 
 void oclnn_safetensors_free(oclnn_safetensors *st)
 {
     if (!st) return;
+    struct oclnn_st_source *src = st->source;
     for (int i = 0; i < st->count; i++) {
         free(st->tensors[i].name);
-        free(st->tensors[i].data);
+        if (src && src->slots && src->slots[i].owned) free(st->tensors[i].data);
     }
     free(st->tensors);
     for (int i = 0; i < st->meta_count; i++) {
@@ -477,236 +665,12 @@ void oclnn_safetensors_free(oclnn_safetensors *st)
     }
     free(st->meta_keys);
     free(st->meta_values);
+    if (src) {
+        if (src->map) munmap(src->map, src->map_size);
+        free(src->slots);
+        free(src->by_name);
+        free(src->path);
+        free(src);
+    }
     free(st);
-}
-
-/* ---- saving -------------------------------------------------------------- */
-
-static oclnn_status check_save_args(const char *path, const oclnn_st_tensor *tensors, int count,
-                                    const char *const *meta_keys, const char *const *meta_values, int meta_count)
-{
-    if (!path || !path[0]) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_safetensors_save: path is NULL or empty");
-    if (count < 0 || (count > 0 && !tensors))
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': bad tensor list (count %d)", path, count);
-    if (meta_count < 0 || (meta_count > 0 && (!meta_keys || !meta_values)))
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': bad metadata list (count %d)", path,
-                          meta_count);
-
-    for (int i = 0; i < count; i++) {
-        const oclnn_st_tensor *t = &tensors[i];
-        char sbuf[256];
-        size_t want;
-        if (!t->name || !t->name[0])
-            return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': tensor %d has an empty name", path, i);
-        if (strcmp(t->name, "__metadata__") == 0)
-            return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': the tensor name '__metadata__' is "
-                              "reserved", path);
-        if (!dtype_valid(t->dtype))
-            return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': tensor '%s' has invalid dtype %d", path,
-                              t->name, (int)t->dtype);
-        if (t->ndim < 0 || t->ndim > OCLNN_ST_MAX_DIMS)
-            return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': tensor '%s' has %d dimensions "
-                              "(0 to %d allowed)", path, t->name, t->ndim, OCLNN_ST_MAX_DIMS);
-        for (int d = 0; d < t->ndim; d++)
-            if (t->shape[d] < 0)
-                return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': tensor '%s' has negative shape %s",
-                                  path, t->name, shape_str(t->shape, t->ndim, sbuf, sizeof sbuf));
-        if (!shape_nbytes(t->shape, t->ndim, dtype_sizes[t->dtype], &want) || want != t->nbytes)
-            return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': tensor '%s' has nbytes %zu but shape %s "
-                              "of %s needs a different size", path, t->name, t->nbytes,
-                              shape_str(t->shape, t->ndim, sbuf, sizeof sbuf), dtype_names[t->dtype]);
-        if (t->nbytes > 0 && !t->data)
-            return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': tensor '%s' has NULL data", path,
-                              t->name);
-    }
-    for (int i = 0; i < meta_count; i++)
-        if (!meta_keys[i] || !meta_values[i])
-            return oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': metadata pair %d has a NULL key or "
-                              "value", path, i);
-
-    /* Uniqueness of tensor names, then of metadata keys. */
-    int most = count > meta_count ? count : meta_count;
-    const char **names = malloc(((size_t)most + 1) * sizeof *names);
-    if (!names) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors save '%s': out of memory", path);
-    for (int i = 0; i < count; i++) names[i] = tensors[i].name;
-    const char *dup = find_duplicate(names, (size_t)count);
-    oclnn_status s = OCLNN_OK;
-    if (dup) {
-        s = oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': duplicate tensor name '%s'", path, dup);
-    } else {
-        for (int i = 0; i < meta_count; i++) names[i] = meta_keys[i];
-        dup = find_duplicate(names, (size_t)meta_count);
-        if (dup) s = oclnn_fail(OCLNN_ERR_INVALID_ARG, "safetensors save '%s': duplicate metadata key '%s'", path, dup);
-    }
-    free(names);
-    return s;
-}
-
-/* Appends v to a JSON array as a raw integer: cJSON would print large
- * doubles in exponent form, which strict readers reject for u64 fields. */
-static int add_u64(cJSON *array, uint64_t v)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRIu64, v);
-    cJSON *item = cJSON_CreateRaw(buf);
-    if (!item || !cJSON_AddItemToArray(array, item)) {
-        cJSON_Delete(item);
-        return 0;
-    }
-    return 1;
-}
-
-/* The JSON header text (malloc'ed, unpadded), or NULL when out of memory.
- * Metadata comes first and tensors follow in the caller's order, with data
- * laid out back to back in that same order. */
-static char *build_header(const oclnn_st_tensor *tensors, int count, const char *const *meta_keys,
-                          const char *const *meta_values, int meta_count)
-{
-    cJSON *root = cJSON_CreateObject();
-    int ok = root != NULL;
-    if (ok && meta_count > 0) {
-        cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
-        ok = meta != NULL;
-        for (int i = 0; ok && i < meta_count; i++) ok = cJSON_AddStringToObject(meta, meta_keys[i], meta_values[i]) != NULL;
-    }
-    uint64_t offset = 0;
-    for (int i = 0; ok && i < count; i++) {
-        const oclnn_st_tensor *t = &tensors[i];
-        cJSON *entry = cJSON_AddObjectToObject(root, t->name);
-        cJSON *shape = NULL, *offs = NULL;
-        ok = entry && cJSON_AddStringToObject(entry, "dtype", dtype_names[t->dtype]) &&
-             (shape = cJSON_AddArrayToObject(entry, "shape")) != NULL;
-        for (int d = 0; ok && d < t->ndim; d++) ok = add_u64(shape, (uint64_t)t->shape[d]);
-        ok = ok && (offs = cJSON_AddArrayToObject(entry, "data_offsets")) != NULL && add_u64(offs, offset) &&
-             add_u64(offs, offset + t->nbytes);
-        offset += t->nbytes;
-    }
-    char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    return text;
-}
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-    const unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return 0;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
-}
-
-/* Tensor data in the file's little-endian order; big-endian hosts swap a
- * bounded chunk at a time rather than copying the whole tensor. */
-static int write_tensor(int fd, const oclnn_st_tensor *t)
-{
-    if (host_is_little_endian()) return write_all(fd, t->data, t->nbytes);
-    unsigned char chunk[65536];
-    const unsigned char *p = t->data;
-    for (size_t done = 0; done < t->nbytes;) {
-        size_t n = t->nbytes - done < sizeof chunk ? t->nbytes - done : sizeof chunk;
-        memcpy(chunk, p + done, n);
-        swap_bytes(chunk, n, dtype_sizes[t->dtype]);
-        if (!write_all(fd, chunk, n)) return 0;
-        done += n;
-    }
-    return 1;
-}
-
-/* After rename(), the directory entry itself must reach the disk for the new
- * file to survive a power cut. Best effort: some filesystems refuse to fsync
- * a directory, and the data is already safe in the file either way. */
-static void sync_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
-static int open_new(const char *path)
-{
-    /* O_EXCL|O_NOFOLLOW: never write through a file or symlink someone else
-     * planted under the temporary name. */
-    return open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-}
-
-oclnn_status oclnn_safetensors_save(const char *path, const oclnn_st_tensor *tensors, int count,
-                                    const char *const *meta_keys, const char *const *meta_values, int meta_count)
-{
-    oclnn_status s = check_save_args(path, tensors, count, meta_keys, meta_values, meta_count);
-    if (s != OCLNN_OK) return s;
-
-    char *json = build_header(tensors, count, meta_keys, meta_values, meta_count);
-    if (!json) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors save '%s': out of memory for the header", path);
-    /* Pad with spaces so the data blob starts 8-byte aligned in the file, as
-     * the reference implementation does. */
-    size_t json_len = strlen(json);
-    size_t header_len = (json_len + 7) / 8 * 8;
-    size_t tmp_size = strlen(path) + 32;
-    unsigned char *header = malloc(8 + header_len);
-    char *tmp = malloc(tmp_size);
-    if (!header || !tmp) {
-        free(json);
-        free(header);
-        free(tmp);
-        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "safetensors save '%s': out of memory", path);
-    }
-    write_le64(header, header_len);
-    memcpy(header + 8, json, json_len);
-    memset(header + 8 + json_len, ' ', header_len - json_len);
-    free(json);
-
-    /* The pid keeps concurrent processes saving the same path apart. */
-    snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open_new(tmp);
-    /* A file of that name can only be left over from a crashed save by an
-     * earlier process that had our pid: replace it. */
-    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) fd = open_new(tmp);
-    if (fd < 0) {
-        s = oclnn_fail(OCLNN_ERR_IO, "safetensors save '%s': cannot create temporary file '%s': %s", path, tmp,
-                       strerror(errno));
-        goto done;
-    }
-
-    const char *step = "write";
-    int ok = write_all(fd, header, 8 + header_len);
-    for (int i = 0; ok && i < count; i++) ok = write_tensor(fd, &tensors[i]);
-    /* fsync before rename: otherwise a crash can leave the new name pointing
-     * at a file whose data never reached the disk. */
-    if (ok && fsync(fd) != 0) {
-        step = "fsync";
-        ok = 0;
-    }
-    int err = errno;
-    if (close(fd) != 0 && ok) { /* NFS reports deferred write errors here */
-        err = errno;
-        step = "close";
-        ok = 0;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        err = errno;
-        step = "rename over the target";
-        ok = 0;
-    }
-    if (!ok) {
-        unlink(tmp);
-        s = oclnn_fail(OCLNN_ERR_IO, "safetensors save '%s': %s of temporary file '%s' failed: %s (the existing file, "
-                       "if any, is unchanged)", path, step, tmp, strerror(err));
-        goto done;
-    }
-    sync_parent_dir(path);
-
-done:
-    free(header);
-    free(tmp);
-    return s;
 }

@@ -6,9 +6,19 @@
 good.safetensors holds known values (checked exactly by the test). Its header
 is serialised the way oclnn_safetensors_save() serialises it (compact JSON,
 metadata first, space padding to a multiple of 8), so the test can also check
-that re-saving it reproduces the file byte for byte. Every bad_*.safetensors
-breaks exactly one rule; the table in the test names the status and a word the
-error message must contain. Plain python3 only (struct + json): no torch.
+that re-saving it reproduces the file byte for byte. misaligned.safetensors
+holds the same tensors behind an unpadded header, so that no tensor is
+aligned in the file and the reader must copy instead of pointing into its
+mapping. halfs.safetensors holds F16 and BF16 values (zeros, subnormals,
+extremes, infinities, NaNs with payloads), each beside an I32 tensor of the
+f32 bit patterns they must convert to. bert_prefixed.safetensors is laid out
+like a Hugging Face BertForMaskedLM checkpoint ("bert." names, an I64
+position_ids, F16/BF16 tensors) for the lookup tests.
+
+Every bad_*.safetensors breaks exactly one rule (or, for bad_f64 and
+bad_bool, uses a dtype oclnn cannot read); the table in the test names the
+status and a word the error message must contain. Plain python3 only
+(struct + json): no torch, no numpy.
 """
 import json
 import os
@@ -53,6 +63,85 @@ def good():
     return st_bytes(header, blob)
 
 
+def misaligned():
+    """good()'s tensors and metadata, but the header is padded to 8k + 3 bytes,
+    so the blob (and every tensor in it) starts 3 bytes past an 8-byte boundary."""
+    data = good()
+    hlen = struct.unpack("<Q", data[:8])[0]
+    text = data[8:8 + hlen].rstrip(b" ")
+    text += b" " * ((3 - len(text)) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + hlen:]
+
+
+def f16_bits_expected(h):
+    """The f32 bit pattern binary16 h converts to: finite values through
+    Python's own half-precision codec, specials spelled out (sign kept, NaN
+    payload shifted into the top of the f32 mantissa, as PyTorch does)."""
+    if h & 0x7C00 == 0x7C00:
+        return ((h & 0x8000) << 16) | 0x7F800000 | ((h & 0x3FF) << 13)
+    value = struct.unpack("<e", struct.pack("<H", h))[0]
+    return struct.unpack("<I", struct.pack("<f", value))[0]
+
+
+# Keep in sync with test_half_fixture in tests/test_safetensors.c.
+F16_VALUES = [
+    0x0000, 0x8000,          # +0, -0
+    0x3C00, 0xC100, 0x3555,  # 1, -2.5, 0.33325195
+    0x7BFF, 0xFBFF,          # +-65504, the largest finite
+    0x0400,                  # 2^-14, the smallest normal
+    0x0001, 0x8001, 0x0200,  # +-2^-24 (smallest subnormal), 2^-15
+    0x03FF,                  # the largest subnormal
+    0x7C00, 0xFC00,          # +-inf
+    0x7E00, 0xFE00,          # quiet NaN, negative quiet NaN
+    0x7C01, 0x7FFF,          # signalling NaN (payload 1), all-ones payload
+]
+BF16_VALUES = [
+    0x0000, 0x8000,          # +0, -0
+    0x3F80, 0xC020, 0x3EAB,  # 1, -2.5, 0.333984375
+    0x7F7F, 0x0080,          # the largest finite, 2^-126 (smallest normal)
+    0x0001, 0x8001, 0x007F,  # +-2^-133 (smallest subnormal), the largest subnormal
+    0x7F80, 0xFF80,          # +-inf
+    0x7FC0, 0x7F81, 0xFFFF,  # quiet NaN, signalling NaN, negative all-ones NaN
+]
+
+
+def halfs():
+    f16_bits = [f16_bits_expected(h) for h in F16_VALUES]
+    bf16_bits = [b << 16 for b in BF16_VALUES]
+    n, m = len(F16_VALUES), len(BF16_VALUES)
+    tensors = [
+        ("f16_bits", "I32", [n], struct.pack(f"<{n}I", *f16_bits)),
+        ("bf16_bits", "I32", [m], struct.pack(f"<{m}I", *bf16_bits)),
+        ("f16", "F16", [n], struct.pack(f"<{n}H", *F16_VALUES)),
+        ("bf16", "BF16", [m], struct.pack(f"<{m}H", *BF16_VALUES)),
+        ("f16_matrix", "F16", [2, 2], struct.pack("<4e", 0.5, -1.0, 2048.0, -0.125)),
+        ("f16_empty", "F16", [0], b""),
+    ]
+    return layout(tensors, {"format": "pt"})
+
+
+def bert_prefixed():
+    # Keep in sync with the lookup tests in tests/test_safetensors.c.
+    word = [0.25 * i - 1.0 for i in range(12)]
+    tensors = [
+        ("bert.embeddings.word_embeddings.weight", "F32", [4, 3], struct.pack("<12f", *word)),
+        ("bert.embeddings.position_ids", "I64", [1, 5], struct.pack("<5q", 0, 1, 2, 3, 4)),
+        ("bert.pooler.dense.bias", "BF16", [3], struct.pack("<3H", 0x3F80, 0xBF00, 0x4040)),  # 1, -0.5, 3
+        ("cls.predictions.bias", "F16", [4], struct.pack("<4e", 0.5, 1.5, -2.0, 1024.0)),
+    ]
+    return layout(tensors, {"format": "pt"})
+
+
+def layout(tensors, metadata):
+    """A file of tensors back to back in the given order."""
+    header = {"__metadata__": metadata}
+    blob = b""
+    for name, dtype, shape, data in tensors:
+        header[name] = entry(dtype, shape, len(blob), len(blob) + len(data))
+        blob += data
+    return st_bytes(header, blob)
+
+
 def bad():
     f4 = b"\x00" * 4
     f8 = b"\x00" * 8
@@ -67,8 +156,10 @@ def bad():
         "bad_entry_not_object": st_bytes({"a": 5}),
         "bad_missing_dtype": st_bytes({"a": {"shape": [1], "data_offsets": [0, 4]}}, f4),
         "bad_unknown_dtype": st_bytes({"a": entry("Q7", [1], 0, 4)}, f4),
-        "bad_f16": st_bytes({"a": entry("F16", [2], 0, 4)}, f4),
-        "bad_bf16": st_bytes({"a": entry("BF16", [2], 0, 4)}, f4),
+        "bad_f64": st_bytes({"a": entry("F64", [1], 0, 8)}, f8),
+        "bad_bool": st_bytes({"a": entry("BOOL", [4], 0, 4)}, f4),
+        "bad_f16_size": st_bytes({"a": entry("F16", [3], 0, 8)}, f8),
+        "bad_f4_bits": st_bytes({"a": entry("F4", [3], 0, 2)}, b"\x00" * 2),
         "bad_shape_negative": st_bytes({"a": entry("F32", [2, -1], 0, 8)}, f8),
         "bad_shape_fraction": st_bytes({"a": entry("F32", [2.5], 0, 8)}, f8),
         "bad_shape_not_array": st_bytes({"a": {"dtype": "F32", "shape": "2x1", "data_offsets": [0, 8]}}, f8),
@@ -89,7 +180,8 @@ def bad():
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    files = {"good": good(), **bad()}
+    files = {"good": good(), "misaligned": misaligned(), "halfs": halfs(), "bert_prefixed": bert_prefixed(),
+             **bad()}
     for name, data in files.items():
         assert len(data) < 1024, name
         with open(os.path.join(OUT, name + ".safetensors"), "wb") as f:
