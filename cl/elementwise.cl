@@ -114,24 +114,6 @@ __kernel void accumulate(__global float *y, int y_off, __global const float *x, 
     y[y_off + i] += x[x_off + i];
 }
 
-/* Contiguous copy of a strided view (works for f32 and i32 bit patterns). */
-__kernel void strided_copy(__global uint *y, int y_off, __global const uint *x, int x_off, int n, int8 dims8,
-                           int8 str8)
-{
-    int i = get_global_id(0);
-    if (i >= n) return;
-    int dims[8], str[8];
-    vstore8(dims8, 0, dims);
-    vstore8(str8, 0, str);
-    int rem = i, xi = 0;
-    for (int d = NDIM - 1; d >= 0; d--) {
-        int c = rem % dims[d];
-        rem /= dims[d];
-        xi += c * str[d];
-    }
-    y[y_off + i] = x[x_off + xi];
-}
-
 /* Gradient of a slice view: zeros outside [start, start + len) on the axis. */
 __kernel void slice_backward(__global float *y, int y_off, __global const float *g, int g_off, int n, int axis_size,
                              int inner, int start, int len)

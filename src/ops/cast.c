@@ -1,4 +1,4 @@
-/* Dtype casts between f32, i32 and i64 (PyTorch's .to(dtype); the
+/* Dtype casts between f32, i32 and i64, and same-dtype copies (PyTorch's .to(dtype); the
  * conversion rules are in cl/cast.cl).
  *
  * Input contract: any strided view. A contiguous input (at any offset)
@@ -9,7 +9,6 @@
 #include "graph/graph.h"
 #include "oclnn/ops.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,27 +61,42 @@ static void cast_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *cons
 
 static const oclnn_op_def cast_def = {
     .name = "cast", .prepare = cast_prepare, .backward = cast_backward, .strided_inputs = 1u};
+/* A same-dtype cast under its own name, so that profiles and errors say
+ * "copy" for the copies that make strided views contiguous. */
+static const oclnn_op_def copy_def = {
+    .name = "copy", .prepare = cast_prepare, .backward = cast_backward, .strided_inputs = 1u};
 
-oclnn_tensor *oclnn_cast(oclnn_graph *g, oclnn_tensor *x, oclnn_dtype dtype)
+static oclnn_tensor *cast_node(oclnn_graph *g, const oclnn_op_def *def, oclnn_tensor *x, oclnn_dtype dtype)
 {
-    if (!oclnn_graph_usable(g, "cast", 1, &x)) return NULL;
+    if (!oclnn_graph_usable(g, def->name, 1, &x)) return NULL;
     char xs[128];
     if (!dtype_known(dtype))
-        return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "cast: unknown dtype %d for %s %s (use f32, i32 or i64)",
-                                (int)dtype, oclnn_dtype_name(x->dtype), oclnn_tensor_shape_str(x, xs, sizeof xs));
-    /* Kernels index with int: the element count and the furthest element
-     * the view reads must fit. */
-    int64_t n = oclnn_tensor_numel(x), last = 0;
-    for (int d = 0; d < x->ndim; d++)
-        if (x->dims[d] > 0) last += (x->dims[d] - 1) * (x->strides[d] < 0 ? -x->strides[d] : x->strides[d]);
-    if (n > INT_MAX || last > INT_MAX)
-        return oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "cast: %s %s spans more than 2^31 elements",
-                                oclnn_dtype_name(x->dtype), oclnn_tensor_shape_str(x, xs, sizeof xs));
-    oclnn_tensor *t = oclnn_node_new(g, &cast_def, dtype, x->ndim, x->dims, 1, &x);
+        return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "%s: unknown dtype %d for %s %s (use f32, i32 or i64)",
+                                def->name, (int)dtype, oclnn_dtype_name(x->dtype),
+                                oclnn_tensor_shape_str(x, xs, sizeof xs));
+    /* int indices suffice: a view reads within its storage, which the
+     * graph keeps below 2^31 elements. */
+    oclnn_tensor *t = oclnn_node_new(g, def, dtype, x->ndim, x->dims, 1, &x);
     /* Integers carry no gradient, in either direction. */
     if (t && (dtype != OCLNN_DTYPE_F32 || x->dtype != OCLNN_DTYPE_F32)) t->flags &= ~(unsigned)T_NEEDS_GRAD;
     return t;
 }
 
+oclnn_tensor *oclnn_cast(oclnn_graph *g, oclnn_tensor *x, oclnn_dtype dtype)
+{
+    return cast_node(g, &cast_def, x, dtype);
+}
+
+oclnn_tensor *oclnn_copy(oclnn_graph *g, oclnn_tensor *x)
+{
+    return cast_node(g, &copy_def, x, x ? x->dtype : OCLNN_DTYPE_F32);
+}
+
+oclnn_tensor *oclnn_contiguous(oclnn_graph *g, oclnn_tensor *x)
+{
+    if (!oclnn_graph_usable(g, "contiguous", 1, &x)) return NULL;
+    return oclnn_tensor_is_contiguous(x) ? x : oclnn_copy(g, x);
+}
+
 /* This family's entries in the op registry (src/ops/registry.c). */
-const oclnn_op_def *const oclnn_cast_ops[] = {&cast_def, NULL};
+const oclnn_op_def *const oclnn_cast_ops[] = {&cast_def, &copy_def, NULL};

@@ -27,52 +27,10 @@ static oclnn_status launch_map(oclnn_context *ctx, oclnn_tensor *node, const cha
     return s;
 }
 
-/* ---- contiguous copy */
-
 static void pack8(cl_int8 *v, const int64_t *values, int n)
 {
     memset(v, 0, sizeof *v);
     for (int i = 0; i < n; i++) v->s[i] = (cl_int)values[i];
-}
-
-static oclnn_status copy_prepare(oclnn_context *ctx, oclnn_tensor *node)
-{
-    oclnn_tensor *x = node->src[0];
-    char opts[32];
-    snprintf(opts, sizeof opts, "-DNDIM=%d", x->ndim ? x->ndim : 1);
-    oclnn_launch *l;
-    cl_uint i;
-    oclnn_status s = launch_map(ctx, node, opts, "strided_copy", 1, &x, &l, &i);
-    cl_int8 dims, str;
-    pack8(&dims, x->dims, x->ndim);
-    pack8(&str, x->strides, x->ndim);
-    if (!x->ndim) dims.s[0] = 1;
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof dims, &dims, node->op->name);
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof str, &str, node->op->name);
-    return s;
-}
-
-static void copy_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
-{
-    oclnn_tensor *grad = grads[0];
-    oclnn_grad_add(g, node->src[0], grad);
-}
-
-static const oclnn_op_def copy_def = {
-    .name = "copy", .prepare = copy_prepare, .backward = copy_backward, .strided_inputs = 1u};
-
-oclnn_tensor *oclnn_copy(oclnn_graph *g, oclnn_tensor *x)
-{
-    if (!oclnn_graph_usable(g, "copy", 1, &x)) return NULL;
-    if (x->dtype == OCLNN_DTYPE_I64)
-        return oclnn_cast(g, x, OCLNN_DTYPE_I64); /* 64-bit elements: cast.c's strided kernel copies them */
-    return oclnn_node_new(g, &copy_def, x->dtype, x->ndim, x->dims, 1, &x);
-}
-
-oclnn_tensor *oclnn_contiguous(oclnn_graph *g, oclnn_tensor *x)
-{
-    if (!oclnn_graph_usable(g, "contiguous", 1, &x)) return NULL;
-    return oclnn_tensor_is_contiguous(x) ? x : oclnn_copy(g, x);
 }
 
 /* ---- broadcast binary ops */
@@ -390,4 +348,4 @@ oclnn_tensor *oclnn_slice_backward(oclnn_graph *g, oclnn_tensor *grad, const ocl
 }
 
 /* This family's entries in the op registry (src/ops/registry.c). */
-const oclnn_op_def *const oclnn_elementwise_ops[] = {&copy_def, &binary_def[0], &binary_def[1], &binary_def[2], &binary_def[3], &unary_def[0], &unary_def[1], &unary_def[2], &unary_def[3], &unary_def[4], &unary_backward_def, &bias_def, &fill_def, &accumulate_def, &slice_backward_def, NULL};
+const oclnn_op_def *const oclnn_elementwise_ops[] = {&binary_def[0], &binary_def[1], &binary_def[2], &binary_def[3], &unary_def[0], &unary_def[1], &unary_def[2], &unary_def[3], &unary_def[4], &unary_backward_def, &bias_def, &fill_def, &accumulate_def, &slice_backward_def, NULL};
