@@ -98,8 +98,9 @@ static oclnn_status clblast_apply_tuning(oclnn_context *ctx, const char *op)
     if (env && !strcmp(env, "0")) return OCLNN_OK;
     for (size_t i = 0; i < sizeof xgemm_tunings / sizeof xgemm_tunings[0]; i++) {
         if (!strstr(ctx->info.name, xgemm_tunings[i].name_part)) continue;
-        CLBlastStatusCode code = CLBlastOverrideParameters(ctx->device, "Xgemm", CLBlastPrecisionSingle, 16,
-                                                           (const char **)xgemm_parameter_names, xgemm_tunings[i].values);
+        const char **names = (const char **)xgemm_parameter_names;
+        CLBlastStatusCode code = CLBlastOverrideParameters(ctx->device, "Xgemm", CLBlastPrecisionSingle, 16, names,
+                                                           xgemm_tunings[i].values);
         /* CLBlast would keep its defaults, but a silently slower GEMM is
          * what the override exists to prevent: say so, with the way out. */
         if (code != CLBlastSuccess)
