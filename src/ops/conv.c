@@ -86,13 +86,22 @@ oclnn_status oclnn_conv_kernel(oclnn_context *ctx, oclnn_tensor *node, const cha
 {
     const conv_geom *c = node->op_data;
     size_t wg = oclnn_conv_reduce_width(ctx);
-    char opts[320];
-    snprintf(opts, sizeof opts,
-             "-DCIN=%d -DCOUT=%d -DH=%d -DW=%d -DHO=%d -DWO=%d -DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d "
-             "-DDH=%d -DDW=%d -DACT=%d -DWG=%zu",
-             c->cin, c->cout, c->h, c->w, c->ho, c->wo, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw,
-             c->act, wg);
-    return oclnn_launch_kernel(ctx, node, oclnn_cl_conv, opts, name, out);
+    /* Only what specialises the code goes into the options: a new batch,
+     * image size or channel count reuses the program (sizes are arguments). */
+    char opts[160];
+    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d -DDH=%d -DDW=%d -DACT=%d -DWG=%zu",
+             c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->act, wg);
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_conv, opts, name, out);
+    if (s) return s;
+    /* Every kernel of cl/conv.cl ends with the sizes (GEOM there). */
+    cl_uint nargs = 0;
+    s = oclnn_cl_check(clGetKernelInfo((*out)->kernel, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL),
+                       "clGetKernelInfo(CL_KERNEL_NUM_ARGS)", node->op->name);
+    const int sizes[6] = {c->cin, c->cout, c->h, c->w, c->ho, c->wo};
+    if (!s && nargs < 6)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "op '%s': conv kernel %s lacks the size arguments", node->op->name,
+                          name);
+    return s ? s : oclnn_conv_args_int((*out)->kernel, nargs - 6, node->op->name, 6, sizes);
 }
 
 /* Largest divisor of n that is at most limit. */
