@@ -94,28 +94,36 @@ __kernel void im2col_rows(__global float *col, int col_off, __global const float
     }
 }
 
-/* Accumulates a row of dx in place (zeroed first: W is an argument, so no
- * private array of its size), adding the col rows of each (ki, kj) in the
- * same order as col2im. global: (H, nb, CIN) */
-__kernel void col2im_rows(__global float *restrict dx, int dx_off, __global const float *restrict col, int col_off,
-                          int n0, int nb, int row_stride, int n_stride, GEOM)
+/* Accumulates a row of dx in private memory, chunk by chunk (W is an
+ * argument, so no private array of its size; one chunk covers the usual
+ * widths), adding the col rows of each (ki, kj) in the same order as
+ * col2im. global: (H, nb, CIN) */
+#define ROW_CHUNK 64
+
+__kernel void col2im_rows(__global float *dx, int dx_off, __global const float *col, int col_off, int n0, int nb,
+                          int row_stride, int n_stride, GEOM)
 {
     int ih = get_global_id(0), n = get_global_id(1), c = get_global_id(2);
     if (ih >= H || n >= nb || c >= CIN) return;
-    __global float *restrict acc = dx + dx_off + ((n0 + n) * CIN + c) * (H * W) + ih * W;
-    for (int iw = 0; iw < W; iw++) acc[iw] = 0.0f;
     __global const float *base = col + col_off + c * KK * row_stride + n * n_stride;
-    for (int ki = 0; ki < KH; ki++) {
-        int th = ih + PH - ki * DH;
-        if (th < 0 || th % SH != 0 || th / SH >= HO) continue;
-        for (int kj = 0; kj < KW; kj++) {
-            __global const float *src = base + (ki * KW + kj) * row_stride + (th / SH) * WO;
-            int shift = kj * DW - PW;
-            for (int ow = 0; ow < WO; ow++) {
-                int iw = ow * SW + shift;
-                if (iw >= 0 && iw < W) acc[iw] += src[ow];
+    __global float *dst = dx + dx_off + ((n0 + n) * CIN + c) * (H * W) + ih * W;
+    for (int w0 = 0; w0 < W; w0 += ROW_CHUNK) {
+        int len = min(ROW_CHUNK, W - w0);
+        float acc[ROW_CHUNK];
+        for (int i = 0; i < len; i++) acc[i] = 0.0f;
+        for (int ki = 0; ki < KH; ki++) {
+            int th = ih + PH - ki * DH;
+            if (th < 0 || th % SH != 0 || th / SH >= HO) continue;
+            for (int kj = 0; kj < KW; kj++) {
+                __global const float *src = base + (ki * KW + kj) * row_stride + (th / SH) * WO;
+                /* The outputs ow whose input column ow*SW + shift is in the chunk. */
+                int shift = kj * DW - PW, lo = w0 - shift, hi = w0 + len - shift;
+                lo = lo <= 0 ? 0 : (lo + SW - 1) / SW;
+                hi = hi <= 0 ? 0 : min((hi + SW - 1) / SW, WO);
+                for (int ow = lo; ow < hi; ow++) acc[ow * SW + shift - w0] += src[ow];
             }
         }
+        for (int i = 0; i < len; i++) dst[w0 + i] = acc[i];
     }
 }
 
