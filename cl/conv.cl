@@ -1,17 +1,16 @@
 /* 2-D convolution helpers around the GEMMs (src/ops/gemm.c): im2col,
  * col2im (gather), the NCHW epilogues and the gradient preparation.
  *
- * Every geometric quantity is a -D constant (one program per convolution
- * shape, shared by a conv's forward and backward kernels): the index maps
- * divide by kernel and output sizes per element, and division by a
- * constant compiles to a multiply, while a runtime division would dominate
- * these memory-bound kernels on CPUs.
- *   CIN COUT H W HO WO KH KW   channels, input/output size, kernel size
- *   SH SW PH PW DH DW          stride, padding, dilation
+ * The kernel geometry is -D constants, so the index maps divide by
+ * constants (a multiply); image and channel sizes are the trailing kernel
+ * arguments of every kernel (GEOM), so a new batch or image size builds
+ * nothing. The CPU path's *_rows kernels divide only by constants.
+ *   KH KW SH SW PH PW DH DW    kernel size, stride, padding, dilation
  *   ACT                        0 none, 1 relu (fused into the epilogue)
  *   WG                         work-group size of bias_grad (power of two)
+ *   CIN COUT H W HO WO         (arguments) channels, input and output size
  * The GEMMs themselves (cl/gemm.cl) do not depend on the geometry, so a new
- * conv shape compiles just these small index-map kernels.
+ * kernel geometry compiles just these small index-map kernels.
  *
  * The col matrix holds the rows r = c*KH*KW + ki*KW + kj (c the input
  * channel, so group g owns rows [g*K, (g+1)*K)) and, per image n of a
@@ -23,12 +22,16 @@
  * contiguous for stride 1 (coalesced on GPUs); the *_rows variants used
  * by the tiled path loop along rows instead, which suits CPUs. */
 
+/* The trailing arguments of every kernel; the host sets them once per
+ * kernel (oclnn_conv_kernel) from the node's geometry. */
+#define GEOM int CIN, int COUT, int H, int W, int HO, int WO
+
 #define HOWO (HO * WO)
 #define KK (KH * KW)
 
 /* global: (HOWO rounded up, nb, CIN*KK) */
 __kernel void im2col(__global float *col, int col_off, __global const float *x, int x_off, int n0, int nb,
-                     int row_stride, int n_stride)
+                     int row_stride, int n_stride, GEOM)
 {
     int p = get_global_id(0), n = get_global_id(1), r = get_global_id(2);
     if (p >= HOWO || n >= nb || r >= CIN * KK) return;
@@ -44,7 +47,7 @@ __kernel void im2col(__global float *col, int col_off, __global const float *x, 
  * Each input pixel gathers its own contributions: no atomics, and the
  * summation order is fixed. global: (H*W rounded up, nb, CIN) */
 __kernel void col2im(__global float *dx, int dx_off, __global const float *col, int col_off, int n0, int nb,
-                     int row_stride, int n_stride)
+                     int row_stride, int n_stride, GEOM)
 {
     int q = get_global_id(0), n = get_global_id(1), c = get_global_id(2);
     if (q >= H * W || n >= nb || c >= CIN) return;
@@ -73,7 +76,7 @@ __kernel void col2im(__global float *dx, int dx_off, __global const float *col, 
 
 /* global: (HO, nb, CIN*KK) */
 __kernel void im2col_rows(__global float *col, int col_off, __global const float *x, int x_off, int n0, int nb,
-                          int row_stride, int n_stride)
+                          int row_stride, int n_stride, GEOM)
 {
     int oh = get_global_id(0), n = get_global_id(1), r = get_global_id(2);
     if (oh >= HO || n >= nb || r >= CIN * KK) return;
@@ -91,30 +94,37 @@ __kernel void im2col_rows(__global float *col, int col_off, __global const float
     }
 }
 
-/* Accumulates a row of dx in private memory, adding the col rows of each
- * (ki, kj) in the same order as col2im. global: (H, nb, CIN) */
+/* Accumulates a row of dx in private memory, chunk by chunk (W is an
+ * argument, so no private array of its size; one chunk covers the usual
+ * widths), adding the col rows of each (ki, kj) in the same order as
+ * col2im. global: (H, nb, CIN) */
+#define ROW_CHUNK 64
+
 __kernel void col2im_rows(__global float *dx, int dx_off, __global const float *col, int col_off, int n0, int nb,
-                          int row_stride, int n_stride)
+                          int row_stride, int n_stride, GEOM)
 {
     int ih = get_global_id(0), n = get_global_id(1), c = get_global_id(2);
     if (ih >= H || n >= nb || c >= CIN) return;
-    float acc[W];
-    for (int iw = 0; iw < W; iw++) acc[iw] = 0.0f;
     __global const float *base = col + col_off + c * KK * row_stride + n * n_stride;
-    for (int ki = 0; ki < KH; ki++) {
-        int th = ih + PH - ki * DH;
-        if (th < 0 || th % SH != 0 || th / SH >= HO) continue;
-        for (int kj = 0; kj < KW; kj++) {
-            __global const float *src = base + (ki * KW + kj) * row_stride + (th / SH) * WO;
-            int shift = kj * DW - PW;
-            for (int ow = 0; ow < WO; ow++) {
-                int iw = ow * SW + shift;
-                if (iw >= 0 && iw < W) acc[iw] += src[ow];
+    __global float *dst = dx + dx_off + ((n0 + n) * CIN + c) * (H * W) + ih * W;
+    for (int w0 = 0; w0 < W; w0 += ROW_CHUNK) {
+        int len = min(ROW_CHUNK, W - w0);
+        float acc[ROW_CHUNK];
+        for (int i = 0; i < len; i++) acc[i] = 0.0f;
+        for (int ki = 0; ki < KH; ki++) {
+            int th = ih + PH - ki * DH;
+            if (th < 0 || th % SH != 0 || th / SH >= HO) continue;
+            for (int kj = 0; kj < KW; kj++) {
+                __global const float *src = base + (ki * KW + kj) * row_stride + (th / SH) * WO;
+                /* The outputs ow whose input column ow*SW + shift is in the chunk. */
+                int shift = kj * DW - PW, lo = w0 - shift, hi = w0 + len - shift;
+                lo = lo <= 0 ? 0 : (lo + SW - 1) / SW;
+                hi = hi <= 0 ? 0 : min((hi + SW - 1) / SW, WO);
+                for (int ow = lo; ow < hi; ow++) acc[ow * SW + shift - w0] += src[ow];
             }
         }
+        for (int i = 0; i < len; i++) dst[w0 + i] = acc[i];
     }
-    __global float *dst = dx + dx_off + ((n0 + n) * CIN + c) * (H * W) + ih * W;
-    for (int iw = 0; iw < W; iw++) dst[iw] = acc[iw];
 }
 
 float activate(float v)
@@ -127,7 +137,7 @@ float activate(float v)
 }
 
 /* In place on y [N, COUT, HOWO]: y = act(y + b[c]). global: (HOWO rounded up, COUT, N) */
-__kernel void bias_act(__global float *y, int y_off, __global const float *b, int b_off, int has_bias, int n_img)
+__kernel void bias_act(__global float *y, int y_off, __global const float *b, int b_off, int has_bias, int n_img, GEOM)
 {
     int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
     if (p >= HOWO || c >= COUT || n >= n_img) return;
@@ -138,7 +148,7 @@ __kernel void bias_act(__global float *y, int y_off, __global const float *b, in
 /* Wide GEMM result t [COUT, nb*HOWO] to y [N, COUT, HOWO] (images n0..n0+nb),
  * with bias and activation. global: (HOWO rounded up, COUT, nb) */
 __kernel void permute_out(__global float *y, int y_off, __global const float *t, int t_off, __global const float *b,
-                          int b_off, int has_bias, int n0, int nb)
+                          int b_off, int has_bias, int n0, int nb, GEOM)
 {
     int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
     if (p >= HOWO || c >= COUT || n >= nb) return;
@@ -150,7 +160,7 @@ __kernel void permute_out(__global float *y, int y_off, __global const float *t,
  * activation's derivative (relu: where the output y is positive).
  * global: (HOWO rounded up, COUT, N) */
 __kernel void grad_prep(__global float *dt, int dt_off, __global const float *dy, int dy_off,
-                        __global const float *y, int y_off, int n_img)
+                        __global const float *y, int y_off, int n_img, GEOM)
 {
     int p = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
     if (p >= HOWO || c >= COUT || n >= n_img) return;
@@ -164,7 +174,7 @@ __kernel void grad_prep(__global float *dt, int dt_off, __global const float *dy
 
 /* db[c] = sum of row c of dt [COUT, len]: one work-group per channel,
  * per-item partial sums then a tree. global: (WG * COUT), local WG */
-__kernel void bias_grad(__global float *db, int db_off, __global const float *dt, int dt_off, int len)
+__kernel void bias_grad(__global float *db, int db_off, __global const float *dt, int dt_off, int len, GEOM)
 {
     __local float part[WG];
     int l = get_local_id(0), c = get_group_id(0);

@@ -176,6 +176,36 @@ START_TEST(test_cache_can_be_disabled)
 }
 END_TEST
 
+/* Per-context state of op families: found by key, released last-first
+ * while the queue still works (a release may enqueue and finish). */
+static int release_order[4], release_count;
+static int key_a, key_b;
+
+static void record_release(oclnn_context *ctx, void *data)
+{
+    ck_assert_int_eq(clFinish(ctx->queue), CL_SUCCESS);
+    release_order[release_count++] = *(int *)data;
+}
+
+START_TEST(test_context_ext_released_in_reverse)
+{
+    oclnn_context *ctx;
+    TU_OK(oclnn_context_create(NULL, &ctx));
+    static int one = 1, two = 2;
+    ck_assert_ptr_null(oclnn_context_ext(ctx, &key_a));
+    TU_OK(oclnn_context_ext_set(ctx, &key_a, &one, record_release));
+    TU_OK(oclnn_context_ext_set(ctx, &key_b, &two, record_release));
+    ck_assert_int_eq(oclnn_context_ext_set(ctx, &key_a, &two, record_release), OCLNN_ERR_INVALID_ARG);
+    ck_assert_ptr_eq(oclnn_context_ext(ctx, &key_a), &one);
+    ck_assert_ptr_eq(oclnn_context_ext(ctx, &key_b), &two);
+    release_count = 0;
+    oclnn_context_release(ctx);
+    ck_assert_int_eq(release_count, 2);
+    ck_assert_int_eq(release_order[0], 2);
+    ck_assert_int_eq(release_order[1], 1);
+}
+END_TEST
+
 START_TEST(test_philox_known_answer)
 {
     /* Known-answer vectors of Philox-4x32-10 from the Random123 distribution. */
@@ -243,6 +273,7 @@ int main(void)
     tcase_add_test(tc, test_bad_kernel_source_returns_build_log);
     tcase_add_test(tc, test_program_cache_hit_and_corruption);
     tcase_add_test(tc, test_cache_can_be_disabled);
+    tcase_add_test(tc, test_context_ext_released_in_reverse);
     tcase_add_test(tc, test_philox_known_answer);
     tcase_add_test(tc, test_device_random_matches_host);
     suite_add_tcase(s, tc);

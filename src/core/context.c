@@ -54,11 +54,38 @@ void oclnn_context_release(oclnn_context *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
-    oclnn_gemm_context_release(ctx);
+    /* Later registrations may build on earlier ones: undo in reverse. */
+    for (int i = ctx->ext_count - 1; i >= 0; i--)
+        if (ctx->exts[i].release) ctx->exts[i].release(ctx, ctx->exts[i].data);
+    free(ctx->exts);
     oclnn_programs_release(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx);
+}
+
+void *oclnn_context_ext(const oclnn_context *ctx, const void *key)
+{
+    for (int i = 0; i < ctx->ext_count; i++)
+        if (ctx->exts[i].key == key) return ctx->exts[i].data;
+    return NULL;
+}
+
+oclnn_status oclnn_context_ext_set(oclnn_context *ctx, const void *key, void *data,
+                                   void (*release)(oclnn_context *ctx, void *data))
+{
+    for (int i = 0; i < ctx->ext_count; i++)
+        if (ctx->exts[i].key == key)
+            return oclnn_fail(OCLNN_ERR_INVALID_ARG, "context: per-context state registered twice for one key");
+    if (ctx->ext_count == ctx->ext_capacity) {
+        int cap = ctx->ext_capacity ? 2 * ctx->ext_capacity : 4;
+        oclnn_context_ext_entry *grown = realloc(ctx->exts, (size_t)cap * sizeof *grown);
+        if (!grown) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "context: out of host memory for per-context state");
+        ctx->exts = grown;
+        ctx->ext_capacity = cap;
+    }
+    ctx->exts[ctx->ext_count++] = (oclnn_context_ext_entry){key, data, release};
+    return OCLNN_OK;
 }
 
 const oclnn_device_info *oclnn_context_device(const oclnn_context *ctx) { return ctx ? &ctx->info : NULL; }

@@ -6,6 +6,14 @@
 
 #include "oclnn/core.h"
 
+/* Per-context state of an op family (workspaces, library handles), found
+ * by the address of a static in that family: src/core knows no op. */
+typedef struct oclnn_context_ext_entry {
+    const void *key;
+    void *data;
+    void (*release)(oclnn_context *ctx, void *data);
+} oclnn_context_ext_entry;
+
 typedef struct oclnn_program_entry {
     const char *source; /* embedded source: identity is the pointer */
     char *options;
@@ -22,9 +30,8 @@ struct oclnn_context {
     oclnn_program_entry *programs;
     int program_count, program_capacity;
     oclnn_cache_stats stats;
-    cl_mem gemm_temp;             /* persistent CLBlast temp buffer (indirect GEMM path) */
-    size_t gemm_temp_bytes;
-    int gemm_warm;
+    oclnn_context_ext_entry *exts;
+    int ext_count, ext_capacity;
 };
 
 /* Finds the device a spec selects (see oclnn_device_select) and its id. */
@@ -49,7 +56,15 @@ oclnn_status oclnn_buffer_create(oclnn_context *ctx, size_t bytes, const char *o
  * (event timestamps are unreliable on PoCL). */
 double oclnn_wall_seconds(void);
 
-/* CLBlast glue (src/ops/gemm.c). */
-void oclnn_gemm_context_release(oclnn_context *ctx);
+/* The data an op family registered on ctx under key, or NULL. */
+void *oclnn_context_ext(const oclnn_context *ctx, const void *key);
+
+/* Registers data under key (one registration per key). On release of the
+ * context, release(ctx, data) runs in reverse registration order, after
+ * the queue has finished and while programs, queue and context are still
+ * alive. release may be NULL. On failure nothing is registered and the
+ * caller still owns data. */
+oclnn_status oclnn_context_ext_set(oclnn_context *ctx, const void *key, void *data,
+                                   void (*release)(oclnn_context *ctx, void *data));
 
 #endif

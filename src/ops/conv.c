@@ -44,7 +44,7 @@ size_t oclnn_conv_set_col_budget(size_t bytes)
 
 /* ---- shared helpers (also used by conv_bwd.c) */
 
-void conv_release(oclnn_tensor *node)
+void oclnn_conv_release(oclnn_tensor *node)
 {
     conv_data *d = node->op_data;
     if (!d) return;
@@ -53,7 +53,7 @@ void conv_release(oclnn_tensor *node)
     node->op_data = NULL;
 }
 
-oclnn_tensor *conv_node_new(oclnn_graph *g, const oclnn_op_def *op, const conv_geom *geom, int ndim,
+oclnn_tensor *oclnn_conv_node_new(oclnn_graph *g, const oclnn_op_def *op, const conv_geom *geom, int ndim,
                             const int64_t *dims, int nsrc, oclnn_tensor *const *srcs)
 {
     oclnn_tensor *t = oclnn_node_new(g, op, OCLNN_DTYPE_F32, ndim, dims, nsrc, srcs);
@@ -75,24 +75,33 @@ static size_t group_width(oclnn_context *ctx)
     return max < 64 ? max : 64;
 }
 
-size_t conv_reduce_width(oclnn_context *ctx)
+size_t oclnn_conv_reduce_width(oclnn_context *ctx)
 {
     size_t wg = 1;
     while (wg * 2 <= group_width(ctx)) wg *= 2;
     return wg;
 }
 
-oclnn_status conv_kernel(oclnn_context *ctx, oclnn_tensor *node, const char *name, oclnn_launch **out)
+oclnn_status oclnn_conv_kernel(oclnn_context *ctx, oclnn_tensor *node, const char *name, oclnn_launch **out)
 {
     const conv_geom *c = node->op_data;
-    size_t wg = conv_reduce_width(ctx);
-    char opts[320];
-    snprintf(opts, sizeof opts,
-             "-DCIN=%d -DCOUT=%d -DH=%d -DW=%d -DHO=%d -DWO=%d -DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d "
-             "-DDH=%d -DDW=%d -DACT=%d -DWG=%zu",
-             c->cin, c->cout, c->h, c->w, c->ho, c->wo, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw,
-             c->act, wg);
-    return oclnn_launch_kernel(ctx, node, oclnn_cl_conv, opts, name, out);
+    size_t wg = oclnn_conv_reduce_width(ctx);
+    /* Only what specialises the code goes into the options: a new batch,
+     * image size or channel count reuses the program (sizes are arguments). */
+    char opts[160];
+    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d -DDH=%d -DDW=%d -DACT=%d -DWG=%zu",
+             c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->act, wg);
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_conv, opts, name, out);
+    if (s) return s;
+    /* Every kernel of cl/conv.cl ends with the sizes (GEOM there). */
+    cl_uint nargs = 0;
+    s = oclnn_cl_check(clGetKernelInfo((*out)->kernel, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL),
+                       "clGetKernelInfo(CL_KERNEL_NUM_ARGS)", node->op->name);
+    const int sizes[6] = {c->cin, c->cout, c->h, c->w, c->ho, c->wo};
+    if (!s && nargs < 6)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "op '%s': conv kernel %s lacks the size arguments", node->op->name,
+                          name);
+    return s ? s : oclnn_conv_args_int((*out)->kernel, nargs - 6, node->op->name, 6, sizes);
 }
 
 /* Largest divisor of n that is at most limit. */
@@ -103,7 +112,7 @@ static size_t divisor_up_to(size_t n, size_t limit)
     return 1;
 }
 
-void conv_launch3(oclnn_context *ctx, oclnn_launch *l, size_t d0, size_t d1, size_t d2)
+void oclnn_conv_launch3(oclnn_context *ctx, oclnn_launch *l, size_t d0, size_t d1, size_t d2)
 {
     /* PoCL runs a work-group as a loop over its items on one core:
      * rounding up would only add idle items, so CPUs get the exact size and
@@ -119,7 +128,7 @@ void conv_launch3(oclnn_context *ctx, oclnn_launch *l, size_t d0, size_t d1, siz
     l->local[2] = 1;
 }
 
-oclnn_status conv_args_int(cl_kernel k, cl_uint index, const char *op, int count, const int *values)
+oclnn_status oclnn_conv_args_int(cl_kernel k, cl_uint index, const char *op, int count, const int *values)
 {
     oclnn_status s = OCLNN_OK;
     for (int i = 0; i < count && !s; i++) s = oclnn_arg(k, &index, sizeof values[i], &values[i], op);
@@ -132,22 +141,22 @@ oclnn_status conv_args_int(cl_kernel k, cl_uint index, const char *op, int count
 
 enum { L_IM2COL, L_EPILOGUE };
 
-oclnn_gemm_engine conv_engine(int algo)
+oclnn_gemm_engine oclnn_conv_engine(int algo)
 {
     return algo == OCLNN_CONV_IM2COL_TILED ? OCLNN_GEMM_TILED : OCLNN_GEMM_CLBLAST;
 }
 
-oclnn_status conv_gemm_run(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *a, bool dry)
+oclnn_status oclnn_conv_gemm_run(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *a, bool dry)
 {
     oclnn_gemm_plan *plan = &((conv_data *)node->op_data)->plan;
     const char *op = node->op->name;
     if (!dry) return oclnn_gemm_enqueue(ctx, plan, a, op);
     /* resolved engines are never AUTO: AUTO means no plan yet */
-    if (plan->engine == OCLNN_GEMM_AUTO) return oclnn_gemm_prepare(ctx, conv_engine(algo), a, op, plan);
+    if (plan->engine == OCLNN_GEMM_AUTO) return oclnn_gemm_prepare(ctx, oclnn_conv_engine(algo), a, op, plan);
     return oclnn_gemm_reserve(ctx, plan, a, op);
 }
 
-oclnn_gemm_args conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *b, const oclnn_tensor *c)
+oclnn_gemm_args oclnn_conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *b, const oclnn_tensor *c)
 {
     oclnn_gemm_args g;
     memset(&g, 0, sizeof g);
@@ -161,7 +170,7 @@ oclnn_gemm_args conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *b, con
     return g;
 }
 
-oclnn_status conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *base, int nb,
+oclnn_status oclnn_conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *base, int nb,
                             int groups, const size_t img[3], const size_t grp[3], bool dry)
 {
     /* GEMM batches have one stride per operand: batch over the images
@@ -181,7 +190,7 @@ oclnn_status conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, co
         gi.a_off += (size_t)i * step[0];
         gi.b_off += (size_t)i * step[1];
         gi.c_off += (size_t)i * step[2];
-        s = conv_gemm_run(ctx, node, algo, &gi, dry);
+        s = oclnn_conv_gemm_run(ctx, node, algo, &gi, dry);
     }
     return s;
 }
@@ -208,11 +217,11 @@ static oclnn_status enqueue_chunk(oclnn_context *ctx, oclnn_tensor *node, int wh
     if (which == L_IM2COL) {
         int howo = conv_howo(c), wide = wide_cols(c);
         int args[4] = {n0, nb, wide ? nb * howo : howo, wide ? howo : c->cin * c->kh * c->kw * howo};
-        s = conv_args_int(l.kernel, 4, op, 4, args);
+        s = oclnn_conv_args_int(l.kernel, 4, op, 4, args);
         l.global[1] = (size_t)nb;
     } else if (c->algo == OCLNN_CONV_IM2COL_WIDE) {
         int args[2] = {n0, nb};
-        s = conv_args_int(l.kernel, 7, op, 2, args);
+        s = oclnn_conv_args_int(l.kernel, 7, op, 2, args);
         l.global[2] = (size_t)nb;
     } else {
         /* bias_act works on the chunk's slice of y */
@@ -220,7 +229,7 @@ static oclnn_status enqueue_chunk(oclnn_context *ctx, oclnn_tensor *node, int wh
         int y_off = oclnn_tensor_elem_offset(node) + n0 * c->cout * conv_howo(c);
         s = oclnn_arg(l.kernel, &i, sizeof(cl_mem), &node->buffer, op);
         if (!s) s = oclnn_arg(l.kernel, &i, sizeof y_off, &y_off, op);
-        if (!s) s = conv_args_int(l.kernel, 5, op, 1, &nb);
+        if (!s) s = oclnn_conv_args_int(l.kernel, 5, op, 1, &nb);
         l.global[2] = (size_t)nb;
     }
     return s ? s : oclnn_launch_enqueue(ctx, &l, op);
@@ -232,7 +241,7 @@ static oclnn_status batched_gemms(oclnn_context *ctx, oclnn_tensor *node, int n0
     const conv_geom *c = node->op_data;
     oclnn_tensor *x = node->src[0], *w = node->src[1];
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), howo = (size_t)conv_howo(c);
-    oclnn_gemm_args a = conv_gemm_bind(w, c->direct ? x : node->aux[0], node);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(w, c->direct ? x : node->aux[0], node);
     a.m = cout_g;
     a.n = howo;
     a.k = k;
@@ -243,14 +252,14 @@ static oclnn_status batched_gemms(oclnn_context *ctx, oclnn_tensor *node, int n0
     size_t grp[3] = {cout_g * k, k * howo, cout_g * howo};
     if (c->direct) a.b_off += (size_t)n0 * img[1];
     a.c_off += (size_t)n0 * img[2];
-    return conv_gemm_grid(ctx, node, c->algo, &a, nb, c->groups, img, grp, dry);
+    return oclnn_conv_gemm_grid(ctx, node, c->algo, &a, nb, c->groups, img, grp, dry);
 }
 
 static oclnn_status wide_gemm(oclnn_context *ctx, oclnn_tensor *node, int nb, bool dry)
 {
     const conv_geom *c = node->op_data;
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), cols = (size_t)nb * conv_howo(c);
-    oclnn_gemm_args a = conv_gemm_bind(node->src[1], node->aux[0], node->aux[1]);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->aux[0], node->aux[1]);
     a.m = cout_g;
     a.n = cols;
     a.k = k;
@@ -261,7 +270,7 @@ static oclnn_status wide_gemm(oclnn_context *ctx, oclnn_tensor *node, int nb, bo
     a.a_stride = cout_g * k;
     a.b_stride = k * cols;
     a.c_stride = cout_g * cols;
-    return conv_gemm_run(ctx, node, c->algo, &a, dry);
+    return oclnn_conv_gemm_run(ctx, node, c->algo, &a, dry);
 }
 
 /* y[n][g] = act(W[g] col[g][:, n] + b) for the chunk, scattered from the
@@ -270,7 +279,7 @@ static oclnn_status tiled_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, i
 {
     const conv_geom *c = node->op_data;
     size_t howo = (size_t)conv_howo(c), k = (size_t)conv_k(c), cout_g = (size_t)conv_cout_g(c), cols = nb * howo;
-    oclnn_gemm_args a = conv_gemm_bind(node->src[1], node->aux[0], node);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->aux[0], node);
     a.m = cout_g;
     a.n = cols;
     a.k = k;
@@ -291,7 +300,7 @@ static oclnn_status tiled_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, i
         a.bias_stride = cout_g;
     }
     a.relu = c->act == OCLNN_ACT_RELU;
-    return conv_gemm_run(ctx, node, c->algo, &a, dry);
+    return oclnn_conv_gemm_run(ctx, node, c->algo, &a, dry);
 }
 
 static oclnn_status clblast_convgemm(oclnn_context *ctx, oclnn_tensor *node)
@@ -346,24 +355,24 @@ static oclnn_status conv_prepare(oclnn_context *ctx, oclnn_tensor *node)
     /* launch[L_IM2COL] always exists (unused for direct/convgemm) so the
      * epilogue keeps its index. */
     bool rows = c->algo == OCLNN_CONV_IM2COL_TILED;
-    oclnn_status s = conv_kernel(ctx, node, rows ? "im2col_rows" : "im2col", &l);
+    oclnn_status s = oclnn_conv_kernel(ctx, node, rows ? "im2col_rows" : "im2col", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->naux ? node->aux[0] : x, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, x, op);
-    if (!s) conv_launch3(ctx, l, (size_t)(rows ? c->ho : conv_howo(c)), 1, (size_t)c->cin * c->kh * c->kw);
+    if (!s) oclnn_conv_launch3(ctx, l, (size_t)(rows ? c->ho : conv_howo(c)), 1, (size_t)c->cin * c->kh * c->kw);
     if (!s && c->algo == OCLNN_CONV_IM2COL_WIDE) {
         i = 0;
-        s = conv_kernel(ctx, node, "permute_out", &l);
+        s = oclnn_conv_kernel(ctx, node, "permute_out", &l);
         if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
         if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[1], op);
         if (!s) s = oclnn_arg_tensor(l->kernel, &i, b, op);
         if (!s) s = oclnn_arg(l->kernel, &i, sizeof c->has_bias, &c->has_bias, op);
-        if (!s) conv_launch3(ctx, l, (size_t)conv_howo(c), (size_t)c->cout, 1);
+        if (!s) oclnn_conv_launch3(ctx, l, (size_t)conv_howo(c), (size_t)c->cout, 1);
     } else if (!s && has_epilogue(c)) {
         i = 2;
-        s = conv_kernel(ctx, node, "bias_act", &l);
+        s = oclnn_conv_kernel(ctx, node, "bias_act", &l);
         if (!s) s = oclnn_arg_tensor(l->kernel, &i, b, op);
         if (!s) s = oclnn_arg(l->kernel, &i, sizeof c->has_bias, &c->has_bias, op);
-        if (!s) conv_launch3(ctx, l, (size_t)conv_howo(c), (size_t)c->cout, 1);
+        if (!s) oclnn_conv_launch3(ctx, l, (size_t)conv_howo(c), (size_t)c->cout, 1);
     }
     if (!s && c->algo != OCLNN_CONV_CLBLAST_CONVGEMM) s = conv_run(ctx, node, true);
     if (!s && c->algo == OCLNN_CONV_CLBLAST_CONVGEMM) {
@@ -380,8 +389,8 @@ static oclnn_status conv_forward(oclnn_context *ctx, oclnn_tensor *node) { retur
 static const oclnn_op_def conv_def = {.name = "conv2d",
                                       .prepare = conv_prepare,
                                       .forward = conv_forward,
-                                      .backward = conv_backward,
-                                      .release = conv_release};
+                                      .backward = oclnn_conv_backward,
+                                      .release = oclnn_conv_release};
 
 /* ---- constructor */
 
@@ -491,7 +500,7 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     srcs[1] = oclnn_contiguous(g, weight);
     srcs[2] = bias ? oclnn_contiguous(g, bias) : NULL;
     int64_t dims[4] = {c.n, c.cout, c.ho, c.wo};
-    oclnn_tensor *y = conv_node_new(g, &conv_def, &c, 4, dims, bias ? 3 : 2, srcs);
+    oclnn_tensor *y = oclnn_conv_node_new(g, &conv_def, &c, 4, dims, bias ? 3 : 2, srcs);
     if (!y) return NULL;
     bool wide = c.algo == OCLNN_CONV_IM2COL_WIDE;
     if (wide_cols(&c) || (!c.direct && c.algo == OCLNN_CONV_IM2COL_BATCHED)) {

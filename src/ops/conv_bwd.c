@@ -21,16 +21,17 @@ static oclnn_status prep_prepare(oclnn_context *ctx, oclnn_tensor *node)
     const conv_geom *c = node->op_data;
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status s = conv_kernel(ctx, node, "grad_prep", &l);
+    oclnn_status s = oclnn_conv_kernel(ctx, node, "grad_prep", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[node->nsrc - 1], op_of(node));
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof c->n, &c->n, op_of(node));
-    if (!s) conv_launch3(ctx, l, (size_t)conv_howo(c), (size_t)c->cout, (size_t)c->n);
+    if (!s) oclnn_conv_launch3(ctx, l, (size_t)conv_howo(c), (size_t)c->cout, (size_t)c->n);
     return s;
 }
 
-static const oclnn_op_def prep_def = {.name = "conv2d_grad_output", .prepare = prep_prepare, .release = conv_release};
+static const oclnn_op_def prep_def = {
+    .name = "conv2d_grad_output", .prepare = prep_prepare, .release = oclnn_conv_release};
 
 /* ---- db: src = {dt} */
 
@@ -40,18 +41,19 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_launch *l;
     cl_uint i = 0;
     int len = c->n * conv_howo(c);
-    oclnn_status s = conv_kernel(ctx, node, "bias_grad", &l);
+    oclnn_status s = oclnn_conv_kernel(ctx, node, "bias_grad", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof len, &len, op_of(node));
-    size_t wg = conv_reduce_width(ctx);
+    size_t wg = oclnn_conv_reduce_width(ctx);
     l->dims = 1;
     l->global[0] = wg * (size_t)c->cout;
     l->local[0] = wg;
     return s;
 }
 
-static const oclnn_op_def bias_def = {.name = "conv2d_grad_bias", .prepare = bias_prepare, .release = conv_release};
+static const oclnn_op_def bias_def = {
+    .name = "conv2d_grad_bias", .prepare = bias_prepare, .release = oclnn_conv_release};
 
 /* ---- shared by the weight and data gradients */
 
@@ -67,15 +69,15 @@ static oclnn_status bind_cols(oclnn_context *ctx, oclnn_tensor *node, cols_kerne
     oclnn_launch *l;
     cl_uint i = 0;
     size_t rows = (size_t)c->cin * c->kh * c->kw, howo = (size_t)conv_howo(c);
-    oclnn_status s = conv_kernel(ctx, node, names[which], &l);
+    oclnn_status s = oclnn_conv_kernel(ctx, node, names[which], &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, dst, op_of(node));
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, src, op_of(node));
     if (s) return s;
     switch (which) {
-    case COLS_IM2COL: conv_launch3(ctx, l, howo, 1, rows); break;
-    case COLS_IM2COL_ROWS: conv_launch3(ctx, l, (size_t)c->ho, 1, rows); break;
-    case COLS_COL2IM: conv_launch3(ctx, l, (size_t)c->h * c->w, 1, (size_t)c->cin); break;
-    case COLS_COL2IM_ROWS: conv_launch3(ctx, l, (size_t)c->h, 1, (size_t)c->cin); break;
+    case COLS_IM2COL: oclnn_conv_launch3(ctx, l, howo, 1, rows); break;
+    case COLS_IM2COL_ROWS: oclnn_conv_launch3(ctx, l, (size_t)c->ho, 1, rows); break;
+    case COLS_COL2IM: oclnn_conv_launch3(ctx, l, (size_t)c->h * c->w, 1, (size_t)c->cin); break;
+    case COLS_COL2IM_ROWS: oclnn_conv_launch3(ctx, l, (size_t)c->h, 1, (size_t)c->cin); break;
     }
     return OCLNN_OK;
 }
@@ -89,7 +91,7 @@ static oclnn_status enqueue_cols(oclnn_context *ctx, oclnn_tensor *node, int n0,
     int howo = conv_howo(c), col_img = conv_k(c) * c->groups * howo;
     int args[4] = {n0, nb, batched ? howo : nb * howo, batched ? col_img : howo};
     l.global[1] = (size_t)nb;
-    oclnn_status s = conv_args_int(l.kernel, 4, op_of(node), 4, args);
+    oclnn_status s = oclnn_conv_args_int(l.kernel, 4, op_of(node), 4, args);
     return s ? s : oclnn_launch_enqueue(ctx, &l, op_of(node));
 }
 
@@ -101,7 +103,7 @@ static oclnn_status wgrad_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, i
     const conv_geom *c = node->op_data;
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), all = (size_t)c->n * conv_howo(c);
     size_t cols = (size_t)nb * conv_howo(c);
-    oclnn_gemm_args a = conv_gemm_bind(node->src[0], node->aux[0], node);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[0], node->aux[0], node);
     a.trans_b = true;
     a.m = cout_g;
     a.n = k;
@@ -115,7 +117,7 @@ static oclnn_status wgrad_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, i
     a.a_stride = cout_g * all;
     a.b_stride = k * cols;
     a.c_stride = cout_g * k;
-    return conv_gemm_run(ctx, node, c->bwd, &a, dry);
+    return oclnn_conv_gemm_run(ctx, node, c->bwd, &a, dry);
 }
 
 static oclnn_status wgrad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
@@ -148,7 +150,7 @@ static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
 static oclnn_status wgrad_forward(oclnn_context *ctx, oclnn_tensor *node) { return wgrad_run(ctx, node, false); }
 
 static const oclnn_op_def wgrad_def = {
-    .name = "conv2d_grad_weight", .prepare = wgrad_prepare, .forward = wgrad_forward, .release = conv_release};
+    .name = "conv2d_grad_weight", .prepare = wgrad_prepare, .forward = wgrad_forward, .release = oclnn_conv_release};
 
 /* ---- dx: src = {dt, weight}, aux[0] = dcol of one chunk (none when direct);
  * launch[0] col2im unless direct. */
@@ -160,7 +162,7 @@ static oclnn_status dgrad_batched(oclnn_context *ctx, oclnn_tensor *node, int n0
     const conv_geom *c = node->op_data;
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), howo = (size_t)conv_howo(c);
     size_t all = (size_t)c->n * howo;
-    oclnn_gemm_args a = conv_gemm_bind(node->src[1], node->src[0], c->direct ? node : node->aux[0]);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->src[0], c->direct ? node : node->aux[0]);
     a.trans_a = true;
     a.m = k;
     a.n = howo;
@@ -172,7 +174,7 @@ static oclnn_status dgrad_batched(oclnn_context *ctx, oclnn_tensor *node, int n0
     if (c->direct) a.c_off += (size_t)n0 * c->cin * howo;
     size_t img[3] = {0, howo, (size_t)c->cin * c->kh * c->kw * howo};
     size_t grp[3] = {cout_g * k, cout_g * all, k * howo};
-    return conv_gemm_grid(ctx, node, c->bwd, &a, nb, c->groups, img, grp, dry);
+    return oclnn_conv_gemm_grid(ctx, node, c->bwd, &a, nb, c->groups, img, grp, dry);
 }
 
 /* dcol[g] = W[g]^T dt[g] for the whole chunk at once. */
@@ -181,7 +183,7 @@ static oclnn_status dgrad_wide(oclnn_context *ctx, oclnn_tensor *node, int n0, i
     const conv_geom *c = node->op_data;
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), all = (size_t)c->n * conv_howo(c);
     size_t cols = (size_t)nb * conv_howo(c);
-    oclnn_gemm_args a = conv_gemm_bind(node->src[1], node->src[0], node->aux[0]);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->src[0], node->aux[0]);
     a.trans_a = true;
     a.m = k;
     a.n = cols;
@@ -194,7 +196,7 @@ static oclnn_status dgrad_wide(oclnn_context *ctx, oclnn_tensor *node, int n0, i
     a.a_stride = cout_g * k;
     a.b_stride = cout_g * all;
     a.c_stride = k * cols;
-    return conv_gemm_run(ctx, node, c->bwd, &a, dry);
+    return oclnn_conv_gemm_run(ctx, node, c->bwd, &a, dry);
 }
 
 /* The tiled engine: dcol[g] = W[g]^T dt[g] wide, or for a direct conv
@@ -204,7 +206,7 @@ static oclnn_status dgrad_tiled(oclnn_context *ctx, oclnn_tensor *node, int n0, 
     const conv_geom *c = node->op_data;
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), howo = (size_t)conv_howo(c);
     size_t all = (size_t)c->n * howo, cols = (size_t)nb * howo;
-    oclnn_gemm_args a = conv_gemm_bind(node->src[1], node->src[0], c->direct ? node : node->aux[0]);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->src[0], c->direct ? node : node->aux[0]);
     a.trans_a = true;
     a.m = k;
     a.n = cols;
@@ -225,7 +227,7 @@ static oclnn_status dgrad_tiled(oclnn_context *ctx, oclnn_tensor *node, int n0, 
         a.ldc = cols;
         a.c_stride = k * cols;
     }
-    return conv_gemm_run(ctx, node, c->bwd, &a, dry);
+    return oclnn_conv_gemm_run(ctx, node, c->bwd, &a, dry);
 }
 
 static oclnn_status dgrad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
@@ -258,11 +260,11 @@ static oclnn_status dgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
 static oclnn_status dgrad_forward(oclnn_context *ctx, oclnn_tensor *node) { return dgrad_run(ctx, node, false); }
 
 static const oclnn_op_def dgrad_def = {
-    .name = "conv2d_grad_input", .prepare = dgrad_prepare, .forward = dgrad_forward, .release = conv_release};
+    .name = "conv2d_grad_input", .prepare = dgrad_prepare, .forward = dgrad_forward, .release = oclnn_conv_release};
 
 /* ---- the forward op's backward(): adds the nodes above */
 
-void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
+void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
     oclnn_tensor *grad = grads[0];
     const conv_geom *c = node->op_data;
@@ -275,20 +277,20 @@ void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grad
         dt = oclnn_reshape(g, grad, 2, flat); /* already [Cout, HoWo] */
     } else {
         oclnn_tensor *srcs[2] = {grad, node};
-        dt = conv_node_new(g, &prep_def, c, 2, flat, c->act ? 2 : 1, srcs);
+        dt = oclnn_conv_node_new(g, &prep_def, c, 2, flat, c->act ? 2 : 1, srcs);
     }
     if (!dt) return;
-    if (b && (b->flags & T_NEEDS_GRAD)) oclnn_grad_add(g, b, conv_node_new(g, &bias_def, c, 1, b->dims, 1, &dt));
+    if (b && (b->flags & T_NEEDS_GRAD)) oclnn_grad_add(g, b, oclnn_conv_node_new(g, &bias_def, c, 1, b->dims, 1, &dt));
     int64_t col[2] = {(int64_t)conv_k(c) * c->groups, (int64_t)c->chunk * howo};
     if (w->flags & T_NEEDS_GRAD) {
         oclnn_tensor *srcs[2] = {dt, x};
-        oclnn_tensor *dw = conv_node_new(g, &wgrad_def, c, 4, w->dims, 2, srcs);
+        oclnn_tensor *dw = oclnn_conv_node_new(g, &wgrad_def, c, 4, w->dims, 2, srcs);
         if (dw && !oclnn_aux_new(dw, OCLNN_DTYPE_F32, 2, col)) return;
         oclnn_grad_add(g, w, dw);
     }
     if (x->flags & T_NEEDS_GRAD) {
         oclnn_tensor *srcs[2] = {dt, w};
-        oclnn_tensor *dx = conv_node_new(g, &dgrad_def, c, 4, x->dims, 2, srcs);
+        oclnn_tensor *dx = oclnn_conv_node_new(g, &dgrad_def, c, 4, x->dims, 2, srcs);
         if (dx && !c->direct && !oclnn_aux_new(dx, OCLNN_DTYPE_F32, 2, col)) return;
         oclnn_grad_add(g, x, dx);
     }

@@ -25,19 +25,19 @@ static inline int conv_k(const conv_geom *c) { return c->cin / c->groups * c->kh
 static inline int conv_howo(const conv_geom *c) { return c->ho * c->wo; }
 
 /* New node of `op` carrying a copy of geom and an empty GEMM plan in a
- * conv_data (freed by conv_release). */
-oclnn_tensor *conv_node_new(oclnn_graph *g, const oclnn_op_def *op, const conv_geom *geom, int ndim,
+ * conv_data (freed by oclnn_conv_release). */
+oclnn_tensor *oclnn_conv_node_new(oclnn_graph *g, const oclnn_op_def *op, const conv_geom *geom, int ndim,
                             const int64_t *dims, int nsrc, oclnn_tensor *const *srcs);
-void conv_release(oclnn_tensor *node);
+void oclnn_conv_release(oclnn_tensor *node);
 /* Appends a kernel of cl/conv.cl built for node's geometry to node->launch. */
-oclnn_status conv_kernel(oclnn_context *ctx, oclnn_tensor *node, const char *name, oclnn_launch **out);
+oclnn_status oclnn_conv_kernel(oclnn_context *ctx, oclnn_tensor *node, const char *name, oclnn_launch **out);
 /* Work-group size of the bias_grad reduction (a power of two). */
-size_t conv_reduce_width(oclnn_context *ctx);
+size_t oclnn_conv_reduce_width(oclnn_context *ctx);
 /* 3-D launch over d0 x d1 x d2 with work-groups along d0 (on GPUs d0 is
  * rounded up to the group width; kernels bounds-check every id). */
-void conv_launch3(oclnn_context *ctx, oclnn_launch *l, size_t d0, size_t d1, size_t d2);
+void oclnn_conv_launch3(oclnn_context *ctx, oclnn_launch *l, size_t d0, size_t d1, size_t d2);
 /* Binds `count` int kernel arguments starting at argument `index`. */
-oclnn_status conv_args_int(cl_kernel k, cl_uint index, const char *op, int count, const int *values);
+oclnn_status oclnn_conv_args_int(cl_kernel k, cl_uint index, const char *op, int count, const int *values);
 
 /* What every conv node carries in op_data: the geometry (first, so that
  * op_data reads as a conv_geom) and the plan all of the node's GEMMs share
@@ -49,14 +49,14 @@ typedef struct conv_data {
 
 /* The engine a conv node's GEMMs run on: the TILED path is the tiled
  * engine with its fused epilogue, BATCHED and WIDE are CLBlast's. */
-oclnn_gemm_engine conv_engine(int algo);
+oclnn_gemm_engine oclnn_conv_engine(int algo);
 /* Runs one of node's GEMMs. dry (at prepare): makes the node's plan on
  * the first call and reserves for each shape; nothing is enqueued. */
-oclnn_status conv_gemm_run(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *a, bool dry);
-oclnn_gemm_args conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *b, const oclnn_tensor *c);
+oclnn_status oclnn_conv_gemm_run(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *a, bool dry);
+oclnn_gemm_args oclnn_conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *b, const oclnn_tensor *c);
 /* Issues `base` for every image i < nb and group g < groups, with operand
  * offsets (A, B, C) advanced by i*img[] + g*grp[] elements. */
-oclnn_status conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *base, int nb,
+oclnn_status oclnn_conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *base, int nb,
                             int groups, const size_t img[3], const size_t grp[3], bool dry);
 
 /* Bytes of col scratch a conv node may use (0: the default); returns the
@@ -65,6 +65,6 @@ oclnn_status conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, co
 size_t oclnn_conv_set_col_budget(size_t bytes);
 
 /* The gradient nodes (conv_bwd.c). */
-void conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads);
+void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads);
 
 #endif

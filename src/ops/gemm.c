@@ -92,57 +92,115 @@ static const clblast_tuning xgemm_tunings[] = {
     {"H200", {0, 1, 32, 2, 8, 16, 128, 8, 16, 128, 1, 1, 1, 1, 4, 2}},
 };
 
-static void clblast_apply_tuning(oclnn_context *ctx)
+static oclnn_status clblast_apply_tuning(oclnn_context *ctx, const char *op)
 {
     const char *env = getenv("OCLNN_CLBLAST_TUNING");
-    if (env && !strcmp(env, "0")) return;
+    if (env && !strcmp(env, "0")) return OCLNN_OK;
     for (size_t i = 0; i < sizeof xgemm_tunings / sizeof xgemm_tunings[0]; i++) {
         if (!strstr(ctx->info.name, xgemm_tunings[i].name_part)) continue;
-        CLBlastOverrideParameters(ctx->device, "Xgemm", CLBlastPrecisionSingle, 16, (const char **)xgemm_parameter_names,
-                                  xgemm_tunings[i].values);
-        return;
+        const char **names = (const char **)xgemm_parameter_names;
+        CLBlastStatusCode code = CLBlastOverrideParameters(ctx->device, "Xgemm", CLBlastPrecisionSingle, 16, names,
+                                                           xgemm_tunings[i].values);
+        /* CLBlast would keep its defaults, but a silently slower GEMM is
+         * what the override exists to prevent: say so, with the way out. */
+        if (code != CLBlastSuccess)
+            return oclnn_fail_append(clblast_check(code, "CLBlastOverrideParameters(Xgemm)", op),
+                                     " (tuning for %s; OCLNN_CLBLAST_TUNING=0 keeps CLBlast's defaults)",
+                                     xgemm_tunings[i].name_part);
+        return OCLNN_OK;
     }
+    return OCLNN_OK;
 }
 
+/* Per-context CLBlast state, registered on the context at warm-up: its
+ * presence means the routines are compiled for this context. */
+typedef struct clblast_state {
+    cl_mem temp; /* persistent temp buffer for CLBlast's indirect path */
+    size_t temp_bytes;
+} clblast_state;
+
+static const char clblast_key; /* its address names the state on a context */
+
+static void clblast_state_release(oclnn_context *ctx, void *data)
+{
+    (void)ctx;
+    clblast_state *st = data;
+    if (st->temp) clReleaseMemObject(st->temp);
+    free(st);
+    /* CLBlast caches programs keyed by the context; a later context at the
+     * same address must not find them. A failure here has nobody to go to. */
+    CLBlastClearCache();
+}
+
+/* CLBlast compiles its kernels on first use; doing it here keeps that
+ * cost out of the first timed run, and a device CLBlast cannot serve
+ * fails at prepare time instead of mid-run. */
 static oclnn_status clblast_warm_up(oclnn_context *ctx, const char *op)
 {
-    clblast_apply_tuning(ctx);
-    /* CLBlast compiles its kernels on first use; doing it here keeps that
-     * cost out of the first timed run. */
+    oclnn_status s = clblast_apply_tuning(ctx, op);
+    if (s) return s;
     cl_mem tiny;
-    oclnn_status s = oclnn_buffer_create(ctx, 4 * 16, "gemm warm-up", &tiny);
+    s = oclnn_buffer_create(ctx, 4 * 16, op, &tiny);
     if (s) return s;
     float zero = 0;
-    clEnqueueFillBuffer(ctx->queue, tiny, &zero, 4, 0, 64, 0, NULL, NULL);
-    s = clblast_check(CLBlastSgemm(CLBlastLayoutColMajor, CLBlastTransposeNo, CLBlastTransposeNo, 4, 4, 4, 1.0f, tiny,
-                                   0, 4, tiny, 0, 4, 0.0f, tiny, 0, 4, &ctx->queue, NULL),
-                      "CLBlastSgemm (warm-up)", op);
+    s = oclnn_cl_check(clEnqueueFillBuffer(ctx->queue, tiny, &zero, 4, 0, 64, 0, NULL, NULL),
+                       "clEnqueueFillBuffer (CLBlast warm-up)", op);
+    if (!s)
+        s = clblast_check(CLBlastSgemm(CLBlastLayoutColMajor, CLBlastTransposeNo, CLBlastTransposeNo, 4, 4, 4, 1.0f,
+                                       tiny, 0, 4, tiny, 0, 4, 0.0f, tiny, 0, 4, &ctx->queue, NULL),
+                          "CLBlastSgemm (warm-up)", op);
     if (!s)
         s = clblast_check(CLBlastSgemmStridedBatched(CLBlastLayoutColMajor, CLBlastTransposeNo, CLBlastTransposeNo, 2,
                                                      2, 2, 1.0f, tiny, 0, 2, 4, tiny, 0, 2, 4, 0.0f, tiny, 0, 2, 4, 2,
                                                      &ctx->queue, NULL),
                           "CLBlastSgemmStridedBatched (warm-up)", op);
-    clFinish(ctx->queue);
+    /* Always drain the queue before the buffer goes, even after a failure;
+     * the first error is the one reported. */
+    oclnn_status fin = oclnn_cl_check(clFinish(ctx->queue), "clFinish (CLBlast warm-up)", op);
     clReleaseMemObject(tiny);
-    if (!s) ctx->gemm_warm = 1;
-    return s;
+    if (!s) s = fin;
+    if (s) {
+        /* Whatever CLBlast compiled before failing is keyed by this context. */
+        CLBlastClearCache();
+        return oclnn_fail_append(s, " while warming CLBlast up on %s", ctx->info.name);
+    }
+    return OCLNN_OK;
+}
+
+/* The context's CLBlast state, warming CLBlast up on first use. */
+static oclnn_status clblast_state_get(oclnn_context *ctx, const char *op, clblast_state **out)
+{
+    *out = oclnn_context_ext(ctx, &clblast_key);
+    if (*out) return OCLNN_OK;
+    clblast_state *st = calloc(1, sizeof *st);
+    if (!st) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "op '%s': out of host memory for CLBlast state", op);
+    oclnn_status s = clblast_warm_up(ctx, op);
+    if (!s) s = oclnn_context_ext_set(ctx, &clblast_key, st, clblast_state_release);
+    if (s) {
+        free(st);
+        return s;
+    }
+    *out = st;
+    return OCLNN_OK;
 }
 
 static oclnn_status clblast_reserve(oclnn_context *ctx, const oclnn_gemm_args *g, const char *op)
 {
     if (g->batch > 1) return OCLNN_OK;
+    clblast_state *st;
+    oclnn_status s = clblast_state_get(ctx, op, &st);
+    if (s) return s;
     colmajor c = to_colmajor(g);
     size_t need = 0;
-    oclnn_status s = clblast_check(CLBlastSGemmTempBufferSize(CLBlastLayoutColMajor, c.ta, c.tb, c.m, c.n, g->k,
-                                                              g->b_off, g->ldb, g->a_off, g->lda, g->c_off, g->ldc,
-                                                              &ctx->queue, &need),
-                                   "CLBlastSGemmTempBufferSize", op);
-    if (s || need <= ctx->gemm_temp_bytes) return s;
-    if (ctx->gemm_temp) clReleaseMemObject(ctx->gemm_temp);
-    ctx->gemm_temp = NULL;
-    ctx->gemm_temp_bytes = 0;
-    s = oclnn_buffer_create(ctx, need, op, &ctx->gemm_temp);
-    if (!s) ctx->gemm_temp_bytes = need;
+    s = clblast_check(CLBlastSGemmTempBufferSize(CLBlastLayoutColMajor, c.ta, c.tb, c.m, c.n, g->k, g->b_off, g->ldb,
+                                                 g->a_off, g->lda, g->c_off, g->ldc, &ctx->queue, &need),
+                      "CLBlastSGemmTempBufferSize", op);
+    if (s || need <= st->temp_bytes) return s;
+    if (st->temp) clReleaseMemObject(st->temp);
+    st->temp = NULL;
+    st->temp_bytes = 0;
+    s = oclnn_buffer_create(ctx, need, op, &st->temp);
+    if (!s) st->temp_bytes = need;
     return s;
 }
 
@@ -178,23 +236,17 @@ static oclnn_status clblast_enqueue(oclnn_context *ctx, const oclnn_gemm_args *g
                                           g->c_off, g->ldc, g->c_stride, g->batch, &ctx->queue, NULL);
         return clblast_check(code, "CLBlastSgemmStridedBatched", op);
     }
-    if (ctx->gemm_temp)
+    clblast_state *st;
+    oclnn_status s = clblast_state_get(ctx, op, &st);
+    if (s) return s;
+    if (st->temp)
         code = CLBlastSgemmWithTempBuffer(CLBlastLayoutColMajor, c.ta, c.tb, c.m, c.n, g->k, g->alpha, g->b, g->b_off,
                                           g->ldb, g->a, g->a_off, g->lda, g->beta, g->c, g->c_off, g->ldc, &ctx->queue,
-                                          NULL, ctx->gemm_temp);
+                                          NULL, st->temp);
     else
         code = CLBlastSgemm(CLBlastLayoutColMajor, c.ta, c.tb, c.m, c.n, g->k, g->alpha, g->b, g->b_off, g->ldb, g->a,
                             g->a_off, g->lda, g->beta, g->c, g->c_off, g->ldc, &ctx->queue, NULL);
     return clblast_check(code, "CLBlastSgemm", op);
-}
-
-void oclnn_gemm_context_release(oclnn_context *ctx)
-{
-    if (ctx->gemm_temp) clReleaseMemObject(ctx->gemm_temp);
-    ctx->gemm_temp = NULL;
-    ctx->gemm_temp_bytes = 0;
-    /* CLBlast caches programs per context; drop them before the context dies. */
-    if (ctx->gemm_warm) CLBlastClearCache();
 }
 
 /* ---- tiled kernels */
@@ -348,7 +400,8 @@ oclnn_status oclnn_gemm_prepare(oclnn_context *ctx, oclnn_gemm_engine want, cons
     oclnn_status s = oclnn_gemm_engine_resolve(ctx, want, &plan->engine);
     if (s) return s;
     if (plan->engine == OCLNN_GEMM_TILED) return tiled_prepare(ctx, plan, op);
-    if (!ctx->gemm_warm) s = clblast_warm_up(ctx, op);
+    clblast_state *st;
+    s = clblast_state_get(ctx, op, &st);
     return s ? s : oclnn_gemm_reserve(ctx, plan, g, op);
 }
 
