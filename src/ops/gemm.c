@@ -94,6 +94,7 @@ static const clblast_tuning xgemm_tunings[] = {
 
 static oclnn_status clblast_apply_tuning(oclnn_context *ctx, const char *op)
 {
+    (void)op;
     const char *env = getenv("OCLNN_CLBLAST_TUNING");
     if (env && !strcmp(env, "0")) return OCLNN_OK;
     for (size_t i = 0; i < sizeof xgemm_tunings / sizeof xgemm_tunings[0]; i++) {
@@ -101,12 +102,13 @@ static oclnn_status clblast_apply_tuning(oclnn_context *ctx, const char *op)
         const char **names = (const char **)xgemm_parameter_names;
         CLBlastStatusCode code = CLBlastOverrideParameters(ctx->device, "Xgemm", CLBlastPrecisionSingle, 16, names,
                                                            xgemm_tunings[i].values);
-        /* CLBlast would keep its defaults, but a silently slower GEMM is
-         * what the override exists to prevent: say so, with the way out. */
+        /* A rejected override leaves CLBlast's defaults: correct, only
+         * slower, so the work goes on, but not silently. */
         if (code != CLBlastSuccess)
-            return oclnn_fail_append(clblast_check(code, "CLBlastOverrideParameters(Xgemm)", op),
-                                     " (tuning for %s; OCLNN_CLBLAST_TUNING=0 keeps CLBlast's defaults)",
-                                     xgemm_tunings[i].name_part);
+            fprintf(stderr,
+                    "oclnn: note: CLBlast rejected the Xgemm tuning for %s (status %d); using its defaults "
+                    "(OCLNN_CLBLAST_TUNING=0 skips the tuning)\n",
+                    xgemm_tunings[i].name_part, (int)code);
         return OCLNN_OK;
     }
     return OCLNN_OK;
