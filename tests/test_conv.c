@@ -137,6 +137,25 @@ START_TEST(test_algorithms_agree)
 }
 END_TEST
 
+/* Input, weight and bias as strided views or at an element offset, on
+ * every path (each binds its own buffer offsets). */
+START_TEST(test_layouts)
+{
+    uint64_t rng = tu_seed() + 14;
+    const int shapes[] = {1, 3, 6};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        for (int a = OCLNN_CONV_AUTO; a <= OCLNN_CONV_IM2COL_TILED; a++) {
+            conv_cfg c = grid[shapes[s]];
+            c.algo = (oclnn_conv_algorithm)a;
+            char name[160];
+            tu_op_case t = make_case(&c, name, sizeof name);
+            tu_check_forward_strided(&t, 1e-9, &rng);
+            if (a != OCLNN_CONV_CLBLAST_CONVGEMM) tu_check_gradient_strided(&t, 1e-7, 1e-7, 40, &rng);
+        }
+    }
+}
+END_TEST
+
 /* A col budget of two images forces several chunks, with a ragged last one. */
 START_TEST(test_chunked_batches)
 {
@@ -339,6 +358,7 @@ int main(void)
     tcase_add_test(tc, test_shape_errors);
     tcase_add_test(tc, test_grid_forward_and_gradient);
     tcase_add_test(tc, test_algorithms_agree);
+    tcase_add_test(tc, test_layouts);
     tcase_add_test(tc, test_chunked_batches);
     tcase_add_test(tc, test_empty_batch);
     tcase_add_test(tc, test_pytorch_fixtures);

@@ -50,6 +50,24 @@ START_TEST(test_forward_and_gradient_run0)
 }
 END_TEST
 
+/* The mask follows the element's place in the op's (contiguous) output,
+ * whatever the layout of the input's memory. */
+START_TEST(test_layouts)
+{
+    uint64_t rng = tu_seed() + 32;
+    const int64_t shape[4] = {3, 5, 7, 9};
+    const float ps[] = {0.25f, 0.5f};
+    for (size_t k = 0; k < 2; k++) {
+        drop_user u = {ps[k], 0xfedcba0987654321ull + k, 3 * 5 * 7 * 9};
+        tu_op_case c = {.name = "dropout", .ninputs = 1, .ndim = {4}, .lo = {-2}, .hi = {2}, .build = build_drop,
+                        .reference = ref_drop, .user = &u};
+        memcpy(c.dims[0], shape, sizeof shape);
+        tu_check_forward_strided(&c, 1e-14, &rng);
+        tu_check_gradient_strided(&c, 1e-3, 1e-8, 64, &rng);
+    }
+}
+END_TEST
+
 /* A graph y = dropout(x), L = sum(w * y), with gradients. */
 typedef struct drop_graph {
     oclnn_graph *g;
@@ -238,6 +256,7 @@ int main(void)
     TCase *tc = tcase_create("ops");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_forward_and_gradient_run0);
+    tcase_add_test(tc, test_layouts);
     tcase_add_test(tc, test_mask_per_run_and_backward);
     tcase_add_test(tc, test_default_seed);
     tcase_add_test(tc, test_in_place);

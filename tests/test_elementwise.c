@@ -253,6 +253,42 @@ START_TEST(test_sum_to)
 }
 END_TEST
 
+/* Every op with its inputs as strided views (binary ops read the strides
+ * in their kernel, the others get copies) and as views at an offset. */
+START_TEST(test_strided_inputs)
+{
+    uint64_t rng = tu_seed() + 6;
+    for (int op = 0; op < 4; op++) {
+        const int s[] = {2, 3, 4};
+        for (int k = 0; k < 3; k++) {
+            tu_op_case c;
+            bin_user u;
+            binary_case(op, shapes[s[k]].na, shapes[s[k]].a, shapes[s[k]].nb, shapes[s[k]].b, &c, &u);
+            tu_check_forward_strided(&c, 1e-12, &rng);
+            tu_check_gradient_strided(&c, 1e-3, 1e-6, 64, &rng);
+        }
+    }
+    const char *names[] = {"relu", "sigmoid", "tanh", "gelu", "scale"};
+    for (int act = 0; act < 5; act++) {
+        un_user u = {act, 3 * 11 * 2, 1.75f, -0.5f};
+        tu_op_case c = {.name = names[act], .ninputs = 1, .ndim = {3}, .dims = {{3, 11, 2}}, .lo = {-3}, .hi = {3},
+                        .build = build_unary, .reference = ref_unary, .user = &u};
+        if (act == 0) c.kink[0] = 0.01f;
+        tu_check_forward_strided(&c, act == 0 || act == 4 ? 1e-12 : 1e-10, &rng);
+        tu_check_gradient_strided(&c, 1e-3, 1e-5, 64, &rng);
+    }
+    bias_user bu = {2, 7, 15};
+    tu_op_case bc = {.name = "bias_add", .ninputs = 2, .ndim = {4, 1}, .dims = {{2, 7, 3, 5}, {7}}, .lo = {-1, -1},
+                     .hi = {1, 1}, .build = build_bias, .reference = ref_bias, .user = &bu};
+    tu_check_forward_strided(&bc, 1e-12, &rng);
+    tu_check_gradient_strided(&bc, 1e-3, 1e-6, 64, &rng);
+    tu_op_case sc = {.name = "sum_to", .ninputs = 1, .ndim = {4}, .dims = {{3, 7, 33, 5}}, .lo = {-1}, .hi = {1},
+                     .build = build_sum_to, .reference = ref_sum_to};
+    tu_check_forward_strided(&sc, 1e-10, &rng);
+    tu_check_gradient_strided(&sc, 1e-3, 1e-6, 64, &rng);
+}
+END_TEST
+
 START_TEST(test_broadcast_mismatch_is_a_clear_error)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
@@ -278,6 +314,7 @@ int main(void)
     tcase_add_test(tc, test_bias_add);
     tcase_add_test(tc, test_views);
     tcase_add_test(tc, test_sum_to);
+    tcase_add_test(tc, test_strided_inputs);
     tcase_add_test(tc, test_broadcast_mismatch_is_a_clear_error);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

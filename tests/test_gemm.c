@@ -217,6 +217,37 @@ START_TEST(test_linear)
 }
 END_TEST
 
+/* Operands that are strided views or start at an element offset: plain,
+ * transposed, batched and folded matmul and linear, forward and gradient. */
+START_TEST(test_layouts)
+{
+    uint64_t rng = tu_seed() + 6;
+    const int64_t b3[1] = {3};
+    for (int t = 0; t < 4; t++) {
+        tu_op_case c;
+        mm_user u;
+        matmul_case(t & 1, t >> 1, 0, NULL, 0, 7, 9, 5, &c, &u);
+        tu_check_forward_strided(&c, 1e-6, &rng);
+        tu_check_gradient_strided(&c, 1e-2, 1e-6, 24, &rng);
+        matmul_case(t & 1, t >> 1, 1, b3, 0, 5, 3, 7, &c, &u);
+        tu_check_forward_strided(&c, 1e-6, &rng);
+        tu_check_gradient_strided(&c, 1e-2, 1e-6, 24, &rng);
+    }
+    tu_op_case c;
+    mm_user u;
+    matmul_case(0, 1, 1, b3, 1, 5, 7, 9, &c, &u);
+    tu_check_forward_strided(&c, 1e-6, &rng);
+    tu_check_gradient_strided(&c, 1e-2, 1e-6, 24, &rng);
+    const int64_t lead[2] = {2, 5};
+    for (int bias = 0; bias < 2; bias++) {
+        lin_user lu;
+        linear_case(bias, 3, lead, 9, 7, &c, &lu);
+        tu_check_forward_strided(&c, 1e-6, &rng);
+        tu_check_gradient_strided(&c, 1e-2, 1e-6, 24, &rng);
+    }
+}
+END_TEST
+
 /* Zero-sized M, N or K (an empty product is all zeros). */
 START_TEST(test_matmul_empty_dims)
 {
@@ -549,6 +580,7 @@ int main(void)
         tcase_add_test(tc, test_matmul_folded);
         tcase_add_test(tc, test_matmul_view_operand);
         tcase_add_test(tc, test_linear);
+        tcase_add_test(tc, test_layouts);
         tcase_add_test(tc, test_matmul_empty_dims);
         suite_add_tcase(s, tc);
     }

@@ -126,6 +126,44 @@ START_TEST(test_row_losses)
 }
 END_TEST
 
+/* Every loss with predictions, targets and labels that are strided views
+ * or start at an element offset, for each reduction. */
+START_TEST(test_layouts)
+{
+    uint64_t rng = tu_seed() + 13;
+    for (int kind = 0; kind < 4; kind++)
+        for (int r = 0; r < 3; r++) {
+            loss_user u = {.kind = kind, .reduction = reductions[r], .n = 2 * 3 * 7, .rows = 7, .C = 37,
+                           .smoothing = kind == 2 && r == 1 ? 0.1f : 0.0f};
+            tu_op_case c = {.name = (const char *[]){"mse_loss", "bce_with_logits_loss", "cross_entropy_loss",
+                                                     "nll_loss"}[kind],
+                            .ninputs = 2, .build = build_loss, .reference = ref_loss, .user = &u};
+            if (kind < 2) {
+                const int64_t dims[3] = {2, 3, 7};
+                c.ndim[0] = c.ndim[1] = 3;
+                memcpy(c.dims[0], dims, sizeof dims);
+                memcpy(c.dims[1], dims, sizeof dims);
+                c.lo[0] = kind ? -8 : -2;
+                c.hi[0] = kind ? 8 : 2;
+                c.lo[1] = kind ? 0 : -2;
+                c.hi[1] = kind ? 1 : 2;
+            } else {
+                c.ndim[0] = 2;
+                c.ndim[1] = 1;
+                c.dims[0][0] = c.dims[1][0] = u.rows;
+                c.dims[0][1] = u.C;
+                c.lo[0] = kind == 2 ? -6 : -5;
+                c.hi[0] = kind == 2 ? 6 : 0;
+                c.lo[1] = 0;
+                c.hi[1] = (float)u.C;
+                c.integer[1] = 1;
+            }
+            tu_check_forward_strided(&c, r == 0 ? 1e-10 : 1e-9, &rng);
+            tu_check_gradient_strided(&c, 1e-3, 1e-6, 48, &rng);
+        }
+}
+END_TEST
+
 /* Ignored rows (label -100) count for nothing; out-of-range labels give
  * NaN for their row without reading outside the logits. */
 static void run_labels(int ce, oclnn_reduction red, const int32_t *labels, float *loss_out, float *grad_out)
@@ -257,6 +295,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_pointwise_losses);
     tcase_add_test(tc, test_row_losses);
+    tcase_add_test(tc, test_layouts);
     tcase_add_test(tc, test_ignored_and_invalid_labels);
     tcase_add_test(tc, test_cross_entropy_extreme_logits);
     tcase_add_test(tc, test_bad_shapes_and_arguments);

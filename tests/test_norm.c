@@ -135,6 +135,30 @@ START_TEST(test_eval_forward_and_gradient_fresh_state)
 }
 END_TEST
 
+/* Input, weight and bias as strided views or at an element offset, in
+ * training and eval mode (the copy of a strided input dies at the node,
+ * so it may also be normalised in place). */
+START_TEST(test_layouts)
+{
+    uint64_t rng = tu_seed() + 23;
+    const struct {
+        int ndim;
+        int64_t dims[4];
+        int affine, eval;
+    } cases[] = {
+        {4, {2, 3, 5, 7}, 1, 0}, {4, {3, 2, 3, 5}, 0, 0}, {2, {7, 5}, 1, 0}, {3, {3, 4, 9}, 1, 0}, {4, {2, 3, 5, 7}, 1, 1},
+    };
+    for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
+        tu_op_case c;
+        bn_user u;
+        char name[256];
+        bn_case(&c, &u, cases[s].ndim, cases[s].dims, cases[s].affine, cases[s].eval, name);
+        tu_check_forward_strided(&c, cases[s].eval ? 1e-12 : 1e-10, &rng);
+        tu_check_gradient_strided(&c, cases[s].eval ? 1e-3 : 1e-4, cases[s].eval ? 1e-8 : 1e-6, 64, &rng);
+    }
+}
+END_TEST
+
 /* Two training runs update the running statistics like PyTorch; eval then
  * normalises with them and leaves them alone. */
 START_TEST(test_running_stats_and_eval)
@@ -360,6 +384,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_train_forward_and_gradient);
     tcase_add_test(tc, test_eval_forward_and_gradient_fresh_state);
+    tcase_add_test(tc, test_layouts);
     tcase_add_test(tc, test_running_stats_and_eval);
     tcase_add_test(tc, test_loaded_state_is_kept);
     tcase_add_test(tc, test_in_place);

@@ -247,6 +247,29 @@ START_TEST(test_adaptive_avg_pool)
 }
 END_TEST
 
+/* Max, average, adaptive and global pooling of inputs that are strided
+ * views (H and W swapped in memory) or start at an element offset. */
+START_TEST(test_layouts)
+{
+    uint64_t rng = tu_seed() + 14;
+    for (int max = 0; max < 2; max++) {
+        pool_user u;
+        tu_op_case c;
+        pool_case(&u, &c, max, pool_shapes[1], 3, 2, 2, 1, 1, 1, 1, 1);
+        tu_check_forward_strided(&c, 1e-12, &rng);
+        tu_check_gradient_strided(&c, max ? 1e-8 : 1e-3, 1e-7, 64, &rng);
+    }
+    for (int global = 0; global < 2; global++) {
+        adaptive_user u = {2, 3, 7, 9, global ? 1 : 3, global ? 1 : 4, global};
+        tu_op_case c = {.name = global ? "global_avg_pool2d" : "adaptive_avg_pool2d", .ninputs = 1, .ndim = {4},
+                        .dims = {{u.n, u.c, u.h, u.w}}, .lo = {-1}, .hi = {1}, .build = build_adaptive,
+                        .reference = ref_adaptive, .user = &u};
+        tu_check_forward_strided(&c, 1e-12, &rng);
+        tu_check_gradient_strided(&c, 1e-3, 1e-7, 64, &rng);
+    }
+}
+END_TEST
+
 START_TEST(test_bad_shapes_are_clear_errors)
 {
     struct {
@@ -296,6 +319,7 @@ int main(void)
     tcase_add_test(tc, test_max_pool);
     tcase_add_test(tc, test_avg_pool);
     tcase_add_test(tc, test_adaptive_avg_pool);
+    tcase_add_test(tc, test_layouts);
     tcase_add_test(tc, test_bad_shapes_are_clear_errors);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -173,6 +173,52 @@ START_TEST(test_strided_input)
 }
 END_TEST
 
+/* argmax through a cast to f32, so the harness can compare it. */
+static oclnn_tensor *build_argmax(oclnn_graph *g, oclnn_tensor **in, const void *user)
+{
+    const red_user *u = user;
+    return oclnn_cast(g, oclnn_argmax(g, in[0], u->axis, u->keepdim), OCLNN_DTYPE_F32);
+}
+
+static void ref_argmax(const double *const *in, double *out, const void *user)
+{
+    const red_user *u = user;
+    for (int64_t o = 0; o < u->outer; o++)
+        for (int64_t i = 0; i < u->inner; i++) {
+            const double *p = in[0] + o * u->n * u->inner + i;
+            int64_t best = 0;
+            for (int64_t a = 1; a < u->n; a++)
+                if (p[a * u->inner] > p[best * u->inner]) best = a;
+            out[o * u->inner + i] = (double)best;
+        }
+}
+
+/* Every reduction along every axis of inputs that are strided views or
+ * start at an offset. */
+START_TEST(test_layouts)
+{
+    uint64_t rng = tu_seed() + 9;
+    const int64_t dims[3] = {3, 7, 5};
+    for (int op = R_SUM; op <= R_MEAN_ALL; op++)
+        for (int axis = 0; axis < (op <= R_MAX ? 3 : 1); axis++) {
+            tu_op_case c;
+            red_user u;
+            reduce_case(op, 3, dims, axis, axis % 2, &c, &u);
+            tu_check_forward_strided(&c, op == R_MAX ? 0.0 : 1e-10, &rng);
+            tu_check_gradient_strided(&c, op == R_MAX ? 1e-8 : 1e-3, 1e-6, 32, &rng);
+        }
+    for (int axis = 0; axis < 3; axis++) {
+        tu_op_case c;
+        red_user u;
+        reduce_case(R_MAX, 3, dims, axis, axis % 2, &c, &u);
+        c.name = "argmax";
+        c.build = build_argmax;
+        c.reference = ref_argmax;
+        tu_check_forward_strided(&c, 0.0, &rng);
+    }
+}
+END_TEST
+
 START_TEST(test_argmax_ties_and_nan)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
@@ -378,6 +424,7 @@ int main(void)
     tcase_add_test(tc, test_long_reductions);
     tcase_add_test(tc, test_sum_accuracy);
     tcase_add_test(tc, test_strided_input);
+    tcase_add_test(tc, test_layouts);
     tcase_add_test(tc, test_argmax_ties_and_nan);
     tcase_add_test(tc, test_argmax_long_rows);
     tcase_add_test(tc, test_argmax_lanes);

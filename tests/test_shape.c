@@ -179,6 +179,96 @@ START_TEST(test_concat_i32)
 }
 END_TEST
 
+/* ---- split into 3 parts; the op's result is the parts concatenated
+ * along the same axis in another order (order[0..nused)), so every part
+ * used carries its own gradient back, and a part left out must count as
+ * a zero gradient. */
+typedef struct split_user {
+    int ndim, axis, nused, cast; /* cast: i32 input, result cast to f32 */
+    int64_t dims[3];
+    int64_t sizes[3];
+    int order[3];
+} split_user;
+
+static oclnn_tensor *build_split(oclnn_graph *g, oclnn_tensor **in, const void *user)
+{
+    const split_user *u = user;
+    oclnn_tensor *parts[3], *used[3];
+    if (oclnn_split(g, in[0], u->axis, 3, u->sizes, parts) != OCLNN_OK) return NULL;
+    for (int k = 0; k < u->nused; k++) used[k] = parts[u->order[k]];
+    oclnn_tensor *y = oclnn_concat(g, u->nused, used, u->axis);
+    return u->cast ? oclnn_cast(g, y, OCLNN_DTYPE_F32) : y;
+}
+
+static void ref_split(const double *const *in, double *out, const void *user)
+{
+    const split_user *u = user;
+    int64_t outer = 1, inner = inner_of(u->ndim, u->dims, u->axis), total = u->dims[u->axis], start[3], len = 0;
+    for (int d = 0; d < u->axis; d++) outer *= u->dims[d];
+    for (int k = 0, at = 0; k < 3; at += (int)u->sizes[k], k++) start[k] = at;
+    for (int k = 0; k < u->nused; k++) len += u->sizes[u->order[k]];
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t a = 0;
+        for (int k = 0; k < u->nused; k++)
+            for (int64_t j = 0; j < u->sizes[u->order[k]]; j++, a++)
+                for (int64_t i = 0; i < inner; i++)
+                    out[(o * len + a) * inner + i] = in[0][(o * total + start[u->order[k]] + j) * inner + i];
+    }
+}
+
+START_TEST(test_split_forward_and_gradient)
+{
+    uint64_t rng = tu_seed() + 4;
+    const split_user cases[] = {
+        {3, 1, 3, 0, {2, 9, 5}, {2, 4, 3}, {2, 0, 1}},
+        {2, 0, 3, 0, {7, 3}, {1, 5, 1}, {1, 2, 0}},
+        {2, 1, 3, 0, {3, 11}, {4, 0, 7}, {2, 1, 0}},
+        {3, 2, 2, 0, {2, 3, 8}, {3, 2, 3}, {2, 0}}, /* part 1 unused: zero gradient */
+        {1, 0, 2, 0, {13}, {5, 6, 2}, {1, 2}},      /* part 0 unused */
+        {3, 1, 3, 1, {2, 9, 5}, {2, 4, 3}, {2, 0, 1}},
+    };
+    for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
+        const split_user *u = &cases[s];
+        tu_op_case c = {.name = u->cast ? "split(i32)" : "split", .ninputs = 1, .ndim = {u->ndim}, .lo = {-1},
+                        .hi = {1}, .build = build_split, .reference = ref_split, .user = u};
+        memcpy(c.dims[0], u->dims, sizeof u->dims);
+        if (u->cast) {
+            c.integer[0] = 1;
+            c.lo[0] = -1000;
+            c.hi[0] = 1000;
+        }
+        tu_check_forward_layouts(&c, 0.0, &rng);
+        if (!u->cast) tu_check_gradient_layouts(&c, 1e-3, 1e-10, 128, &rng);
+    }
+}
+END_TEST
+
+/* concat of inputs that are strided views or start at an offset, on each
+ * axis, with pieces of different lengths. */
+START_TEST(test_concat_layouts)
+{
+    uint64_t rng = tu_seed() + 5;
+    for (int axis = 0; axis < 3; axis++) {
+        const int64_t len[3] = {2, 1, 3}, base[3] = {3, 4, 5};
+        cat_user u = {.n = 3, .axis = axis, .ndim = 3};
+        memcpy(u.dims, base, sizeof base);
+        u.dims[axis] = 0;
+        tu_op_case c = {.name = "concat", .ninputs = 3, .build = build_cat, .reference = ref_cat, .user = &u};
+        for (int k = 0; k < 3; k++) {
+            u.len[k] = len[k];
+            u.dims[axis] += len[k];
+            c.ndim[k] = 3;
+            memcpy(c.dims[k], base, sizeof base);
+            c.dims[k][axis] = len[k];
+            c.lo[k] = -1;
+            c.hi[k] = 1;
+        }
+        tu_check_forward_strided(&c, 0.0, &rng);
+        tu_check_gradient_strided(&c, 1e-3, 1e-10, 64, &rng);
+    }
+}
+END_TEST
+
 /* Builds a bad concat on a fresh graph and checks the error names the op
  * and both shapes. */
 static void expect_error(oclnn_status want, int n, oclnn_dtype t1, int nd1, const int64_t *d1, int nd2,
@@ -216,6 +306,8 @@ int main(void)
     tcase_add_test(tc, test_concat_many_pieces);
     tcase_add_test(tc, test_concat_strided_and_repeated);
     tcase_add_test(tc, test_concat_i32);
+    tcase_add_test(tc, test_concat_layouts);
+    tcase_add_test(tc, test_split_forward_and_gradient);
     tcase_add_test(tc, test_concat_errors);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -189,6 +189,23 @@ START_TEST(test_softmax_strided_input)
 }
 END_TEST
 
+/* Both modes on permuted and offset inputs, with short rows and rows long
+ * enough for the vector loops and their tails. */
+START_TEST(test_softmax_layouts)
+{
+    uint64_t rng = tu_seed() + 7;
+    const int64_t dims[2][3] = {{2, 5, 7}, {2, 3, 37}};
+    for (int mode = 0; mode < 2; mode++)
+        for (int s = 0; s < 2; s++) {
+            tu_op_case c;
+            sm_user u;
+            softmax_case(mode, 3, dims[s], -4, 4, &c, &u);
+            tu_check_forward_strided(&c, 1e-10, &rng);
+            tu_check_gradient_strided(&c, 1e-3, 1e-6, 48, &rng);
+        }
+}
+END_TEST
+
 /* Chained: log_softmax(softmax(x) * 3), exercising in-place reuse. */
 static oclnn_tensor *build_chain(oclnn_graph *g, oclnn_tensor **in, const void *user)
 {
@@ -249,6 +266,7 @@ int main(void)
     tcase_add_test(tc, test_softmax_masked);
     tcase_add_test(tc, test_softmax_strided_input);
     tcase_add_test(tc, test_softmax_chain);
+    tcase_add_test(tc, test_softmax_layouts);
     tcase_add_test(tc, test_softmax_other_device_kernels);
     tcase_add_test(tc, test_softmax_bad_input_is_a_clear_error);
     suite_add_tcase(s, tc);

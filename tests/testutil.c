@@ -102,16 +102,162 @@ static size_t numel_of(int ndim, const int64_t *dims)
     return n;
 }
 
+/* ---- layouts */
+
+const char *tu_layout_name(tu_layout layout)
+{
+    switch (layout) {
+    case TU_CONTIGUOUS: return "contiguous";
+    case TU_PERMUTED: return "permuted";
+    case TU_OFFSET: return "offset";
+    }
+    return "?";
+}
+
+static void row_major(int ndim, const int64_t *dims, int64_t *strides)
+{
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        strides[d] = s;
+        s *= dims[d];
+    }
+}
+
+void tu_view_create(tu_view *v, oclnn_graph *g, const char *name, oclnn_dtype dtype, int param, int ndim,
+                    const int64_t *dims, tu_layout layout)
+{
+    ck_assert(ndim >= 0 && ndim <= 8);
+    memset(v, 0, sizeof *v);
+    v->layout = layout;
+    v->dtype = param ? OCLNN_DTYPE_F32 : dtype;
+    v->ndim = ndim;
+    if (ndim) memcpy(v->dims, dims, (size_t)ndim * sizeof *dims);
+    v->n = numel_of(ndim, dims);
+    int64_t rm[8], leaf_dims[8], leaf_strides[8] = {0};
+    int leaf_ndim = ndim;
+    row_major(ndim, v->dims, rm);
+    memcpy(leaf_dims, v->dims, sizeof leaf_dims);
+    memcpy(v->stride, rm, sizeof rm);
+    /* the two axes a PERMUTED view swaps: the last two longer than 1, so
+     * the view really is strided (swapping a unit axis changes nothing) */
+    int a = -1, b = -1;
+    for (int d = ndim - 1; d >= 0 && a < 0; d--)
+        if (v->dims[d] > 1) {
+            if (b < 0) b = d;
+            else a = d;
+        }
+    int append = 0;
+    if (layout == TU_PERMUTED && a < 0) {
+        if (ndim < 8) append = 1;
+        else layout = TU_OFFSET;
+    }
+    if (layout == TU_PERMUTED && !append) {
+        leaf_dims[a] = v->dims[b];
+        leaf_dims[b] = v->dims[a];
+        row_major(ndim, leaf_dims, leaf_strides);
+        v->stride[a] = leaf_strides[b];
+        v->stride[b] = leaf_strides[a];
+    } else if (layout == TU_PERMUTED) {
+        leaf_dims[ndim] = 2;
+        leaf_ndim = ndim + 1;
+        for (int d = 0; d < ndim; d++) v->stride[d] = 2 * rm[d];
+        v->base = 1;
+    } else if (layout == TU_OFFSET) {
+        if (ndim == 0) {
+            leaf_dims[0] = 2;
+            leaf_ndim = 1;
+            v->base = 1;
+        } else {
+            leaf_dims[0] += 1;
+            v->base = rm[0];
+        }
+    }
+    v->leaf_n = numel_of(leaf_ndim, leaf_dims);
+    v->leaf = param ? oclnn_param(g, name, leaf_ndim, leaf_dims) : oclnn_input(g, name, dtype, leaf_ndim, leaf_dims);
+    if (layout == TU_CONTIGUOUS) v->view = v->leaf;
+    else if (layout == TU_PERMUTED && !append) v->view = oclnn_transpose(g, v->leaf, a, b);
+    else if (layout == TU_PERMUTED) v->view = oclnn_reshape(g, oclnn_slice(g, v->leaf, -1, 1, 2), ndim, v->dims);
+    else if (ndim == 0) v->view = oclnn_reshape(g, oclnn_slice(g, v->leaf, 0, 1, 2), 0, v->dims);
+    else v->view = oclnn_slice(g, v->leaf, 0, 1, leaf_dims[0]);
+    ck_assert_msg(v->view != NULL, "%s: %s view failed: %s", name, tu_layout_name(layout), oclnn_graph_error(g));
+}
+
+size_t tu_view_leaf_index(const tu_view *v, size_t k)
+{
+    int64_t at = v->base;
+    for (int d = v->ndim - 1; d >= 0; d--) {
+        at += (int64_t)(k % (size_t)v->dims[d]) * v->stride[d];
+        k /= (size_t)v->dims[d];
+    }
+    return (size_t)at;
+}
+
+void tu_view_write(const tu_view *v, const float *data)
+{
+    size_t bytes = v->leaf_n * 4;
+    if (v->dtype == OCLNN_DTYPE_I32) {
+        int32_t *leaf = malloc(bytes ? bytes : 1);
+        ck_assert_ptr_nonnull(leaf);
+        for (size_t k = 0; k < v->leaf_n; k++) leaf[k] = -7;
+        for (size_t k = 0; k < v->n; k++) leaf[tu_view_leaf_index(v, k)] = (int32_t)data[k];
+        TU_OK(oclnn_tensor_write(v->leaf, leaf, bytes));
+        free(leaf);
+    } else {
+        ck_assert_int_eq(v->dtype, OCLNN_DTYPE_F32);
+        float *leaf = malloc(bytes ? bytes : 1);
+        ck_assert_ptr_nonnull(leaf);
+        for (size_t k = 0; k < v->leaf_n; k++) leaf[k] = NAN;
+        for (size_t k = 0; k < v->n; k++) leaf[tu_view_leaf_index(v, k)] = data[k];
+        TU_OK(oclnn_tensor_write(v->leaf, leaf, bytes));
+        free(leaf);
+    }
+}
+
+void tu_view_read_grad(const tu_view *v, const char *what, float *grad)
+{
+    oclnn_tensor *gt = oclnn_tensor_grad(v->leaf);
+    ck_assert_msg(gt != NULL, "%s: got no gradient", what);
+    float *leaf = malloc(v->leaf_n ? v->leaf_n * sizeof *leaf : 1);
+    unsigned char *inside = calloc(v->leaf_n ? v->leaf_n : 1, 1);
+    ck_assert(leaf && inside);
+    TU_OK(oclnn_tensor_read(gt, leaf, v->leaf_n * sizeof *leaf));
+    for (size_t k = 0; k < v->n; k++) {
+        size_t at = tu_view_leaf_index(v, k);
+        inside[at] = 1;
+        grad[k] = leaf[at];
+        ck_assert_msg(isfinite(grad[k]),
+                      "%s: gradient element %zu is %g (a gradient contribution read or left unwritten)", what, k,
+                      (double)grad[k]);
+    }
+    for (size_t at = 0; at < v->leaf_n; at++)
+        ck_assert_msg(inside[at] || leaf[at] == 0.0f,
+                      "%s: leaf element %zu outside the %s view got gradient %g (written out of place)", what, at,
+                      tu_layout_name(v->layout), (double)leaf[at]);
+    free(leaf);
+    free(inside);
+}
+
+/* ---- op cases */
+
 typedef struct op_run {
     oclnn_graph *g;
+    tu_view v[TU_MAX_INPUTS];
     oclnn_tensor *in[TU_MAX_INPUTS], *out, *weights, *loss;
     float *host[TU_MAX_INPUTS];
     double *host_d[TU_MAX_INPUTS];
     size_t n[TU_MAX_INPUTS], out_n;
+    char label[160]; /* case name and layout, for messages */
 } op_run;
+
+/* Intermediates get memory of their own, poisoned with NaN: a kernel that
+ * skips an element, or a gradient contribution nothing wrote, cannot pass
+ * for correct by reading a zero left there by the allocator or by another
+ * tensor that shared the memory. */
+static const oclnn_compile_options poisoned = {.no_memory_reuse = 1, .poison_intermediates = 1};
 
 static void make_inputs(const tu_op_case *c, op_run *r, int as_params, uint64_t *rng)
 {
+    snprintf(r->label, sizeof r->label, "%s [%s]", c->name, tu_layout_name(c->layout));
     r->g = oclnn_graph_create(tu_context());
     ck_assert_ptr_nonnull(r->g);
     for (int i = 0; i < c->ninputs; i++) {
@@ -126,30 +272,19 @@ static void make_inputs(const tu_op_case *c, op_run *r, int as_params, uint64_t 
             for (size_t k = 0; k < r->n[i]; k++)
                 if (fabsf(r->host[i][k]) < c->kink[i]) r->host[i][k] = copysignf(c->kink[i], r->host[i][k]);
         for (size_t k = 0; k < r->n[i]; k++) r->host_d[i][k] = r->host[i][k];
-        if (c->integer[i])
-            r->in[i] = oclnn_input(r->g, name, OCLNN_DTYPE_I32, c->ndim[i], c->dims[i]);
-        else if (as_params && !c->no_grad[i])
-            r->in[i] = oclnn_param(r->g, name, c->ndim[i], c->dims[i]);
-        else
-            r->in[i] = oclnn_input(r->g, name, OCLNN_DTYPE_F32, c->ndim[i], c->dims[i]);
+        int param = as_params && !c->integer[i] && !c->no_grad[i];
+        tu_view_create(&r->v[i], r->g, name, c->integer[i] ? OCLNN_DTYPE_I32 : OCLNN_DTYPE_F32, param, c->ndim[i],
+                       c->dims[i], c->layout);
+        r->in[i] = r->v[i].view;
     }
     r->out = c->build(r->g, r->in, c->user);
-    ck_assert_msg(r->out != NULL, "%s: build failed: %s", c->name, oclnn_graph_error(r->g));
+    ck_assert_msg(r->out != NULL, "%s: build failed: %s", r->label, oclnn_graph_error(r->g));
     r->out_n = (size_t)oclnn_tensor_numel(r->out);
 }
 
 static void upload_inputs(const tu_op_case *c, op_run *r)
 {
-    for (int i = 0; i < c->ninputs; i++) {
-        if (c->integer[i]) {
-            int32_t *iv = malloc((r->n[i] ? r->n[i] : 1) * sizeof *iv);
-            for (size_t k = 0; k < r->n[i]; k++) iv[k] = (int32_t)r->host[i][k];
-            TU_OK(oclnn_tensor_write(r->in[i], iv, r->n[i] * sizeof *iv));
-            free(iv);
-        } else {
-            TU_OK(oclnn_tensor_write(r->in[i], r->host[i], r->n[i] * sizeof(float)));
-        }
-    }
+    for (int i = 0; i < c->ninputs; i++) tu_view_write(&r->v[i], r->host[i]);
 }
 
 static void free_run(const tu_op_case *c, op_run *r)
@@ -166,7 +301,7 @@ void tu_check_forward(const tu_op_case *c, double limit, uint64_t *rng)
     op_run r = {0};
     make_inputs(c, &r, 0, rng);
     TU_OK(oclnn_graph_output(r.g, r.out));
-    TU_OK(oclnn_graph_compile(r.g, NULL));
+    TU_OK(oclnn_graph_compile(r.g, &poisoned));
     upload_inputs(c, &r);
     float *got = malloc((r.out_n ? r.out_n : 1) * sizeof *got);
     for (size_t k = 0; k < r.out_n; k++) got[k] = TU_POISON;
@@ -175,10 +310,13 @@ void tu_check_forward(const tu_op_case *c, double limit, uint64_t *rng)
     TU_OK(oclnn_tensor_read(r.out, got, r.out_n * sizeof *got));
     double *want = calloc(r.out_n ? r.out_n : 1, sizeof *want);
     c->reference((const double *const *)r.host_d, want, c->user);
-    ck_assert_msg(tu_count_poison(got, r.out_n) == 0, "%s: %d outputs never written", c->name,
+    ck_assert_msg(tu_count_poison(got, r.out_n) == 0, "%s: %d outputs never written", r.label,
                   tu_count_poison(got, r.out_n));
+    for (size_t k = 0; k < r.out_n; k++)
+        ck_assert_msg(isfinite(got[k]) || !isfinite(want[k]), "%s: output %zu is %g, reference %g", r.label, k,
+                      (double)got[k], want[k]);
     double e = tu_nmse(got, want, r.out_n);
-    ck_assert_msg(e <= limit, "%s: forward NMSE %.3g > %.3g (first: got %g want %g)", c->name, e, limit,
+    ck_assert_msg(e <= limit, "%s: forward NMSE %.3g > %.3g (first: got %g want %g)", r.label, e, limit,
                   r.out_n ? got[0] : 0.0, r.out_n ? want[0] : 0.0);
     free(got);
     free(want);
@@ -204,7 +342,7 @@ void tu_check_gradient(const tu_op_case *c, double fd_step, double limit, int ma
     r.loss = oclnn_sum_to(r.g, oclnn_mul(r.g, r.out, r.weights), 0, NULL);
     TU_OK(oclnn_graph_status(r.g));
     TU_OK(oclnn_graph_backward(r.g, r.loss));
-    TU_OK(oclnn_graph_compile(r.g, NULL));
+    TU_OK(oclnn_graph_compile(r.g, &poisoned));
     upload_inputs(c, &r);
     float *w = tu_random(r.out_n, -1.0f, 1.0f, rng);
     double *wd = malloc((r.out_n ? r.out_n : 1) * sizeof *wd);
@@ -214,10 +352,11 @@ void tu_check_gradient(const tu_op_case *c, double fd_step, double limit, int ma
     double *scratch = malloc((r.out_n ? r.out_n : 1) * sizeof *scratch);
     for (int i = 0; i < c->ninputs; i++) {
         if (c->integer[i] || c->no_grad[i] || r.n[i] == 0) continue;
-        oclnn_tensor *gt = oclnn_tensor_grad(r.in[i]);
-        ck_assert_msg(gt != NULL, "%s: input %d got no gradient", c->name, i);
+        char what[200];
+        snprintf(what, sizeof what, "%s: input %d", r.label, i);
         float *got = malloc(r.n[i] * sizeof *got);
-        TU_OK(oclnn_tensor_read(gt, got, r.n[i] * sizeof *got));
+        /* fails on any non-finite element, checked or not */
+        tu_view_read_grad(&r.v[i], what, got);
         size_t checks = r.n[i] < (size_t)max_checked ? r.n[i] : (size_t)max_checked;
         float *dev = malloc(checks * sizeof *dev);
         double *fd = malloc(checks * sizeof *fd);
@@ -231,10 +370,12 @@ void tu_check_gradient(const tu_op_case *c, double fd_step, double limit, int ma
             r.host_d[i][k] = saved;
             fd[j] = (lp - lm) / (2 * fd_step);
             dev[j] = got[k];
+            ck_assert_msg(!isnan(dev[j]) || isnan(fd[j]), "%s: gradient element %zu is NaN, finite differences %g",
+                          what, k, fd[j]);
         }
         double e = tu_nmse(dev, fd, checks);
-        ck_assert_msg(e <= limit, "%s: gradient of input %d NMSE %.3g > %.3g (first: device %g, finite diff %g)",
-                      c->name, i, e, limit, (double)dev[0], fd[0]);
+        ck_assert_msg(e <= limit, "%s: gradient NMSE %.3g > %.3g (first: device %g, finite diff %g)", what, e, limit,
+                      (double)dev[0], fd[0]);
         free(got);
         free(dev);
         free(fd);
@@ -243,4 +384,40 @@ void tu_check_gradient(const tu_op_case *c, double fd_step, double limit, int ma
     free(wd);
     free(scratch);
     free_run(c, &r);
+}
+
+void tu_check_forward_layouts(const tu_op_case *c, double limit, uint64_t *rng)
+{
+    for (int l = 0; l < TU_NLAYOUTS; l++) {
+        tu_op_case lc = *c;
+        lc.layout = (tu_layout)l;
+        tu_check_forward(&lc, limit, rng);
+    }
+}
+
+void tu_check_gradient_layouts(const tu_op_case *c, double fd_step, double limit, int max_checked, uint64_t *rng)
+{
+    for (int l = 0; l < TU_NLAYOUTS; l++) {
+        tu_op_case lc = *c;
+        lc.layout = (tu_layout)l;
+        tu_check_gradient(&lc, fd_step, limit, max_checked, rng);
+    }
+}
+
+void tu_check_forward_strided(const tu_op_case *c, double limit, uint64_t *rng)
+{
+    for (int l = TU_PERMUTED; l < TU_NLAYOUTS; l++) {
+        tu_op_case lc = *c;
+        lc.layout = (tu_layout)l;
+        tu_check_forward(&lc, limit, rng);
+    }
+}
+
+void tu_check_gradient_strided(const tu_op_case *c, double fd_step, double limit, int max_checked, uint64_t *rng)
+{
+    for (int l = TU_PERMUTED; l < TU_NLAYOUTS; l++) {
+        tu_op_case lc = *c;
+        lc.layout = (tu_layout)l;
+        tu_check_gradient(&lc, fd_step, limit, max_checked, rng);
+    }
 }
