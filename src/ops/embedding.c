@@ -85,10 +85,12 @@ static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     cl_uint i = 0;
 
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_embedding, opts, "emb_keys", &l);
-    int64_t a0[3] = {n, V, node->iparam[P_PAD]};
+    int64_t a0[2] = {n, V};
+    cl_int pad = (cl_int)node->iparam[P_PAD]; /* -1: none */
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, keys, op);
     if (!s) s = arg_ids(l->kernel, &i, ids, op);
-    if (!s) s = ints(l->kernel, &i, 3, a0, op);
+    if (!s) s = ints(l->kernel, &i, 2, a0, op);
+    if (!s) s = oclnn_arg(l->kernel, &i, sizeof pad, &pad, op);
     if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)n, op);
 
     if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_embedding, opts, "emb_rank", &l);
