@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -176,6 +177,63 @@ START_TEST(test_adagrad_hyper_parameters)
 }
 END_TEST
 
+/* A sparse table trained with Adagrad resumes from a checkpoint exactly:
+ * weights, "<param>.sum" and the hyper-parameters (lr_decay included). */
+static oclnn_graph *small_graph(oclnn_tensor **table, oclnn_tensor **ids)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    *table = oclnn_param(g, "emb.weight", 2, (const int64_t[]){V, D});
+    TU_OK(oclnn_param_set_sparse_grad(*table, 1));
+    *ids = oclnn_input(g, "ids", OCLNN_DTYPE_I64, 1, (const int64_t[]){NI});
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_embedding(g, *table, *ids, 0))));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    return g;
+}
+
+START_TEST(test_adagrad_checkpoint_round_trip)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/oclnn_test_sparse_adagrad_%ld.safetensors", (long)getpid());
+    oclnn_tensor *ta, *ia, *tb, *ib;
+    oclnn_graph *a = small_graph(&ta, &ia), *b = small_graph(&tb, &ib);
+    TU_OK(oclnn_graph_init_params(a, 5));
+    oclnn_optimizer *oa = oclnn_optimizer_adagrad(a, 0.2f, 0.1f, 0, 0.25f, 1e-10f);
+    oclnn_optimizer *ob = oclnn_optimizer_adagrad(b, 1.0f, 0, 0, 0, 1e-6f);
+    ck_assert_ptr_nonnull(oa);
+    ck_assert_ptr_nonnull(ob);
+    const int64_t idv[NI] = {0, 1, 1, 4, 9, 9, 9, 22, 3};
+    TU_OK(oclnn_tensor_write(ia, idv, sizeof idv));
+    TU_OK(oclnn_tensor_write(ib, idv, sizeof idv));
+    TU_OK(oclnn_graph_zero_grad(a));
+    TU_OK(oclnn_graph_run(a));
+    TU_OK(oclnn_optimizer_step(oa));
+    TU_OK(oclnn_checkpoint_save(a, oa, path));
+    TU_OK(oclnn_checkpoint_load(b, ob, path));
+    ck_assert_int_eq(oclnn_optimizer_get_step(ob), 1);
+    for (int step = 0; step < 2; step++) {
+        TU_OK(oclnn_graph_zero_grad(a));
+        TU_OK(oclnn_graph_zero_grad(b));
+        TU_OK(oclnn_graph_run(a));
+        TU_OK(oclnn_graph_run(b));
+        TU_OK(oclnn_optimizer_step(oa));
+        TU_OK(oclnn_optimizer_step(ob));
+    }
+    float pa[V * D], pb[V * D], sa[V * D], sb[V * D];
+    TU_OK(oclnn_tensor_read(ta, pa, sizeof pa));
+    TU_OK(oclnn_tensor_read(tb, pb, sizeof pb));
+    TU_OK(oclnn_optimizer_state_read(oa, 0, sa, sizeof sa));
+    TU_OK(oclnn_optimizer_state_read(ob, 0, sb, sizeof sb));
+    ck_assert(memcmp(pa, pb, sizeof pa) == 0);
+    ck_assert(memcmp(sa, sb, sizeof sa) == 0);
+    ck_assert_float_eq(sa[0], 0.25f); /* row 0 is padding: never updated */
+    remove(path);
+    oclnn_optimizer_release(oa);
+    oclnn_optimizer_release(ob);
+    oclnn_graph_release(a);
+    oclnn_graph_release(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sparse_optim");
@@ -185,6 +243,7 @@ int main(void)
     tcase_add_test(tc, test_sparse_adam_is_lazy);
     tcase_add_test(tc, test_adagrad_sparse_and_dense);
     tcase_add_test(tc, test_adagrad_hyper_parameters);
+    tcase_add_test(tc, test_adagrad_checkpoint_round_trip);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
