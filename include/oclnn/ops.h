@@ -81,6 +81,17 @@ oclnn_status oclnn_split(oclnn_graph *g, oclnn_tensor *x, int axis, int n, const
  * graph error. */
 oclnn_tensor *oclnn_cast(oclnn_graph *g, oclnn_tensor *x, oclnn_dtype dtype);
 
+/* ---- Embedding lookup (src/ops/embedding.c), as F.embedding: table [V, D]
+ * f32, ids i32 or i64 of any shape (any view) -> [ids..., D], row ids[i] of
+ * the table. padding_idx in [0, V), or -1 for none: that row is looked up
+ * as usual but gets no gradient. An id outside [0, V) never indexes memory:
+ * its output row is NaN and it gives no gradient (PyTorch raises instead).
+ * Gradient: none to ids; the table's is a per-row sum over the ids,
+ * computed deterministically (sorted, no atomics): dense [V, D], or
+ * row-sparse when the table is a param marked with
+ * oclnn_param_set_sparse_grad (train.h). */
+oclnn_tensor *oclnn_embedding(oclnn_graph *g, oclnn_tensor *table, oclnn_tensor *ids, int64_t padding_idx);
+
 /* ---- GEMM family (src/ops/gemm.c), CLBlast underneath.
  * matmul: [M,K]x[K,N] -> [M,N]; with 3+ dims the leading dims are a batch
  * (equal in both, or 1 in one of them is not supported: give equal batches).

@@ -22,6 +22,43 @@ oclnn_status oclnn_graph_zero_grad(oclnn_graph *g);
  * oclnn_graph_backward; t's gradient is kept readable as "<name>.grad". */
 oclnn_status oclnn_graph_retain_grad(oclnn_graph *g, oclnn_tensor *t);
 
+/* ---- Row-sparse gradients, for embedding tables too big to sweep every
+ * step. A 2-D parameter [V, D] marked before oclnn_graph_backward gets,
+ * instead of a dense [V, D] accumulator, a list of entries (row index, D
+ * values) appended by the oclnn_embedding lookups that read it: each lookup
+ * appends, per run, the unique rows its ids touched (sorted, repeated ids
+ * summed on the device in a fixed order, no atomics). So backward, the
+ * optimizer step and zero_grad cost O(rows touched), never O(V).
+ *   max_runs > 0: sparse, with room for max_runs runs between zero_grads
+ *     (capacity = max_runs * the ids per run of all its lookups, fixed at
+ *     compile); a run past that fails with OCLNN_ERR_UNSUPPORTED naming the
+ *     param, before any gradient changes. max_runs = 0: dense (the default).
+ * Errors: not a parameter, not 2-D, or the graph already differentiated.
+ * Only oclnn_embedding may read a sparse param: another op reading it makes
+ * oclnn_graph_backward fail. oclnn_graph_zero_grad forgets the entries in
+ * O(1). oclnn_tensor_grad returns NULL for it (with a message); read it with
+ * the two functions below. Optimizers update only the rows listed:
+ *   SGD      p -= lr*g; momentum, weight decay and Nesterov are refused;
+ *   Adam     PyTorch's SparseAdam ("lazy" Adam): moments of absent rows stay
+ *            as they are; m += (g-m)*(1-beta1); v += (g*g-v)*(1-beta2);
+ *            p -= lr*sqrt(1-beta2^t)/(1-beta1^t) * m/(sqrt(v)+eps);
+ *            weight decay is refused (SparseAdam has none);
+ *   Adagrad  as dense Adagrad on those rows; weight decay is refused.
+ * A refused combination fails when the optimizer is created. */
+oclnn_status oclnn_param_set_sparse_grad(oclnn_tensor *param, int max_runs);
+/* max_runs of a sparse param, 0 for a dense one (or NULL). */
+int oclnn_param_sparse_grad(const oclnn_tensor *param);
+/* The entries appended since the last zero_grad (waits for the device):
+ * *count gets their number; when rows and values are given (room for
+ * max_count entries, else OCLNN_ERR_SHAPE), rows[k] and values[k*D ..
+ * k*D+D) hold entry k. A row appears at most once per run and lookup but
+ * may repeat across them: its gradient is the sum of its entries. */
+oclnn_status oclnn_sparse_grad_read(oclnn_tensor *param, int32_t *rows, float *values, int64_t max_count,
+                                    int64_t *count);
+/* The same gradient as a dense [V, D] host array (bytes = V*D*4; rows not
+ * listed are 0, entries summed in order), for tests and debugging. */
+oclnn_status oclnn_sparse_grad_densify(oclnn_tensor *param, float *dense, size_t bytes);
+
 /* ---- Losses (src/ops/loss.c). Graph ops with backward. With MEAN or SUM
  * the output is a scalar (shape []); with NONE it has one value per element
  * (mse, bce) or per row (cross entropy, nll). */
@@ -67,20 +104,27 @@ oclnn_tensor *oclnn_nll_loss(oclnn_graph *g, oclnn_tensor *log_probs, oclnn_tens
  *         m = lerp(m, g, 1-beta1); v = beta2*v + (1-beta2)*g^2;
  *         p -= lr/(1-beta1^t) * m / (sqrt(v)/sqrt(1-beta2^t) + eps).
  *         State: "<param>.exp_avg", "<param>.exp_avg_sq".
- * State buffers live on the device, owned by the optimizer, zero at start. */
+ * State buffers live on the device, owned by the optimizer, zero at start
+ * (Adagrad's: initial_accumulator_value). Parameters with a row-sparse
+ * gradient follow the sparse rules under oclnn_param_set_sparse_grad. */
 typedef struct oclnn_optimizer oclnn_optimizer;
 
 oclnn_optimizer *oclnn_optimizer_sgd(oclnn_graph *g, float lr, float momentum, float dampening, float weight_decay,
                                      int nesterov);
 oclnn_optimizer *oclnn_optimizer_adam(oclnn_graph *g, float lr, float beta1, float beta2, float eps,
                                       float weight_decay, int decoupled /* AdamW */);
+/* torch.optim.Adagrad: g += wd*p; clr = lr / (1 + (t-1)*lr_decay);
+ * sum += g*g; p -= clr * g / (sqrt(sum) + eps). State "<param>.sum",
+ * starting at initial_accumulator_value. */
+oclnn_optimizer *oclnn_optimizer_adagrad(oclnn_graph *g, float lr, float lr_decay, float weight_decay,
+                                         float initial_accumulator_value, float eps);
 /* Enqueues one update of every parameter (does not wait). */
 oclnn_status oclnn_optimizer_step(oclnn_optimizer *opt);
 oclnn_status oclnn_optimizer_set_lr(oclnn_optimizer *opt, float lr);
 float oclnn_optimizer_get_lr(const oclnn_optimizer *opt);
 /* Number of steps taken (Adam's t after the last step). */
 int64_t oclnn_optimizer_get_step(const oclnn_optimizer *opt);
-/* "sgd", "adam" or "adamw". */
+/* "sgd", "adam", "adamw" or "adagrad". */
 const char *oclnn_optimizer_name(const oclnn_optimizer *opt);
 void oclnn_optimizer_release(oclnn_optimizer *opt);
 /* State buffers as named tensors of their parameter's shape (f32), for

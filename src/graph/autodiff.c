@@ -3,6 +3,7 @@
  * used several times are summed; parameters (and tensors whose gradient was
  * retained) get a persistent accumulator written by a grad_accumulate node. */
 #include "graph/graph.h"
+#include "graph/sparse_grad.h"
 #include "oclnn/ops.h"
 #include "oclnn/train.h"
 
@@ -16,6 +17,15 @@ oclnn_tensor *oclnn_slice_backward(oclnn_graph *g, oclnn_tensor *grad, const ocl
 void oclnn_grad_add(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *c)
 {
     if (!x || !c || !(x->flags & T_NEEDS_GRAD) || g->error) return;
+    if (x->sparse_grad) {
+        /* Its accumulator holds rows, not a dense tensor: summing a dense
+         * contribution into it would need a sweep of the whole table. */
+        oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED,
+                         "backward: parameter '%s' has a row-sparse gradient (oclnn_param_set_sparse_grad), but op "
+                         "'%s' gives it a dense one; only embedding lookups may read it",
+                         oclnn_tensor_name(x), c->op ? c->op->name : "view");
+        return;
+    }
     if (!oclnn_same_shape(x, c)) {
         char xs[128], cs[128];
         oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "backward: gradient %s does not match tensor %s (op '%s')",
@@ -147,12 +157,21 @@ oclnn_status oclnn_graph_backward(oclnn_graph *g, oclnn_tensor *loss)
     return OCLNN_OK;
 }
 
-oclnn_tensor *oclnn_tensor_grad(const oclnn_tensor *param) { return param ? param->grad : NULL; }
+oclnn_tensor *oclnn_tensor_grad(const oclnn_tensor *param)
+{
+    if (param && param->sparse_grad) {
+        oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_tensor_grad: parameter '%s' has a row-sparse gradient; read it "
+                   "with oclnn_sparse_grad_read or oclnn_sparse_grad_densify", oclnn_tensor_name(param));
+        return NULL;
+    }
+    return param ? param->grad : NULL;
+}
 
 oclnn_status oclnn_graph_zero_grad(oclnn_graph *g)
 {
     if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_zero_grad: NULL graph");
     for (int i = 0; i < g->count; i++) {
+        oclnn_sparse_grad_clear(g->tensors[i]->sparse_grad); /* O(1): forgets the rows, touches no memory */
         if (!(g->tensors[i]->flags & T_GRAD)) continue;
         oclnn_status s = oclnn_tensor_fill(g->tensors[i], 0.0f);
         if (s) return s;

@@ -449,6 +449,7 @@ void oclnn_graph_release(oclnn_graph *g)
             if (t->launch[k].kernel) clReleaseKernel(t->launch[k].kernel);
         if (t->op && t->op->release) t->op->release(t);
         if (t->buffer && t->owns_buffer) clReleaseMemObject(t->buffer);
+        free(t->sparse_grad);
         free(t->name);
         free(t);
     }

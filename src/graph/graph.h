@@ -64,6 +64,7 @@ struct oclnn_tensor {
 
     oclnn_tensor *grad;              /* params: persistent accumulator */
     oclnn_tensor *grad_tmp;          /* during backward(): sum of contributions */
+    struct oclnn_sparse_grad *sparse_grad; /* params: row-sparse accumulator instead of grad (graph/sparse_grad.h) */
     double init_value;               /* persistent state: value it starts with when allocated */
     bool owns_buffer;                /* this tensor holds one reference to buffer */
     oclnn_tensor *inplace_of;        /* planner: storage whose arena range this node writes in place */

@@ -1,5 +1,6 @@
-/* Optimizers: SGD (momentum, dampening, Nesterov, weight decay) and
- * Adam/AdamW on the device, plus learning-rate schedules.
+/* Optimizers: SGD (momentum, dampening, Nesterov, weight decay),
+ * Adam/AdamW and Adagrad on the device, plus learning-rate schedules.
+ * Parameters with a row-sparse gradient are updated by optim_sparse.c.
  *
  * An optimizer is made after compile, when parameters and gradient
  * accumulators have their buffers; it owns one kernel per parameter (its
@@ -7,8 +8,7 @@
  * graph's memory plan is untouched. Hyper-parameters are kept in double on
  * the host; per-step scalars such as Adam's bias corrections are computed in
  * double and passed to the kernels as float. */
-#include "graph/graph.h"
-#include "oclnn/train.h"
+#include "train/optim_internal.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -18,33 +18,10 @@
 
 extern const char oclnn_cl_optim[];
 
-typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } opt_kind;
-
-#define MAX_STATES 2
-
-typedef struct opt_slot {
-    oclnn_tensor *param, *grad;
-    cl_mem state[MAX_STATES];
-    char *state_name[MAX_STATES];
-    cl_kernel kernel;
-    cl_uint step_args; /* index of the first per-step argument */
-    size_t n;
-} opt_slot;
-
-struct oclnn_optimizer {
-    oclnn_graph *g;
-    opt_kind kind;
-    double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
-    int nesterov;
-    int64_t step;
-    int nstates; /* per slot */
-    opt_slot *slots;
-    int nslots;
-};
-
-static const char *const state_suffix[3][MAX_STATES] = {
-    {"momentum_buffer", NULL}, {"exp_avg", "exp_avg_sq"}, {"exp_avg", "exp_avg_sq"}};
-static const char *const kind_name[3] = {"sgd", "adam", "adamw"};
+static const char *const state_suffix[4][MAX_STATES] = {
+    {"momentum_buffer", NULL}, {"exp_avg", "exp_avg_sq"}, {"exp_avg", "exp_avg_sq"}, {"sum", NULL}};
+static const char *const kind_name[4] = {"sgd", "adam", "adamw", "adagrad"};
+static const char *const dense_kernel[4] = {"sgd_step", "adam_step", "adam_step", "adagrad_step"};
 
 void oclnn_optimizer_release(oclnn_optimizer *opt)
 {
@@ -64,13 +41,15 @@ void oclnn_optimizer_release(oclnn_optimizer *opt)
 /* Binds the arguments that never change: buffers, offsets and n. */
 static oclnn_status bind_slot(oclnn_optimizer *opt, opt_slot *s)
 {
-    const char *op = opt->kind == OPT_SGD ? "sgd" : "adam";
+    if (s->sparse) return oclnn_optim_sparse_bind(opt, s);
+    const char *op = kind_name[opt->kind];
     cl_uint i = 0;
     cl_int n = (cl_int)s->n;
     oclnn_status st = oclnn_arg_tensor(s->kernel, &i, s->param, op);
     if (!st) st = oclnn_arg_tensor(s->kernel, &i, s->grad, op);
     /* SGD without momentum has no buffer; the unused argument aliases p. */
-    for (int k = 0; k < (opt->kind == OPT_SGD ? 1 : 2) && !st; k++) {
+    int nbuf = opt->kind == OPT_SGD || opt->kind == OPT_ADAGRAD ? 1 : 2;
+    for (int k = 0; k < nbuf && !st; k++) {
         cl_mem b = s->state[k] ? s->state[k] : s->param->buffer;
         st = oclnn_arg(s->kernel, &i, sizeof b, &b, op);
     }
@@ -111,10 +90,13 @@ static oclnn_optimizer *finish(oclnn_optimizer *opt, int nstates)
     oclnn_status st = OCLNN_OK;
     for (int p = 0; p < oclnn_graph_param_count(g) && !st; p++) {
         oclnn_tensor *param = oclnn_graph_param(g, p);
-        if (!param->grad) continue; /* the loss does not depend on it */
+        oclnn_sparse_grad *sparse = param->sparse_grad && param->sparse_grad->values ? param->sparse_grad : NULL;
+        if (!param->grad && !sparse) continue; /* the loss does not depend on it */
+        if (sparse && (st = oclnn_optim_sparse_check(opt, param))) break;
         opt_slot *s = &opt->slots[opt->nslots++];
         s->param = param;
         s->grad = param->grad;
+        s->sparse = sparse;
         s->n = (size_t)oclnn_tensor_numel(param);
         if (s->n > 0x7fffffff) {
             st = oclnn_fail(OCLNN_ERR_UNSUPPORTED, "%s: parameter '%s' has more than 2^31 elements", op,
@@ -131,13 +113,14 @@ static oclnn_optimizer *finish(oclnn_optimizer *opt, int nstates)
             snprintf(s->state_name[k], len, "%s.%s", base, state_suffix[opt->kind][k]);
             st = oclnn_buffer_create(ctx, s->n * sizeof(float), s->state_name[k], &s->state[k]);
             if (st) break;
-            float zero = 0.0f;
-            st = oclnn_cl_check(clEnqueueFillBuffer(ctx->queue, s->state[k], &zero, sizeof zero, 0,
+            float init = opt->kind == OPT_ADAGRAD ? (float)opt->initial_accumulator_value : 0.0f;
+            st = oclnn_cl_check(clEnqueueFillBuffer(ctx->queue, s->state[k], &init, sizeof init, 0,
                                                     s->n ? s->n * sizeof(float) : 4, 0, NULL, NULL),
                                 "clEnqueueFillBuffer", s->state_name[k]);
         }
-        if (!st) st = oclnn_kernel_create(ctx, oclnn_cl_optim, "", opt->kind == OPT_SGD ? "sgd_step" : "adam_step",
-                                          op, &s->kernel);
+        if (!st)
+            st = oclnn_kernel_create(ctx, oclnn_cl_optim, "",
+                                     sparse ? oclnn_optim_sparse_kernel(opt) : dense_kernel[opt->kind], op, &s->kernel);
         if (!st) st = bind_slot(opt, s);
     }
     if (st) {
@@ -191,17 +174,38 @@ oclnn_optimizer *oclnn_optimizer_adam(oclnn_graph *g, float lr, float beta1, flo
     return finish(opt, 2);
 }
 
-static oclnn_status set_float(cl_kernel k, cl_uint *i, double v, const char *op)
+oclnn_optimizer *oclnn_optimizer_adagrad(oclnn_graph *g, float lr, float lr_decay, float weight_decay,
+                                         float initial_accumulator_value, float eps)
+{
+    if (!finite_nonneg(lr) || !finite_nonneg(lr_decay) || !finite_nonneg(weight_decay) ||
+        !finite_nonneg(initial_accumulator_value) || !finite_nonneg(eps)) {
+        oclnn_fail(OCLNN_ERR_INVALID_ARG, "adagrad: invalid hyper-parameters (lr %g, lr_decay %g, weight_decay %g, "
+                   "initial_accumulator_value %g, eps %g)", (double)lr, (double)lr_decay, (double)weight_decay,
+                   (double)initial_accumulator_value, (double)eps);
+        return NULL;
+    }
+    oclnn_optimizer *opt = create(g, OPT_ADAGRAD, "adagrad");
+    if (!opt) return NULL;
+    opt->lr = lr;
+    opt->lr_decay = lr_decay;
+    opt->weight_decay = weight_decay;
+    opt->initial_accumulator_value = initial_accumulator_value;
+    opt->eps = eps;
+    return finish(opt, 1);
+}
+
+oclnn_status oclnn_optim_set_float(cl_kernel k, cl_uint *i, double v, const char *op)
 {
     float f = (float)v;
     return oclnn_arg(k, i, sizeof f, &f, op);
 }
 
-static oclnn_status set_int(cl_kernel k, cl_uint *i, int v, const char *op)
+oclnn_status oclnn_optim_set_int(cl_kernel k, cl_uint *i, int64_t v, const char *op)
 {
-    cl_int x = v;
-    return oclnn_arg(k, i, sizeof x, &x, op);
+    return oclnn_arg_count(k, i, v, op);
 }
+#define set_float oclnn_optim_set_float
+#define set_int oclnn_optim_set_int
 
 oclnn_status oclnn_optimizer_step(oclnn_optimizer *opt)
 {
@@ -209,7 +213,7 @@ oclnn_status oclnn_optimizer_step(oclnn_optimizer *opt)
     const char *op = kind_name[opt->kind];
     int64_t t = opt->step + 1;
     double step_size = 0, bc2_sqrt = 0;
-    if (opt->kind != OPT_SGD) {
+    if (opt->kind == OPT_ADAM || opt->kind == OPT_ADAMW) {
         step_size = opt->lr / (1.0 - pow(opt->beta1, (double)t));
         bc2_sqrt = sqrt(1.0 - pow(opt->beta2, (double)t));
     }
@@ -217,7 +221,16 @@ oclnn_status oclnn_optimizer_step(oclnn_optimizer *opt)
         opt_slot *s = &opt->slots[p];
         cl_uint i = s->step_args;
         oclnn_status st;
-        if (opt->kind == OPT_SGD) {
+        if (s->sparse) {
+            if ((st = oclnn_optim_sparse_step(opt, s, t)))
+                return oclnn_fail_append(st, " (updating '%s')", oclnn_tensor_name(s->param));
+            continue;
+        }
+        if (opt->kind == OPT_ADAGRAD) {
+            st = set_float(s->kernel, &i, opt->lr / (1.0 + (double)(t - 1) * opt->lr_decay), op);
+            if (!st) st = set_float(s->kernel, &i, opt->eps, op);
+            if (!st) st = set_float(s->kernel, &i, opt->weight_decay, op);
+        } else if (opt->kind == OPT_SGD) {
             st = set_float(s->kernel, &i, opt->lr, op);
             if (!st) st = set_float(s->kernel, &i, opt->momentum, op);
             if (!st) st = set_float(s->kernel, &i, opt->dampening, op);
@@ -320,12 +333,18 @@ typedef struct hparam {
 #define HP(field) {#field, offsetof(oclnn_optimizer, field)}
 static const hparam sgd_hparams[] = {HP(lr), HP(momentum), HP(dampening), HP(weight_decay)};
 static const hparam adam_hparams[] = {HP(lr), HP(beta1), HP(beta2), HP(eps), HP(weight_decay)};
+static const hparam adagrad_hparams[] = {HP(lr), HP(lr_decay), HP(weight_decay), HP(initial_accumulator_value),
+                                         HP(eps)};
 
 static const hparam *hparams_of(const oclnn_optimizer *opt, int *n)
 {
     if (opt->kind == OPT_SGD) {
         *n = (int)(sizeof sgd_hparams / sizeof sgd_hparams[0]);
         return sgd_hparams;
+    }
+    if (opt->kind == OPT_ADAGRAD) {
+        *n = (int)(sizeof adagrad_hparams / sizeof adagrad_hparams[0]);
+        return adagrad_hparams;
     }
     *n = (int)(sizeof adam_hparams / sizeof adam_hparams[0]);
     return adam_hparams;

@@ -1,0 +1,116 @@
+/* Embedding lookup (a gather of table rows by id) and its gradient, a sum
+ * of output-gradient rows per table row. The gradient is deterministic and
+ * needs no atomics: each id gets a sort key (its row), ids are ranked by
+ * (key, position), equal keys form segments, and one work item sums each
+ * (segment, column) in position order.
+ * Specialised with -D IDS_I64 (ids are long, else int); sizes, shapes and
+ * strides are arguments. Ids are read through their strides (a transposed
+ * or sliced ids tensor is not copied): dims/strides are padded to 8 axes
+ * with leading 1s, so the index walk needs no rank. */
+
+#ifdef IDS_I64
+typedef long id_t;
+#else
+typedef int id_t;
+#endif
+
+int id_offset(int i, int8 dims8, int8 str8)
+{
+    int dims[8], str[8];
+    vstore8(dims8, 0, dims);
+    vstore8(str8, 0, str);
+    int off = 0;
+    for (int d = 7; d >= 0; d--) {
+        int c = i % dims[d];
+        i /= dims[d];
+        off += c * str[d];
+    }
+    return off;
+}
+
+/* An id outside [0, V) never indexes the table: its output row is NaN
+ * (PyTorch raises), so the mistake shows in every result it reaches. */
+__kernel void emb_forward(__global float *y, int y_off, __global const float *w, int w_off,
+                          __global const id_t *ids, int ids_off, int8 dims8, int8 str8, int total, int V, int D)
+{
+    int gid = get_global_id(0);
+    if (gid >= total) return;
+    int i = gid / D, c = gid - i * D;
+    id_t v = ids[ids_off + id_offset(i, dims8, str8)];
+    y[y_off + gid] = (v >= 0 && v < V) ? w[w_off + (int)v * D + c] : NAN;
+}
+
+/* Sort key of each id: its row, or V (after every row) for ids that get no
+ * gradient: padding_idx and out-of-range ids. */
+__kernel void emb_keys(__global int *keys, int keys_off, __global const id_t *ids, int ids_off, int8 dims8,
+                       int8 str8, int n, int V, int pad)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    id_t v = ids[ids_off + id_offset(i, dims8, str8)];
+    keys[keys_off + i] = (v < 0 || v >= V || v == pad) ? V : (int)v;
+}
+
+/* Rank by counting: O(n^2) work but one pass, no barriers and a total
+ * order (ties broken by position), so equal rows keep their id order. */
+__kernel void emb_rank(__global int *perm, int perm_off, __global int *skey, int skey_off,
+                       __global const int *keys, int keys_off, int n)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int k = keys[keys_off + i], rank = 0;
+    for (int j = 0; j < n; j++) {
+        int kj = keys[keys_off + j];
+        rank += (kj < k) || (kj == k && j < i);
+    }
+    perm[perm_off + rank] = i;
+    skey[skey_off + rank] = k;
+}
+
+/* One work item walks the sorted keys: a serial O(n) pass keeps the
+ * segment order without a parallel scan. Writes the unique rows to
+ * rows[base + u], their first sorted position to starts[u] (and the end to
+ * starts[count]), the count to starts[n + 1]. Sparse: base = seg[s] and
+ * seg[s + 1] = base + count (appending segment s); dense: base = 0. */
+__kernel void emb_segments(__global int *rows, int rows_off, __global int *starts, int starts_off,
+                           __global int *seg, int seg_off, __global const int *skey, int skey_off, int s, int n,
+                           int V, int sparse)
+{
+    if (get_global_id(0) != 0) return;
+    int base = sparse ? seg[seg_off + s] : 0, u = 0, r = 0;
+    for (; r < n && skey[skey_off + r] < V; r++) {
+        if (r == 0 || skey[skey_off + r] != skey[skey_off + r - 1]) {
+            rows[rows_off + base + u] = skey[skey_off + r];
+            starts[starts_off + u] = r;
+            u++;
+        }
+    }
+    starts[starts_off + u] = r;
+    starts[starts_off + n + 1] = u;
+    if (sparse) seg[seg_off + s + 1] = base + u;
+}
+
+__kernel void emb_zero(__global float *y, int y_off, int total)
+{
+    int i = get_global_id(0);
+    if (i < total) y[y_off + i] = 0.0f;
+}
+
+/* Item (u, c) sums column c of the output-gradient rows of segment u, in
+ * id order, into row rows[u] of a dense gradient (sparse = 0) or entry
+ * seg[s] + u of a sparse accumulator. */
+__kernel void emb_rowsum(__global float *out, int out_off, __global const float *dy, int dy_off,
+                         __global const int *perm, int perm_off, __global const int *starts, int starts_off,
+                         __global const int *rows, int rows_off, __global const int *seg, int seg_off, int s, int n,
+                         int D, int sparse)
+{
+    int gid = get_global_id(0);
+    if (gid >= n * D) return;
+    int u = gid / D, c = gid - u * D;
+    if (u >= starts[starts_off + n + 1]) return;
+    float sum = 0.0f;
+    int end = starts[starts_off + u + 1];
+    for (int r = starts[starts_off + u]; r < end; r++) sum += dy[dy_off + perm[perm_off + r] * D + c];
+    int row = sparse ? seg[seg_off + s] + u : rows[rows_off + u];
+    out[out_off + row * D + c] = sum;
+}
