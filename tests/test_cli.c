@@ -280,6 +280,31 @@ START_TEST(devices_lists)
 }
 END_TEST
 
+START_TEST(ops_lists_the_registry)
+{
+    run_result r = run("ops");
+    ck_assert_int_eq(r.status, 0);
+    char count[32];
+    snprintf(count, sizeof count, "\n%d ops\n", oclnn_op_count());
+    ck_assert_msg(strstr(r.out, count), "no '%d ops' line: %s", oclnn_op_count(), r.out);
+    for (int i = 0; i < oclnn_op_count(); i++) {
+        oclnn_op_info op;
+        ck_assert_int_eq(oclnn_op_get(i, &op), OCLNN_OK);
+        char line[96];
+        snprintf(line, sizeof line, "\n%-30s %-12s %-9s", op.name, op.family, op.has_backward ? "yes" : "no");
+        ck_assert_msg(strstr(r.out, line), "op %s missing or wrong: %s", op.name, r.out);
+    }
+    run_free(&r);
+
+    r = run("ops --json");
+    ck_assert_int_eq(r.status, 0);
+    int lines;
+    ck_assert_int_eq(check_json_lines(r.out, "\"backward\":", &lines), oclnn_op_count());
+    ck_assert_int_eq(lines, oclnn_op_count());
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(bench_tiny_json_file)
 {
     char path[] = "/tmp/oclnn_test_bench_XXXXXX";
@@ -428,6 +453,7 @@ int main(void)
     tcase_add_test(tc, version_and_help);
     tcase_add_test(tc, usage_errors);
     tcase_add_test(tc, devices_lists);
+    tcase_add_test(tc, ops_lists_the_registry);
     tcase_add_test(tc, bench_tiny_json_file);
     tcase_add_test(tc, bench_json_stdout);
     tcase_add_test(tc, bench_bad_device);
