@@ -229,6 +229,39 @@ START_TEST(test_tensors_of_another_graph_are_refused)
 }
 END_TEST
 
+/* A compile that fails after the arena was handed out (here: a bad
+ * $OCLNN_GEMM seen by matmul's prepare, after relu's) is undone: compiling
+ * again once the cause is gone works, with no leak or double free. */
+START_TEST(test_compile_retried_after_a_failed_prepare)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input_f32(g, "x", 2, 3, 4), *w = oclnn_input_f32(g, "w", 2, 4, 2);
+    oclnn_tensor *y = oclnn_matmul(g, oclnn_relu(g, oclnn_scale(g, x, 1.0f, -1.0f)), w);
+    TU_OK(oclnn_graph_output(g, y));
+    setenv("OCLNN_GEMM", "bogus", 1);
+    oclnn_status first = oclnn_graph_compile(g, NULL);
+    unsetenv("OCLNN_GEMM");
+    ck_assert_int_eq(first, OCLNN_ERR_INVALID_ARG);
+    ck_assert_msg(strstr(oclnn_last_error(), "OCLNN_GEMM"), "%s", oclnn_last_error());
+    ck_assert_int_eq(oclnn_graph_run(g), OCLNN_ERR_INVALID_ARG); /* not compiled */
+    TU_OK(oclnn_graph_compile(g, NULL));
+    float xv[12], wv[8], out[6];
+    for (int i = 0; i < 12; i++) xv[i] = (float)(i % 5) - 0.5f;
+    for (int i = 0; i < 8; i++) wv[i] = 0.25f * (float)(i + 1);
+    TU_OK(oclnn_tensor_write(x, xv, sizeof xv));
+    TU_OK(oclnn_tensor_write(w, wv, sizeof wv));
+    TU_OK(oclnn_graph_run(g));
+    TU_OK(oclnn_tensor_read(y, out, sizeof out));
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 2; c++) {
+            float want = 0;
+            for (int k = 0; k < 4; k++) want += fmaxf(xv[r * 4 + k] - 1.0f, 0.0f) * wv[k * 2 + c];
+            ck_assert_float_eq_tol(out[r * 2 + c], want, 1e-5f);
+        }
+    oclnn_graph_release(g);
+}
+END_TEST
+
 /* A compile that fails (here: an intermediate larger than the device's
  * largest allocation) may be retried: no leak, no double free, same error. */
 START_TEST(test_failed_compile_can_be_retried)
@@ -320,6 +353,7 @@ int main(void)
     tcase_add_test(tc, test_compiling_a_sharing_graph_keeps_state);
     tcase_add_test(tc, test_tensors_of_another_graph_are_refused);
     tcase_add_test(tc, test_failed_compile_can_be_retried);
+    tcase_add_test(tc, test_compile_retried_after_a_failed_prepare);
     tcase_add_test(tc, test_sizes_beyond_32_bits);
     tcase_add_test(tc, test_registry_lists_every_op_once);
     suite_add_tcase(s, tc);
