@@ -523,6 +523,161 @@ START_TEST(test_finite_differences)
 }
 END_TEST
 
+/* ---- errors: each names the tensor and both shapes */
+static void expect_build_error(oclnn_graph *g, oclnn_status s, const char *const *needles)
+{
+    ck_assert_msg(s != OCLNN_OK, "accepted");
+    ck_assert_int_eq(oclnn_graph_status(g), s);
+    const char *msg = oclnn_graph_error(g);
+    for (; *needles; needles++) ck_assert_msg(strstr(msg, *needles), "'%s' not in: %s", *needles, msg);
+    oclnn_graph_release(g);
+}
+
+START_TEST(test_errors)
+{
+    oclnn_rnn_result out;
+    oclnn_rnn_options o = {.hidden_size = 4, .num_layers = 2, .batch_first = 1};
+    int64_t xd[3] = {3, 5, 2};
+
+    /* a weight that exists with the wrong shape */
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 3, xd);
+    oclnn_param(g, "lstm.weight_hh_l1", 2, (int64_t[]){16, 5});
+    const char *w_msg[] = {"lstm.weight_hh_l1", "[16, 5]", "[16, 4]", NULL};
+    expect_build_error(g, oclnn_lstm(g, x, NULL, NULL, NULL, &o, &out), w_msg);
+    ck_assert_ptr_null(out.output);
+
+    /* h0 of the wrong shape */
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 3, xd);
+    oclnn_tensor *h0 = oclnn_input(g, "h0", OCLNN_DTYPE_F32, 3, (int64_t[]){1, 3, 4});
+    const char *h_msg[] = {"gru", "h0", "[1, 3, 4]", "[2, 3, 4]", NULL};
+    expect_build_error(g, oclnn_gru(g, x, h0, NULL, &o, &out), h_msg);
+
+    /* c0 of the wrong shape, bidirectional */
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 3, xd);
+    oclnn_rnn_options ob = o;
+    ob.bidirectional = 1;
+    oclnn_tensor *c0 = oclnn_input(g, "c0", OCLNN_DTYPE_F32, 3, (int64_t[]){2, 3, 4});
+    const char *c_msg[] = {"c0", "[2, 3, 4]", "[4, 3, 4]", NULL};
+    expect_build_error(g, oclnn_lstm(g, x, NULL, c0, NULL, &ob, &out), c_msg);
+
+    /* a non-f32 input */
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_input(g, "x", OCLNN_DTYPE_I32, 3, xd);
+    const char *x_msg[] = {"input", "i32", "[3, 5, 2]", "[N, T, I]", NULL};
+    expect_build_error(g, oclnn_lstm(g, x, NULL, NULL, NULL, &o, &out), x_msg);
+
+    /* lengths of the wrong dtype and size */
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 3, xd);
+    oclnn_tensor *len = oclnn_input(g, "len", OCLNN_DTYPE_F32, 1, (int64_t[]){5});
+    const char *l_msg[] = {"lengths", "f32", "[5]", "i32 [N = 3]", NULL};
+    expect_build_error(g, oclnn_gru(g, x, NULL, len, &o, &out), l_msg);
+
+    /* a bad hidden size */
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 3, xd);
+    oclnn_rnn_options oh = {.hidden_size = 0};
+    const char *o_msg[] = {"hidden_size 0", NULL};
+    expect_build_error(g, oclnn_gru(g, x, NULL, NULL, &oh, &out), o_msg);
+
+    /* lengths out of range: reported by the run */
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 3, xd);
+    len = oclnn_input(g, "len", OCLNN_DTYPE_I32, 1, (int64_t[]){3});
+    TU_OK(oclnn_lstm(g, x, NULL, NULL, len, &o, &out));
+    TU_OK(oclnn_graph_output(g, out.output));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    float xs[30] = {0};
+    TU_OK(oclnn_tensor_write(x, xs, sizeof xs));
+    const int bad[2][3] = {{5, 6, 1}, {2, -1, 3}};
+    for (int b = 0; b < 2; b++) {
+        TU_OK(oclnn_tensor_write(len, bad[b], sizeof bad[b]));
+        ck_assert_int_ne(oclnn_graph_run(g), OCLNN_OK);
+        char want[64];
+        snprintf(want, sizeof want, "lengths[1] = %d is outside [0, T = 5]", bad[b][1]);
+        ck_assert_msg(strstr(oclnn_last_error(), want), "'%s' not in: %s", want, oclnn_last_error());
+    }
+    const int good[3] = {5, 0, 2};
+    TU_OK(oclnn_tensor_write(len, good, sizeof good));
+    TU_OK(oclnn_graph_run(g));
+    oclnn_graph_release(g);
+}
+END_TEST
+
+/* A graph for a new batch size or sequence length compiles no program. */
+START_TEST(test_no_rebuild_for_new_sizes)
+{
+    oclnn_context *ctx = tu_context();
+    for (int k = 0; k < 3; k++) {
+        unsigned before = oclnn_context_cache_stats(ctx).programs_built + oclnn_context_cache_stats(ctx).disk_hits;
+        for (int mode = 0; mode < 2; mode++) {
+            oclnn_graph *g = oclnn_graph_create(ctx);
+            oclnn_tensor *x = oclnn_param(g, "x", 3, (int64_t[]){2 + k, 3 + 5 * k, 4});
+            oclnn_rnn_options o = {.hidden_size = 5 + k, .bidirectional = 1, .batch_first = 1};
+            oclnn_rnn_result out;
+            TU_OK(mode ? oclnn_gru(g, x, NULL, NULL, &o, &out) : oclnn_lstm(g, x, NULL, NULL, NULL, &o, &out));
+            TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, out.output)));
+            TU_OK(oclnn_graph_compile(g, NULL));
+            TU_OK(oclnn_graph_run(g));
+            oclnn_graph_release(g);
+        }
+        unsigned after = oclnn_context_cache_stats(ctx).programs_built + oclnn_context_cache_stats(ctx).disk_hits;
+        if (k > 0) ck_assert_msg(after == before, "sizes set %d built %u programs", k, after - before);
+    }
+}
+END_TEST
+
+/* Inter-layer dropout: none in eval mode (the reference holds), a changing
+ * mask in training mode, with gradients that stay finite. */
+START_TEST(test_dropout)
+{
+    uint64_t rng = tu_seed() + 3000;
+    cfg c = {LSTM, 3, 5, 4, 6, 2, 1, 1, 0, 0, 1};
+    problem p = make_problem(&c, &rng);
+    result r;
+    memset(&r, 0, sizeof r);
+    ref_forward(&p, &r);
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_param(g, "x", 3, (int64_t[]){3, 5, 4});
+    oclnn_rnn_options o = {.hidden_size = 6, .num_layers = 2, .batch_first = 1, .bidirectional = 1, .dropout = 0.5f};
+    oclnn_rnn_result out;
+    TU_OK(oclnn_lstm(g, x, NULL, NULL, NULL, &o, &out));
+    TU_OK(oclnn_graph_output(g, out.output));
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, out.output)));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    write_d(x, p.x, 60);
+    for (int l = 0; l < 2; l++)
+        for (int d = 0; d < 2; d++)
+            for (int k = 0; k < 4; k++) write_d(find_weight(g, "lstm", k, l, d), p.w[l][d][k], wsize(&c, l, k));
+    TU_OK(oclnn_graph_set_training(g, 0));
+    TU_OK(oclnn_graph_run(g));
+    expect_close(out.output, r.y[1], 180, 1e-10, "eval output", "dropout");
+    TU_OK(oclnn_graph_set_training(g, 1));
+    float *y[2];
+    for (int run = 0; run < 2; run++) {
+        TU_OK(oclnn_graph_zero_grad(g));
+        TU_OK(oclnn_graph_run(g));
+        y[run] = read_f(out.output, 180);
+        float *dx = read_f(oclnn_tensor_grad(x), 60);
+        for (int i = 0; i < 60; i++) ck_assert_msg(isfinite(dx[i]), "dx[%d] = %g", i, dx[i]);
+        free(dx);
+    }
+    ck_assert_msg(tu_nmse_f(y[0], y[1], 180) > 1e-6, "the mask did not change between runs");
+    float *ev = malloc(180 * sizeof *ev);
+    for (int i = 0; i < 180; i++) ev[i] = (float)r.y[1][i];
+    ck_assert_msg(tu_nmse_f(y[0], ev, 180) > 1e-6, "training output equals the eval output");
+    free(ev);
+    free(y[0]);
+    free(y[1]);
+    oclnn_graph_release(g);
+    free_result(&r, 2);
+    free_problem(&p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rnn");
@@ -530,6 +685,9 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_vs_host, 0, NCASES);
     tcase_add_loop_test(tc, test_finite_differences, 0, (int)(sizeof fd_cases / sizeof fd_cases[0]));
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_no_rebuild_for_new_sizes);
+    tcase_add_test(tc, test_dropout);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
