@@ -678,6 +678,121 @@ START_TEST(test_dropout)
 }
 END_TEST
 
+/* ---- PyTorch fixtures (tests/gen/rnn_fixtures.py): torch.nn.LSTM / GRU in
+ * float64 on the same f32 inputs and weights. Each tensor must be within a
+ * max error of 1e-4 relative to its largest element. */
+static const oclnn_st_tensor *need(const oclnn_safetensors *st, const char *prefix, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s%s", prefix, name);
+    const oclnn_st_tensor *t = oclnn_safetensors_find(st, key);
+    ck_assert_msg(t != NULL, "fixture tensor %s missing", key);
+    return t;
+}
+
+static void write_st(oclnn_tensor *t, const oclnn_st_tensor *v)
+{
+    ck_assert_int_eq(oclnn_tensor_numel(t) * 4, (int64_t)v->nbytes);
+    TU_OK(oclnn_tensor_write(t, v->data, v->nbytes));
+}
+
+static void match_torch(oclnn_tensor *t, const oclnn_st_tensor *want, const char *what)
+{
+    size_t n = want->nbytes / sizeof(float);
+    ck_assert_int_eq(oclnn_tensor_numel(t), (int64_t)n);
+    float *got = read_f(t, n);
+    const float *w = want->data;
+    double scale = 0, err = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(w[i]));
+        err = fmax(err, fabs((double)got[i] - w[i]));
+    }
+    ck_assert_msg(err <= 1e-4 * scale, "%s: max error %.3g vs PyTorch, %.3g of the largest element %.3g", what,
+                  err, scale ? err / scale : err, scale);
+    free(got);
+}
+
+START_TEST(test_pytorch_fixtures)
+{
+    char path[512];
+    const char *dir = getenv("OCLNN_TEST_DATA");
+    snprintf(path, sizeof path, "%s/rnn/rnn_fixtures.safetensors", dir ? dir : "tests/data");
+    oclnn_safetensors *st;
+    TU_OK(oclnn_safetensors_load(path, &st));
+    int cases_seen = 0;
+    for (int k = 0;; k++) {
+        char p[16], key[32];
+        snprintf(p, sizeof p, "k%d.", k);
+        snprintf(key, sizeof key, "%sconfig", p);
+        const oclnn_st_tensor *ct = oclnn_safetensors_find(st, key);
+        if (!ct) break;
+        cases_seen++;
+        const int *cf = ct->data;
+        const int gru = cf[0], N = cf[1], T = cf[2], I = cf[3], H = cf[4], L = cf[5], D = cf[6] ? 2 : 1;
+        const int bf = cf[7], has_len = cf[8], has_h0 = cf[9];
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "%s%s", p, gru ? "gru" : "lstm");
+        oclnn_graph *g = oclnn_graph_create(tu_context());
+        int64_t xd[3] = {bf ? N : T, bf ? T : N, I}, sd[3] = {(int64_t)L * D, N, H}, nd = N;
+        oclnn_tensor *x = oclnn_param(g, "input", 3, xd);
+        oclnn_tensor *h0 = has_h0 ? oclnn_param(g, "h0", 3, sd) : NULL;
+        oclnn_tensor *c0 = has_h0 && !gru ? oclnn_param(g, "c0", 3, sd) : NULL;
+        oclnn_tensor *len = has_len ? oclnn_input(g, "lengths", OCLNN_DTYPE_I32, 1, &nd) : NULL;
+        oclnn_rnn_options o = {.hidden_size = H, .num_layers = L, .batch_first = bf, .bidirectional = D == 2,
+                               .prefix = prefix};
+        oclnn_rnn_result out;
+        if (gru) TU_OK(oclnn_gru(g, x, h0, len, &o, &out));
+        else TU_OK(oclnn_lstm(g, x, h0, c0, len, &o, &out));
+        int64_t yd[3] = {xd[0], xd[1], (int64_t)D * H};
+        oclnn_tensor *wy = oclnn_input(g, "wy", OCLNN_DTYPE_F32, 3, yd), *wh = oclnn_input(g, "wh", OCLNN_DTYPE_F32, 3, sd);
+        oclnn_tensor *loss = oclnn_add(g, oclnn_sum_all(g, oclnn_mul(g, out.output, wy)),
+                                       oclnn_sum_all(g, oclnn_mul(g, out.h_n, wh)));
+        oclnn_tensor *wc = NULL;
+        if (!gru) {
+            wc = oclnn_input(g, "wc", OCLNN_DTYPE_F32, 3, sd);
+            loss = oclnn_add(g, loss, oclnn_sum_all(g, oclnn_mul(g, out.c_n, wc)));
+        }
+        TU_OK(oclnn_graph_output(g, out.output));
+        TU_OK(oclnn_graph_output(g, out.h_n));
+        if (!gru) TU_OK(oclnn_graph_output(g, out.c_n));
+        TU_OK(oclnn_graph_backward(g, loss));
+        TU_OK(oclnn_graph_compile(g, NULL));
+        write_st(x, need(st, p, "input"));
+        if (h0) write_st(h0, need(st, p, "h0"));
+        if (c0) write_st(c0, need(st, p, "c0"));
+        if (len) write_st(len, need(st, p, "lengths"));
+        write_st(wy, need(st, p, "wy"));
+        write_st(wh, need(st, p, "wh"));
+        if (wc) write_st(wc, need(st, p, "wc"));
+        for (int l = 0; l < L; l++)
+            for (int d = 0; d < D; d++)
+                for (int w = 0; w < 4; w++) {
+                    oclnn_tensor *t = find_weight(g, prefix, w, l, d);
+                    write_st(t, need(st, "", oclnn_tensor_name(t)));
+                }
+        TU_OK(oclnn_graph_zero_grad(g));
+        TU_OK(oclnn_graph_run(g));
+        match_torch(out.output, need(st, p, "output"), "output");
+        match_torch(out.h_n, need(st, p, "h_n"), "h_n");
+        if (!gru) match_torch(out.c_n, need(st, p, "c_n"), "c_n");
+        match_torch(oclnn_tensor_grad(x), need(st, p, "grad.input"), "grad.input");
+        if (h0) match_torch(oclnn_tensor_grad(h0), need(st, p, "grad.h0"), "grad.h0");
+        if (c0) match_torch(oclnn_tensor_grad(c0), need(st, p, "grad.c0"), "grad.c0");
+        for (int l = 0; l < L; l++)
+            for (int d = 0; d < D; d++)
+                for (int w = 0; w < 4; w++) {
+                    oclnn_tensor *t = find_weight(g, prefix, w, l, d);
+                    char gname[128];
+                    snprintf(gname, sizeof gname, "grad.%s", oclnn_tensor_name(t) + strlen(p));
+                    match_torch(oclnn_tensor_grad(t), need(st, p, gname), oclnn_tensor_name(t));
+                }
+        oclnn_graph_release(g);
+    }
+    ck_assert_int_eq(cases_seen, 2);
+    oclnn_safetensors_free(st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rnn");
@@ -688,6 +803,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_no_rebuild_for_new_sizes);
     tcase_add_test(tc, test_dropout);
+    tcase_add_test(tc, test_pytorch_fixtures);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
