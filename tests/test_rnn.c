@@ -793,6 +793,111 @@ START_TEST(test_pytorch_fixtures)
 }
 END_TEST
 
+/* ---- the course's models: fc(out[:, -1, :]) against the host reference,
+ * with gradients; oclnn_graph_init_params gives PyTorch's bounds. */
+static void model_case(int mode, int bidir, int with_len, uint64_t *rng)
+{
+    const int O = 5;
+    cfg c = {mode, 4, 6, 10, 20, 2, bidir, 1, with_len, 0, 1};
+    problem p = make_problem(&c, rng);
+    const int D = ndir(&c), F = D * c.H;
+    double *fw = rnd((size_t)O * F, -0.3, 0.3, rng), *fb = rnd(O, -0.3, 0.3, rng), *wl = rnd((size_t)c.N * O, -1, 1, rng);
+    /* the loss sum(logits * wl) reaches the output only at t = T-1 */
+    size_t ny = (size_t)c.N * c.T * F;
+    memset(p.wy, 0, ny * sizeof *p.wy);
+    for (int n = 0; n < c.N; n++)
+        for (int f = 0; f < F; f++) {
+            double s = 0;
+            for (int o = 0; o < O; o++) s += wl[n * O + o] * fw[o * F + f];
+            p.wy[row(&c, n, c.T - 1) * F + f] = s;
+        }
+    result r;
+    memset(&r, 0, sizeof r);
+    ref_forward(&p, &r);
+    grads gr;
+    memset(&gr, 0, sizeof gr);
+    ref_backward(&p, &r, &gr);
+    double logits[4 * 5], dfw[5 * 40], dfb[5] = {0};
+    for (int n = 0; n < c.N; n++)
+        for (int o = 0; o < O; o++) {
+            const double *last = r.y[1] + row(&c, n, c.T - 1) * F;
+            double s = fb[o];
+            for (int f = 0; f < F; f++) s += fw[o * F + f] * last[f];
+            logits[n * O + o] = s;
+            dfb[o] += wl[n * O + o];
+        }
+    for (int o = 0; o < O; o++)
+        for (int f = 0; f < F; f++) {
+            double s = 0;
+            for (int n = 0; n < c.N; n++) s += wl[n * O + o] * r.y[1][row(&c, n, c.T - 1) * F + f];
+            dfw[o * F + f] = s;
+        }
+
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_param(g, "x", 3, (int64_t[]){c.N, c.T, c.I});
+    int64_t nd = c.N;
+    oclnn_tensor *len = with_len ? oclnn_input(g, "lengths", OCLNN_DTYPE_I32, 1, &nd) : NULL;
+    oclnn_tensor *w = oclnn_input(g, "wl", OCLNN_DTYPE_F32, 2, (int64_t[]){c.N, O});
+    oclnn_rnn_options o = {.hidden_size = 20, .num_layers = 2, .bidirectional = bidir};
+    oclnn_rnn_model m;
+    if (mode == LSTM) TU_OK(oclnn_lstm_model(g, x, len, bidir ? &o : NULL, 0, &m));
+    else TU_OK(oclnn_gru_model(g, x, len, bidir ? &o : NULL, 0, &m));
+    ck_assert_int_eq(oclnn_tensor_dim(m.logits, 0), c.N);
+    ck_assert_int_eq(oclnn_tensor_dim(m.logits, 1), O);
+    TU_OK(oclnn_graph_output(g, m.logits));
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, m.logits, w))));
+    TU_OK(oclnn_graph_compile(g, NULL));
+
+    /* PyTorch's initialisation bounds first */
+    TU_OK(oclnn_graph_init_params(g, 7));
+    const char *prefix = mode == LSTM ? "lstm" : "gru";
+    oclnn_tensor *whh = find_weight(g, prefix, 1, 1, D - 1);
+    size_t nw = (size_t)oclnn_tensor_numel(whh);
+    float *v = read_f(whh, nw);
+    double bound = 1.0 / sqrt(20.0), maxabs = 0;
+    for (size_t i = 0; i < nw; i++) maxabs = fmax(maxabs, fabs(v[i]));
+    ck_assert_msg(maxabs <= bound && maxabs > 0.8 * bound, "weight_hh init max |w| %g, bound %g", maxabs, bound);
+    free(v);
+
+    write_d(x, p.x, (size_t)c.N * c.T * c.I);
+    if (len) TU_OK(oclnn_tensor_write(len, p.len, (size_t)c.N * sizeof(int)));
+    write_d(w, wl, (size_t)c.N * O);
+    for (int l = 0; l < c.L; l++)
+        for (int d = 0; d < D; d++)
+            for (int k = 0; k < 4; k++) write_d(find_weight(g, prefix, k, l, d), p.w[l][d][k], wsize(&c, l, k));
+    write_d(oclnn_graph_find(g, "fc.weight"), fw, (size_t)O * F);
+    write_d(oclnn_graph_find(g, "fc.bias"), fb, O);
+    TU_OK(oclnn_graph_zero_grad(g));
+    TU_OK(oclnn_graph_run(g));
+    const char *name = mode == LSTM ? "lstm_model" : "gru_model";
+    expect_close(m.logits, logits, (size_t)c.N * O, 1e-10, "logits", name);
+    expect_close(oclnn_tensor_grad(x), gr.x, (size_t)c.N * c.T * c.I, 1e-8, "dx", name);
+    expect_close(oclnn_tensor_grad(oclnn_graph_find(g, "fc.weight")), dfw, (size_t)O * F, 1e-8, "dfc.weight", name);
+    expect_close(oclnn_tensor_grad(oclnn_graph_find(g, "fc.bias")), dfb, O, 1e-10, "dfc.bias", name);
+    for (int l = 0; l < c.L; l++)
+        for (int d = 0; d < D; d++)
+            for (int k = 0; k < 4; k++)
+                expect_close(oclnn_tensor_grad(find_weight(g, prefix, k, l, d)), gr.w[l][d][k], wsize(&c, l, k),
+                             1e-8, wnames[k], name);
+    oclnn_graph_release(g);
+    free(fw);
+    free(fb);
+    free(wl);
+    free_grads(&gr);
+    free_result(&r, c.L);
+    free_problem(&p);
+}
+
+START_TEST(test_models)
+{
+    uint64_t rng = tu_seed() + 4000;
+    model_case(LSTM, 0, 0, &rng);
+    model_case(GRU, 0, 1, &rng);
+    model_case(LSTM, 1, 1, &rng);
+    model_case(GRU, 1, 0, &rng);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rnn");
@@ -804,6 +909,7 @@ int main(void)
     tcase_add_test(tc, test_no_rebuild_for_new_sizes);
     tcase_add_test(tc, test_dropout);
     tcase_add_test(tc, test_pytorch_fixtures);
+    tcase_add_test(tc, test_models);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

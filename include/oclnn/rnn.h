@@ -23,8 +23,9 @@
  *   created by the call; if the graph already has a tensor of that name
  *   (say, a weight shared with another graph built the same way, or an f32
  *   input you feed yourself) it is used instead, and its shape must fit.
- *   The values start at zero: load a state_dict or initialise them with
- *   U(-1/sqrt(H), 1/sqrt(H)) as PyTorch does.
+ *   The values start at zero: load a state_dict (oclnn_graph_load_weights)
+ *   or call oclnn_graph_init_params, which gives them PyTorch's
+ *   U(-1/sqrt(H), 1/sqrt(H)).
  * - Variable-length batches: `lengths` (i32 [N], each in [0, T]) gives
  *   PyTorch's packed-sequence semantics without packing: sequences are
  *   padded at the end; steps past a sequence's length leave its state
@@ -84,6 +85,25 @@ oclnn_status oclnn_lstm(oclnn_graph *g, oclnn_tensor *input, oclnn_tensor *h0, o
                         oclnn_tensor *lengths, const oclnn_rnn_options *options, oclnn_rnn_result *out);
 oclnn_status oclnn_gru(oclnn_graph *g, oclnn_tensor *input, oclnn_tensor *h0, oclnn_tensor *lengths,
                        const oclnn_rnn_options *options, oclnn_rnn_result *out);
+
+/* ---- The course's LSTMModel / GRUModel: the recurrent stack (parameters
+ * "lstm.*" or "gru.*", or options->prefix), its output at the last time
+ * step, out[:, -1, :], and a Linear layer "fc.weight" [output_size, D*H],
+ * "fc.bias". As in the course (and in PyTorch with a padded batch), the
+ * last step is step T-1 of every sequence: with lengths, a shorter
+ * sequence's output there is zero, and only fc.bias reaches its logits;
+ * use h_n of the result for the state at each sequence's own end.
+ * The input is [N, T, I] (batch_first is forced). options NULL means
+ * hidden 20, 2 layers; output_size 0 means 5 (the course's defaults). */
+typedef struct oclnn_rnn_model {
+    oclnn_tensor *logits; /* [N, output_size] */
+    oclnn_rnn_result rnn; /* the stack's output, h_n and c_n */
+} oclnn_rnn_model;
+
+oclnn_status oclnn_lstm_model(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *lengths, const oclnn_rnn_options *options,
+                              int output_size, oclnn_rnn_model *out);
+oclnn_status oclnn_gru_model(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *lengths, const oclnn_rnn_options *options,
+                             int output_size, oclnn_rnn_model *out);
 
 #ifdef __cplusplus
 }
