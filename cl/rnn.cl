@@ -18,9 +18,16 @@
 
 float sigm(float x) { return 1.0f / (1.0f + exp(-x)); }
 
+/* Whether step t is inside sequence n. Branch-free (the lengths buffer is
+ * always bound; without lengths its first element is read and ignored), as
+ * is everything below past the bounds check: PoCL vectorises a kernel
+ * across work items only when its body is straight-line code, which made
+ * these kernels several times faster on CPUs. Rows past a sequence's end
+ * compute on valid data (their projections and states exist) and select. */
 int step_valid(__global const int *len, int len_off, int has_len, int n, int t)
 {
-    return !has_len || t < len[len_off + n];
+    int l = len[has_len ? len_off + n : 0];
+    return !has_len | (t < l);
 }
 
 /* dst rows (ld) = src [N, H] (ld H), or zeros when !has_src: the initial
@@ -31,14 +38,16 @@ __kernel void rnn_init(__global float *dst, int dst_off, int dst_ld, __global co
     int id = get_global_id(0);
     if (id >= N * H) return;
     int n = id / H, j = id - n * H;
-    dst[dst_off + n * dst_ld + j] = has_src ? src[src_off + n * H + j] : 0.0f;
+    float v = src[has_src ? src_off + n * H + j : 0];
+    dst[dst_off + n * dst_ld + j] = has_src ? v : 0.0f;
 }
 
 /* One LSTM step. On entry the gate rows hold the input projection x W_ih^T
  * of this step (one GEMM for all steps wrote them); r holds h W_hh^T. The
  * kernel replaces the projection with the activated gates i, f, g, o (saved
- * for the backward pass), and writes the new state to the next step's
- * h_prev / c_prev rows, or to h_n / c_n after the last step. */
+ * for the backward pass; zeros past a sequence's end), and writes the new
+ * state to the next step's h_prev / c_prev rows, or to h_n / c_n after the
+ * last step. */
 __kernel void lstm_step(__global float *gates, int g_off, int g_ld, __global const float *r, int r_off,
                         __global const float *bih, int bih_off, __global const float *bhh, int bhh_off,
                         __global const float *hp, int hp_off, int hp_ld, __global const float *cp, int cp_off,
@@ -49,29 +58,23 @@ __kernel void lstm_step(__global float *gates, int g_off, int g_ld, __global con
     int id = get_global_id(0);
     if (id >= N * H) return;
     int n = id / H, j = id - n * H;
+    int valid = step_valid(len, len_off, has_len, n, t);
     __global float *gr = gates + g_off + n * g_ld;
-    float h_prev = hp[hp_off + n * hp_ld + j], c_prev = cp[cp_off + n * cp_ld + j];
-    if (!step_valid(len, len_off, has_len, n, t)) {
-        gr[j] = gr[H + j] = gr[2 * H + j] = gr[3 * H + j] = 0.0f;
-        hn[hn_off + n * hn_ld + j] = h_prev;
-        cn[cn_off + n * cn_ld + j] = c_prev;
-        y[y_off + n * y_ld + j] = 0.0f;
-        return;
-    }
     __global const float *rr = r + r_off + n * 4 * H;
+    float h_prev = hp[hp_off + n * hp_ld + j], c_prev = cp[cp_off + n * cp_ld + j];
     float i = sigm(gr[j] + rr[j] + bih[bih_off + j] + bhh[bhh_off + j]);
     float f = sigm(gr[H + j] + rr[H + j] + bih[bih_off + H + j] + bhh[bhh_off + H + j]);
     float g = tanh(gr[2 * H + j] + rr[2 * H + j] + bih[bih_off + 2 * H + j] + bhh[bhh_off + 2 * H + j]);
     float o = sigm(gr[3 * H + j] + rr[3 * H + j] + bih[bih_off + 3 * H + j] + bhh[bhh_off + 3 * H + j]);
     float c = f * c_prev + i * g;
     float h = o * tanh(c);
-    gr[j] = i;
-    gr[H + j] = f;
-    gr[2 * H + j] = g;
-    gr[3 * H + j] = o;
-    hn[hn_off + n * hn_ld + j] = h;
-    cn[cn_off + n * cn_ld + j] = c;
-    y[y_off + n * y_ld + j] = h;
+    gr[j] = valid ? i : 0.0f;
+    gr[H + j] = valid ? f : 0.0f;
+    gr[2 * H + j] = valid ? g : 0.0f;
+    gr[3 * H + j] = valid ? o : 0.0f;
+    hn[hn_off + n * hn_ld + j] = valid ? h : h_prev;
+    cn[cn_off + n * cn_ld + j] = valid ? c : c_prev;
+    y[y_off + n * y_ld + j] = valid ? h : 0.0f;
 }
 
 /* One GRU step. Gate rows are 4H wide: on entry the first 3H hold the
@@ -86,34 +89,30 @@ __kernel void gru_step(__global float *gates, int g_off, int g_ld, __global cons
     int id = get_global_id(0);
     if (id >= N * H) return;
     int n = id / H, j = id - n * H;
+    int valid = step_valid(len, len_off, has_len, n, t);
     __global float *gr = gates + g_off + n * g_ld;
-    float h_prev = hp[hp_off + n * hp_ld + j];
-    if (!step_valid(len, len_off, has_len, n, t)) {
-        gr[j] = gr[H + j] = gr[2 * H + j] = gr[3 * H + j] = 0.0f;
-        hn[hn_off + n * hn_ld + j] = h_prev;
-        y[y_off + n * y_ld + j] = 0.0f;
-        return;
-    }
     __global const float *rr = r + r_off + n * 3 * H;
+    float h_prev = hp[hp_off + n * hp_ld + j];
     float rg = sigm(gr[j] + rr[j] + bih[bih_off + j] + bhh[bhh_off + j]);
     float zg = sigm(gr[H + j] + rr[H + j] + bih[bih_off + H + j] + bhh[bhh_off + H + j]);
     float hl = rr[2 * H + j] + bhh[bhh_off + 2 * H + j];
     float ng = tanh(gr[2 * H + j] + bih[bih_off + 2 * H + j] + rg * hl);
     float h = (1.0f - zg) * ng + zg * h_prev;
-    gr[j] = rg;
-    gr[H + j] = zg;
-    gr[2 * H + j] = ng;
-    gr[3 * H + j] = hl;
-    hn[hn_off + n * hn_ld + j] = h;
-    y[y_off + n * y_ld + j] = h;
+    gr[j] = valid ? rg : 0.0f;
+    gr[H + j] = valid ? zg : 0.0f;
+    gr[2 * H + j] = valid ? ng : 0.0f;
+    gr[3 * H + j] = valid ? hl : 0.0f;
+    hn[hn_off + n * hn_ld + j] = valid ? h : h_prev;
+    y[y_off + n * y_ld + j] = valid ? h : 0.0f;
 }
 
 /* One LSTM step backward. dh (carry, [N, H]) holds the gradient reaching
  * h_t through the recurrence (h_n's gradient before the first step); dc
  * the same for c_t. Writes the pre-activation gate gradients of the step
  * and leaves in dc the gradient of c_{t-1}; dh is zeroed on valid rows so
- * that the recurrent GEMM that follows (beta = 1) leaves dh_{t-1} there,
- * and keeps the carry on rows past the sequence's length. */
+ * that the recurrent GEMM that follows (beta = 1) leaves dh_{t-1} there.
+ * Rows past the sequence's length get zero gate gradients and keep both
+ * carries: the state passed through those steps unchanged. */
 __kernel void lstm_step_grad(__global const float *gates, int g_off, int g_ld, __global const float *cp, int cp_off,
                              int cp_ld, __global const float *dy, int dy_off, int dy_ld, __global float *dh,
                              int dh_off, __global float *dc, int dc_off, __global float *dg, int dg_off, int dg_ld,
@@ -122,23 +121,21 @@ __kernel void lstm_step_grad(__global const float *gates, int g_off, int g_ld, _
     int id = get_global_id(0);
     if (id >= N * H) return;
     int n = id / H, j = id - n * H;
+    int valid = step_valid(len, len_off, has_len, n, t);
     __global float *dgr = dg + dg_off + n * dg_ld;
-    if (!step_valid(len, len_off, has_len, n, t)) {
-        dgr[j] = dgr[H + j] = dgr[2 * H + j] = dgr[3 * H + j] = 0.0f;
-        return;
-    }
     __global const float *gr = gates + g_off + n * g_ld;
     float i = gr[j], f = gr[H + j], g = gr[2 * H + j], o = gr[3 * H + j];
     float c_prev = cp[cp_off + n * cp_ld + j];
     float tc = tanh(f * c_prev + i * g);
-    float dht = dy[dy_off + n * dy_ld + j] + dh[dh_off + id];
-    float dct = dc[dc_off + id] + dht * o * (1.0f - tc * tc);
-    dgr[j] = dct * g * i * (1.0f - i);
-    dgr[H + j] = dct * c_prev * f * (1.0f - f);
-    dgr[2 * H + j] = dct * i * (1.0f - g * g);
-    dgr[3 * H + j] = dht * tc * o * (1.0f - o);
-    dc[dc_off + id] = dct * f;
-    dh[dh_off + id] = 0.0f;
+    float dh_in = dh[dh_off + id], dc_in = dc[dc_off + id];
+    float dht = dy[dy_off + n * dy_ld + j] + dh_in;
+    float dct = dc_in + dht * o * (1.0f - tc * tc);
+    dgr[j] = valid ? dct * g * i * (1.0f - i) : 0.0f;
+    dgr[H + j] = valid ? dct * c_prev * f * (1.0f - f) : 0.0f;
+    dgr[2 * H + j] = valid ? dct * i * (1.0f - g * g) : 0.0f;
+    dgr[3 * H + j] = valid ? dht * tc * o * (1.0f - o) : 0.0f;
+    dc[dc_off + id] = valid ? dct * f : dc_in;
+    dh[dh_off + id] = valid ? 0.0f : dh_in;
 }
 
 /* One GRU step backward. Writes the gradients of the input-side
@@ -153,24 +150,23 @@ __kernel void gru_step_grad(__global const float *gates, int g_off, int g_ld, __
     int id = get_global_id(0);
     if (id >= N * H) return;
     int n = id / H, j = id - n * H;
+    int valid = step_valid(len, len_off, has_len, n, t);
     __global float *gi = dgi + dgi_off + n * dg_ld, *gh = dgh + dgh_off + n * dg_ld;
-    if (!step_valid(len, len_off, has_len, n, t)) {
-        gi[j] = gi[H + j] = gi[2 * H + j] = 0.0f;
-        gh[j] = gh[H + j] = gh[2 * H + j] = 0.0f;
-        return;
-    }
     __global const float *gr = gates + g_off + n * g_ld;
     float rg = gr[j], zg = gr[H + j], ng = gr[2 * H + j], hl = gr[3 * H + j];
     float h_prev = hp[hp_off + n * hp_ld + j];
-    float dht = dy[dy_off + n * dy_ld + j] + dh[dh_off + id];
-    float dn = dht * (1.0f - zg) * (1.0f - ng * ng);
-    float dz = dht * (h_prev - ng) * zg * (1.0f - zg);
+    float dh_in = dh[dh_off + id];
+    float dht = dy[dy_off + n * dy_ld + j] + dh_in;
+    float dn = valid ? dht * (1.0f - zg) * (1.0f - ng * ng) : 0.0f;
+    float dz = valid ? dht * (h_prev - ng) * zg * (1.0f - zg) : 0.0f;
     float dr = dn * hl * rg * (1.0f - rg);
-    gi[j] = gh[j] = dr;
-    gi[H + j] = gh[H + j] = dz;
+    gi[j] = dr;
+    gh[j] = dr;
+    gi[H + j] = dz;
+    gh[H + j] = dz;
     gi[2 * H + j] = dn;
     gh[2 * H + j] = dn * rg;
-    dh[dh_off + id] = dht * zg;
+    dh[dh_off + id] = valid ? dht * zg : dh_in;
 }
 
 /* out[c] = sum over rows of src[row, c]: the bias gradients, summed over
@@ -190,4 +186,17 @@ __kernel void rnn_colsum(__global float *out, int out_off, __global const float 
         s = u;
     }
     out[out_off + c] = s;
+}
+
+/* dst [cols, rows] = src [rows, cols]^T: the weights, transposed once per
+ * run, so that every product of the forward pass is a plain A * B (the
+ * form GEMM engines run fastest, with no transposing helper kernels). One
+ * work item per element, in the order of dst. */
+__kernel void rnn_transpose(__global float *dst, int dst_off, __global const float *src, int src_off, int rows,
+                            int cols)
+{
+    int id = get_global_id(0);
+    if (id >= rows * cols) return;
+    int c = id / rows, r = id - c * rows;
+    dst[dst_off + id] = src[src_off + r * cols + c];
 }

@@ -10,6 +10,10 @@
  * that the per-step GEMMs and kernels address directly.
  *
  * Forward node (op "lstm" / "gru"), per direction d:
+ *   WT[d] = W_ih^T, W_hh^T             transposed once per run (small), so
+ *                                      that every product is a plain A * B,
+ *                                      the fastest form of the tiled GEMM
+ *                                      engine (about 2x over A * B^T on PoCL)
  *   G[d]  = X W_ih^T                   one GEMM, all steps (into the gate rows)
  *   HP[d] first step rows = h0 (or 0), CP[d] = c0 (LSTM)
  *   per step t (t ascending, or descending for d = 1):
@@ -18,7 +22,7 @@
  *                                      goes to HP[d][next] (or h_n)
  * Outputs: the sequence (node), h_n and c_n (differentiable aux), and the
  * saved G (activated gates), HP (h_prev of each step), CP (c_prev of each
- * step) and the R workspace. HP doubles as the state passed between steps
+ * step) and the R and WT workspaces. HP doubles as the state passed between steps
  * and as the right operand of dW_hh = dG^T HP.
  *
  * Gradient node (op "lstm_grad" / "gru_grad"), for direction d, steps in
@@ -56,14 +60,14 @@ typedef struct rnn_data {
     /* gradient node sources */
     int s_x, s_wih, s_whh, s_g, s_hp, s_cp, s_dy, s_dhn, s_dcn;
     /* forward aux indices */
-    int a_hn, a_cn, a_g, a_hp, a_cp, a_r;
+    int a_hn, a_cn, a_g, a_hp, a_cp, a_r, a_wt;
     /* gradient aux indices */
     int a_dh0, a_dc0, a_dwih, a_dwhh, a_dbih, a_dbhh, a_dg;
     int x_needs_grad;
     oclnn_gemm_plan nt, nn, tn;
 } rnn_data;
 
-enum { L_INIT, L_STEP, L_COLSUM };
+enum { L_INIT, L_STEP, L_COLSUM, L_TRANSPOSE = L_COLSUM };
 
 /* ---- argument binding for the per-step launches */
 
@@ -128,26 +132,41 @@ static oclnn_status plans_prepare(oclnn_context *ctx, oclnn_tensor *node, bool f
     oclnn_gemm_plan_release(&d->nn);
     oclnn_gemm_plan_release(&d->tn);
     const char *op = node->op->name;
-    oclnn_gemm_args a = gemm_args(false, true, 0, 0, 0, 0.0f);
-    if (fwd) return oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &a, op, &d->nt);
-    a.trans_b = false;
+    oclnn_gemm_args a = gemm_args(false, false, 0, 0, 0, 0.0f);
     oclnn_status s = oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &a, op, &d->nn);
+    if (fwd) return s;
     a.trans_a = true;
     return s ? s : oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &a, op, &d->tn);
 }
 
-static oclnn_status kernels_prepare(oclnn_context *ctx, oclnn_tensor *node, const char *step, bool colsum)
+/* launch[2] is rnn_colsum (gradient node) or rnn_transpose (forward). */
+static oclnn_status kernels_prepare(oclnn_context *ctx, oclnn_tensor *node, const char *step, bool fwd)
 {
     rnn_data *d = node->op_data;
     const char *op = node->op->name;
-    const char *names[3] = {"rnn_init", step, "rnn_colsum"};
-    for (int k = 0; k < (colsum ? 3 : 2); k++) {
+    const char *names[3] = {"rnn_init", step, fwd ? "rnn_transpose" : "rnn_colsum"};
+    for (int k = 0; k < 3; k++) {
         oclnn_launch *l;
+        size_t n = (size_t)d->N * d->H;
+        if (k == 2) n = fwd ? (size_t)d->ng * d->H * (d->in > d->H ? d->in : d->H) : (size_t)d->ng * d->H;
         oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_rnn, "", names[k], &l);
-        if (!s) s = oclnn_launch_1d_groups(ctx, l, k == L_COLSUM ? (size_t)d->ng * d->H : (size_t)d->N * d->H, op);
+        if (!s) s = oclnn_launch_1d_groups(ctx, l, n, op);
         if (s) return s;
     }
     return OCLNN_OK;
+}
+
+/* dst = src^T for a [rows, cols] weight. */
+static oclnn_status enqueue_transpose(oclnn_context *ctx, oclnn_tensor *node, cl_mem dst, int64_t dst_off,
+                                     const oclnn_tensor *src, int rows, int cols)
+{
+    argb a = {node->launch[L_TRANSPOSE].kernel, 0, OCLNN_OK, node->op->name};
+    a_mem(&a, dst, dst_off);
+    a_mem(&a, src->buffer, off_of(src));
+    a_int(&a, rows);
+    a_int(&a, cols);
+    oclnn_launch l = node->launch[L_TRANSPOSE];
+    return a.s ? a.s : oclnn_launch_enqueue(ctx, &l, node->op->name);
 }
 
 /* dst rows (buffer, offset, ld) = src [N, H] at src_off, or zeros. */
@@ -197,6 +216,7 @@ static oclnn_status layer_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
     const oclnn_tensor *x = node->src[0], *len = d->s_len >= 0 ? node->src[d->s_len] : NULL;
     const oclnn_tensor *h0 = d->s_h0 >= 0 ? node->src[d->s_h0] : NULL, *c0 = d->s_c0 >= 0 ? node->src[d->s_c0] : NULL;
     oclnn_tensor *G = node->aux[d->a_g], *HP = node->aux[d->a_hp], *R = node->aux[d->a_r], *hn = node->aux[d->a_hn];
+    oclnn_tensor *WT = node->aux[d->a_wt];
     oclnn_tensor *CP = d->mode == MODE_LSTM ? node->aux[d->a_cp] : NULL;
     oclnn_tensor *cn = d->mode == MODE_LSTM ? node->aux[d->a_cn] : NULL;
     oclnn_status s = OCLNN_OK;
@@ -206,18 +226,22 @@ static oclnn_status layer_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
         const oclnn_tensor *bih = node->src[d->s_w + 4 * dir + 2], *bhh = node->src[d->s_w + 4 * dir + 3];
         int64_t g_base = off_of(G) + (int64_t)dir * rows * gw, hp_base = off_of(HP) + (int64_t)dir * rows * H;
         int64_t cp_base = CP ? off_of(CP) + (int64_t)dir * rows * H : 0;
+        /* W_ih^T [in, GH] and W_hh^T [H, GH] of this direction */
+        int64_t wiht = off_of(WT) + (int64_t)dir * (d->in + H) * GH, whht = wiht + (int64_t)d->in * GH;
+        if (!dry) s = enqueue_transpose(ctx, node, WT->buffer, wiht, wih, GH, d->in);
+        if (!dry && !s) s = enqueue_transpose(ctx, node, WT->buffer, whht, whh, GH, H);
         /* The input projection of every step. */
-        oclnn_gemm_args a = gemm_args(false, true, (size_t)rows, (size_t)GH, (size_t)d->in, 0.0f);
+        oclnn_gemm_args a = gemm_args(false, false, (size_t)rows, (size_t)GH, (size_t)d->in, 0.0f);
         a.a = x->buffer;
         a.a_off = (size_t)off_of(x);
         a.lda = (size_t)d->in;
-        a.b = wih->buffer;
-        a.b_off = (size_t)off_of(wih);
-        a.ldb = (size_t)d->in;
+        a.b = WT->buffer;
+        a.b_off = (size_t)wiht;
+        a.ldb = (size_t)GH;
         a.c = G->buffer;
         a.c_off = (size_t)g_base;
         a.ldc = (size_t)gw;
-        s = gemm_run(ctx, &d->nt, &a, op, dry);
+        if (!s) s = gemm_run(ctx, &d->nn, &a, op, dry);
         int first = dir ? T - 1 : 0;
         if (!dry && !s)
             s = enqueue_init(ctx, node, HP->buffer, hp_base + (int64_t)first * d->st * H, (int64_t)d->sn * H, h0,
@@ -229,17 +253,17 @@ static oclnn_status layer_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
             int t = dir ? T - 1 - step : step, last = step == T - 1, next = dir ? t - 1 : t + 1;
             int64_t hp_t = hp_base + (int64_t)t * d->st * H, cp_t = cp_base + (int64_t)t * d->st * H;
             /* R = h_prev W_hh^T */
-            a = gemm_args(false, true, (size_t)N, (size_t)GH, (size_t)H, 0.0f);
+            a = gemm_args(false, false, (size_t)N, (size_t)GH, (size_t)H, 0.0f);
             a.a = HP->buffer;
             a.a_off = (size_t)hp_t;
             a.lda = (size_t)d->sn * H;
-            a.b = whh->buffer;
-            a.b_off = (size_t)off_of(whh);
-            a.ldb = (size_t)H;
+            a.b = WT->buffer;
+            a.b_off = (size_t)whht;
+            a.ldb = (size_t)GH;
             a.c = R->buffer;
             a.c_off = (size_t)off_of(R);
             a.ldc = (size_t)GH;
-            s = gemm_run(ctx, &d->nt, &a, op, dry);
+            s = gemm_run(ctx, &d->nn, &a, op, dry);
             if (dry || s) continue;
             argb k = {node->launch[L_STEP].kernel, 0, OCLNN_OK, op};
             a_mem(&k, G->buffer, g_base + (int64_t)t * d->st * gw);
@@ -286,7 +310,7 @@ static oclnn_status layer_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     rnn_data *d = node->op_data;
     oclnn_status s = plans_prepare(ctx, node, true);
-    if (!s) s = kernels_prepare(ctx, node, d->mode == MODE_LSTM ? "lstm_step" : "gru_step", false);
+    if (!s) s = kernels_prepare(ctx, node, d->mode == MODE_LSTM ? "lstm_step" : "gru_step", true);
     return s ? s : layer_run(ctx, node, true);
 }
 
@@ -423,7 +447,7 @@ static oclnn_status grad_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     rnn_data *d = node->op_data;
     oclnn_status s = plans_prepare(ctx, node, false);
-    if (!s) s = kernels_prepare(ctx, node, d->mode == MODE_LSTM ? "lstm_step_grad" : "gru_step_grad", true);
+    if (!s) s = kernels_prepare(ctx, node, d->mode == MODE_LSTM ? "lstm_step_grad" : "gru_step_grad", false);
     return s ? s : grad_run(ctx, node, true);
 }
 
@@ -639,6 +663,8 @@ static oclnn_status rnn_build(oclnn_graph *g, int mode, oclnn_tensor *x, oclnn_t
         td->a_hp = a++, oclnn_aux_new(t, OCLNN_DTYPE_F32, 3, pd);
         if (mode == MODE_LSTM) td->a_cp = a++, oclnn_aux_new(t, OCLNN_DTYPE_F32, 3, pd);
         td->a_r = a++, oclnn_aux_new(t, OCLNN_DTYPE_F32, 2, rd);
+        int64_t wtd[2] = {D, (isz + H) * ng * H};
+        td->a_wt = a++, oclnn_aux_new(t, OCLNN_DTYPE_F32, 2, wtd);
         in = t;
     }
     if (g->error) return g->error;
