@@ -169,29 +169,10 @@ __kernel void gru_step_grad(__global const float *gates, int g_off, int g_ld, __
     dh[dh_off + id] = valid ? dht * zg : dh_in;
 }
 
-/* out[c] = sum over rows of src[row, c]: the bias gradients, summed over
- * all steps and sequences (T * N rows). One work item per column, with
- * compensated (Kahan) summation so that long sequences keep the error of
- * a pairwise sum (the compiler may not reassociate it: no fast math). */
-__kernel void rnn_colsum(__global float *out, int out_off, __global const float *src, int src_off, int ld, int rows,
-                         int cols)
-{
-    int c = get_global_id(0);
-    if (c >= cols) return;
-    float s = 0.0f, comp = 0.0f;
-    for (int r = 0; r < rows; r++) {
-        float v = src[src_off + r * ld + c] - comp;
-        float u = s + v;
-        comp = (u - s) - v;
-        s = u;
-    }
-    out[out_off + c] = s;
-}
-
 /* dst [cols, rows] = src [rows, cols]^T: the weights, transposed once per
- * run, so that every product of the forward pass is a plain A * B (the
- * form GEMM engines run fastest, with no transposing helper kernels). One
- * work item per element, in the order of dst. */
+ * run, and the gate gradients of all steps, so that every product is a
+ * plain A * B (the form GEMM engines run fastest, with no transposing
+ * helper kernels). One work item per element, in the order of dst. */
 __kernel void rnn_transpose(__global float *dst, int dst_off, __global const float *src, int src_off, int rows,
                             int cols)
 {
@@ -199,4 +180,13 @@ __kernel void rnn_transpose(__global float *dst, int dst_off, __global const flo
     if (id >= rows * cols) return;
     int c = id / rows, r = id - c * rows;
     dst[dst_off + id] = src[src_off + r * cols + c];
+}
+
+/* dst[0 .. n) = value: the ones vector that turns the bias gradients into
+ * GEMMs (db = 1^T dG). */
+__kernel void rnn_fill(__global float *dst, int dst_off, int n, float value)
+{
+    int id = get_global_id(0);
+    if (id >= n) return;
+    dst[dst_off + id] = value;
 }

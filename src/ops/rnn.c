@@ -64,10 +64,10 @@ typedef struct rnn_data {
     /* gradient aux indices */
     int a_dh0, a_dc0, a_dwih, a_dwhh, a_dbih, a_dbhh, a_dg;
     int x_needs_grad;
-    oclnn_gemm_plan nt, nn, tn;
+    oclnn_gemm_plan nn; /* every product is a plain A * B */
 } rnn_data;
 
-enum { L_INIT, L_STEP, L_COLSUM, L_TRANSPOSE = L_COLSUM };
+enum { L_INIT, L_STEP, L_TRANSPOSE, L_FILL };
 
 /* ---- argument binding for the per-step launches */
 
@@ -97,9 +97,7 @@ static void rnn_release(oclnn_tensor *node)
 {
     rnn_data *d = node->op_data;
     if (!d) return;
-    oclnn_gemm_plan_release(&d->nt);
     oclnn_gemm_plan_release(&d->nn);
-    oclnn_gemm_plan_release(&d->tn);
     free(d);
     node->op_data = NULL;
 }
@@ -125,48 +123,49 @@ static oclnn_gemm_args gemm_args(bool ta, bool tb, size_t m, size_t n, size_t k,
     return a;
 }
 
-static oclnn_status plans_prepare(oclnn_context *ctx, oclnn_tensor *node, bool fwd)
+static oclnn_status plan_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     rnn_data *d = node->op_data;
-    oclnn_gemm_plan_release(&d->nt);
     oclnn_gemm_plan_release(&d->nn);
-    oclnn_gemm_plan_release(&d->tn);
-    const char *op = node->op->name;
     oclnn_gemm_args a = gemm_args(false, false, 0, 0, 0, 0.0f);
-    oclnn_status s = oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &a, op, &d->nn);
-    if (fwd) return s;
-    a.trans_a = true;
-    return s ? s : oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &a, op, &d->tn);
+    return oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &a, node->op->name, &d->nn);
 }
 
-/* launch[2] is rnn_colsum (gradient node) or rnn_transpose (forward). */
-static oclnn_status kernels_prepare(oclnn_context *ctx, oclnn_tensor *node, const char *step, bool fwd)
+/* launch[] = rnn_init, the step kernel, rnn_transpose, rnn_fill; the
+ * last two get their sizes per enqueue. */
+static oclnn_status kernels_prepare(oclnn_context *ctx, oclnn_tensor *node, const char *step)
 {
     rnn_data *d = node->op_data;
     const char *op = node->op->name;
-    const char *names[3] = {"rnn_init", step, fwd ? "rnn_transpose" : "rnn_colsum"};
-    for (int k = 0; k < 3; k++) {
+    const char *names[4] = {"rnn_init", step, "rnn_transpose", "rnn_fill"};
+    for (int k = 0; k < 4; k++) {
         oclnn_launch *l;
-        size_t n = (size_t)d->N * d->H;
-        if (k == 2) n = fwd ? (size_t)d->ng * d->H * (d->in > d->H ? d->in : d->H) : (size_t)d->ng * d->H;
         oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_rnn, "", names[k], &l);
-        if (!s) s = oclnn_launch_1d_groups(ctx, l, n, op);
+        if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)d->N * d->H, op);
         if (s) return s;
     }
     return OCLNN_OK;
 }
 
-/* dst = src^T for a [rows, cols] weight. */
-static oclnn_status enqueue_transpose(oclnn_context *ctx, oclnn_tensor *node, cl_mem dst, int64_t dst_off,
-                                     const oclnn_tensor *src, int rows, int cols)
+/* Launch `which` over n items, in the work-group size prepare chose. */
+static oclnn_status enqueue_n(oclnn_context *ctx, oclnn_tensor *node, int which, size_t n)
+{
+    oclnn_launch l = node->launch[which];
+    size_t wg = l.local[0] ? l.local[0] : 1;
+    l.global[0] = (n + wg - 1) / wg * wg;
+    return oclnn_launch_enqueue(ctx, &l, node->op->name);
+}
+
+/* dst = src^T for a [rows, cols] matrix at (buffer, offset). */
+static oclnn_status enqueue_transpose(oclnn_context *ctx, oclnn_tensor *node, cl_mem dst, int64_t dst_off, cl_mem src,
+                                     int64_t src_off, int64_t rows, int64_t cols)
 {
     argb a = {node->launch[L_TRANSPOSE].kernel, 0, OCLNN_OK, node->op->name};
     a_mem(&a, dst, dst_off);
-    a_mem(&a, src->buffer, off_of(src));
+    a_mem(&a, src, src_off);
     a_int(&a, rows);
     a_int(&a, cols);
-    oclnn_launch l = node->launch[L_TRANSPOSE];
-    return a.s ? a.s : oclnn_launch_enqueue(ctx, &l, node->op->name);
+    return a.s ? a.s : enqueue_n(ctx, node, L_TRANSPOSE, (size_t)(rows * cols));
 }
 
 /* dst rows (buffer, offset, ld) = src [N, H] at src_off, or zeros. */
@@ -228,8 +227,8 @@ static oclnn_status layer_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
         int64_t cp_base = CP ? off_of(CP) + (int64_t)dir * rows * H : 0;
         /* W_ih^T [in, GH] and W_hh^T [H, GH] of this direction */
         int64_t wiht = off_of(WT) + (int64_t)dir * (d->in + H) * GH, whht = wiht + (int64_t)d->in * GH;
-        if (!dry) s = enqueue_transpose(ctx, node, WT->buffer, wiht, wih, GH, d->in);
-        if (!dry && !s) s = enqueue_transpose(ctx, node, WT->buffer, whht, whh, GH, H);
+        if (!dry) s = enqueue_transpose(ctx, node, WT->buffer, wiht, wih->buffer, off_of(wih), GH, d->in);
+        if (!dry && !s) s = enqueue_transpose(ctx, node, WT->buffer, whht, whh->buffer, off_of(whh), GH, H);
         /* The input projection of every step. */
         oclnn_gemm_args a = gemm_args(false, false, (size_t)rows, (size_t)GH, (size_t)d->in, 0.0f);
         a.a = x->buffer;
@@ -309,8 +308,8 @@ static oclnn_status layer_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
 static oclnn_status layer_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     rnn_data *d = node->op_data;
-    oclnn_status s = plans_prepare(ctx, node, true);
-    if (!s) s = kernels_prepare(ctx, node, d->mode == MODE_LSTM ? "lstm_step" : "gru_step", true);
+    oclnn_status s = plan_prepare(ctx, node);
+    if (!s) s = kernels_prepare(ctx, node, d->mode == MODE_LSTM ? "lstm_step" : "gru_step");
     return s ? s : layer_run(ctx, node, true);
 }
 
@@ -345,8 +344,12 @@ static oclnn_status grad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
     oclnn_tensor *dh = node->aux[d->a_dh0], *dc = lstm ? node->aux[d->a_dc0] : NULL, *dG = node->aux[d->a_dg];
     const int64_t g_base = off_of(G) + (int64_t)dir * rows * gw, hp_base = off_of(HP) + (int64_t)dir * rows * H;
     const int64_t cp_base = CP ? off_of(CP) + (int64_t)dir * rows * H : 0;
-    /* dGi and dGh: the same rows for LSTM, two blocks for GRU */
-    const int64_t dgi_base = off_of(dG), dgh_base = off_of(dG) + (lstm ? 0 : rows * GH);
+    /* The workspace: dGi and dGh [rows, GH] (the same block for LSTM, two
+     * for GRU), then their transposes [GH, rows], then a ones vector [rows]. */
+    const int64_t nblk = lstm ? 1 : 2, blk = rows * GH;
+    const int64_t dgi_base = off_of(dG), dgh_base = dgi_base + (lstm ? 0 : blk);
+    const int64_t dgit_base = dgi_base + nblk * blk, dght_base = dgit_base + (lstm ? 0 : blk);
+    const int64_t ones_base = dgi_base + 2 * nblk * blk;
     oclnn_status s = OCLNN_OK;
     if (!dry) s = enqueue_init(ctx, node, dh->buffer, off_of(dh), H, dhn, (int64_t)dir * N * H);
     if (!dry && !s && dc) s = enqueue_init(ctx, node, dc->buffer, off_of(dc), H, dcn, (int64_t)dir * N * H);
@@ -391,40 +394,56 @@ static oclnn_status grad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
         a.ldc = (size_t)H;
         if (!s) s = gemm_run(ctx, &d->nn, &a, op, dry);
     }
-    /* Weight gradients over all steps: dW_ih = dGi^T X, dW_hh = dGh^T HP. */
+    /* Weight gradients over all steps: dW_ih = dGi^T X, dW_hh = dGh^T HP,
+     * from the transposed gate gradients (plain A * B), and the biases' as
+     * 1^T dG. */
+    for (int b = 0; b < nblk && !s && !dry; b++)
+        s = enqueue_transpose(ctx, node, dG->buffer, b ? dght_base : dgit_base, dG->buffer, b ? dgh_base : dgi_base,
+                              rows, GH);
+    if (!s && !dry) {
+        argb k = {node->launch[L_FILL].kernel, 0, OCLNN_OK, op};
+        float one = 1.0f;
+        a_mem(&k, dG->buffer, ones_base);
+        a_int(&k, rows);
+        if (!k.s) k.s = oclnn_arg(k.k, &k.i, sizeof one, &one, op);
+        s = k.s ? k.s : enqueue_n(ctx, node, L_FILL, (size_t)rows);
+    }
     oclnn_tensor *dwih = node->aux[d->a_dwih], *dwhh = node->aux[d->a_dwhh];
-    oclnn_gemm_args a = gemm_args(true, false, (size_t)GH, (size_t)d->in, (size_t)rows, 0.0f);
+    oclnn_gemm_args a = gemm_args(false, false, (size_t)GH, (size_t)d->in, (size_t)rows, 0.0f);
     a.a = dG->buffer;
-    a.a_off = (size_t)dgi_base;
-    a.lda = (size_t)GH;
+    a.a_off = (size_t)dgit_base;
+    a.lda = (size_t)rows;
     a.b = x->buffer;
     a.b_off = (size_t)off_of(x);
     a.ldb = (size_t)d->in;
     a.c = dwih->buffer;
     a.c_off = (size_t)off_of(dwih);
     a.ldc = (size_t)d->in;
-    if (!s) s = gemm_run(ctx, &d->tn, &a, op, dry);
-    a = gemm_args(true, false, (size_t)GH, (size_t)H, (size_t)rows, 0.0f);
+    if (!s) s = gemm_run(ctx, &d->nn, &a, op, dry);
+    a = gemm_args(false, false, (size_t)GH, (size_t)H, (size_t)rows, 0.0f);
     a.a = dG->buffer;
-    a.a_off = (size_t)dgh_base;
-    a.lda = (size_t)GH;
+    a.a_off = (size_t)dght_base;
+    a.lda = (size_t)rows;
     a.b = HP->buffer;
     a.b_off = (size_t)hp_base;
     a.ldb = (size_t)H;
     a.c = dwhh->buffer;
     a.c_off = (size_t)off_of(dwhh);
     a.ldc = (size_t)H;
-    if (!s) s = gemm_run(ctx, &d->tn, &a, op, dry);
-    /* Bias gradients. */
-    for (int b = 0; b < 2 && !s && !dry; b++) {
+    if (!s) s = gemm_run(ctx, &d->nn, &a, op, dry);
+    for (int b = 0; b < 2 && !s; b++) {
         oclnn_tensor *db = node->aux[b ? d->a_dbhh : d->a_dbih];
-        argb k = {node->launch[L_COLSUM].kernel, 0, OCLNN_OK, op};
-        a_mem(&k, db->buffer, off_of(db));
-        a_mem(&k, dG->buffer, b ? dgh_base : dgi_base);
-        a_int(&k, GH);
-        a_int(&k, rows);
-        a_int(&k, GH);
-        s = k.s ? k.s : oclnn_launch_enqueue(ctx, &node->launch[L_COLSUM], op);
+        a = gemm_args(false, false, 1, (size_t)GH, (size_t)rows, 0.0f);
+        a.a = dG->buffer;
+        a.a_off = (size_t)ones_base;
+        a.lda = (size_t)rows;
+        a.b = dG->buffer;
+        a.b_off = (size_t)(b ? dgh_base : dgi_base);
+        a.ldb = (size_t)GH;
+        a.c = db->buffer;
+        a.c_off = (size_t)off_of(db);
+        a.ldc = (size_t)GH;
+        s = gemm_run(ctx, &d->nn, &a, op, dry);
     }
     /* dx = dGi W_ih */
     if (d->x_needs_grad && !s) {
@@ -446,8 +465,8 @@ static oclnn_status grad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
 static oclnn_status grad_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     rnn_data *d = node->op_data;
-    oclnn_status s = plans_prepare(ctx, node, false);
-    if (!s) s = kernels_prepare(ctx, node, d->mode == MODE_LSTM ? "lstm_step_grad" : "gru_step_grad", false);
+    oclnn_status s = plan_prepare(ctx, node);
+    if (!s) s = kernels_prepare(ctx, node, d->mode == MODE_LSTM ? "lstm_step_grad" : "gru_step_grad");
     return s ? s : grad_run(ctx, node, true);
 }
 
@@ -470,9 +489,7 @@ static oclnn_tensor *data_node(oclnn_graph *g, const oclnn_op_def *op, const rnn
         return oclnn_graph_fail(g, OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", op->name);
     }
     *d = *proto;
-    memset(&d->nt, 0, sizeof d->nt);
     memset(&d->nn, 0, sizeof d->nn);
-    memset(&d->tn, 0, sizeof d->tn);
     t->op_data = d;
     return t;
 }
@@ -504,7 +521,8 @@ static void layer_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *con
         d.x_needs_grad = (x->flags & T_NEEDS_GRAD) != 0;
         oclnn_tensor *t = data_node(g, lstm ? &lstm_grad_def : &gru_grad_def, &d, x->ndim, x->dims, n, srcs);
         if (!t) return;
-        int64_t st[3] = {1, f->N, f->H}, dgdims[3] = {lstm ? 1 : 2, (int64_t)f->N * f->T, (int64_t)f->ng * f->H};
+        int64_t st[3] = {1, f->N, f->H}, rows = (int64_t)f->N * f->T;
+        int64_t dgdims[1] = {(lstm ? 2 : 4) * rows * f->ng * f->H + rows};
         rnn_data *td = t->op_data;
         int a = 0;
         td->a_dh0 = a++, dh0[dir] = oclnn_aux_new(t, OCLNN_DTYPE_F32, 3, st);
@@ -516,7 +534,7 @@ static void layer_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *con
         }
         td->a_dwih = a++, td->a_dwhh = a++, td->a_dbih = a++, td->a_dbhh = a++;
         td->a_dg = a++;
-        oclnn_aux_new(t, OCLNN_DTYPE_F32, 3, dgdims);
+        oclnn_aux_new(t, OCLNN_DTYPE_F32, 1, dgdims);
         if (g->error) return;
         if (d.x_needs_grad) oclnn_grad_add(g, x, t);
         for (int k = 0; k < 4; k++) oclnn_grad_add(g, node->src[f->s_w + 4 * dir + k], w[k]);
@@ -603,7 +621,9 @@ static oclnn_status rnn_build(oclnn_graph *g, int mode, oclnn_tensor *x, oclnn_t
                          (long long)N, xs);
         return g->error;
     }
-    if ((int64_t)N * T * 4 * H * D > 0x7fffffff || (int64_t)L * D * 4 * H * (H + x->dims[2] + D * H) > 0x7fffffff) {
+    /* the largest buffers: the gate gradients' workspace (GRU: 12 H per row)
+     * and the gates (4 H per row and direction) */
+    if ((int64_t)N * T * (12 * (int64_t)H + 1) > 0x7fffffff || (int64_t)N * T * 4 * H * D > 0x7fffffff || (int64_t)L * D * 4 * H * (H + x->dims[2] + D * H) > 0x7fffffff) {
         oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "%s: input %s with H = %d needs buffers past 2^31 elements", op, xs,
                          H);
         return g->error;
