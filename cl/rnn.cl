@@ -172,14 +172,39 @@ __kernel void gru_step_grad(__global const float *gates, int g_off, int g_ld, __
 /* dst [cols, rows] = src [rows, cols]^T: the weights, transposed once per
  * run, and the gate gradients of all steps, so that every product is a
  * plain A * B (the form GEMM engines run fastest, with no transposing
- * helper kernels). One work item per element, in the order of dst. */
+ * helper kernels). One work item per 8 x 8 block: eight rows of eight
+ * consecutive elements are read and written as eight columns of eight
+ * consecutive elements, so both sides move whole cache lines; blocks on
+ * the matrix's edges go element by element. */
 __kernel void rnn_transpose(__global float *dst, int dst_off, __global const float *src, int src_off, int rows,
                             int cols)
 {
     int id = get_global_id(0);
-    if (id >= rows * cols) return;
-    int c = id / rows, r = id - c * rows;
-    dst[dst_off + id] = src[src_off + r * cols + c];
+    int bc = (cols + 7) / 8, br = (rows + 7) / 8;
+    if (id >= br * bc) return;
+    int r0 = id / bc * 8, c0 = (id - id / bc * bc) * 8;
+    if (r0 + 8 <= rows && c0 + 8 <= cols) {
+        float8 v0 = vload8(0, src + src_off + (r0 + 0) * cols + c0);
+        float8 v1 = vload8(0, src + src_off + (r0 + 1) * cols + c0);
+        float8 v2 = vload8(0, src + src_off + (r0 + 2) * cols + c0);
+        float8 v3 = vload8(0, src + src_off + (r0 + 3) * cols + c0);
+        float8 v4 = vload8(0, src + src_off + (r0 + 4) * cols + c0);
+        float8 v5 = vload8(0, src + src_off + (r0 + 5) * cols + c0);
+        float8 v6 = vload8(0, src + src_off + (r0 + 6) * cols + c0);
+        float8 v7 = vload8(0, src + src_off + (r0 + 7) * cols + c0);
+        __global float *d = dst + dst_off + c0 * rows + r0;
+        vstore8((float8)(v0.s0, v1.s0, v2.s0, v3.s0, v4.s0, v5.s0, v6.s0, v7.s0), 0, d);
+        vstore8((float8)(v0.s1, v1.s1, v2.s1, v3.s1, v4.s1, v5.s1, v6.s1, v7.s1), 0, d + rows);
+        vstore8((float8)(v0.s2, v1.s2, v2.s2, v3.s2, v4.s2, v5.s2, v6.s2, v7.s2), 0, d + 2 * rows);
+        vstore8((float8)(v0.s3, v1.s3, v2.s3, v3.s3, v4.s3, v5.s3, v6.s3, v7.s3), 0, d + 3 * rows);
+        vstore8((float8)(v0.s4, v1.s4, v2.s4, v3.s4, v4.s4, v5.s4, v6.s4, v7.s4), 0, d + 4 * rows);
+        vstore8((float8)(v0.s5, v1.s5, v2.s5, v3.s5, v4.s5, v5.s5, v6.s5, v7.s5), 0, d + 5 * rows);
+        vstore8((float8)(v0.s6, v1.s6, v2.s6, v3.s6, v4.s6, v5.s6, v6.s6, v7.s6), 0, d + 6 * rows);
+        vstore8((float8)(v0.s7, v1.s7, v2.s7, v3.s7, v4.s7, v5.s7, v6.s7, v7.s7), 0, d + 7 * rows);
+    } else {
+        for (int c = c0; c < c0 + 8 && c < cols; c++)
+            for (int r = r0; r < r0 + 8 && r < rows; r++) dst[dst_off + c * rows + r] = src[src_off + r * cols + c];
+    }
 }
 
 /* dst[0 .. n) = value: the ones vector that turns the bias gradients into

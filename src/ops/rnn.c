@@ -165,7 +165,7 @@ static oclnn_status enqueue_transpose(oclnn_context *ctx, oclnn_tensor *node, cl
     a_mem(&a, src, src_off);
     a_int(&a, rows);
     a_int(&a, cols);
-    return a.s ? a.s : enqueue_n(ctx, node, L_TRANSPOSE, (size_t)(rows * cols));
+    return a.s ? a.s : enqueue_n(ctx, node, L_TRANSPOSE, (size_t)(((rows + 7) / 8) * ((cols + 7) / 8)));
 }
 
 /* dst rows (buffer, offset, ld) = src [N, H] at src_off, or zeros. */
