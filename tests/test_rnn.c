@@ -18,6 +18,7 @@ typedef struct cfg {
     int mode, N, T, I, H, L, bidir, batch_first;
     int with_len, with_h0;
     int terms; /* bit 0: output, bit 1: h_n, bit 2: c_n in the loss */
+    int x_data; /* the input is data (no gradient), not a parameter */
 } cfg;
 
 static int ngates(const cfg *c) { return c->mode == LSTM ? 4 : 3; }
@@ -424,7 +425,7 @@ static void run_case(const cfg *c, uint64_t *rng, int check_fd)
     int64_t xd[3] = {c->batch_first ? c->N : c->T, c->batch_first ? c->T : c->N, c->I};
     int64_t sd[3] = {(int64_t)c->L * D, c->N, c->H}, nd = c->N;
     int64_t yd[3] = {xd[0], xd[1], (int64_t)D * c->H};
-    oclnn_tensor *x = oclnn_param(g, "x", 3, xd);
+    oclnn_tensor *x = c->x_data ? oclnn_input(g, "x", OCLNN_DTYPE_F32, 3, xd) : oclnn_param(g, "x", 3, xd);
     oclnn_tensor *h0 = c->with_h0 ? oclnn_param(g, "h0", 3, sd) : NULL;
     oclnn_tensor *c0 = c->with_h0 && lstm ? oclnn_param(g, "c0", 3, sd) : NULL;
     oclnn_tensor *len = c->with_len ? oclnn_input(g, "lengths", OCLNN_DTYPE_I32, 1, &nd) : NULL;
@@ -472,7 +473,8 @@ static void run_case(const cfg *c, uint64_t *rng, int check_fd)
     expect_close(out.h_n, r.hn, st, 1e-10, "h_n", name);
     if (lstm) expect_close(out.c_n, r.cn, st, 1e-10, "c_n", name);
     const double gl = 1e-8;
-    expect_close(oclnn_tensor_grad(x), gr.x, nx, gl, "dx", name);
+    if (c->x_data) ck_assert_ptr_null(oclnn_tensor_grad(x));
+    else expect_close(oclnn_tensor_grad(x), gr.x, nx, gl, "dx", name);
     if (h0) expect_close(oclnn_tensor_grad(h0), gr.h0, st, gl, "dh0", name);
     if (c0) expect_close(oclnn_tensor_grad(c0), gr.c0, st, gl, "dc0", name);
     for (int l = 0; l < c->L; l++)
@@ -489,22 +491,24 @@ static void run_case(const cfg *c, uint64_t *rng, int check_fd)
     free_problem(&p);
 }
 
-/* {mode, N, T, I, H, L, bidir, batch_first, lengths, h0, terms} */
+/* {mode, N, T, I, H, L, bidir, batch_first, lengths, h0, terms[, x_data]} */
 static const cfg cases[] = {
-    {LSTM, 1, 1, 1, 1, 1, 0, 1, 0, 1, 7},
-    {LSTM, 3, 7, 7, 3, 2, 1, 0, 1, 1, 7},
-    {LSTM, 7, 33, 3, 7, 1, 1, 1, 1, 0, 1},
-    {LSTM, 33, 3, 1, 33, 3, 0, 0, 1, 1, 2},
-    {LSTM, 3, 33, 33, 1, 3, 1, 1, 0, 1, 4},
-    {LSTM, 7, 3, 7, 7, 2, 0, 1, 1, 1, 6},
-    {LSTM, 1, 7, 3, 33, 2, 1, 0, 0, 0, 3},
-    {GRU, 1, 1, 1, 1, 1, 0, 1, 0, 1, 3},
-    {GRU, 3, 7, 7, 3, 2, 1, 0, 1, 1, 3},
-    {GRU, 7, 33, 3, 7, 1, 1, 1, 1, 0, 1},
-    {GRU, 33, 3, 1, 33, 3, 0, 0, 1, 1, 2},
-    {GRU, 3, 33, 33, 1, 3, 1, 1, 0, 1, 1},
-    {GRU, 7, 3, 7, 7, 2, 0, 1, 1, 1, 2},
-    {GRU, 1, 7, 3, 33, 2, 1, 0, 0, 0, 3},
+    {LSTM, 1, 1, 1, 1, 1, 0, 1, 0, 1, 7, 0},
+    {LSTM, 3, 7, 7, 3, 2, 1, 0, 1, 1, 7, 0},
+    {LSTM, 7, 33, 3, 7, 1, 1, 1, 1, 0, 1, 0},
+    {LSTM, 33, 3, 1, 33, 3, 0, 0, 1, 1, 2, 0},
+    {LSTM, 3, 33, 33, 1, 3, 1, 1, 0, 1, 4, 0},
+    {LSTM, 7, 3, 7, 7, 2, 0, 1, 1, 1, 6, 0},
+    {LSTM, 1, 7, 3, 33, 2, 1, 0, 0, 0, 3, 0},
+    {LSTM, 3, 7, 7, 3, 2, 1, 1, 1, 1, 7, 1},
+    {GRU, 1, 1, 1, 1, 1, 0, 1, 0, 1, 3, 0},
+    {GRU, 3, 7, 7, 3, 2, 1, 0, 1, 1, 3, 0},
+    {GRU, 7, 33, 3, 7, 1, 1, 1, 1, 0, 1, 0},
+    {GRU, 33, 3, 1, 33, 3, 0, 0, 1, 1, 2, 0},
+    {GRU, 3, 33, 33, 1, 3, 1, 1, 0, 1, 1, 0},
+    {GRU, 7, 3, 7, 7, 2, 0, 1, 1, 1, 2, 0},
+    {GRU, 1, 7, 3, 33, 2, 1, 0, 0, 0, 3, 0},
+    {GRU, 7, 3, 7, 7, 2, 1, 0, 1, 0, 1, 1},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
@@ -517,10 +521,10 @@ END_TEST
 
 /* The host gradients themselves against finite differences (small sizes). */
 static const cfg fd_cases[] = {
-    {LSTM, 2, 4, 3, 2, 2, 1, 1, 1, 1, 7},
-    {LSTM, 3, 3, 2, 3, 1, 1, 0, 0, 1, 5},
-    {GRU, 2, 4, 3, 2, 2, 1, 0, 1, 1, 3},
-    {GRU, 3, 3, 2, 3, 1, 0, 1, 0, 1, 2},
+    {LSTM, 2, 4, 3, 2, 2, 1, 1, 1, 1, 7, 0},
+    {LSTM, 3, 3, 2, 3, 1, 1, 0, 0, 1, 5, 0},
+    {GRU, 2, 4, 3, 2, 2, 1, 0, 1, 1, 3, 0},
+    {GRU, 3, 3, 2, 3, 1, 0, 1, 0, 1, 2, 0},
 };
 
 START_TEST(test_finite_differences)
@@ -643,7 +647,7 @@ END_TEST
 START_TEST(test_dropout)
 {
     uint64_t rng = tu_seed() + 3000;
-    cfg c = {LSTM, 3, 5, 4, 6, 2, 1, 1, 0, 0, 1};
+    cfg c = {LSTM, 3, 5, 4, 6, 2, 1, 1, 0, 0, 1, 0};
     problem p = make_problem(&c, &rng);
     result r;
     memset(&r, 0, sizeof r);
@@ -806,7 +810,7 @@ END_TEST
 static void model_case(int mode, int bidir, int with_len, uint64_t *rng)
 {
     const int O = 5;
-    cfg c = {mode, 4, 6, 10, 20, 2, bidir, 1, with_len, 0, 1};
+    cfg c = {mode, 4, 6, 10, 20, 2, bidir, 1, with_len, 0, 1, 0};
     problem p = make_problem(&c, rng);
     const int D = ndir(&c), F = D * c.H;
     double *fw = rnd((size_t)O * F, -0.3, 0.3, rng), *fb = rnd(O, -0.3, 0.3, rng), *wl = rnd((size_t)c.N * O, -1, 1, rng);

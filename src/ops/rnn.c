@@ -519,7 +519,12 @@ static void layer_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *con
         d.s_len = f->s_len >= 0 ? n : -1;
         if (f->s_len >= 0) srcs[n++] = node->src[f->s_len];
         d.x_needs_grad = (x->flags & T_NEEDS_GRAD) != 0;
-        oclnn_tensor *t = data_node(g, lstm ? &lstm_grad_def : &gru_grad_def, &d, x->ndim, x->dims, n, srcs);
+        /* The node's own output is dx; a one-element stand-in when the
+         * input needs no gradient (the first layer on data), so that no
+         * [N*T, I] buffer is planned for nothing. */
+        const int64_t one = 1;
+        oclnn_tensor *t = data_node(g, lstm ? &lstm_grad_def : &gru_grad_def, &d, d.x_needs_grad ? x->ndim : 1,
+                                    d.x_needs_grad ? x->dims : &one, n, srcs);
         if (!t) return;
         int64_t st[3] = {1, f->N, f->H}, rows = (int64_t)f->N * f->T;
         int64_t dgdims[1] = {(lstm ? 2 : 4) * rows * f->ng * f->H + rows};
