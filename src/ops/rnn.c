@@ -22,18 +22,26 @@
  *                                      goes to HP[d][next] (or h_n)
  * Outputs: the sequence (node), h_n and c_n (differentiable aux), and the
  * saved G (activated gates), HP (h_prev of each step), CP (c_prev of each
- * step) and the R and WT workspaces. HP doubles as the state passed between steps
- * and as the right operand of dW_hh = dG^T HP.
+ * step) and the R and WT workspaces. HP doubles as the state passed
+ * between steps and as the right operand of dW_hh = dG^T HP.
  *
  * Gradient node (op "lstm_grad" / "gru_grad"), for direction d, steps in
  * the reverse of the forward order:
  *   dh, dc = grads of h_n, c_n          carries, [1, N, H] (they end as dh0, dc0)
  *   per step: *_step_grad kernel        gate gradients dG of the step
  *             dh += dG[t] W_hh          one GEMM (beta 1)
- *   dW_ih = dGi^T X, dW_hh = dGh^T HP   one GEMM each, all steps
- *   db_ih, db_hh = column sums of dGi, dGh
+ *   dGT = dG^T                          one transpose kernel, so that:
+ *   dW_ih = dGiT X, dW_hh = dGhT HP     one GEMM each over all steps
+ *   db_ih, db_hh = 1^T dGi, 1^T dGh     one GEMM each (m = 1)
  *   dx = dGi W_ih                       one GEMM (when x needs a gradient)
- * (LSTM: dGi = dGh = dG; GRU: they differ in the n block, dGh = dn * r.) */
+ * (LSTM: dGi = dGh = dG; GRU: they differ in the n block, dGh = dn * r.)
+ * The node's output is dx; the graph sums the two directions' dx (its
+ * grad_add). Every product is a plain A * B, on one GEMM plan per node.
+ *
+ * Lengths: rows past a sequence's length compute on valid data and select
+ * (the step kernels are branch-free so that PoCL vectorises them); the
+ * forward keeps the state there and writes zeros, the backward keeps the
+ * carries and writes zero gate gradients, so they add nothing to dW. */
 #include "graph/graph.h"
 #include "oclnn/ops.h"
 #include "oclnn/rnn.h"
