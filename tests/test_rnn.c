@@ -615,6 +615,12 @@ START_TEST(test_errors)
     const int good[3] = {5, 0, 2};
     TU_OK(oclnn_tensor_write(len, good, sizeof good));
     TU_OK(oclnn_graph_run(g));
+    /* zeros past each sequence's end (all of sequence 1), and the biases
+     * (zero) with a zero input keep the rest at zero too: every element
+     * written and finite */
+    float *y = read_f(out.output, 3 * 5 * 4);
+    for (int i = 0; i < 60; i++) ck_assert_msg(y[i] == 0.0f, "output[%d] = %g", i, y[i]);
+    free(y);
     oclnn_graph_release(g);
 }
 END_TEST
@@ -634,6 +640,12 @@ START_TEST(test_no_rebuild_for_new_sizes)
             TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, out.output)));
             TU_OK(oclnn_graph_compile(g, NULL));
             TU_OK(oclnn_graph_run(g));
+            /* read before releasing: a process that exits with PoCL still
+             * compiling a kernel can crash in LLVM's teardown */
+            size_t nx = (size_t)oclnn_tensor_numel(x);
+            float *dx = read_f(oclnn_tensor_grad(x), nx);
+            for (size_t i = 0; i < nx; i++) ck_assert(isfinite(dx[i]));
+            free(dx);
             oclnn_graph_release(g);
         }
         unsigned after = oclnn_context_cache_stats(ctx).programs_built + oclnn_context_cache_stats(ctx).disk_hits;
