@@ -319,6 +319,27 @@ START_TEST(test_sizes_beyond_32_bits)
 }
 END_TEST
 
+/* Releasing a graph whose work is still queued: with cold caches PoCL
+ * compiles kernels on its device threads while they run, and a process
+ * that released the graph and exited under it crashed in LLVM's teardown.
+ * Check runs each test in a child process, so the environment set here
+ * (before the first context of this process) reaches PoCL. */
+START_TEST(test_release_while_work_is_queued)
+{
+    setenv("OCLNN_NO_CACHE", "1", 1);
+    setenv("POCL_KERNEL_CACHE", "0", 1);
+    for (int k = 0; k < 2; k++) {
+        oclnn_graph *g = oclnn_graph_create(tu_context());
+        oclnn_tensor *x = oclnn_param(g, "x", 2, (const int64_t[]){3 + 5 * k, 4});
+        oclnn_tensor *w = oclnn_param(g, "w", 2, (const int64_t[]){4, 7 + k});
+        TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_tanh(g, oclnn_matmul(g, x, w)))));
+        TU_OK(oclnn_graph_compile(g, NULL));
+        TU_OK(oclnn_graph_run(g));
+        oclnn_graph_release(g); /* nothing read: the run may still be queued */
+    }
+}
+END_TEST
+
 START_TEST(test_registry_lists_every_op_once)
 {
     int n = oclnn_op_count();
@@ -355,6 +376,7 @@ int main(void)
     tcase_add_test(tc, test_failed_compile_can_be_retried);
     tcase_add_test(tc, test_compile_retried_after_a_failed_prepare);
     tcase_add_test(tc, test_sizes_beyond_32_bits);
+    tcase_add_test(tc, test_release_while_work_is_queued);
     tcase_add_test(tc, test_registry_lists_every_op_once);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -441,6 +441,9 @@ void oclnn_graph_profile_report(const oclnn_graph *g);
 void oclnn_graph_release(oclnn_graph *g)
 {
     if (!g) return;
+    /* Work still queued may use this graph's kernels and buffers: let it
+     * finish first (PoCL may even be compiling one of them). */
+    if (g->compiled && g->ctx->queue) clFinish(g->ctx->queue);
     oclnn_graph_profile_report(g);
     free(g->node_seconds);
     for (int i = 0; i < g->count; i++) {
