@@ -10,8 +10,6 @@
 
 #include "oclnn/graph.h"
 
-#include <stdio.h>
-
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -61,6 +59,82 @@ oclnn_tensor *oclnn_topk(oclnn_graph *g, oclnn_tensor *scores, int64_t k, int la
 oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t m, const float *table, int64_t n,
                               int64_t dim, int64_t k, oclnn_metric metric, int64_t chunk_rows, float *values,
                               int32_t *indices);
+
+/* ---- Word-vector files (src/io/wordvec.c). Formats:
+ *   WORD2VEC_BINARY  header "count dim\n", then per word: the word, a space,
+ *                    dim little-endian f32 (optionally followed by '\n', as
+ *                    the original C tool writes; leading newlines of a word
+ *                    are skipped, as gensim does);
+ *   WORD2VEC_TEXT    header "count dim", then "word v1 ... vdim" per line;
+ *   FASTTEXT_VEC     fastText's .vec: the same as WORD2VEC_TEXT (a trailing
+ *                    space per line is fine);
+ *   GLOVE            no header; dim is taken from the first line.
+ * AUTO detects: a first line of exactly two integers is a header, then a
+ * first record that parses as text means text, else binary; no header
+ * means GloVe (a GloVe file of dim 1 whose first word is an integer is
+ * misread as a header: name the format). Fields are separated by runs of
+ * spaces or tabs; "\r\n" line ends are accepted; numbers are parsed as C's
+ * strtof does (nan and inf included). The file is streamed once; vectors
+ * land in one contiguous f32 [count, dim] array (ready for upload as an
+ * embedding table); words are looked up through a hash table.
+ *
+ * Malformed input is an OCLNN_ERR_FORMAT naming the file and the line
+ * (text) or the word number and byte offset (binary): a bad header, a row
+ * with too few or too many numbers (wrong dimension), a field that is not a
+ * number, fewer rows than the header's count (or more, other than blank
+ * lines), a truncated binary record, a duplicate word, invalid UTF-8.
+ * Policies, as options:
+ *   duplicates   ERROR (default) or KEEP_FIRST: later rows of a word are
+ *                skipped (gensim's behaviour, which logs a warning);
+ *   invalid_utf8 ERROR (default, gensim's unicode_errors='strict') or
+ *                REPLACE: each invalid byte becomes U+FFFD
+ *                (unicode_errors='replace'; the original C tool can cut
+ *                multi-byte characters at its 50-byte word limit).
+ * I/O errors are OCLNN_ERR_IO, allocation failures OCLNN_ERR_OUT_OF_MEMORY. */
+typedef enum oclnn_wordvec_format {
+    OCLNN_WORDVEC_AUTO = 0,
+    OCLNN_WORDVEC_WORD2VEC_BINARY,
+    OCLNN_WORDVEC_WORD2VEC_TEXT,
+    OCLNN_WORDVEC_FASTTEXT_VEC,
+    OCLNN_WORDVEC_GLOVE
+} oclnn_wordvec_format;
+enum { OCLNN_WORDVEC_DUP_ERROR = 0, OCLNN_WORDVEC_DUP_KEEP_FIRST = 1 };
+enum { OCLNN_WORDVEC_UTF8_ERROR = 0, OCLNN_WORDVEC_UTF8_REPLACE = 1 };
+
+typedef struct oclnn_wordvec_options {
+    oclnn_wordvec_format format; /* AUTO (0): detect */
+    int64_t limit;               /* read at most this many words (0: all) */
+    int duplicates;              /* OCLNN_WORDVEC_DUP_* */
+    int invalid_utf8;            /* OCLNN_WORDVEC_UTF8_* */
+} oclnn_wordvec_options;
+
+typedef struct oclnn_wordvec oclnn_wordvec;
+
+/* Reads a word-vector file (options may be NULL: defaults). */
+oclnn_status oclnn_wordvec_load(const char *path, const oclnn_wordvec_options *options, oclnn_wordvec **out);
+void oclnn_wordvec_release(oclnn_wordvec *wv);
+int64_t oclnn_wordvec_count(const oclnn_wordvec *wv);
+int64_t oclnn_wordvec_dim(const oclnn_wordvec *wv);
+/* The format read (AUTO resolved; a text file with a header reads as
+ * WORD2VEC_TEXT unless FASTTEXT_VEC was asked for). */
+oclnn_wordvec_format oclnn_wordvec_format_of(const oclnn_wordvec *wv);
+/* Row-major f32 [count, dim], owned by wv. */
+const float *oclnn_wordvec_vectors(const oclnn_wordvec *wv);
+/* Word of row i (NUL-terminated UTF-8), NULL when i is out of range. */
+const char *oclnn_wordvec_word(const oclnn_wordvec *wv, int64_t i);
+/* All words, in row order (count entries, owned by wv). */
+const char *const *oclnn_wordvec_words(const oclnn_wordvec *wv);
+/* Row of a word (exact bytes), or -1. */
+int64_t oclnn_wordvec_find(const oclnn_wordvec *wv, const char *word);
+
+/* Writes count words and their vectors [count, dim] in a format (AUTO is
+ * refused): binary as the original word2vec tool does (a '\n' after each
+ * vector), text with "%.9g" numbers, which read back to the same f32 bits
+ * (gensim's load_word2vec_format reads both back exactly). Words must be
+ * non-empty valid UTF-8 without spaces, tabs or line breaks, else
+ * OCLNN_ERR_INVALID_ARG. Written to a temporary file renamed over path. */
+oclnn_status oclnn_wordvec_save(const char *path, oclnn_wordvec_format format, int64_t count, int64_t dim,
+                                const char *const *words, const float *vectors);
 
 #ifdef __cplusplus
 }
