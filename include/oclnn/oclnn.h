@@ -11,6 +11,7 @@
  *   layers.h       pooling, batch norm, dropout
  *   nn.h           model builders (MLP, SimpleCNN) and the SimpleCNN trainer
  *   rnn.h          LSTM and GRU layers (PyTorch semantics and weight names)
+ *   embeddings.h   similarity, top-k, k-NN search, word-vector files
  *
  * A minimal program:
  *     oclnn_context *ctx;
@@ -38,5 +39,6 @@
 #include "oclnn/layers.h"
 #include "oclnn/nn.h"
 #include "oclnn/rnn.h"
+#include "oclnn/embeddings.h"
 
 #endif

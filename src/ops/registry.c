@@ -20,6 +20,7 @@ extern const oclnn_op_def *const oclnn_dropout_ops[];
 extern const oclnn_op_def *const oclnn_cast_ops[];
 extern const oclnn_op_def *const oclnn_embedding_ops[];
 extern const oclnn_op_def *const oclnn_rnn_ops[];
+extern const oclnn_op_def *const oclnn_similarity_ops[];
 
 typedef struct family {
     const char *name;
@@ -41,6 +42,7 @@ static const family families[] = {
     {"cast", oclnn_cast_ops},
     {"embedding", oclnn_embedding_ops},
     {"rnn", oclnn_rnn_ops},
+    {"similarity", oclnn_similarity_ops},
 };
 #define FAMILY_COUNT (sizeof families / sizeof families[0])
 

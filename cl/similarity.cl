@@ -1,0 +1,238 @@
+/* Similarity and search: row L2 normalisation (forward and backward),
+ * squared euclidean distance from a GEMM plus row norms, and top-k per row
+ * by radix selection (no full sort).
+ *
+ * Sizes are arguments; nothing is specialised with -D. Every kernel
+ * bounds-checks its ids; the top-k kernels, which use barriers, never
+ * return early (PoCL runs the code after a barrier in the wrong work items
+ * when some returned): inactive work items only skip loads and stores. */
+
+/* ---- L2 normalisation over rows of length D: y = x / max(|x|, eps).
+ * One work item per row; the norm is saved for backward. */
+__kernel void l2n_forward(__global float *y, int y_off, __global float *nrm, int nrm_off,
+                          __global const float *x, int x_off, int rows, int D, float eps)
+{
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    __global const float *xr = x + x_off + r * D;
+    float s = 0.0f;
+    for (int j = 0; j < D; j++) s = fma(xr[j], xr[j], s);
+    float n = sqrt(s);
+    nrm[nrm_off + r] = n;
+    float inv = 1.0f / fmax(n, eps);
+    __global float *yr = y + y_off + r * D;
+    for (int j = 0; j < D; j++) yr[j] = xr[j] * inv;
+}
+
+/* dx = (dy - y * <dy, y>) / n for n > eps; dx = dy / eps otherwise (the
+ * denominator is the constant eps there). */
+__kernel void l2n_backward(__global float *dx, int dx_off, __global const float *dy, int dy_off,
+                           __global const float *y, int y_off, __global const float *nrm, int nrm_off, int rows,
+                           int D, float eps)
+{
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    __global const float *dyr = dy + dy_off + r * D, *yr = y + y_off + r * D;
+    __global float *dxr = dx + dx_off + r * D;
+    float n = nrm[nrm_off + r];
+    if (n > eps) {
+        float dot = 0.0f;
+        for (int j = 0; j < D; j++) dot = fma(dyr[j], yr[j], dot);
+        float inv = 1.0f / n;
+        for (int j = 0; j < D; j++) dxr[j] = (dyr[j] - yr[j] * dot) * inv;
+    } else {
+        float inv = 1.0f / eps;
+        for (int j = 0; j < D; j++) dxr[j] = dyr[j] * inv;
+    }
+}
+
+/* ---- squared euclidean distance: |a_i|^2 + |b_j|^2 - 2 <a_i, b_j>. */
+__kernel void row_sqnorm(__global float *out, int out_off, __global const float *x, int x_off, int rows, int D)
+{
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    __global const float *xr = x + x_off + r * D;
+    float s = 0.0f;
+    for (int j = 0; j < D; j++) s = fma(xr[j], xr[j], s);
+    out[out_off + r] = s;
+}
+
+/* d holds -2 <a_i, b_j> from the GEMM; adds the norms and clamps the
+ * rounding below zero away. */
+__kernel void sqdist_combine(__global float *d, int d_off, __global const float *na, int na_off,
+                             __global const float *nb, int nb_off, int M, int N)
+{
+    int gid = get_global_id(0);
+    if (gid >= M * N) return;
+    int i = gid / N, j = gid - i * N;
+    float v = d[d_off + gid] + na[na_off + i] + nb[nb_off + j];
+    d[d_off + gid] = v > 0.0f ? v : (isnan(v) ? v : 0.0f);
+}
+
+/* ---- top-k */
+
+/* Order key: a larger key is a better element. Floats map to unsigned ints
+ * in their order (flipped for smallest-first); -0 counts as +0; NaN gets
+ * 0, below every number (real keys lie in [0x007FFFFF, 0xFF800000]). */
+uint topk_key(float f, int largest)
+{
+    if (isnan(f)) return 0u;
+    if (f == 0.0f) f = 0.0f;
+    uint u = as_uint(f);
+    uint k = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return largest ? k : ~k;
+}
+
+/* One work-group per (row, part): selects the k best of the part's
+ * elements of in_v (row length n, the part is [p*n/parts, (p+1)*n/parts),
+ * at least k long) and writes them best first, ties by lower index, to
+ * (row * parts + p) * k of out_v / out_i. The index written is in_i's
+ * entry (has_idx: a merge of earlier parts' candidates) or the column.
+ *
+ * Radix selection (as PyTorch's topk): four passes of an 8-bit histogram
+ * in local memory find the key T of the k-th best element and how many
+ * elements equal to T are needed (kk); one pass gathers the elements
+ * better than T and the first kk equal to T, in column order (each work
+ * item scans a contiguous stretch, stretches are ranked by a scan); a
+ * bitonic sort of the S >= k (power of two) local slots by (key, position)
+ * orders them. Position order is index order: within a part trivially,
+ * and merge candidates come part after part, each part sorted. */
+__kernel void topk_select(__global float *out_v, int out_v_off, __global int *out_i, int out_i_off,
+                          __global const float *in_v, int in_v_off, __global const int *in_i, int in_i_off,
+                          int has_idx, int rows, int n, int parts, int k, int S, int largest,
+                          __local uint *skey, __local int *spos)
+{
+    __local int hist[256];
+    __local int cnt_b[256], cnt_e[256];
+    __local uint sh_prefix;
+    __local int sh_kk;
+    int lid = get_local_id(0), wg = get_local_size(0);
+    int grp = get_group_id(0);
+    int row = grp / parts, p = grp - row * parts;
+    int active = row < rows;
+    int start = (int)(((long)p * n) / parts), end = (int)(((long)(p + 1) * n) / parts);
+    int L = active ? end - start : 0;
+    __global const float *v = in_v + in_v_off + (active ? row * n + start : 0);
+
+    uint prefix = 0u, mask = 0u;
+    if (lid == 0) {
+        sh_prefix = 0u;
+        sh_kk = k;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int pass = 0; pass < 4; pass++) {
+        int shift = 24 - 8 * pass;
+        for (int b = lid; b < 256; b += wg) hist[b] = 0;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int i = lid; i < L; i += wg) {
+            uint key = topk_key(v[i], largest);
+            if ((key & mask) == prefix) atomic_inc(&hist[(key >> shift) & 255u]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid == 0) {
+            int kk = sh_kk, cum = 0, d = 255;
+            for (; d > 0; d--) {
+                if (cum + hist[d] >= kk) break;
+                cum += hist[d];
+            }
+            sh_kk = kk - cum;
+            sh_prefix = prefix | ((uint)d << shift);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        prefix = sh_prefix;
+        mask |= 255u << shift;
+    }
+    uint T = prefix;
+    int kk = sh_kk, nbetter = k - kk;
+
+    /* Gather: contiguous stretches keep column order. */
+    int seg = (L + wg - 1) / wg;
+    int s0 = min(lid * seg, L), s1 = min(s0 + seg, L);
+    int nb = 0, ne = 0;
+    for (int i = s0; i < s1; i++) {
+        uint key = topk_key(v[i], largest);
+        nb += key > T;
+        ne += key == T;
+    }
+    cnt_b[lid] = nb;
+    cnt_e[lid] = ne;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        int ab = 0, ae = 0;
+        for (int t = 0; t < wg; t++) {
+            int b = cnt_b[t], e = cnt_e[t];
+            cnt_b[t] = ab;
+            cnt_e[t] = ae;
+            ab += b;
+            ae += e;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int j = k + lid; j < S; j += wg) {
+        skey[j] = 0u;
+        spos[j] = INT_MAX;
+    }
+    int ob = cnt_b[lid], oe = cnt_e[lid];
+    for (int i = s0; i < s1; i++) {
+        uint key = topk_key(v[i], largest);
+        if (key > T) {
+            skey[ob] = key;
+            spos[ob] = i;
+            ob++;
+        } else if (key == T) {
+            if (oe < kk) {
+                skey[nbetter + oe] = key;
+                spos[nbetter + oe] = i;
+            }
+            oe++;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    /* Bitonic sort, best first: (key descending, position ascending). */
+    for (int size = 2; size <= S; size <<= 1) {
+        for (int stride = size >> 1; stride > 0; stride >>= 1) {
+            for (int t = lid; t < (S >> 1); t += wg) {
+                int i = 2 * t - (t & (stride - 1)), j = i + stride;
+                uint ki = skey[i], kj = skey[j];
+                int pi = spos[i], pj = spos[j];
+                int j_better = kj > ki || (kj == ki && pj < pi);
+                int want_first = (i & size) == 0; /* this half ends best first */
+                if (want_first ? j_better : !j_better) {
+                    skey[i] = kj;
+                    skey[j] = ki;
+                    spos[i] = pj;
+                    spos[j] = pi;
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+    }
+
+    if (active) {
+        int o = (row * parts + p) * k;
+        for (int j = lid; j < k; j += wg) {
+            int pos = spos[j];
+            out_v[out_v_off + o + j] = v[pos];
+            out_i[out_i_off + o + j] = has_idx ? in_i[in_i_off + row * n + start + pos] : start + pos;
+        }
+    }
+}
+
+/* Gradient of the top-k values: dscores is zero except at the selected
+ * columns, which get dy (indices in a row are distinct: no conflicts). */
+__kernel void topk_grad_zero(__global float *dx, int dx_off, int total)
+{
+    int gid = get_global_id(0);
+    if (gid >= total) return;
+    dx[dx_off + gid] = 0.0f;
+}
+
+__kernel void topk_grad_scatter(__global float *dx, int dx_off, __global const float *dy, int dy_off,
+                                __global const int *idx, int idx_off, int rows, int n, int k)
+{
+    int gid = get_global_id(0);
+    if (gid >= rows * k) return;
+    int r = gid / k, c = idx[idx_off + gid];
+    if (c >= 0 && c < n) dx[dx_off + r * n + c] = dy[dy_off + gid];
+}

@@ -1,0 +1,142 @@
+/* oclnn embeddings: similarity, top-k search and word-vector files.
+ *
+ * Similarity ops (src/ops/similarity.c, cl/similarity.cl) are graph ops
+ * with gradients; oclnn_knn_search is a host-level call that searches a
+ * table of any size in chunks on the device. Word-vector files
+ * (src/io/wordvec.c) are read into one contiguous f32 [count, dim] array,
+ * ready to upload as an embedding table. */
+#ifndef OCLNN_EMBEDDINGS_H
+#define OCLNN_EMBEDDINGS_H
+
+#include "oclnn/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Similarity between two sets of vectors a [M, D] and b [N, D] (f32,
+ * 2-D, any view) -> [M, N]:
+ *   COSINE       <a_i, b_j> / (max(|a_i|, 1e-12) max(|b_j|, 1e-12)): a zero
+ *                row has similarity 0 to everything; normalise + one GEMM;
+ *   SQ_EUCLIDEAN |a_i - b_j|^2 = |a_i|^2 + |b_j|^2 - 2 <a_i, b_j>, one GEMM
+ *                plus the norms, clamped at 0 (rounding); the gradient
+ *                ignores the clamp;
+ *   DOT          <a_i, b_j>, one GEMM.
+ * Gradients flow to both a and b. NaN in a row gives NaN in its scores. */
+typedef enum oclnn_metric { OCLNN_METRIC_COSINE = 0, OCLNN_METRIC_SQ_EUCLIDEAN = 1, OCLNN_METRIC_DOT = 2 } oclnn_metric;
+oclnn_tensor *oclnn_pairwise(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b, oclnn_metric metric);
+/* Whether the metric's best matches are its largest scores (cosine, dot)
+ * or its smallest (distance); -1 for an unknown metric. */
+int oclnn_metric_largest(oclnn_metric metric);
+const char *oclnn_metric_name(oclnn_metric metric);
+
+/* y = x / max(|x|_2, eps) over the last axis (F.normalize(x, dim=-1));
+ * eps <= 0 means 1e-12. Rows with norm <= eps come out as x / eps. */
+oclnn_tensor *oclnn_l2_normalize(oclnn_graph *g, oclnn_tensor *x, float eps);
+
+/* Top-k along the last axis of scores [..., N] (f32, any view): the values
+ * [..., k] (the returned tensor) and, in *indices, their columns [..., k]
+ * as i32 (an output without gradient; mark it with oclnn_graph_output to
+ * read it). largest != 0: the k largest, else the k smallest. Sorted best
+ * first; exact ties (-0 equals +0) go to the lower index, so results are
+ * deterministic. NaN ranks after every number in both orders (ties among
+ * NaNs by index): NaNs come out only when fewer than k numbers exist.
+ * 1 <= k <= min(N, 1024). The gradient of the values goes to the selected
+ * scores (zeros elsewhere). A radix selection kernel, not a sort; a long
+ * row is split over several work-groups whose candidates are merged. */
+#define OCLNN_TOPK_MAX 1024
+oclnn_tensor *oclnn_topk(oclnn_graph *g, oclnn_tensor *scores, int64_t k, int largest, oclnn_tensor **indices);
+
+/* Brute-force k nearest neighbours of m queries [m, dim] among n table rows
+ * [n, dim] (host row-major f32): values [m, k] and indices [m, k] (rows of
+ * the table), best first, ordered as oclnn_topk orders them (the metric
+ * says largest or smallest). The table need not fit one device allocation:
+ * it is uploaded chunk_rows rows at a time (0: as many as the device's
+ * allocation limit allows), each chunk is scored (one GEMM) and
+ * top-k-selected on the device, and the per-chunk lists are merged
+ * exactly on the host (ties still go to the lower table row).
+ * 1 <= k <= min(n, OCLNN_TOPK_MAX), n <= INT32_MAX. */
+oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t m, const float *table, int64_t n,
+                              int64_t dim, int64_t k, oclnn_metric metric, int64_t chunk_rows, float *values,
+                              int32_t *indices);
+
+/* ---- Word-vector files (src/io/wordvec.c). Formats:
+ *   WORD2VEC_BINARY  header "count dim\n", then per word: the word, a space,
+ *                    dim little-endian f32 (optionally followed by '\n', as
+ *                    the original C tool writes; leading newlines of a word
+ *                    are skipped, as gensim does);
+ *   WORD2VEC_TEXT    header "count dim", then "word v1 ... vdim" per line;
+ *   FASTTEXT_VEC     fastText's .vec: the same as WORD2VEC_TEXT (a trailing
+ *                    space per line is fine);
+ *   GLOVE            no header; dim is taken from the first line.
+ * AUTO detects: a first line of exactly two integers is a header, then a
+ * first record that parses as text means text, else binary; no header
+ * means GloVe (a GloVe file of dim 1 whose first word is an integer is
+ * misread as a header: name the format). Fields are separated by runs of
+ * spaces or tabs; "\r\n" line ends are accepted; numbers are parsed as C's
+ * strtof does (nan and inf included). The file is streamed once; vectors
+ * land in one contiguous f32 [count, dim] array (ready for upload as an
+ * embedding table); words are looked up through a hash table.
+ *
+ * Malformed input is an OCLNN_ERR_FORMAT naming the file and the line
+ * (text) or the word number and byte offset (binary): a bad header, a row
+ * with too few or too many numbers (wrong dimension), a field that is not a
+ * number, fewer rows than the header's count (or more, other than blank
+ * lines), a truncated binary record, a duplicate word, invalid UTF-8.
+ * Policies, as options:
+ *   duplicates   ERROR (default) or KEEP_FIRST: later rows of a word are
+ *                skipped (gensim's behaviour, which logs a warning);
+ *   invalid_utf8 ERROR (default, gensim's unicode_errors='strict') or
+ *                REPLACE: each invalid byte becomes U+FFFD
+ *                (unicode_errors='replace'; the original C tool can cut
+ *                multi-byte characters at its 50-byte word limit).
+ * I/O errors are OCLNN_ERR_IO, allocation failures OCLNN_ERR_OUT_OF_MEMORY. */
+typedef enum oclnn_wordvec_format {
+    OCLNN_WORDVEC_AUTO = 0,
+    OCLNN_WORDVEC_WORD2VEC_BINARY,
+    OCLNN_WORDVEC_WORD2VEC_TEXT,
+    OCLNN_WORDVEC_FASTTEXT_VEC,
+    OCLNN_WORDVEC_GLOVE
+} oclnn_wordvec_format;
+enum { OCLNN_WORDVEC_DUP_ERROR = 0, OCLNN_WORDVEC_DUP_KEEP_FIRST = 1 };
+enum { OCLNN_WORDVEC_UTF8_ERROR = 0, OCLNN_WORDVEC_UTF8_REPLACE = 1 };
+
+typedef struct oclnn_wordvec_options {
+    oclnn_wordvec_format format; /* AUTO (0): detect */
+    int64_t limit;               /* read at most this many words (0: all) */
+    int duplicates;              /* OCLNN_WORDVEC_DUP_* */
+    int invalid_utf8;            /* OCLNN_WORDVEC_UTF8_* */
+} oclnn_wordvec_options;
+
+typedef struct oclnn_wordvec oclnn_wordvec;
+
+/* Reads a word-vector file (options may be NULL: defaults). */
+oclnn_status oclnn_wordvec_load(const char *path, const oclnn_wordvec_options *options, oclnn_wordvec **out);
+void oclnn_wordvec_release(oclnn_wordvec *wv);
+int64_t oclnn_wordvec_count(const oclnn_wordvec *wv);
+int64_t oclnn_wordvec_dim(const oclnn_wordvec *wv);
+/* The format read (AUTO resolved; a text file with a header reads as
+ * WORD2VEC_TEXT unless FASTTEXT_VEC was asked for). */
+oclnn_wordvec_format oclnn_wordvec_format_of(const oclnn_wordvec *wv);
+/* Row-major f32 [count, dim], owned by wv. */
+const float *oclnn_wordvec_vectors(const oclnn_wordvec *wv);
+/* Word of row i (NUL-terminated UTF-8), NULL when i is out of range. */
+const char *oclnn_wordvec_word(const oclnn_wordvec *wv, int64_t i);
+/* All words, in row order (count entries, owned by wv). */
+const char *const *oclnn_wordvec_words(const oclnn_wordvec *wv);
+/* Row of a word (exact bytes), or -1. */
+int64_t oclnn_wordvec_find(const oclnn_wordvec *wv, const char *word);
+
+/* Writes count words and their vectors [count, dim] in a format (AUTO is
+ * refused): binary as the original word2vec tool does (a '\n' after each
+ * vector), text with "%.9g" numbers, which read back to the same f32 bits
+ * (gensim's load_word2vec_format reads both back exactly). Words must be
+ * non-empty valid UTF-8 without spaces, tabs or line breaks, else
+ * OCLNN_ERR_INVALID_ARG. Written to a temporary file renamed over path. */
+oclnn_status oclnn_wordvec_save(const char *path, oclnn_wordvec_format format, int64_t count, int64_t dim,
+                                const char *const *words, const float *vectors);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,509 @@
+/* Similarity and search: L2 normalisation, pairwise cosine / squared
+ * euclidean / dot scores (one GEMM plus norms), top-k per row by radix
+ * selection, and a chunked k-NN search over host tables of any size.
+ *
+ * Input contract: every op here reads contiguous sources (the graph copies
+ * views). Kernels in cl/similarity.cl. */
+#include "ops/similarity.h"
+
+#include "graph/graph.h"
+#include "ops/gemm.h"
+#include "oclnn/embeddings.h"
+#include "oclnn/ops.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char oclnn_cl_similarity[];
+
+int oclnn_topk_force_parts = 0;
+
+static oclnn_status ints(cl_kernel k, cl_uint *i, int n, const int64_t *v, const char *op)
+{
+    oclnn_status s = OCLNN_OK;
+    for (int a = 0; a < n && !s; a++) s = oclnn_arg_count(k, i, v[a], op);
+    return s;
+}
+
+/* ---- l2_normalize: node = y, aux[0] = row norms; iparam 0 = rows, 1 = D */
+
+static oclnn_status l2n_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_launch *l;
+    cl_uint i = 0;
+    float eps = node->fparam[0];
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "l2n_forward", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
+    if (!s) s = ints(l->kernel, &i, 2, node->iparam, op);
+    if (!s) s = oclnn_arg(l->kernel, &i, sizeof eps, &eps, op);
+    return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)node->iparam[0], op);
+}
+
+/* src = (dy, y, norms) */
+static oclnn_status l2n_bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_launch *l;
+    cl_uint i = 0;
+    float eps = node->fparam[0];
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "l2n_backward", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
+    for (int a = 0; a < 3 && !s; a++) s = oclnn_arg_tensor(l->kernel, &i, node->src[a], op);
+    if (!s) s = ints(l->kernel, &i, 2, node->iparam, op);
+    if (!s) s = oclnn_arg(l->kernel, &i, sizeof eps, &eps, op);
+    return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)node->iparam[0], op);
+}
+
+static const oclnn_op_def l2n_bwd_def = {.name = "l2_normalize_backward", .prepare = l2n_bwd_prepare};
+
+static void l2n_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
+{
+    oclnn_tensor *x = node->src[0];
+    if (!(x->flags & T_NEEDS_GRAD)) return;
+    oclnn_tensor *srcs[3] = {grads[0], node, node->aux[0]};
+    oclnn_tensor *t = oclnn_node_new(g, &l2n_bwd_def, OCLNN_DTYPE_F32, x->ndim, x->dims, 3, srcs);
+    if (!t) return;
+    t->iparam[0] = node->iparam[0];
+    t->iparam[1] = node->iparam[1];
+    t->fparam[0] = node->fparam[0];
+    oclnn_grad_add(g, x, t);
+}
+
+static const oclnn_op_def l2n_def = {.name = "l2_normalize", .prepare = l2n_prepare, .backward = l2n_backward};
+
+oclnn_tensor *oclnn_l2_normalize(oclnn_graph *g, oclnn_tensor *x, float eps)
+{
+    if (!oclnn_graph_usable(g, "l2_normalize", 1, &x)) return NULL;
+    char xs[128];
+    oclnn_tensor_shape_str(x, xs, sizeof xs);
+    if (x->dtype != OCLNN_DTYPE_F32 || x->ndim < 1)
+        return oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "l2_normalize: needs f32 with at least 1 dim, got %s %s",
+                                oclnn_dtype_name(x->dtype), xs);
+    if (!(eps > 0)) eps = 1e-12f;
+    int64_t D = x->dims[x->ndim - 1], n = oclnn_tensor_numel(x);
+    oclnn_tensor *t = oclnn_node_new(g, &l2n_def, OCLNN_DTYPE_F32, x->ndim, x->dims, 1, &x);
+    if (!t) return NULL;
+    int64_t rows = D ? n / D : 0;
+    t->iparam[0] = rows;
+    t->iparam[1] = D;
+    t->fparam[0] = eps;
+    if (!oclnn_aux_new(t, OCLNN_DTYPE_F32, 1, &rows)) return NULL;
+    return t;
+}
+
+/* ---- squared euclidean distance: node = d [M, N], src = (a, b),
+ * aux = |a_i|^2 [M], |b_j|^2 [N]; op_data = the GEMM plan. */
+
+static void sqd_gemm_args(const oclnn_tensor *node, oclnn_gemm_args *g)
+{
+    const oclnn_tensor *a = node->src[0], *b = node->src[1];
+    memset(g, 0, sizeof *g);
+    g->trans_b = true;
+    g->m = (size_t)a->dims[0];
+    g->n = (size_t)b->dims[0];
+    g->k = (size_t)a->dims[1];
+    g->alpha = -2.0f;
+    g->a = a->buffer;
+    g->b = b->buffer;
+    g->c = node->buffer;
+    g->a_off = (size_t)oclnn_tensor_elem_offset(a);
+    g->b_off = (size_t)oclnn_tensor_elem_offset(b);
+    g->c_off = (size_t)oclnn_tensor_elem_offset(node);
+    g->lda = g->ldb = g->k;
+    g->ldc = g->n;
+    g->batch = 1;
+    g->a_stride = g->m * g->k;
+    g->b_stride = g->n * g->k;
+    g->c_stride = g->m * g->n;
+}
+
+static oclnn_status sqd_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_tensor *a = node->src[0], *b = node->src[1];
+    int64_t M = a->dims[0], N = b->dims[0], D = a->dims[1];
+    oclnn_status s = OCLNN_OK;
+    for (int w = 0; w < 2 && !s; w++) {
+        oclnn_launch *l;
+        cl_uint i = 0;
+        int64_t sz[2] = {w ? N : M, D};
+        s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "row_sqnorm", &l);
+        if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[w], op);
+        if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[w], op);
+        if (!s) s = ints(l->kernel, &i, 2, sz, op);
+        if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)sz[0], op);
+    }
+    oclnn_launch *l;
+    cl_uint i = 0;
+    int64_t sz[2] = {M, N};
+    if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "sqdist_combine", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[1], op);
+    if (!s) s = ints(l->kernel, &i, 2, sz, op);
+    if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)(M * N), op);
+    if (s) return s;
+    oclnn_gemm_plan *plan = calloc(1, sizeof *plan);
+    if (!plan) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", op);
+    node->op_data = plan;
+    oclnn_gemm_args g;
+    sqd_gemm_args(node, &g);
+    return oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &g, op, plan);
+}
+
+static oclnn_status sqd_forward(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_gemm_args g;
+    sqd_gemm_args(node, &g);
+    oclnn_status s = oclnn_launch_enqueue(ctx, &node->launch[0], op);
+    if (!s) s = oclnn_launch_enqueue(ctx, &node->launch[1], op);
+    if (!s && g.m && g.n) s = oclnn_gemm_enqueue(ctx, node->op_data, &g, op);
+    if (!s) s = oclnn_launch_enqueue(ctx, &node->launch[2], op);
+    return s;
+}
+
+static void sqd_release(oclnn_tensor *node)
+{
+    if (!node->op_data) return;
+    oclnn_gemm_plan_release(node->op_data);
+    free(node->op_data);
+    node->op_data = NULL;
+}
+
+/* d_ij = |a_i|^2 + |b_j|^2 - 2 <a_i, b_j>:
+ *   da = 2 (a * rowsum(G) - G b),  db = 2 (b * colsum(G)^T - G^T a). */
+static void sqd_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
+{
+    oclnn_tensor *G = grads[0], *a = node->src[0], *b = node->src[1];
+    if (a->flags & T_NEEDS_GRAD) {
+        oclnn_tensor *rs = oclnn_sum(g, G, 1, 1);
+        oclnn_grad_add(g, a, oclnn_scale(g, oclnn_sub(g, oclnn_mul(g, a, rs), oclnn_matmul(g, G, b)), 2.0f, 0.0f));
+    }
+    if (b->flags & T_NEEDS_GRAD) {
+        oclnn_tensor *cs = oclnn_reshape(g, oclnn_sum(g, G, 0, 0), 2, (const int64_t[]){b->dims[0], 1});
+        oclnn_grad_add(g, b,
+                       oclnn_scale(g, oclnn_sub(g, oclnn_mul(g, b, cs), oclnn_matmul_t(g, G, 1, a, 0)), 2.0f, 0.0f));
+    }
+}
+
+static const oclnn_op_def sqd_def = {.name = "sq_euclidean",
+                                     .prepare = sqd_prepare,
+                                     .forward = sqd_forward,
+                                     .backward = sqd_backward,
+                                     .release = sqd_release};
+
+int oclnn_metric_largest(oclnn_metric metric)
+{
+    switch (metric) {
+    case OCLNN_METRIC_COSINE:
+    case OCLNN_METRIC_DOT: return 1;
+    case OCLNN_METRIC_SQ_EUCLIDEAN: return 0;
+    }
+    return -1;
+}
+
+const char *oclnn_metric_name(oclnn_metric metric)
+{
+    switch (metric) {
+    case OCLNN_METRIC_COSINE: return "cosine";
+    case OCLNN_METRIC_DOT: return "dot";
+    case OCLNN_METRIC_SQ_EUCLIDEAN: return "sq_euclidean";
+    }
+    return "unknown";
+}
+
+oclnn_tensor *oclnn_pairwise(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b, oclnn_metric metric)
+{
+    oclnn_tensor *srcs[2] = {a, b};
+    if (!oclnn_graph_usable(g, "pairwise", 2, srcs)) return NULL;
+    char as[128], bs[128];
+    oclnn_tensor_shape_str(a, as, sizeof as);
+    oclnn_tensor_shape_str(b, bs, sizeof bs);
+    if (oclnn_metric_largest(metric) < 0)
+        return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "pairwise: unknown metric %d (a %s, b %s)", (int)metric, as,
+                                bs);
+    if (a->dtype != OCLNN_DTYPE_F32 || b->dtype != OCLNN_DTYPE_F32 || a->ndim != 2 || b->ndim != 2 ||
+        a->dims[1] != b->dims[1])
+        return oclnn_graph_fail(g, OCLNN_ERR_SHAPE,
+                                "pairwise %s: needs f32 a [M, D] and b [N, D] with the same D, got %s %s and %s %s",
+                                oclnn_metric_name(metric), oclnn_dtype_name(a->dtype), as, oclnn_dtype_name(b->dtype),
+                                bs);
+    switch (metric) {
+    case OCLNN_METRIC_DOT: return oclnn_matmul_t(g, a, 0, b, 1);
+    case OCLNN_METRIC_COSINE:
+        return oclnn_matmul_t(g, oclnn_l2_normalize(g, a, 0), 0, oclnn_l2_normalize(g, b, 0), 1);
+    case OCLNN_METRIC_SQ_EUCLIDEAN: break;
+    }
+    if (!oclnn_tensor_is_contiguous(a)) a = oclnn_contiguous(g, a);
+    if (!oclnn_tensor_is_contiguous(b)) b = oclnn_contiguous(g, b);
+    srcs[0] = a;
+    srcs[1] = b;
+    oclnn_tensor *t = oclnn_node_new(g, &sqd_def, OCLNN_DTYPE_F32, 2, (const int64_t[]){a->dims[0], b->dims[0]}, 2, srcs);
+    if (!t) return NULL;
+    if (!oclnn_aux_new(t, OCLNN_DTYPE_F32, 1, &a->dims[0]) || !oclnn_aux_new(t, OCLNN_DTYPE_F32, 1, &b->dims[0]))
+        return NULL;
+    return t;
+}
+
+/* ---- top-k: node = values [..., k], aux[0] = indices; with parts > 1
+ * aux[1], aux[2] = candidate values / indices [rows, parts * k].
+ * iparam: rows, N, k, largest, parts, S (local slots). */
+enum { P_ROWS, P_N, P_K, P_LARGEST, P_PARTS, P_S };
+
+static oclnn_status topk_launch(oclnn_context *ctx, oclnn_tensor *node, oclnn_tensor *ov, oclnn_tensor *oi,
+                                oclnn_tensor *iv, oclnn_tensor *ii, int64_t n, int64_t parts)
+{
+    const char *op = node->op->name;
+    oclnn_launch *l;
+    cl_uint i = 0;
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "topk_select", &l);
+    int64_t sz[7] = {ii != NULL, node->iparam[P_ROWS], n, parts, node->iparam[P_K], node->iparam[P_S],
+                     node->iparam[P_LARGEST]};
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, ov, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, oi, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, iv, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, ii ? ii : oi, op); /* unread without has_idx */
+    if (!s) s = ints(l->kernel, &i, 7, sz, op);
+    size_t S = (size_t)node->iparam[P_S];
+    if (!s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_uint), NULL, op);
+    if (!s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_int), NULL, op);
+    if (s) return s;
+    size_t wg = 0, lx = 128;
+    cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
+    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size)) lx /= 2;
+    l->dims = 1;
+    l->local[0] = lx;
+    l->global[0] = (size_t)(node->iparam[P_ROWS] * parts) * lx;
+    return OCLNN_OK;
+}
+
+static oclnn_status topk_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    int64_t N = node->iparam[P_N], parts = node->iparam[P_PARTS], S = node->iparam[P_S];
+    size_t need = (size_t)S * 8 + 3 * 256 * 4 + 16;
+    if (need > ctx->info.local_mem_bytes)
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "%s: k = %lld needs %zu bytes of local memory, the device has %llu",
+                          node->op->name, (long long)node->iparam[P_K], need,
+                          (unsigned long long)ctx->info.local_mem_bytes);
+    oclnn_tensor *scores = node->src[0];
+    if (parts == 1) return topk_launch(ctx, node, node, node->aux[0], scores, NULL, N, 1);
+    oclnn_status s = topk_launch(ctx, node, node->aux[1], node->aux[2], scores, NULL, N, parts);
+    return s ? s : topk_launch(ctx, node, node, node->aux[0], node->aux[1], node->aux[2], parts * node->iparam[P_K], 1);
+}
+
+/* src = (dy [rows, k], indices); node = dscores [rows, N] */
+static oclnn_status topk_bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_launch *l;
+    cl_uint i = 0;
+    int64_t total = oclnn_tensor_numel(node);
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "topk_grad_zero", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!s) s = ints(l->kernel, &i, 1, &total, op);
+    if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)total, op);
+    i = 0;
+    int64_t sz[3] = {node->iparam[P_ROWS], node->iparam[P_N], node->iparam[P_K]};
+    if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "topk_grad_scatter", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[1], op);
+    if (!s) s = ints(l->kernel, &i, 3, sz, op);
+    return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)(sz[0] * sz[2]), op);
+}
+
+static const oclnn_op_def topk_bwd_def = {.name = "topk_backward", .prepare = topk_bwd_prepare};
+
+static void topk_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
+{
+    oclnn_tensor *x = node->src[0];
+    if (!(x->flags & T_NEEDS_GRAD)) return;
+    oclnn_tensor *srcs[2] = {grads[0], node->aux[0]};
+    oclnn_tensor *t = oclnn_node_new(g, &topk_bwd_def, OCLNN_DTYPE_F32, x->ndim, x->dims, 2, srcs);
+    if (!t) return;
+    memcpy(t->iparam, node->iparam, sizeof t->iparam);
+    oclnn_grad_add(g, x, t);
+}
+
+static const oclnn_op_def topk_def = {.name = "topk", .prepare = topk_prepare, .backward = topk_backward};
+
+/* Parts per row: enough work-groups to fill the device when there are few
+ * rows, each part at least max(k, 2048) long. */
+static int64_t topk_parts(const oclnn_context *ctx, int64_t rows, int64_t N, int64_t k)
+{
+    int64_t most = N / k; /* every part holds at least k elements */
+    if (most > 256) most = 256;
+    if ((int64_t)INT_MAX / k < most) most = INT_MAX / k;
+    if (oclnn_topk_force_parts > 0) return oclnn_topk_force_parts < most ? oclnn_topk_force_parts : most;
+    int64_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    int64_t want = (4 * cu + rows - 1) / (rows ? rows : 1);
+    int64_t by_len = N / (k > 2048 ? k : 2048);
+    int64_t p = want < by_len ? want : by_len;
+    if (p > most) p = most;
+    return p < 1 ? 1 : p;
+}
+
+oclnn_tensor *oclnn_topk(oclnn_graph *g, oclnn_tensor *scores, int64_t k, int largest, oclnn_tensor **indices)
+{
+    if (indices) *indices = NULL;
+    if (!oclnn_graph_usable(g, "topk", 1, &scores)) return NULL;
+    char ss[128];
+    oclnn_tensor_shape_str(scores, ss, sizeof ss);
+    if (!indices) return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "topk: indices is NULL (scores %s)", ss);
+    if (scores->dtype != OCLNN_DTYPE_F32 || scores->ndim < 1)
+        return oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "topk: scores must be f32 with at least 1 dim, got %s %s",
+                                oclnn_dtype_name(scores->dtype), ss);
+    int64_t N = scores->dims[scores->ndim - 1];
+    if (k < 1 || k > N || k > OCLNN_TOPK_MAX)
+        return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "topk: k = %lld must be in [1, min(N, %d)] for scores %s",
+                                (long long)k, OCLNN_TOPK_MAX, ss);
+    int64_t rows = oclnn_tensor_numel(scores) / N;
+    int64_t dims[OCLNN_MAX_DIMS];
+    memcpy(dims, scores->dims, sizeof(int64_t) * (size_t)scores->ndim);
+    dims[scores->ndim - 1] = k;
+    oclnn_tensor *t = oclnn_node_new(g, &topk_def, OCLNN_DTYPE_F32, scores->ndim, dims, 1, &scores);
+    if (!t) return NULL;
+    int64_t parts = topk_parts(g->ctx, rows, N, k), S = 2;
+    while (S < k) S *= 2;
+    t->iparam[P_ROWS] = rows;
+    t->iparam[P_N] = N;
+    t->iparam[P_K] = k;
+    t->iparam[P_LARGEST] = largest != 0;
+    t->iparam[P_PARTS] = parts;
+    t->iparam[P_S] = S;
+    oclnn_tensor *idx = oclnn_aux_new(t, OCLNN_DTYPE_I32, scores->ndim, dims);
+    if (!idx) return NULL;
+    if (parts > 1) {
+        int64_t cd[2] = {rows, parts * k};
+        if (!oclnn_aux_new(t, OCLNN_DTYPE_F32, 2, cd) || !oclnn_aux_new(t, OCLNN_DTYPE_I32, 2, cd)) return NULL;
+    }
+    *indices = idx;
+    return t;
+}
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_similarity_ops[] = {&l2n_def, &l2n_bwd_def, &sqd_def, &topk_def, &topk_bwd_def, NULL};
+
+/* ---- k-NN search over a host table in chunks */
+
+int oclnn_topk_before(float a, int64_t ia, float b, int64_t ib, int largest)
+{
+    int na = isnan(a), nb = isnan(b);
+    if (na || nb) return na != nb ? nb : ia < ib;
+    if (a != b) return largest ? a > b : a < b;
+    return ia < ib;
+}
+
+typedef struct knn_graph {
+    oclnn_graph *g;
+    oclnn_tensor *q, *t, *v, *i;
+    int64_t rows, kk;
+} knn_graph;
+
+static oclnn_status knn_build(oclnn_context *ctx, const float *queries, int64_t m, int64_t rows, int64_t dim,
+                              int64_t k, oclnn_metric metric, knn_graph *kg)
+{
+    memset(kg, 0, sizeof *kg);
+    kg->g = oclnn_graph_create(ctx);
+    if (!kg->g) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "oclnn_knn_search: out of host memory");
+    kg->rows = rows;
+    kg->kk = k < rows ? k : rows;
+    kg->q = oclnn_input(kg->g, "queries", OCLNN_DTYPE_F32, 2, (const int64_t[]){m, dim});
+    kg->t = oclnn_input(kg->g, "table", OCLNN_DTYPE_F32, 2, (const int64_t[]){rows, dim});
+    oclnn_tensor *sc = oclnn_pairwise(kg->g, kg->q, kg->t, metric);
+    kg->v = oclnn_topk(kg->g, sc, kg->kk, oclnn_metric_largest(metric), &kg->i);
+    oclnn_status s = oclnn_graph_output(kg->g, kg->v);
+    if (!s) s = oclnn_graph_output(kg->g, kg->i);
+    if (!s) s = oclnn_graph_compile(kg->g, NULL);
+    if (!s) s = oclnn_tensor_write(kg->q, queries, (size_t)(m * dim) * sizeof(float));
+    return s;
+}
+
+/* Rows per chunk when the caller leaves it to us: the chunk and its
+ * [m, rows] scores each within a quarter of the allocation limit (at most
+ * 256 MiB) and under 2^31 elements. */
+static int64_t knn_auto_chunk(const oclnn_context *ctx, int64_t m, int64_t n, int64_t dim)
+{
+    uint64_t budget = ctx->info.max_alloc_bytes / 4;
+    if (budget > ((uint64_t)256 << 20) || budget == 0) budget = (uint64_t)256 << 20;
+    int64_t per = (int64_t)(budget / 4);
+    int64_t rows = n;
+    if (rows > per / dim) rows = per / dim;
+    if (rows > per / m) rows = per / m;
+    if (rows > INT_MAX / dim) rows = INT_MAX / dim;
+    if (rows > INT_MAX / m) rows = INT_MAX / m;
+    return rows < 1 ? 1 : rows;
+}
+
+oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t m, const float *table, int64_t n,
+                              int64_t dim, int64_t k, oclnn_metric metric, int64_t chunk_rows, float *values,
+                              int32_t *indices)
+{
+    if (!ctx || !queries || !table || !values || !indices)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_knn_search: NULL argument");
+    if (oclnn_metric_largest(metric) < 0)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_knn_search: unknown metric %d", (int)metric);
+    if (m < 1 || n < 1 || dim < 1 || n > INT32_MAX || chunk_rows < 0 || m > INT_MAX / dim)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG,
+                          "oclnn_knn_search: bad sizes (m %lld queries, n %lld rows of dim %lld, chunk %lld rows)",
+                          (long long)m, (long long)n, (long long)dim, (long long)chunk_rows);
+    if (k < 1 || k > n || k > OCLNN_TOPK_MAX)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_knn_search: k = %lld must be in [1, min(n = %lld, %d)]",
+                          (long long)k, (long long)n, OCLNN_TOPK_MAX);
+    int64_t chunk = chunk_rows ? chunk_rows : knn_auto_chunk(ctx, m, n, dim);
+    if (chunk > n) chunk = n;
+    int largest = oclnn_metric_largest(metric);
+    knn_graph full = {0}, last = {0};
+    float *cv = malloc(sizeof(float) * (size_t)(m * k)), *tv = malloc(sizeof(float) * (size_t)k);
+    int32_t *ci = malloc(sizeof(int32_t) * (size_t)(m * k)), *ti = malloc(sizeof(int32_t) * (size_t)k);
+    oclnn_status s = OCLNN_OK;
+    if (!cv || !tv || !ci || !ti) s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "oclnn_knn_search: out of host memory");
+    int64_t have = 0; /* entries per row in values / indices so far */
+    for (int64_t start = 0; start < n && !s; start += chunk) {
+        int64_t rows = n - start < chunk ? n - start : chunk;
+        knn_graph *kg = rows == chunk ? &full : &last;
+        if (!kg->g) s = knn_build(ctx, queries, m, rows, dim, k, metric, kg);
+        if (!s) s = oclnn_tensor_write(kg->t, table + start * dim, (size_t)(rows * dim) * sizeof(float));
+        if (!s) s = oclnn_graph_run(kg->g);
+        int64_t kk = kg->kk;
+        if (!s) s = oclnn_tensor_read(kg->v, cv, (size_t)(m * kk) * sizeof(float));
+        if (!s) s = oclnn_tensor_read(kg->i, ci, (size_t)(m * kk) * sizeof(int32_t));
+        if (s) break;
+        /* Exact merge of two sorted lists per row; equal values keep the
+         * earlier chunk's (lower) rows first. */
+        int64_t out = have + kk < k ? have + kk : k;
+        for (int64_t r = 0; r < m; r++) {
+            const float *av = values + r * k, *bv = cv + r * kk;
+            const int32_t *ai = indices + r * k, *bi = ci + r * kk;
+            int64_t x = 0, y = 0;
+            for (int64_t o = 0; o < out; o++) {
+                int64_t bidx = (int64_t)bi[y] + start;
+                int take_a = y >= kk || (x < have && oclnn_topk_before(av[x], ai[x], bv[y], bidx, largest));
+                if (take_a) {
+                    tv[o] = av[x];
+                    ti[o] = ai[x++];
+                } else {
+                    tv[o] = bv[y];
+                    ti[o] = (int32_t)(bi[y++] + start);
+                }
+            }
+            memcpy(values + r * k, tv, sizeof(float) * (size_t)out);
+            memcpy(indices + r * k, ti, sizeof(int32_t) * (size_t)out);
+        }
+        have = out;
+    }
+    oclnn_graph_release(full.g);
+    oclnn_graph_release(last.g);
+    free(cv);
+    free(tv);
+    free(ci);
+    free(ti);
+    return s;
+}

@@ -1,0 +1,18 @@
+/* Internal knobs of the similarity family (src/ops/similarity.c), for tests. */
+#ifndef OCLNN_OPS_SIMILARITY_H
+#define OCLNN_OPS_SIMILARITY_H
+
+#include <stdint.h>
+
+/* When > 0, oclnn_topk splits every row into this many parts (clamped so
+ * each part holds at least k elements) and merges their candidates in a
+ * second pass, whatever the sizes: tests use it to run the two-stage path
+ * on small rows. 0 (the default): chosen from the sizes and the device. */
+extern int oclnn_topk_force_parts;
+
+/* The order top-k uses, on the host: true when (a, ia) comes before
+ * (b, ib). Larger (largest) or smaller values first, -0 equal to +0, NaN
+ * after every number, equal values by lower index. */
+int oclnn_topk_before(float a, int64_t ia, float b, int64_t ib, int largest);
+
+#endif
