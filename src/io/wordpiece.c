@@ -17,7 +17,7 @@
  * Unicode properties come from libutf8proc (Unicode 15). The `tokenizers`
  * library uses older tables for categories, so characters that became
  * Cf, Mn or P* after Unicode 9 (a few dozen rare ones, e.g. U+0890,
- * U+1AC1, U+2E53) can tokenize differently; see tests/data/wordpiece/README.
+ * U+1AC1, U+2E53) can tokenize differently; see tests/data/wordpiece/README.md.
  *
  * Text is decoded once into code points; each stage maps a code point array
  * to a new one; words are encoded back to UTF-8 for vocabulary lookups in an
