@@ -445,6 +445,63 @@ START_TEST(train_eval_forward_round_trip)
 }
 END_TEST
 
+/* oclnn tokenize on the committed vocabulary (tests/data/wordpiece): ids,
+ * pieces, pairs, --max-length, stdin, and errors as one line each. */
+START_TEST(tokenize_prints_ids_and_pieces)
+{
+    const char *data = getenv("OCLNN_TEST_DATA");
+    char args[4096];
+    snprintf(args, sizeof args, "tokenize --model '%s/wordpiece' 'A man is eating food.' 'H\xc3\xa9llo, WORLD!'",
+             data && *data ? data : "tests/data");
+    run_result r = run(args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "101 1037 2158 2003 5983 2833 1012 102\n101 7592 1010 2088 999 102\n");
+    run_free(&r);
+
+    snprintf(args, sizeof args, "tokenize --model '%s/wordpiece/vocab.txt' --tokens --pair 'How old?' 'unaffable'",
+             data && *data ? data : "tests/data");
+    r = run(args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "[CLS] how old ? [SEP] una ##ffa ##ble [SEP]\n");
+    run_free(&r);
+
+    char in_path[] = "/tmp/oclnn_test_tokenize_XXXXXX";
+    int fd = mkstemp(in_path);
+    ck_assert_int_ge(fd, 0);
+    const char lines[] = "one two three four\n\nfive\n";
+    ck_assert_int_eq(write(fd, lines, sizeof lines - 1), (ssize_t)(sizeof lines - 1));
+    close(fd);
+    snprintf(args, sizeof args, "tokenize --model '%s/wordpiece' --tokens --max-length 4 < '%s'",
+             data && *data ? data : "tests/data", in_path);
+    r = run(args);
+    unlink(in_path);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_str_eq(r.out, "[CLS] one two [SEP]\n[CLS] [SEP]\n[CLS] five [SEP]\n");
+    run_free(&r);
+
+    static const struct {
+        const char *args;
+        int status;
+        const char *mention;
+    } bad[] = {
+        {"tokenize --model /nonexistent/model x", 1, "/nonexistent/model"},
+        {"tokenize --model '%s/wordpiece' \"$(printf 'bad \\377')\"", 1, "offset 4"},
+        {"tokenize x", 2, "--model"},
+        {"tokenize --model '%s/wordpiece' --pair x", 2, "--pair"},
+        {"tokenize --model '%s/wordpiece' --max-length 1 x", 2, "--max-length"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(args, sizeof args, bad[i].args, data && *data ? data : "tests/data");
+        r = run(args);
+        ck_assert_msg(r.status == bad[i].status, "'oclnn %s' exited %d, expected %d: %s", args, r.status,
+                      bad[i].status, r.err);
+        ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, bad[i].mention), "'oclnn %s' stderr: %s", args, r.err);
+        ck_assert_str_eq(r.out, "");
+        run_free(&r);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -460,6 +517,7 @@ int main(void)
     tcase_add_test(tc, no_opencl_platform);
     tcase_add_test(tc, xor_result_line);
     tcase_add_test(tc, train_eval_forward_round_trip);
+    tcase_add_test(tc, tokenize_prints_ids_and_pieces);
     suite_add_tcase(s, tc);
     printf("oclnn binary under test: %s\n", cli_path());
     return tu_run_suite(s);

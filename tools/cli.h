@@ -38,6 +38,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv); /* tools/cmd_tokenize.c */
 
 /* ---- Option parsing -------------------------------------------------------
  * Long options only: "--name VALUE", "--name=VALUE" or "--flag"; "-h" and

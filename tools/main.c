@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"train", "train SimpleCNN on Fashion-MNIST and report test accuracy", cmd_train},
     {"eval", "test accuracy and confusion matrix of saved SimpleCNN weights", cmd_eval},
     {"forward", "run SimpleCNN on a safetensors input and write the logits", cmd_forward},
+    {"tokenize", "BERT WordPiece token ids (or pieces) of texts, as the model sees them", cmd_tokenize},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -12,6 +12,7 @@
  *   nn.h           model builders (MLP, SimpleCNN) and the SimpleCNN trainer
  *   rnn.h          LSTM and GRU layers (PyTorch semantics and weight names)
  *   embeddings.h   similarity, top-k, k-NN search, word-vector files
+ *   tokenizer.h    BERT WordPiece tokenizer (text -> token ids, batches)
  *
  * A minimal program:
  *     oclnn_context *ctx;
@@ -40,5 +41,6 @@
 #include "oclnn/nn.h"
 #include "oclnn/rnn.h"
 #include "oclnn/embeddings.h"
+#include "oclnn/tokenizer.h"
 
 #endif
