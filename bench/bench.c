@@ -26,6 +26,8 @@ static const bench_workload workloads[] = {
     {"ops", "activations, bias, reductions, log-softmax, transpose, concat, cross entropy, pooling, batch norm, "
             "dropout: forward and forward+backward GB/s",
      bench_ops},
+    {"rnn", "LSTM and GRU (I 256, H 256 and I 10, H 20; 2 layers, N 64, T 100 and 50) forward and forward+backward",
+     bench_rnn},
 };
 #define NWORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))
 

@@ -1,8 +1,17 @@
 #!/usr/bin/env python3
-"""PyTorch reference timings for the SimpleCNN rows of `oclnn bench`, run on the
-same machine: training step (zero_grad, forward, backward, SGD momentum 0.9
-step) and eval-mode inference, batch 64 and 256, random images, wall clock.
-Run with Debian's python3-torch: /usr/bin/python3 bench/pytorch_reference.py [--threads N]
+"""PyTorch reference timings for rows of `oclnn bench`, run on the same machine,
+wall clock, median of --repeat runs after a warm-up:
+
+  simplecnn  training step (zero_grad, forward, backward, SGD momentum 0.9
+             step) and eval-mode inference, batch 64 and 256, random images
+  rnn        nn.LSTM / nn.GRU (batch_first, 2 layers): forward under no_grad
+             ("fwd") and zero_grad + forward + backward of sum(out * r)
+             ("train", no optimizer step), for the cases of bench/bench_rnn.c;
+             GFLOP/s with the same formula (GEMM work only: per layer,
+             T * 2 * N * G*H * (in + H), G = 4 LSTM / 3 GRU; train = 3x)
+
+Use a current PyTorch (pip install torch into a virtual environment):
+    /work/venv-torch/bin/python bench/pytorch_reference.py [--threads N] [--only simplecnn,rnn]
 """
 import argparse
 import time
@@ -38,17 +47,56 @@ def median_seconds(fn, repeat):
     return times[len(times) // 2]
 
 
+# (label, input, hidden, layers, batch, steps), as in bench/bench_rnn.c
+RNN_CASES = [("large", 256, 256, 2, 64, 100), ("classic", 10, 20, 2, 64, 50)]
+
+
+def rnn_flops(gates, i, h, layers, n, t):
+    return sum(t * 2.0 * n * gates * h * ((i if l == 0 else h) + h) for l in range(layers))
+
+
+def bench_rnn(args):
+    for label, i, h, layers, n, t in RNN_CASES:
+        for kind, cls, gates in (("lstm", nn.LSTM, 4), ("gru", nn.GRU, 3)):
+            m = cls(i, h, num_layers=layers, batch_first=True)
+            x = torch.rand(n, t, i) * 2 - 1
+            r = torch.rand(n, t, h) * 2 - 1
+            fwd = rnn_flops(gates, i, h, layers, n, t)
+
+            def forward():
+                m.eval()
+                with torch.no_grad():
+                    m(x)
+
+            def train():
+                m.train()
+                m.zero_grad()
+                out, _ = m(x)
+                (out * r).sum().backward()
+
+            for name, fn, flops in (("fwd", forward, fwd), ("train", train, 3 * fwd)):
+                s = median_seconds(fn, args.repeat)
+                print(f"rnn {kind}.{label}.{name} I{i} H{h} L{layers} N{n} T{t}: {s * 1e3:.2f} ms, "
+                      f"{flops / s * 1e-9:.2f} GFLOP/s", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--only", default="simplecnn,rnn", help="comma-separated: simplecnn, rnn")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {args.threads} threads")
+    if "rnn" in only:
+        bench_rnn(args)
+    if "simplecnn" not in only:
+        return
     model = SimpleCNN()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
-    print(f"torch {torch.__version__}, {args.threads} threads")
     for batch in (64, 256):
         x = torch.rand(batch, 1, 28, 28)
         y = torch.randint(0, 10, (batch,))

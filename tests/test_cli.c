@@ -4,6 +4,7 @@
  * runs in the build directory), else next to this test executable. No
  * timing assertions: only that the benchmark runs and reports. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,11 @@
 
 #include "oclnn/core.h"
 #include "testutil.h"
+
+/* Test accuracy `train lstm|gru` must reach on 2048 images, 2 epochs,
+ * hidden 32 (rnn_train_eval_round_trip). Measured on PoCL, seeds 1 and 2:
+ * LSTM 0.606 / 0.680, GRU 0.638 / 0.646; chance is 0.1. */
+#define RNN_SUBSET_ACCURACY 0.50
 
 static char cli[4096];
 
@@ -502,6 +508,224 @@ START_TEST(tokenize_prints_ids_and_pieces)
 }
 END_TEST
 
+/* ---- lstm / gru: forward against PyTorch's LSTMModel / GRUModel
+ * (tests/gen/rnn_model_fixtures.py), bad files, training. */
+
+static const char *data_dir(void)
+{
+    const char *d = getenv("OCLNN_TEST_DATA");
+    return d && *d ? d : "tests/data";
+}
+
+/* max over elements of |a - b| / max(|b|, 1e-3): a relative error that a
+ * near-zero reference value does not blow up. */
+static double max_rel_error(const oclnn_st_tensor *a, const oclnn_st_tensor *b)
+{
+    const float *x = a->data, *y = b->data;
+    size_t n = b->nbytes / sizeof(float);
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)x[i] - (double)y[i]) / fmax(fabs((double)y[i]), 1e-3);
+        if (!(d <= worst)) worst = isnan(d) ? INFINITY : d;
+    }
+    return worst;
+}
+
+START_TEST(rnn_forward_matches_pytorch)
+{
+    char out[] = "/tmp/oclnn-cli-rnn-XXXXXX";
+    int fd = mkstemp(out);
+    close(fd);
+    oclnn_safetensors *want;
+    char path[1024], args[4096];
+    snprintf(path, sizeof path, "%s/rnn_model/expected.safetensors", data_dir());
+    TU_OK(oclnn_safetensors_load(path, &want));
+    const char *kinds[] = {"lstm", "gru"};
+    int compared = 0;
+    for (int k = 0; k < 2; k++)
+        for (int layers = 1; layers <= 3; layers++)
+            for (int bi = 0; bi <= 1; bi++)
+                for (int with_lengths = 0; with_lengths <= 1; with_lengths++) {
+                    char c[64];
+                    snprintf(c, sizeof c, "%s_l%d%s", kinds[k], layers, bi ? "_bi" : "");
+                    snprintf(args, sizeof args,
+                             "forward %s --weights %s/rnn_model/%s.safetensors --input %s/rnn_model/%s.safetensors "
+                             "--output %s %s",
+                             kinds[k], data_dir(), c, data_dir(), with_lengths ? "input_lengths" : "input", out,
+                             device_arg());
+                    run_result r = run(args);
+                    ck_assert_msg(r.status == 0, "oclnn %s exited %d: %s", args, r.status, r.err);
+                    run_free(&r);
+                    oclnn_safetensors *got;
+                    TU_OK(oclnn_safetensors_load(out, &got));
+                    const char *names[] = {"output", "h_n", "c_n"};
+                    ck_assert_int_eq(got->count, k == 0 ? 3 : 2);
+                    for (int i = 0; i < (k == 0 ? 3 : 2); i++) {
+                        char ref_name[128];
+                        snprintf(ref_name, sizeof ref_name, "%s%s.%s", c, with_lengths ? ".len" : "", names[i]);
+                        const oclnn_st_tensor *a = oclnn_safetensors_find(got, names[i]);
+                        const oclnn_st_tensor *b = oclnn_safetensors_find(want, ref_name);
+                        ck_assert_msg(a && b, "%s: no %s or %s", c, names[i], ref_name);
+                        ck_assert_int_eq(a->ndim, b->ndim);
+                        for (int d = 0; d < a->ndim; d++) ck_assert_int_eq(a->shape[d], b->shape[d]);
+                        double e = max_rel_error(a, b);
+                        ck_assert_msg(e <= 1e-4, "%s: max relative error %g > 1e-4", ref_name, e);
+                        compared++;
+                    }
+                    oclnn_safetensors_free(got);
+                }
+    ck_assert_int_eq(compared, 2 * 6 * 2 * 2 + 6 * 2 * 1); /* output, h_n (+ c_n for LSTM) of 24 runs */
+    oclnn_safetensors_free(want);
+    remove(out);
+}
+END_TEST
+
+/* Copies the tensors of `from` into `to`, leaving out `drop`, replacing one
+ * tensor by `replace` (matched by name) and appending `add`. */
+static void write_variant(const char *from, const char *to, const char *drop, const oclnn_st_tensor *replace,
+                          const oclnn_st_tensor *add)
+{
+    oclnn_safetensors *st;
+    TU_OK(oclnn_safetensors_load(from, &st));
+    oclnn_st_tensor *list = calloc((size_t)st->count + 1, sizeof *list);
+    ck_assert_ptr_nonnull(list);
+    int n = 0;
+    for (int i = 0; i < st->count; i++) {
+        if (drop && !strcmp(st->tensors[i].name, drop)) continue;
+        list[n++] = replace && !strcmp(st->tensors[i].name, replace->name) ? *replace : st->tensors[i];
+    }
+    if (add) list[n++] = *add;
+    TU_OK(oclnn_safetensors_save(to, list, n, NULL, NULL, 0));
+    free(list);
+    oclnn_safetensors_free(st);
+}
+
+START_TEST(rnn_forward_bad_files)
+{
+    char dir[] = "/tmp/oclnn-cli-rnnbad-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char lstm[1024], input[1024], inlen[1024];
+    snprintf(lstm, sizeof lstm, "%s/rnn_model/lstm_l2.safetensors", data_dir());
+    snprintf(input, sizeof input, "%s/rnn_model/input.safetensors", data_dir());
+    snprintf(inlen, sizeof inlen, "%s/rnn_model/input_lengths.safetensors", data_dir());
+    static float zeros[4 * 7 * 4 * 4];
+    static const int64_t bad_lengths[4] = {7, 3, 8, 1};
+    static const float float_lengths[4] = {7, 3, 5, 1};
+    char w[8][1100], x[8][1100];
+    for (int i = 0; i < 8; i++) {
+        snprintf(w[i], sizeof w[i], "%s/w%d.safetensors", dir, i);
+        snprintf(x[i], sizeof x[i], "%s/x%d.safetensors", dir, i);
+    }
+    /* w0: no fc.bias; w1: weight_hh_l1 [24, 5] instead of [24, 6]; w2: a
+     * layer-3 tensor with layer 2 missing; w3: fc.weight for 12 features */
+    write_variant(lstm, w[0], "fc.bias", NULL, NULL);
+    oclnn_st_tensor hh = {.name = "lstm.weight_hh_l1", .dtype = OCLNN_DTYPE_F32, .ndim = 2, .shape = {24, 5},
+                          .nbytes = 24 * 5 * 4, .data = zeros};
+    write_variant(lstm, w[1], NULL, &hh, NULL);
+    oclnn_st_tensor l3 = {.name = "lstm.weight_ih_l3", .dtype = OCLNN_DTYPE_F32, .ndim = 2, .shape = {24, 6},
+                          .nbytes = 24 * 6 * 4, .data = zeros};
+    write_variant(lstm, w[2], NULL, NULL, &l3);
+    oclnn_st_tensor fc = {.name = "fc.weight", .dtype = OCLNN_DTYPE_F32, .ndim = 2, .shape = {3, 12},
+                          .nbytes = 3 * 12 * 4, .data = zeros};
+    write_variant(lstm, w[3], NULL, &fc, NULL);
+    /* x0: input [4, 7, 4] (the model takes 5 features); x1: no 'input';
+     * x2: a length past T; x3: f32 lengths */
+    oclnn_st_tensor narrow = {.name = "input", .dtype = OCLNN_DTYPE_F32, .ndim = 3, .shape = {4, 7, 4},
+                              .nbytes = 4 * 7 * 4 * 4, .data = zeros};
+    write_variant(input, x[0], NULL, &narrow, NULL);
+    oclnn_st_tensor other = {.name = "inputs", .dtype = OCLNN_DTYPE_F32, .ndim = 3, .shape = {4, 7, 4},
+                             .nbytes = 4 * 7 * 4 * 4, .data = zeros};
+    write_variant(input, x[1], "input", NULL, &other);
+    oclnn_st_tensor len = {.name = "lengths", .dtype = OCLNN_DTYPE_I64, .ndim = 1, .shape = {4},
+                           .nbytes = sizeof bad_lengths, .data = (void *)bad_lengths};
+    write_variant(inlen, x[2], NULL, &len, NULL);
+    oclnn_st_tensor flen = {.name = "lengths", .dtype = OCLNN_DTYPE_F32, .ndim = 1, .shape = {4},
+                            .nbytes = sizeof float_lengths, .data = (void *)float_lengths};
+    write_variant(inlen, x[3], NULL, &flen, NULL);
+
+    const struct {
+        const char *kind, *weights, *input, *mention, *mention2;
+    } cases[] = {
+        {"lstm", w[0], input, "'fc.bias'", "w0"},
+        {"lstm", w[1], input, "'lstm.weight_hh_l1'", "[24, 5]"},
+        {"lstm", w[2], input, "'lstm.weight_ih_l3'", "2-layer"},
+        {"lstm", w[3], input, "'fc.weight'", "[3, 12]"},
+        {"gru", lstm, input, "'gru.weight_ih_l0'", "use lstm"},
+        {"lstm", lstm, x[0], "'input'", "[4, 7, 4]"},
+        {"lstm", lstm, x[1], "'input'", "x1"},
+        {"lstm", lstm, x[2], "lengths[2] = 8", "x2"},
+        {"lstm", lstm, x[3], "'lengths'", "F32"},
+    };
+    char out[1200], args[8192];
+    snprintf(out, sizeof out, "%s/out.safetensors", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(args, sizeof args, "forward %s --weights %s --input %s --output %s %s", cases[i].kind,
+                 cases[i].weights, cases[i].input, out, device_arg());
+        run_result r = run(args);
+        ck_assert_msg(r.status == 1, "case %zu: oclnn %s exited %d", i, args, r.status);
+        ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, cases[i].mention) && strstr(r.err, cases[i].mention2),
+                      "case %zu: stderr lacks %s / %s: %s", i, cases[i].mention, cases[i].mention2, r.err);
+        ck_assert_msg(access(out, F_OK) != 0, "case %zu wrote an output", i);
+        run_free(&r);
+    }
+    for (int i = 0; i < 8; i++) {
+        remove(w[i]);
+        remove(x[i]);
+    }
+    rmdir(dir);
+}
+END_TEST
+
+/* Parses "test_accuracy=A" from a result line. */
+static double accuracy_of(const char *out)
+{
+    const char *p = strstr(out, "test_accuracy=");
+    ck_assert_msg(p != NULL, "no test_accuracy in: %s", out);
+    return strtod(p + strlen("test_accuracy="), NULL);
+}
+
+/* A small subset learns well above chance (0.1) in a few seconds; eval of
+ * the checkpoint gives the same accuracy on the same test images. */
+START_TEST(rnn_train_eval_round_trip)
+{
+    const char *kinds[] = {"lstm", "gru"};
+    for (int k = 0; k < 2; k++) {
+        char ckpt[] = "/tmp/oclnn-cli-rnnckpt-XXXXXX";
+        int fd = mkstemp(ckpt);
+        close(fd);
+        char args[1024];
+        snprintf(args, sizeof args,
+                 "train %s --limit 2048 --test-limit 500 --batch 32 --epochs 2 --hidden 32 --lr 0.005 --save %s %s",
+                 kinds[k], ckpt, device_arg());
+        run_result r = run(args);
+        ck_assert_msg(r.status == 0, "train exit %d: %s", r.status, r.err);
+        ck_assert_msg(strstr(r.out, "epoch 1/2: loss") && strstr(r.out, "result: epochs=2 train_images=4096 seconds="),
+                      "stdout: %s", r.out);
+        double trained = accuracy_of(strstr(r.out, "result:"));
+        printf("train %s (2048 images, 2 epochs): test accuracy %.4f\n", kinds[k], trained);
+        ck_assert_msg(trained >= RNN_SUBSET_ACCURACY, "%s: test accuracy %.4f < %.2f", kinds[k], trained,
+                      RNN_SUBSET_ACCURACY);
+        run_free(&r);
+
+        snprintf(args, sizeof args, "eval %s --weights %s --test-limit 500 %s", kinds[k], ckpt, device_arg());
+        r = run(args);
+        ck_assert_msg(r.status == 0, "eval exit %d: %s", r.status, r.err);
+        ck_assert_msg(strstr(r.out, "confusion matrix") && strstr(r.out, "result: test_images=500"), "stdout: %s",
+                      r.out);
+        ck_assert_double_eq_tol(accuracy_of(r.out), trained, 1e-9);
+        run_free(&r);
+
+        /* the other kind's weights: one line naming what is wrong */
+        snprintf(args, sizeof args, "eval %s --weights %s --test-limit 500 %s", kinds[1 - k], ckpt, device_arg());
+        r = run(args);
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, kinds[k]), "stderr: %s", r.err);
+        run_free(&r);
+        remove(ckpt);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -518,6 +742,9 @@ int main(void)
     tcase_add_test(tc, xor_result_line);
     tcase_add_test(tc, train_eval_forward_round_trip);
     tcase_add_test(tc, tokenize_prints_ids_and_pieces);
+    tcase_add_test(tc, rnn_forward_matches_pytorch);
+    tcase_add_test(tc, rnn_forward_bad_files);
+    tcase_add_test(tc, rnn_train_eval_round_trip);
     suite_add_tcase(s, tc);
     printf("oclnn binary under test: %s\n", cli_path());
     return tu_run_suite(s);

@@ -1,15 +1,23 @@
-/* oclnn train / eval / forward: SimpleCNN on Fashion-MNIST. */
+/* oclnn train / eval / forward: SimpleCNN on Fashion-MNIST, and the
+ * LSTM / GRU models on sequential Fashion-MNIST (rows as time steps). */
 #include "cli.h"
 
 #include <string.h>
 
-static int check_model(const char *command, const char *model)
+typedef enum { MODEL_SIMPLE_CNN, MODEL_LSTM, MODEL_GRU } model_kind;
+
+/* -1 and *kind set when the name is known, else the exit status. */
+static int check_model(const char *command, const char *model, model_kind *kind)
 {
-    if (!model) return cli_usage_error(command, "name the model: simple-cnn");
-    if (strcmp(model, "simple-cnn") != 0)
-        return cli_usage_error(command, "unknown model '%s' (available: simple-cnn)", model);
+    if (!model) return cli_usage_error(command, "name the model: simple-cnn, lstm or gru");
+    if (!strcmp(model, "simple-cnn")) *kind = MODEL_SIMPLE_CNN;
+    else if (!strcmp(model, "lstm")) *kind = MODEL_LSTM;
+    else if (!strcmp(model, "gru")) *kind = MODEL_GRU;
+    else return cli_usage_error(command, "unknown model '%s' (available: simple-cnn, lstm, gru)", model);
     return -1;
 }
+
+static oclnn_rnn_kind rnn_kind(model_kind k) { return k == MODEL_GRU ? OCLNN_RNN_GRU : OCLNN_RNN_LSTM; }
 
 typedef struct progress_state {
     cli_progress line;
@@ -36,7 +44,8 @@ static void on_progress(const oclnn_train_progress *p, void *user)
 int cmd_train(int argc, char **argv)
 {
     const char *device = NULL, *data = NULL, *save = NULL, *optimizer = "adam";
-    long long epochs = 1, batch = 64, limit = 0, test_limit = 0, seed = 1;
+    long long epochs = 1, batch = 64, limit = 0, test_limit = 0, seed = 1, hidden = 128, layers = 2;
+    int bidirectional = 0;
     double lr = 0;
     const cli_option options[] = {
         {"epochs", CLI_INT, &epochs, "N", "passes over the training set (default 1)", 1, 1000},
@@ -50,20 +59,29 @@ int cmd_train(int argc, char **argv)
         {"data", CLI_STRING, &data, "DIR", "MNIST-format data ($OCLNN_DATA, default /usr/share/datasets/fashion-mnist)",
          0, 0},
         {"save", CLI_STRING, &save, "FILE", "checkpoint (safetensors) written after each epoch", 0, 0},
+        {"hidden", CLI_INT, &hidden, "H", "lstm/gru: hidden size (default 128)", 1, 65536},
+        {"layers", CLI_INT, &layers, "L", "lstm/gru: stacked layers (default 2)", 1, 64},
+        {"bidirectional", CLI_FLAG, &bidirectional, NULL, "lstm/gru: both directions", 0, 0},
         {0},
     };
     const cli_spec spec = {
-        "train", "simple-cnn",
-        "Trains SimpleCNN (conv5x5 32, pool, conv5x5 64, pool, dropout .25, fc 3136-1000,\n"
-        "fc 1000-10) on Fashion-MNIST, evaluates test accuracy after each epoch and\n"
+        "train", "simple-cnn|lstm|gru",
+        "Trains a model on Fashion-MNIST, evaluates test accuracy after each epoch and\n"
         "ends with 'result: epochs=E train_images=N seconds=S images_per_s=R\n"
-        "test_accuracy=A' (seconds: training time, evaluation excluded).",
+        "test_accuracy=A' (seconds: training time, evaluation excluded).\n"
+        "  simple-cnn  conv5x5 32, pool, conv5x5 64, pool, dropout .25, fc 3136-1000, fc 1000-10\n"
+        "  lstm, gru   sequential Fashion-MNIST: each image is 28 steps (rows) of 28\n"
+        "              pixels; a stacked LSTM/GRU, its last step, fc to 10 classes\n"
+        "              (PyTorch's LSTMModel/GRUModel; weights lstm.* or gru.*, fc.*)",
         options, 1, 1};
     char *model = NULL;
     int npos = 0;
     int rc = cli_parse(&spec, argc, argv, &model, &npos);
     if (rc >= 0) return rc;
-    if ((rc = check_model("train", model)) >= 0) return rc;
+    model_kind mk = MODEL_SIMPLE_CNN;
+    if ((rc = check_model("train", model, &mk)) >= 0) return rc;
+    if (mk == MODEL_SIMPLE_CNN && (hidden != 128 || layers != 2 || bidirectional))
+        return cli_usage_error("train", "--hidden, --layers and --bidirectional are for lstm and gru");
     oclnn_optimizer_kind kind;
     if (!strcmp(optimizer, "adam")) kind = OCLNN_OPTIMIZER_ADAM;
     else if (!strcmp(optimizer, "sgd")) kind = OCLNN_OPTIMIZER_SGD;
@@ -78,7 +96,10 @@ int cmd_train(int argc, char **argv)
                              .limit = limit, .test_limit = test_limit, .seed = (uint64_t)seed, .data_dir = data,
                              .save_path = save, .on_progress = on_progress, .user = &st};
     oclnn_train_result r;
-    oclnn_status s = oclnn_simple_cnn_train(ctx, &o, &r);
+    oclnn_rnn_model_config rc_model = {.hidden_size = (int)hidden, .num_layers = (int)layers,
+                                       .bidirectional = bidirectional};
+    oclnn_status s = mk == MODEL_SIMPLE_CNN ? oclnn_simple_cnn_train(ctx, &o, &r)
+                                            : oclnn_rnn_model_train(ctx, rnn_kind(mk), &rc_model, &o, &r);
     cli_progress_clear(&st.line);
     oclnn_context_release(ctx);
     if (s) return cli_fail("training failed");
@@ -100,20 +121,23 @@ int cmd_eval(int argc, char **argv)
          0, 0},
         {0},
     };
-    const cli_spec spec = {"eval", "simple-cnn",
-                           "Prints the test accuracy of saved SimpleCNN weights and the 10x10 confusion\n"
+    const cli_spec spec = {"eval", "simple-cnn|lstm|gru",
+                           "Prints the test accuracy of saved weights on Fashion-MNIST (sequential for\n"
+                           "lstm and gru, whose sizes come from the file) and the 10x10 confusion\n"
                            "matrix (rows: true class, columns: predicted class).",
                            options, 1, 1};
     char *model = NULL;
     int npos = 0;
     int rc = cli_parse(&spec, argc, argv, &model, &npos);
     if (rc >= 0) return rc;
-    if ((rc = check_model("eval", model)) >= 0) return rc;
+    model_kind mk = MODEL_SIMPLE_CNN;
+    if ((rc = check_model("eval", model, &mk)) >= 0) return rc;
     if (!weights) return cli_usage_error("eval", "--weights FILE is required");
     oclnn_context *ctx;
     if (cli_open_context(device, &ctx)) return CLI_EXIT_FAIL;
     oclnn_train_result r;
-    oclnn_status s = oclnn_simple_cnn_evaluate(ctx, weights, data, test_limit, &r);
+    oclnn_status s = mk == MODEL_SIMPLE_CNN ? oclnn_simple_cnn_evaluate(ctx, weights, data, test_limit, &r)
+                                            : oclnn_rnn_model_evaluate(ctx, rnn_kind(mk), weights, data, test_limit, &r);
     oclnn_context_release(ctx);
     if (s) return cli_fail("evaluation failed");
     printf("confusion matrix (%lld test images; rows true, columns predicted):\n      ", (long long)r.test_images);
@@ -133,24 +157,35 @@ int cmd_forward(int argc, char **argv)
     const char *device = NULL, *weights = NULL, *input = NULL, *output = NULL;
     const cli_option options[] = {
         {"weights", CLI_STRING, &weights, "FILE", "weights (safetensors, PyTorch state_dict names)", 0, 0},
-        {"input", CLI_STRING, &input, "FILE", "safetensors file with 'input' [N,1,28,28] f32", 0, 0},
-        {"output", CLI_STRING, &output, "FILE", "safetensors file to write 'output' (logits [N,10]) to", 0, 0},
+        {"input", CLI_STRING, &input, "FILE", "safetensors file with 'input' (see above)", 0, 0},
+        {"output", CLI_STRING, &output, "FILE", "safetensors file to write 'output' (and h_n, c_n) to", 0, 0},
         {"device", CLI_STRING, &device, "D", "OpenCL device (gpu, cpu, P:D or part of a name)", 0, 0},
         {0},
     };
-    const cli_spec spec = {"forward", "simple-cnn",
-                           "Runs SimpleCNN (eval mode) on the tensor 'input' of a safetensors file and\n"
-                           "writes the logits as 'output'.",
-                           options, 1, 1};
+    const cli_spec spec = {
+        "forward", "simple-cnn|lstm|gru",
+        "Runs a model (eval mode) on the tensor 'input' of a safetensors file and\n"
+        "writes the result as 'output'.\n"
+        "  simple-cnn  input [N,1,28,28] f32 -> output: logits [N,10]\n"
+        "  lstm, gru   PyTorch's LSTMModel/GRUModel (weights lstm.* or gru.*, fc.*):\n"
+        "              hidden size, input size, layers, direction and output size come\n"
+        "              from the weights' names and shapes. input [N,T,I] f32 and,\n"
+        "              optionally, lengths [N] i32/i64 (padded at the end) ->\n"
+        "              output: fc(out[:, -1, :]) [N,O] (step T-1, as PyTorch's model\n"
+        "              on a padded batch: a shorter sequence gets fc.bias there),\n"
+        "              h_n [L*D,N,H] (each sequence's state at its own end), c_n (lstm)",
+        options, 1, 1};
     char *model = NULL;
     int npos = 0;
     int rc = cli_parse(&spec, argc, argv, &model, &npos);
     if (rc >= 0) return rc;
-    if ((rc = check_model("forward", model)) >= 0) return rc;
+    model_kind mk = MODEL_SIMPLE_CNN;
+    if ((rc = check_model("forward", model, &mk)) >= 0) return rc;
     if (!weights || !input || !output) return cli_usage_error("forward", "--weights, --input and --output are required");
     oclnn_context *ctx;
     if (cli_open_context(device, &ctx)) return CLI_EXIT_FAIL;
-    oclnn_status s = oclnn_simple_cnn_forward_file(ctx, weights, input, output);
+    oclnn_status s = mk == MODEL_SIMPLE_CNN ? oclnn_simple_cnn_forward_file(ctx, weights, input, output)
+                                            : oclnn_rnn_model_forward_file(ctx, rnn_kind(mk), weights, input, output);
     oclnn_context_release(ctx);
     if (s) return cli_fail("forward failed");
     printf("wrote %s\n", output);

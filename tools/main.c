@@ -11,9 +11,9 @@ static const cli_command commands[] = {
     {"ops", "list every op of the registry: family, backward, in-place, input contract", cmd_ops},
     {"bench", "time SGEMM, elementwise and softmax kernels on one or all devices", cmd_bench},
     {"xor", "learn XOR by backprop: a single layer cannot, an MLP can", cmd_xor},
-    {"train", "train SimpleCNN on Fashion-MNIST and report test accuracy", cmd_train},
-    {"eval", "test accuracy and confusion matrix of saved SimpleCNN weights", cmd_eval},
-    {"forward", "run SimpleCNN on a safetensors input and write the logits", cmd_forward},
+    {"train", "train SimpleCNN, LSTM or GRU on Fashion-MNIST and report test accuracy", cmd_train},
+    {"eval", "test accuracy and confusion matrix of saved SimpleCNN/LSTM/GRU weights", cmd_eval},
+    {"forward", "run SimpleCNN/LSTM/GRU on a safetensors input and write the result", cmd_forward},
     {"tokenize", "BERT WordPiece token ids (or pieces) of texts, as the model sees them", cmd_tokenize},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);

@@ -52,6 +52,7 @@
 #define OCLNN_RNN_H
 
 #include "oclnn/graph.h"
+#include "oclnn/nn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,6 +105,56 @@ oclnn_status oclnn_lstm_model(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *len
                               int output_size, oclnn_rnn_model *out);
 oclnn_status oclnn_gru_model(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *lengths, const oclnn_rnn_options *options,
                              int output_size, oclnn_rnn_model *out);
+
+/* ---- Jobs for the models above (src/nn/rnn_jobs.c): what `oclnn forward
+ * / train / eval lstm|gru` run. */
+
+typedef enum oclnn_rnn_kind { OCLNN_RNN_LSTM = 0, OCLNN_RNN_GRU = 1 } oclnn_rnn_kind;
+
+/* An LSTMModel / GRUModel's sizes: what its constructor took. */
+typedef struct oclnn_rnn_model_config {
+    oclnn_rnn_kind kind;
+    int input_size, hidden_size, num_layers, bidirectional, output_size;
+    int has_bias; /* the stack's b_ih / b_hh are in the file (PyTorch's bias=True) */
+} oclnn_rnn_model_config;
+
+/* Infers the configuration from a state_dict's names and shapes:
+ * "<kind>.weight_ih_l<k>[_reverse]" for k = 0.. gives the layer count and
+ * the direction, weight_ih_l0 [G*H, I] and weight_hh_l0 [G*H, H] the sizes,
+ * "fc.weight" [O, D*H] the output size. Every tensor of the stack and of fc
+ * must be there with its shape (the stack's biases may all be absent, as
+ * with bias=False), and nothing else may be (a checkpoint's optimizer state
+ * "<param>.<state>" is allowed). Errors name the file and the tensor that
+ * does not fit: OCLNN_ERR_NOT_FOUND (missing), OCLNN_ERR_SHAPE (shape,
+ * dtype), OCLNN_ERR_FORMAT (a tensor that belongs to no such model, e.g.
+ * "lstm.weight_hr_l0" of an LSTM with proj_size), plus the safetensors
+ * reader's. */
+oclnn_status oclnn_rnn_model_config_from_file(const char *weights_path, oclnn_rnn_kind kind,
+                                              oclnn_rnn_model_config *out);
+
+/* Runs the model (eval mode) with the weights of weights_path on the tensor
+ * "input" [N, T, I] f32 of input_path, with the optional "lengths" (i32 or
+ * i64 [N], each in [0, T]) of the same file, and writes to output_path
+ * "output" [N, O] (fc of out[:, -1, :], exactly as the model above: with
+ * lengths, a sequence shorter than T gets fc.bias there, as PyTorch's
+ * model does on a padded batch), "h_n" [L*D, N, H] (each sequence's state
+ * at its own last step) and, for an LSTM, "c_n". */
+oclnn_status oclnn_rnn_model_forward_file(oclnn_context *ctx, oclnn_rnn_kind kind, const char *weights_path,
+                                          const char *input_path, const char *output_path);
+
+/* Sequential Fashion-MNIST: each 28x28 image is a sequence of 28 steps
+ * (rows) of 28 pixels in [0, 1], classified into 10 classes by an
+ * LSTMModel / GRUModel. model may be NULL (or have zero fields) for the
+ * defaults: hidden 128, 2 layers, unidirectional; input_size and
+ * output_size are always 28 and 10. Training, progress, checkpoints and the
+ * result are those of oclnn_simple_cnn_train. */
+oclnn_status oclnn_rnn_model_train(oclnn_context *ctx, oclnn_rnn_kind kind, const oclnn_rnn_model_config *model,
+                                   const oclnn_train_options *options, oclnn_train_result *result);
+/* Test accuracy and confusion matrix of saved weights (sizes inferred from
+ * the file as oclnn_rnn_model_config_from_file does; they must take 28
+ * inputs and give 10 outputs). */
+oclnn_status oclnn_rnn_model_evaluate(oclnn_context *ctx, oclnn_rnn_kind kind, const char *weights_path,
+                                      const char *data_dir, int64_t test_limit, oclnn_train_result *result);
 
 #ifdef __cplusplus
 }

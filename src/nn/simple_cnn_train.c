@@ -1,4 +1,6 @@
-/* Training, evaluation and file-to-file inference for SimpleCNN.
+/* Training and evaluation of an image classifier on an MNIST-format
+ * dataset (SimpleCNN here, the LSTM/GRU models in rnn_train.c), and
+ * file-to-file inference for SimpleCNN.
  *
  * Training uses one graph with a fixed batch (the last partial batch of an
  * epoch is dropped, as the shuffled order changes every epoch); evaluation
@@ -6,6 +8,7 @@
  * graph's weights, and pads the final partial batch. */
 #include "core/context.h"
 #include "core/error.h"
+#include "nn/classifier.h"
 #include "oclnn/nn.h"
 #include "oclnn/oclnn.h"
 
@@ -22,6 +25,7 @@ typedef struct classifier {
     oclnn_graph *g;
     oclnn_tensor *images, *labels, *logits, *loss;
     int batch;
+    const char *name; /* of the model, for messages */
 } classifier;
 
 static void classifier_release(classifier *c)
@@ -30,15 +34,24 @@ static void classifier_release(classifier *c)
     memset(c, 0, sizeof *c);
 }
 
-static oclnn_status classifier_build(oclnn_context *ctx, int batch, int training, const oclnn_graph *share,
-                                     classifier *c)
+static oclnn_tensor *build_simple_cnn(oclnn_graph *g, oclnn_tensor *images, const void *config)
+{
+    (void)config;
+    return oclnn_simple_cnn(g, images);
+}
+
+static const nn_image_model simple_cnn_model = {"simple_cnn", build_simple_cnn, NULL};
+
+static oclnn_status classifier_build(oclnn_context *ctx, const nn_image_model *m, int batch, int training,
+                                     const oclnn_graph *share, classifier *c)
 {
     memset(c, 0, sizeof *c);
     c->batch = batch;
+    c->name = m->name;
     c->g = oclnn_graph_create(ctx);
-    if (!c->g) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "simple_cnn: out of host memory");
+    if (!c->g) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", m->name);
     c->images = oclnn_input(c->g, "images", OCLNN_DTYPE_F32, 4, (const int64_t[]){batch, 1, 28, 28});
-    c->logits = oclnn_simple_cnn(c->g, c->images);
+    c->logits = m->build(c->g, c->images, m->config);
     oclnn_status s = OCLNN_OK;
     if (training) {
         c->labels = oclnn_input(c->g, "labels", OCLNN_DTYPE_I32, 1, (const int64_t[]){batch});
@@ -65,7 +78,7 @@ static oclnn_status evaluate(classifier *eval, const oclnn_dataset *test, oclnn_
     if (!batch || !logits) {
         free(batch);
         free(logits);
-        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "simple_cnn: out of host memory");
+        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", eval->name);
     }
     int64_t correct = 0;
     oclnn_status s = OCLNN_OK;
@@ -102,7 +115,7 @@ static oclnn_status train_epoch(classifier *tr, oclnn_optimizer *opt, oclnn_batc
     if (!images || !labels) {
         free(images);
         free(labels);
-        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "simple_cnn: out of host memory");
+        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", tr->name);
     }
     int64_t batches = oclnn_batcher_batches_per_epoch(batcher);
     double t0 = oclnn_wall_seconds();
@@ -139,10 +152,10 @@ static oclnn_status train_epoch(classifier *tr, oclnn_optimizer *opt, oclnn_batc
     return s;
 }
 
-oclnn_status oclnn_simple_cnn_train(oclnn_context *ctx, const oclnn_train_options *options,
-                                    oclnn_train_result *result)
+oclnn_status nn_classifier_train(oclnn_context *ctx, const nn_image_model *m, const oclnn_train_options *options,
+                                 oclnn_train_result *result)
 {
-    if (!ctx || !options || !result) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "simple_cnn_train: NULL argument");
+    if (!ctx || !options || !result) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "%s_train: NULL argument", m->name);
     oclnn_train_options o = *options;
     if (o.epochs <= 0) o.epochs = 1;
     if (o.batch <= 0) o.batch = 64;
@@ -167,14 +180,14 @@ oclnn_status oclnn_simple_cnn_train(oclnn_context *ctx, const oclnn_train_option
     oclnn_status s = oclnn_dataset_load_mnist(o.data_dir, 1, o.limit, &train);
     if (!s) s = oclnn_dataset_load_mnist(o.data_dir, 0, o.test_limit, &test);
     if (!s && train.count < o.batch)
-        s = oclnn_fail(OCLNN_ERR_INVALID_ARG, "simple_cnn_train: %lld training images, fewer than one batch of %d",
-                       (long long)train.count, o.batch);
+        s = oclnn_fail(OCLNN_ERR_INVALID_ARG, "%s_train: %lld training images, fewer than one batch of %d",
+                       m->name, (long long)train.count, o.batch);
     classifier tr = {0}, ev = {0};
     oclnn_optimizer *opt = NULL;
     oclnn_batcher *batcher = NULL;
-    if (!s) s = classifier_build(ctx, o.batch, 1, NULL, &tr);
+    if (!s) s = classifier_build(ctx, m, o.batch, 1, NULL, &tr);
     if (!s) s = oclnn_graph_init_params(tr.g, o.seed);
-    if (!s) s = classifier_build(ctx, EVAL_BATCH, 0, tr.g, &ev);
+    if (!s) s = classifier_build(ctx, m, EVAL_BATCH, 0, tr.g, &ev);
     if (!s) {
         opt = o.optimizer == OCLNN_OPTIMIZER_ADAM ? oclnn_optimizer_adam(tr.g, o.lr, 0.9f, 0.999f, 1e-8f, 0.0f, 0)
                                                   : oclnn_optimizer_sgd(tr.g, o.lr, o.momentum, 0.0f, 0.0f, 0);
@@ -206,21 +219,33 @@ oclnn_status oclnn_simple_cnn_train(oclnn_context *ctx, const oclnn_train_option
     return s;
 }
 
-oclnn_status oclnn_simple_cnn_evaluate(oclnn_context *ctx, const char *weights_path, const char *data_dir,
-                                       int64_t test_limit, oclnn_train_result *result)
+oclnn_status nn_classifier_evaluate(oclnn_context *ctx, const nn_image_model *m, const char *weights_path,
+                                    const char *data_dir, int64_t test_limit, oclnn_train_result *result)
 {
     if (!ctx || !weights_path || !result)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "simple_cnn_evaluate: NULL argument");
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "%s_evaluate: NULL argument", m->name);
     memset(result, 0, sizeof *result);
     oclnn_dataset test = {0};
     oclnn_status s = oclnn_dataset_load_mnist(data_dir, 0, test_limit, &test);
     classifier ev = {0};
-    if (!s) s = classifier_build(ctx, EVAL_BATCH, 0, NULL, &ev);
+    if (!s) s = classifier_build(ctx, m, EVAL_BATCH, 0, NULL, &ev);
     if (!s) s = oclnn_graph_load_weights(ev.g, weights_path);
     if (!s) s = evaluate(&ev, &test, result);
     classifier_release(&ev);
     oclnn_dataset_free(&test);
     return s;
+}
+
+oclnn_status oclnn_simple_cnn_train(oclnn_context *ctx, const oclnn_train_options *options,
+                                    oclnn_train_result *result)
+{
+    return nn_classifier_train(ctx, &simple_cnn_model, options, result);
+}
+
+oclnn_status oclnn_simple_cnn_evaluate(oclnn_context *ctx, const char *weights_path, const char *data_dir,
+                                       int64_t test_limit, oclnn_train_result *result)
+{
+    return nn_classifier_evaluate(ctx, &simple_cnn_model, weights_path, data_dir, test_limit, result);
 }
 
 oclnn_status oclnn_simple_cnn_forward_file(oclnn_context *ctx, const char *weights_path, const char *input_path,
@@ -238,7 +263,7 @@ oclnn_status oclnn_simple_cnn_forward_file(oclnn_context *ctx, const char *weigh
     }
     int64_t n = x->shape[0];
     classifier c = {0};
-    s = classifier_build(ctx, (int)n, 0, NULL, &c);
+    s = classifier_build(ctx, &simple_cnn_model, (int)n, 0, NULL, &c);
     if (!s) s = oclnn_graph_load_weights(c.g, weights_path);
     if (!s) s = oclnn_tensor_write(c.images, x->data, x->nbytes);
     if (!s) s = oclnn_graph_run(c.g);
