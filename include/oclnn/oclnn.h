@@ -10,6 +10,7 @@
  *   conv.h         2-D convolution
  *   layers.h       pooling, batch norm, dropout
  *   nn.h           model builders (MLP, SimpleCNN) and the SimpleCNN trainer
+ *   attention.h    scaled dot-product attention, LayerNorm, tanh GELU
  *
  * A minimal program:
  *     oclnn_context *ctx;
@@ -36,5 +37,6 @@
 #include "oclnn/conv.h"
 #include "oclnn/layers.h"
 #include "oclnn/nn.h"
+#include "oclnn/attention.h"
 
 #endif

@@ -18,6 +18,7 @@ extern const oclnn_op_def *const oclnn_norm_ops[];
 extern const oclnn_op_def *const oclnn_loss_ops[];
 extern const oclnn_op_def *const oclnn_dropout_ops[];
 extern const oclnn_op_def *const oclnn_cast_ops[];
+extern const oclnn_op_def *const oclnn_attention_ops[];
 
 typedef struct family {
     const char *name;
@@ -37,6 +38,7 @@ static const family families[] = {
     {"loss", oclnn_loss_ops},
     {"dropout", oclnn_dropout_ops},
     {"cast", oclnn_cast_ops},
+    {"attention", oclnn_attention_ops},
 };
 #define FAMILY_COUNT (sizeof families / sizeof families[0])
 

@@ -1,0 +1,292 @@
+/* Scaled dot-product attention, fused (FlashAttention 2 structure).
+ *
+ * Tensors are [N, H, L, D]; q, k, v and the additive mask are read through
+ * their element strides (int4: n, h, row, col), so permuted views straight
+ * from a projection need no copy. The outputs (o, lse, dq, dk, dv) are
+ * contiguous.
+ *
+ * Build options (real specialisation only):
+ *   DMAX      private/local row length: the head dim, or a bucket above it
+ *   HEAD_DIM  the head dim when it is specialised (loops of fixed length);
+ *             absent for the generic path, which takes it at run time
+ *   BQ        rows owned by a work-group (its size): query rows in the
+ *             forward and dq kernels, key rows in the dk/dv kernel
+ *   BK        rows of the tile streamed through local memory: keys in the
+ *             forward and dq kernels, queries in the dk/dv kernel
+ * Sizes (N, H, Lq, Lk), the scale and the mask mode are arguments.
+ *
+ * Masking of score (i, j) of batch n, head h (flags: 1 additive mask, 2
+ * key padding, 4 causal, top-left aligned as PyTorch's is_causal):
+ *   s = scale * q_i . k_j + mask[n, h, i, j]; -inf when kpm[n, j] != 0 or
+ *   (causal and j > i).
+ * A row whose scores are all -inf gets output 0 and lse = +inf, so every
+ * recomputed probability exp(s - lse) of it is 0 in the backward. */
+
+#ifdef HEAD_DIM
+#define DD HEAD_DIM
+#else
+#define DD dim
+#endif
+
+#define F_MASK 1
+#define F_KPM 2
+#define F_CAUSAL 4
+
+/* The mask's contribution to score (i, j): 0, a finite bias or -inf. */
+float mask_bias(__global const float *mask, int mask_off, int4 ms, __global const int *kpm, int kpm_off, int n,
+                int h, int i, int j, int Lk, int flags)
+{
+    float b = 0.0f;
+    if ((flags & F_CAUSAL) && j > i) return -INFINITY;
+    if ((flags & F_KPM) && kpm[kpm_off + n * Lk + j] != 0) return -INFINITY;
+    if (flags & F_MASK) b = mask[mask_off + n * ms.x + h * ms.y + i * ms.z + j * ms.w];
+    return b;
+}
+
+/* Number of BK-row key tiles the query rows [i0, i1) need (causal rows
+ * stop at their own index); at least one, so no barrier loop is empty. */
+int key_tiles(int i1, int Lk, int flags)
+{
+    int keys = (flags & F_CAUSAL) ? min(Lk, i1) : Lk;
+    int t = (keys + BK - 1) / BK;
+    return t > 0 ? t : 1;
+}
+
+/* Copies rows [r0, r0 + BK) of a strided [L, D] matrix into a local tile
+ * of DMAX-long rows (zeros past the end). All work-items take part. */
+void load_tile(__local float *tile, __global const float *src, int base, int row_stride, int col_stride, int r0,
+               int L, int dim)
+{
+    int lid = get_local_id(0);
+    for (int e = lid; e < BK * DD; e += BQ) {
+        int r = e / DD, c = e - r * DD;
+        int row = r0 + r;
+        tile[r * DMAX + c] = row < L ? src[base + row * row_stride + c * col_stride] : 0.0f;
+    }
+}
+
+/* o[n, h, i, :] = softmax_j(s_ij) v_j; lse[n, h, i] = log sum_j exp(s_ij).
+ * Group (x, y): query rows [x * BQ, x * BQ + BQ) of (n, h) = y. Each
+ * work-item keeps its query row, running max, running sum and the fp32
+ * accumulator in private memory; K and V tiles of BK rows pass through
+ * local memory. */
+__kernel void sdpa_forward(__global float *o, int o_off, __global float *lse, int lse_off,
+                           __global const float *q, int q_off, int4 qs, __global const float *k, int k_off, int4 ks,
+                           __global const float *v, int v_off, int4 vs, __global const float *mask, int mask_off,
+                           int4 ms, __global const int *kpm, int kpm_off, int H, int Lq, int Lk, int dim, float scale,
+                           int flags)
+{
+    __local float kt[BK * DMAX], vt[BK * DMAX];
+    int lid = get_local_id(0);
+    int i0 = get_group_id(0) * BQ, i = i0 + lid;
+    int nh = get_group_id(1), n = nh / H, h = nh - n * H;
+    int valid = i < Lq;
+    int row = valid ? i : Lq - 1;
+
+    float qp[DMAX], acc[DMAX], sv[BK];
+    int qbase = q_off + n * qs.x + h * qs.y + row * qs.z;
+    for (int c = 0; c < DD; c++) {
+        qp[c] = q[qbase + c * qs.w];
+        acc[c] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    int kbase = k_off + n * ks.x + h * ks.y, vbase = v_off + n * vs.x + h * vs.y;
+    int ntiles = key_tiles(min(i0 + BQ, Lq), Lk, flags);
+    for (int t = 0; t < ntiles; t++) {
+        int j0 = t * BK;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        load_tile(kt, k, kbase, ks.z, ks.w, j0, Lk, dim);
+        load_tile(vt, v, vbase, vs.z, vs.w, j0, Lk, dim);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (valid) {
+            float tmax = -INFINITY;
+            for (int r = 0; r < BK; r++) {
+                int j = j0 + r;
+                float s = -INFINITY;
+                if (j < Lk) {
+                    float b = mask_bias(mask, mask_off, ms, kpm, kpm_off, n, h, i, j, Lk, flags);
+                    if (b != -INFINITY) {
+                        float d = 0.0f;
+                        for (int c = 0; c < DD; c++) d += qp[c] * kt[r * DMAX + c];
+                        s = d * scale + b;
+                    }
+                }
+                sv[r] = s;
+                tmax = fmax(tmax, s);
+            }
+            float mn = fmax(m, tmax);
+            if (mn != -INFINITY) {
+                float alpha = exp(m - mn); /* 0 while m is still -inf */
+                l *= alpha;
+                for (int c = 0; c < DD; c++) acc[c] *= alpha;
+                for (int r = 0; r < BK; r++) {
+                    float p = exp(sv[r] - mn);
+                    l += p;
+                    for (int c = 0; c < DD; c++) acc[c] += p * vt[r * DMAX + c];
+                }
+                m = mn;
+            }
+        }
+    }
+    if (!valid) return;
+    float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    int obase = o_off + (nh * Lq + i) * DD;
+    for (int c = 0; c < DD; c++) o[obase + c] = acc[c] * inv;
+    lse[lse_off + nh * Lq + i] = l > 0.0f ? m + log(l) : INFINITY;
+}
+
+/* delta[n, h, i] = sum_c do[n, h, i, c] * o[n, h, i, c] (both contiguous). */
+__kernel void sdpa_backward_delta(__global float *delta, int delta_off, __global const float *dout, int do_off,
+                                  __global const float *o, int o_off, int rows, int dim)
+{
+    int i = get_global_id(0);
+    if (i >= rows) return;
+    float s = 0.0f;
+    for (int c = 0; c < DD; c++) s += dout[do_off + i * DD + c] * o[o_off + i * DD + c];
+    delta[delta_off + i] = s;
+}
+
+/* dq_i = scale * sum_j p_ij (dp_ij - delta_i) k_j, p_ij = exp(s_ij - lse_i),
+ * dp_ij = do_i . v_j. Same grid and tiles as the forward. */
+__kernel void sdpa_backward_dq(__global float *dq, int dq_off, __global const float *q, int q_off, int4 qs,
+                               __global const float *k, int k_off, int4 ks, __global const float *v, int v_off,
+                               int4 vs, __global const float *mask, int mask_off, int4 ms, __global const int *kpm,
+                               int kpm_off, __global const float *dout, int do_off, __global const float *lse,
+                               int lse_off, __global const float *delta, int delta_off, int H, int Lq, int Lk,
+                               int dim, float scale, int flags)
+{
+    __local float kt[BK * DMAX], vt[BK * DMAX];
+    int lid = get_local_id(0);
+    int i0 = get_group_id(0) * BQ, i = i0 + lid;
+    int nh = get_group_id(1), n = nh / H, h = nh - n * H;
+    int valid = i < Lq;
+    int row = valid ? i : Lq - 1;
+
+    float qp[DMAX], dop[DMAX], acc[DMAX];
+    int qbase = q_off + n * qs.x + h * qs.y + row * qs.z, dbase = do_off + (nh * Lq + row) * DD;
+    for (int c = 0; c < DD; c++) {
+        qp[c] = q[qbase + c * qs.w];
+        dop[c] = dout[dbase + c];
+        acc[c] = 0.0f;
+    }
+    float L = lse[lse_off + nh * Lq + row], Di = delta[delta_off + nh * Lq + row];
+    int kbase = k_off + n * ks.x + h * ks.y, vbase = v_off + n * vs.x + h * vs.y;
+    int ntiles = key_tiles(min(i0 + BQ, Lq), Lk, flags);
+    for (int t = 0; t < ntiles; t++) {
+        int j0 = t * BK;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        load_tile(kt, k, kbase, ks.z, ks.w, j0, Lk, dim);
+        load_tile(vt, v, vbase, vs.z, vs.w, j0, Lk, dim);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (valid) {
+            for (int r = 0; r < BK; r++) {
+                int j = j0 + r;
+                if (j >= Lk) break;
+                float b = mask_bias(mask, mask_off, ms, kpm, kpm_off, n, h, i, j, Lk, flags);
+                if (b == -INFINITY) continue;
+                float d = 0.0f, dp = 0.0f;
+                for (int c = 0; c < DD; c++) {
+                    d += qp[c] * kt[r * DMAX + c];
+                    dp += dop[c] * vt[r * DMAX + c];
+                }
+                float p = exp(d * scale + b - L);
+                float ds = p * (dp - Di);
+                for (int c = 0; c < DD; c++) acc[c] += ds * kt[r * DMAX + c];
+            }
+        }
+    }
+    if (!valid) return;
+    int obase = dq_off + (nh * Lq + i) * DD;
+    for (int c = 0; c < DD; c++) dq[obase + c] = acc[c] * scale;
+}
+
+/* dv_j = sum_i p_ij do_i; dk_j = scale * sum_i p_ij (dp_ij - delta_i) q_i.
+ * Group (x, y): key rows [x * BQ, x * BQ + BQ) of (n, h) = y, one per
+ * work-item; query tiles of BK rows (q, do, lse, delta) pass through local
+ * memory. No atomics: each dk/dv row has one owner. */
+__kernel void sdpa_backward_dkv(__global float *dk, int dk_off, __global float *dv, int dv_off,
+                                __global const float *q, int q_off, int4 qs, __global const float *k, int k_off,
+                                int4 ks, __global const float *v, int v_off, int4 vs, __global const float *mask,
+                                int mask_off, int4 ms, __global const int *kpm, int kpm_off,
+                                __global const float *dout, int do_off, __global const float *lse, int lse_off,
+                                __global const float *delta, int delta_off, int H, int Lq, int Lk, int dim,
+                                float scale, int flags)
+{
+    __local float qt[BK * DMAX], dot[BK * DMAX], lt[BK], dlt[BK];
+    int lid = get_local_id(0);
+    int j0 = get_group_id(0) * BQ, j = j0 + lid;
+    int nh = get_group_id(1), n = nh / H, h = nh - n * H;
+    int valid = j < Lk;
+    int row = valid ? j : Lk - 1;
+
+    float kp[DMAX], vp[DMAX], dka[DMAX], dva[DMAX];
+    int kb = k_off + n * ks.x + h * ks.y + row * ks.z, vb = v_off + n * vs.x + h * vs.y + row * vs.z;
+    for (int c = 0; c < DD; c++) {
+        kp[c] = k[kb + c * ks.w];
+        vp[c] = v[vb + c * vs.w];
+        dka[c] = 0.0f;
+        dva[c] = 0.0f;
+    }
+    int qbase = q_off + n * qs.x + h * qs.y;
+    int ntiles = (Lq + BK - 1) / BK;
+    /* causal: queries before the group's first key see none of its keys */
+    int first = (flags & F_CAUSAL) ? min(j0 / BK, ntiles - 1) : 0;
+    for (int t = first; t < ntiles; t++) {
+        int r0 = t * BK;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        load_tile(qt, q, qbase, qs.z, qs.w, r0, Lq, dim);
+        load_tile(dot, dout, do_off + nh * Lq * DD, DD, 1, r0, Lq, dim);
+        for (int r = lid; r < BK; r += BQ) {
+            int i = r0 + r;
+            lt[r] = i < Lq ? lse[lse_off + nh * Lq + i] : INFINITY;
+            dlt[r] = i < Lq ? delta[delta_off + nh * Lq + i] : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (valid) {
+            for (int r = 0; r < BK; r++) {
+                int i = r0 + r;
+                if (i >= Lq) break;
+                float b = mask_bias(mask, mask_off, ms, kpm, kpm_off, n, h, i, j, Lk, flags);
+                if (b == -INFINITY) continue;
+                float d = 0.0f, dp = 0.0f;
+                for (int c = 0; c < DD; c++) {
+                    d += qt[r * DMAX + c] * kp[c];
+                    dp += dot[r * DMAX + c] * vp[c];
+                }
+                float p = exp(d * scale + b - lt[r]);
+                float ds = p * (dp - dlt[r]);
+                for (int c = 0; c < DD; c++) {
+                    dva[c] += p * dot[r * DMAX + c];
+                    dka[c] += ds * qt[r * DMAX + c];
+                }
+            }
+        }
+    }
+    if (!valid) return;
+    int ob = (nh * Lk + j) * DD;
+    for (int c = 0; c < DD; c++) {
+        dk[dk_off + ob + c] = dka[c] * scale;
+        dv[dv_off + ob + c] = dva[c];
+    }
+}
+
+/* The unfused path's mask: bias[n, h, i, j] = the mask's contribution with
+ * -inf replaced by -1e30 (exp of it underflows to 0 beside any unmasked
+ * score, and a fully masked row stays finite), and keep[n, h, i] = 1 when
+ * row i has an unmasked key, else 0 (multiplied into the probabilities so
+ * a fully masked row gives zeros). One work-item per row. */
+__kernel void sdpa_mask_build(__global float *bias, int bias_off, __global float *keep, int keep_off,
+                              __global const float *mask, int mask_off, int4 ms, __global const int *kpm, int kpm_off,
+                              int H, int Lq, int Lk, int rows, int flags)
+{
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    int i = r % Lq, nh = r / Lq, n = nh / H, h = nh - n * H;
+    int any = 0;
+    for (int j = 0; j < Lk; j++) {
+        float b = mask_bias(mask, mask_off, ms, kpm, kpm_off, n, h, i, j, Lk, flags);
+        any |= b != -INFINITY;
+        bias[bias_off + r * Lk + j] = b == -INFINITY ? -1e30f : b;
+    }
+    keep[keep_off + r] = any ? 1.0f : 0.0f;
+}

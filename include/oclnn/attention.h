@@ -1,0 +1,52 @@
+/* oclnn attention and Transformer building blocks (src/ops/attention.c,
+ * src/ops/layer_norm.c, the tanh GELU in src/ops/elementwise.c).
+ *
+ * Scaled dot-product attention on q [N, H, Lq, D], k [N, H, Lk, D],
+ * v [N, H, Lk, D] gives [N, H, Lq, D]:
+ *     out_i = sum_j softmax_j(scale * q_i . k_j + mask_ij) v_j
+ * q, k and v may be any views (e.g. [N, L, H, D] permuted to [N, H, L, D]
+ * straight from a projection): the fused kernels read their strides, no
+ * copy is made.
+ *
+ * Masks (each optional, combinable):
+ *   attn_mask        f32, additive, broadcast over [N, H, Lq, Lk] like
+ *                    NumPy (e.g. [Lq, Lk], [N, 1, 1, Lk]); -inf masks.
+ *                    It gets no gradient.
+ *   key_padding_mask i32 or i64 [N, Lk], nonzero = that key is masked
+ *                    (PyTorch's key_padding_mask convention: True = pad).
+ *   causal           key j > query i is masked (top-left aligned, as
+ *                    PyTorch's is_causal, also when Lq != Lk).
+ * A query row whose keys are all masked gives zeros (not NaN), and zero
+ * gradients.
+ * scale: 0 means 1 / sqrt(D). dropout_p must be 0 for now (anything else
+ * is a graph error). */
+#ifndef OCLNN_ATTENTION_H
+#define OCLNN_ATTENTION_H
+
+#include "oclnn/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Fused (FlashAttention-style) attention: the Lq x Lk matrix is never
+ * stored; memory is O(N H L D). Head dims 32, 64, 80, 96 and 128 have
+ * specialised kernels, other head dims up to 256 a generic one.
+ * `mask` is either an additive f32 attn_mask or an integer key-padding mask
+ * (chosen by its dtype, see above); NULL for none. */
+oclnn_tensor *oclnn_sdpa(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v, oclnn_tensor *mask,
+                         int causal, float scale, float dropout_p);
+/* Both masks at once (either may be NULL). */
+oclnn_tensor *oclnn_sdpa_masked(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v,
+                                oclnn_tensor *attn_mask, oclnn_tensor *key_padding_mask, int causal, float scale,
+                                float dropout_p);
+/* The same computation from separate ops (batched matmul, softmax, batched
+ * matmul): stores the Lq x Lk scores; the reference for the fused path. */
+oclnn_tensor *oclnn_sdpa_unfused(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v,
+                                 oclnn_tensor *attn_mask, oclnn_tensor *key_padding_mask, int causal, float scale,
+                                 float dropout_p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
