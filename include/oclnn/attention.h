@@ -46,6 +46,15 @@ oclnn_tensor *oclnn_sdpa_unfused(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *
                                  oclnn_tensor *attn_mask, oclnn_tensor *key_padding_mask, int causal, float scale,
                                  float dropout_p);
 
+/* Layer normalisation over the last axis, as torch.nn.functional.layer_norm
+ * with normalized_shape = (x.shape[-1],): biased variance, eps inside the
+ * square root. weight and bias are f32 [C] and optional (NULL). */
+oclnn_tensor *oclnn_layer_norm(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight, oclnn_tensor *bias, float eps);
+
+/* GELU, PyTorch's approximate='tanh' form:
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). (oclnn_gelu is the erf form.) */
+oclnn_tensor *oclnn_gelu_tanh(oclnn_graph *g, oclnn_tensor *x);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,7 @@ extern const oclnn_op_def *const oclnn_loss_ops[];
 extern const oclnn_op_def *const oclnn_dropout_ops[];
 extern const oclnn_op_def *const oclnn_cast_ops[];
 extern const oclnn_op_def *const oclnn_attention_ops[];
+extern const oclnn_op_def *const oclnn_layer_norm_ops[];
 
 typedef struct family {
     const char *name;
@@ -39,6 +40,7 @@ static const family families[] = {
     {"dropout", oclnn_dropout_ops},
     {"cast", oclnn_cast_ops},
     {"attention", oclnn_attention_ops},
+    {"layer_norm", oclnn_layer_norm_ops},
 };
 #define FAMILY_COUNT (sizeof families / sizeof families[0])
 
