@@ -96,6 +96,94 @@ static oclnn_status arg_sizes(cl_kernel k, cl_uint *i, const oclnn_tensor *node,
     return s;
 }
 
+/* ---- CPU path: pack kernels into a workspace, then one work-item per R rows */
+
+#define VW 8
+static int64_t round8(int64_t x) { return (x + VW - 1) / VW * VW; }
+
+/* Floats of the forward workspace: K^T [NH, D, Lkp] and V rows [NH, Lkp, Dp]. */
+static int64_t forward_ws(const int64_t *p)
+{
+    return p[P_N] * p[P_H] * round8(p[P_LK]) * (p[P_D] + round8(p[P_D]));
+}
+
+/* Floats of the backward workspace: K^T, V^T, K rows, Q^T, dO^T, Q rows, dO rows. */
+static inline int64_t backward_ws(const int64_t *p)
+{
+    int64_t nh = p[P_N] * p[P_H], d = p[P_D], dp = round8(d), lk = round8(p[P_LK]), lq = round8(p[P_LQ]);
+    return nh * (lk * (2 * d + dp) + lq * (2 * d + 2 * dp));
+}
+
+static int cpu_rows(int64_t d) { return d <= 64 ? 4 : 2; }
+
+static void cpu_options(const tiles *t, int64_t d, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s -DR=%d", t->options, cpu_rows(d));
+}
+
+/* (workspace buffer, its element offset + at) */
+static oclnn_status arg_ws(cl_kernel k, cl_uint *i, const oclnn_tensor *ws, int64_t at, const char *op)
+{
+    cl_int off = (cl_int)(oclnn_tensor_elem_offset(ws) + at);
+    oclnn_status s = oclnn_arg(k, i, sizeof(cl_mem), &ws->buffer, op);
+    return s ? s : oclnn_arg(k, i, sizeof off, &off, op);
+}
+
+/* Packs src [N, H, L, D] (strided) into ws at `at`: transposed [NH, D, Lp]
+ * or rows [NH, Lp, Dp]. */
+static oclnn_status pack(oclnn_context *ctx, oclnn_tensor *node, const char *options, oclnn_tensor *ws, int64_t at,
+                         const oclnn_tensor *src, int64_t L, bool transposed)
+{
+    const char *op = node->op->name;
+    oclnn_launch *l;
+    cl_uint i = 0;
+    int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D], lp = round8(L), dp = round8(d);
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options,
+                                         transposed ? "sdpa_pack_t" : "sdpa_pack_rows", &l);
+    if (!s) s = arg_ws(l->kernel, &i, ws, at, op);
+    if (!s) s = arg_strided(l->kernel, &i, src, op);
+    if (!s) s = arg_int(l->kernel, &i, node->iparam[P_H], op);
+    if (!s) s = arg_int(l->kernel, &i, L, op);
+    if (!s) s = arg_int(l->kernel, &i, lp, op);
+    if (!s) s = arg_int(l->kernel, &i, d, op);
+    if (!s && !transposed) s = arg_int(l->kernel, &i, dp, op);
+    l->dims = 2;
+    l->global[0] = (size_t)(transposed ? lp : dp);
+    l->global[1] = (size_t)(nh * (transposed ? d : lp));
+    return s;
+}
+
+static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, const tiles *t)
+{
+    const char *op = node->op->name;
+    char options[128];
+    cpu_options(t, node->iparam[P_D], options, sizeof options);
+    oclnn_tensor *ws = node->aux[1];
+    int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D];
+    int64_t kt_at = 0, vp_at = nh * d * round8(node->iparam[P_LK]);
+    oclnn_status s = pack(ctx, node, options, ws, kt_at, node->src[1], node->iparam[P_LK], true);
+    if (!s) s = pack(ctx, node, options, ws, vp_at, node->src[2], node->iparam[P_LK], false);
+    oclnn_launch *l;
+    cl_uint i = 0;
+    if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options, "sdpa_forward_cpu", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
+    if (!s) s = arg_strided(l->kernel, &i, node->src[0], op);
+    if (!s) s = arg_ws(l->kernel, &i, ws, kt_at, op);
+    if (!s) s = arg_ws(l->kernel, &i, ws, vp_at, op);
+    if (!s) s = arg_masks(l->kernel, &i, node, node->src[0], op);
+    for (int p = P_H; p <= P_D && !s; p++) s = arg_int(l->kernel, &i, node->iparam[p], op);
+    if (!s) s = arg_int(l->kernel, &i, round8(d), op);
+    if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
+    if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
+    if (s) return s;
+    int r = cpu_rows(d);
+    l->dims = 2;
+    l->global[0] = (size_t)((node->iparam[P_LQ] + r - 1) / r);
+    l->global[1] = (size_t)nh;
+    return OCLNN_OK;
+}
+
 /* Groups of BQ work-items over `rows` rows, times N * H. */
 static void grid(oclnn_launch *l, const tiles *t, const oclnn_tensor *node, int64_t rows)
 {
@@ -112,6 +200,7 @@ static oclnn_status sdpa_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const char *op = node->op->name;
     tiles t = choose_tiles(ctx, node->iparam[P_D]);
+    if (node->naux > 1) return sdpa_prepare_cpu(ctx, node, &t); /* it has the CPU path's workspace */
     oclnn_launch *l;
     cl_uint i = 0;
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, t.options, "sdpa_forward", &l);
@@ -341,7 +430,11 @@ oclnn_tensor *oclnn_sdpa_masked(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k
     oclnn_tensor *t = oclnn_node_new(g, &sdpa_def, OCLNN_DTYPE_F32, 4, dims, nsrc, srcs);
     if (!t) return NULL;
     set_params(t, &a, mask_at, kpm_at);
-    return oclnn_aux_new(t, OCLNN_DTYPE_F32, 3, dims) ? t : NULL;
+    if (!oclnn_aux_new(t, OCLNN_DTYPE_F32, 3, dims)) return NULL;
+    /* CPU devices: a workspace for the packed K and V (see cl/attention.cl) */
+    int64_t ws = forward_ws(t->iparam);
+    if (g->ctx->info.is_cpu && !oclnn_aux_new(t, OCLNN_DTYPE_F32, 1, &ws)) return NULL;
+    return t;
 }
 
 oclnn_tensor *oclnn_sdpa(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v, oclnn_tensor *mask,
