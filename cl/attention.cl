@@ -292,16 +292,27 @@ __kernel void sdpa_mask_build(__global float *bias, int bias_off, __global float
 }
 
 /* ---- CPU devices (PoCL): no local memory, no barriers; each work-item
- * owns R query (or key) rows and vectorises by hand over 8 keys (or
+ * owns R query (or key) rows and vectorises by hand over VW keys (or
  * queries) at a time, so that PoCL emits SIMD code (it does not vectorise
  * the work-group kernels above across work-items: they have loops). Scores
- * of 8 keys are float8 FMAs of a broadcast q element with a row of K^T; the
- * accumulator is float8 chunks along the head dim. The operands come from
- * pack kernels into a workspace: transposed [NH, D, Lp] and row-major
- * [NH, Lp, Dp] (Lp = L rounded up to 8, Dp = D rounded up to 8, zero
- * padding), O(N H L D) like the inputs. Extra build option: R. */
+ * of VW keys are vector FMAs of a broadcast q element with a row of K^T;
+ * the accumulator is VW-wide chunks along the head dim. The operands come
+ * from pack kernels into a workspace: transposed [NH, D, Lp] and row-major
+ * [NH, Lp, Dp] (Lp = L and Dp = D rounded up to VW, zero padding), O(N H L
+ * D) like the inputs. Extra build options: R, VW (8 or 16). */
 
+#ifndef VW
 #define VW 8
+#endif
+#if VW == 16
+typedef float16 floatv;
+#define vloadv vload16
+#define vstorev vstore16
+#else
+typedef float8 floatv;
+#define vloadv vload8
+#define vstorev vstore8
+#endif
 #ifndef R
 #define R 1 /* (programs for the other kernels) */
 #endif
@@ -311,16 +322,26 @@ __kernel void sdpa_mask_build(__global float *bias, int bias_off, __global float
 #define DV (dp / VW)
 #endif
 
-float hmax8(float8 v)
+float hmaxv(floatv v)
 {
-    float4 a = fmax(v.lo, v.hi);
+#if VW == 16
+    float8 z = fmax(v.lo, v.hi);
+#else
+    float8 z = v;
+#endif
+    float4 a = fmax(z.lo, z.hi);
     float2 b = fmax(a.lo, a.hi);
     return fmax(b.x, b.y);
 }
 
-float hsum8(float8 v)
+float hsumv(floatv v)
 {
-    float4 a = v.lo + v.hi;
+#if VW == 16
+    float8 z = v.lo + v.hi;
+#else
+    float8 z = v;
+#endif
+    float4 a = z.lo + z.hi;
     float2 b = a.lo + a.hi;
     return b.x + b.y;
 }
@@ -347,20 +368,20 @@ __kernel void sdpa_pack_rows(__global float *dst, int dst_off, __global const fl
 
 /* Scores of rows i[r] (r < R) against 8 keys (or the transpose): applies
  * scale, the mask and the end of the sequence to s. */
-void mask8(float8 *s, float scale, __global const float *mask, int mask_off, int4 ms, __global const int *kpm,
+void maskv(floatv *s, float scale, __global const float *mask, int mask_off, int4 ms, __global const int *kpm,
            int kpm_off, int n, int h, int i, int j0, int Lk, int flags, int keys_vary)
 {
     *s *= scale;
     if (!flags && j0 + VW <= Lk) return;
     float t[VW];
-    vstore8(*s, 0, t);
+    vstorev(*s, 0, t);
     for (int e = 0; e < VW; e++) {
         int j = keys_vary ? j0 + e : j0, ii = keys_vary ? i : i + e;
         int end = keys_vary ? j >= Lk : 0;
         float b = end ? -INFINITY : mask_bias(mask, mask_off, ms, kpm, kpm_off, n, h, ii, j, Lk, flags);
         t[e] = b == -INFINITY ? -INFINITY : t[e] + b;
     }
-    *s = vload8(0, t);
+    *s = vloadv(0, t);
 }
 
 __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse, int lse_off,
@@ -374,42 +395,42 @@ __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse
     int n = nh / H, h = nh - n * H;
     int Lp = (Lk + VW - 1) / VW * VW;
     float qr[R][DMAX], m[R], l[R], pe[R][VW];
-    float8 acc[R][(DMAX + VW - 1) / VW];
+    floatv acc[R][(DMAX + VW - 1) / VW];
     for (int r = 0; r < R; r++) {
         int i = min(i0 + r, Lq - 1);
         for (int c = 0; c < DD; c++) qr[r][c] = q[q_off + n * qs.x + h * qs.y + i * qs.z + c * qs.w];
-        for (int c = 0; c < DV; c++) acc[r][c] = (float8)(0.0f);
+        for (int c = 0; c < DV; c++) acc[r][c] = (floatv)(0.0f);
         m[r] = -INFINITY;
         l[r] = 0.0f;
     }
     __global const float *ktp = kt + kt_off + nh * DD * Lp, *vpp = vp + vp_off + nh * Lp * (DV * VW);
     int kend = (flags & F_CAUSAL) ? min(Lk, i0 + R) : Lk;
     for (int j0 = 0; j0 < kend; j0 += VW) {
-        float8 s[R];
-        for (int r = 0; r < R; r++) s[r] = (float8)(0.0f);
+        floatv s[R];
+        for (int r = 0; r < R; r++) s[r] = (floatv)(0.0f);
         for (int c = 0; c < DD; c++) {
-            float8 kv = vload8(0, ktp + c * Lp + j0);
-            for (int r = 0; r < R; r++) s[r] = fma((float8)(qr[r][c]), kv, s[r]);
+            floatv kv = vloadv(0, ktp + c * Lp + j0);
+            for (int r = 0; r < R; r++) s[r] = fma((floatv)(qr[r][c]), kv, s[r]);
         }
         for (int r = 0; r < R; r++) {
-            mask8(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, min(i0 + r, Lq - 1), j0, Lk, flags, 1);
-            float mn = fmax(m[r], hmax8(s[r]));
-            float8 p = (float8)(0.0f);
+            maskv(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, min(i0 + r, Lq - 1), j0, Lk, flags, 1);
+            float mn = fmax(m[r], hmaxv(s[r]));
+            floatv p = (floatv)(0.0f);
             float alpha = 1.0f;
             if (mn != -INFINITY) {
                 alpha = exp(m[r] - mn);
                 p = exp(s[r] - mn);
                 m[r] = mn;
             }
-            l[r] = l[r] * alpha + hsum8(p);
+            l[r] = l[r] * alpha + hsumv(p);
             for (int c = 0; c < DV; c++) acc[r][c] *= alpha;
-            vstore8(p, 0, pe[r]);
+            vstorev(p, 0, pe[r]);
         }
         for (int e = 0; e < VW; e++) {
             __global const float *vrow = vpp + (j0 + e) * (DV * VW);
             for (int c = 0; c < DV; c++) {
-                float8 vv = vload8(c, vrow);
-                for (int r = 0; r < R; r++) acc[r][c] = fma((float8)(pe[r][e]), vv, acc[r][c]);
+                floatv vv = vloadv(c, vrow);
+                for (int r = 0; r < R; r++) acc[r][c] = fma((floatv)(pe[r][e]), vv, acc[r][c]);
             }
         }
     }
@@ -418,7 +439,7 @@ __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse
         float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
         float t[VW];
         for (int c = 0; c < DV; c++) {
-            vstore8(acc[r][c] * inv, 0, t);
+            vstorev(acc[r][c] * inv, 0, t);
             for (int e = 0; e < VW && c * VW + e < DD; e++) o[o_off + (nh * Lq + i) * DD + c * VW + e] = t[e];
         }
         lse[lse_off + nh * Lq + i] = l[r] > 0.0f ? m[r] + log(l[r]) : INFINITY;

@@ -98,19 +98,20 @@ static oclnn_status arg_sizes(cl_kernel k, cl_uint *i, const oclnn_tensor *node,
 
 /* ---- CPU path: pack kernels into a workspace, then one work-item per R rows */
 
-#define VW 8
-static int64_t round8(int64_t x) { return (x + VW - 1) / VW * VW; }
+/* keys per vector step: 16 (AVX-512 wide; two AVX2 registers elsewhere) */
+#define VW 16
+static int64_t roundv(int64_t x) { return (x + VW - 1) / VW * VW; }
 
 /* Floats of the forward workspace: K^T [NH, D, Lkp] and V rows [NH, Lkp, Dp]. */
 static int64_t forward_ws(const int64_t *p)
 {
-    return p[P_N] * p[P_H] * round8(p[P_LK]) * (p[P_D] + round8(p[P_D]));
+    return p[P_N] * p[P_H] * roundv(p[P_LK]) * (p[P_D] + roundv(p[P_D]));
 }
 
 /* Floats of the backward workspace: K^T, V^T, K rows, Q^T, dO^T, Q rows, dO rows. */
 static inline int64_t backward_ws(const int64_t *p)
 {
-    int64_t nh = p[P_N] * p[P_H], d = p[P_D], dp = round8(d), lk = round8(p[P_LK]), lq = round8(p[P_LQ]);
+    int64_t nh = p[P_N] * p[P_H], d = p[P_D], dp = roundv(d), lk = roundv(p[P_LK]), lq = roundv(p[P_LQ]);
     return nh * (lk * (2 * d + dp) + lq * (2 * d + 2 * dp));
 }
 
@@ -118,7 +119,7 @@ static int cpu_rows(int64_t d) { return d <= 64 ? 4 : 2; }
 
 static void cpu_options(const tiles *t, int64_t d, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s -DR=%d", t->options, cpu_rows(d));
+    snprintf(buf, size, "%s -DR=%d -DVW=%d", t->options, cpu_rows(d), VW);
 }
 
 /* (workspace buffer, its element offset + at) */
@@ -137,7 +138,7 @@ static oclnn_status pack(oclnn_context *ctx, oclnn_tensor *node, const char *opt
     const char *op = node->op->name;
     oclnn_launch *l;
     cl_uint i = 0;
-    int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D], lp = round8(L), dp = round8(d);
+    int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D], lp = roundv(L), dp = roundv(d);
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options,
                                          transposed ? "sdpa_pack_t" : "sdpa_pack_rows", &l);
     if (!s) s = arg_ws(l->kernel, &i, ws, at, op);
@@ -147,6 +148,7 @@ static oclnn_status pack(oclnn_context *ctx, oclnn_tensor *node, const char *opt
     if (!s) s = arg_int(l->kernel, &i, lp, op);
     if (!s) s = arg_int(l->kernel, &i, d, op);
     if (!s && !transposed) s = arg_int(l->kernel, &i, dp, op);
+    if (s) return s;
     l->dims = 2;
     l->global[0] = (size_t)(transposed ? lp : dp);
     l->global[1] = (size_t)(nh * (transposed ? d : lp));
@@ -160,7 +162,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     cpu_options(t, node->iparam[P_D], options, sizeof options);
     oclnn_tensor *ws = node->aux[1];
     int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D];
-    int64_t kt_at = 0, vp_at = nh * d * round8(node->iparam[P_LK]);
+    int64_t kt_at = 0, vp_at = nh * d * roundv(node->iparam[P_LK]);
     oclnn_status s = pack(ctx, node, options, ws, kt_at, node->src[1], node->iparam[P_LK], true);
     if (!s) s = pack(ctx, node, options, ws, vp_at, node->src[2], node->iparam[P_LK], false);
     oclnn_launch *l;
@@ -173,7 +175,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     if (!s) s = arg_ws(l->kernel, &i, ws, vp_at, op);
     if (!s) s = arg_masks(l->kernel, &i, node, node->src[0], op);
     for (int p = P_H; p <= P_D && !s; p++) s = arg_int(l->kernel, &i, node->iparam[p], op);
-    if (!s) s = arg_int(l->kernel, &i, round8(d), op);
+    if (!s) s = arg_int(l->kernel, &i, roundv(d), op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
     if (s) return s;
