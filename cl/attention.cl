@@ -366,18 +366,19 @@ __kernel void sdpa_pack_rows(__global float *dst, int dst_off, __global const fl
     dst[dst_off + r * dp + c] = j < L && c < dim ? src[src_off + n * ss.x + h * ss.y + j * ss.z + c * ss.w] : 0.0f;
 }
 
-/* Scores of rows i[r] (r < R) against 8 keys (or the transpose): applies
- * scale, the mask and the end of the sequence to s. */
+/* Applies scale, the mask and the sequence end to the scores s of VW
+ * (query, key) pairs: keys j0 .. j0 + VW - 1 of query i (keys_vary), or
+ * queries i .. i + VW - 1 of key j0; `lim` bounds the varying index. */
 void maskv(floatv *s, float scale, __global const float *mask, int mask_off, int4 ms, __global const int *kpm,
-           int kpm_off, int n, int h, int i, int j0, int Lk, int flags, int keys_vary)
+           int kpm_off, int n, int h, int i, int j0, int Lk, int flags, int keys_vary, int lim)
 {
     *s *= scale;
-    if (!flags && j0 + VW <= Lk) return;
+    if (!flags && (keys_vary ? j0 : i) + VW <= lim) return;
     float t[VW];
     vstorev(*s, 0, t);
     for (int e = 0; e < VW; e++) {
         int j = keys_vary ? j0 + e : j0, ii = keys_vary ? i : i + e;
-        int end = keys_vary ? j >= Lk : 0;
+        int end = (keys_vary ? j : ii) >= lim;
         float b = end ? -INFINITY : mask_bias(mask, mask_off, ms, kpm, kpm_off, n, h, ii, j, Lk, flags);
         t[e] = b == -INFINITY ? -INFINITY : t[e] + b;
     }
@@ -413,7 +414,7 @@ __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse
             for (int r = 0; r < R; r++) s[r] = fma((floatv)(qr[r][c]), kv, s[r]);
         }
         for (int r = 0; r < R; r++) {
-            maskv(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, min(i0 + r, Lq - 1), j0, Lk, flags, 1);
+            maskv(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, min(i0 + r, Lq - 1), j0, Lk, flags, 1, Lk);
             float mn = fmax(m[r], hmaxv(s[r]));
             floatv p = (floatv)(0.0f);
             float alpha = 1.0f;
@@ -443,5 +444,142 @@ __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse
             for (int e = 0; e < VW && c * VW + e < DD; e++) o[o_off + (nh * Lq + i) * DD + c * VW + e] = t[e];
         }
         lse[lse_off + nh * Lq + i] = l[r] > 0.0f ? m[r] + log(l[r]) : INFINITY;
+    }
+}
+
+/* dq for R query rows: scores and dp over VW keys from K^T and V^T, then
+ * dq += ds_j k_j from K rows. Workspace parts as bound by the host. */
+__kernel void sdpa_backward_dq_cpu(__global float *dq, int dq_off, __global const float *q, int q_off, int4 qs,
+                                   __global const float *kt, int kt_off, __global const float *vt, int vt_off,
+                                   __global const float *kr, int kr_off, __global const float *mask, int mask_off,
+                                   int4 ms, __global const int *kpm, int kpm_off, __global const float *dout,
+                                   int do_off, __global const float *lse, int lse_off, __global const float *delta,
+                                   int delta_off, int H, int Lq, int Lk, int dim, int dp, float scale, int flags)
+{
+    int i0 = get_global_id(0) * R, nh = get_global_id(1);
+    if (i0 >= Lq || nh >= get_global_size(1)) return;
+    int n = nh / H, h = nh - n * H;
+    int Lp = (Lk + VW - 1) / VW * VW;
+    float qr[R][DMAX], dor[R][DMAX], L[R], Di[R], dse[R][VW];
+    floatv acc[R][(DMAX + VW - 1) / VW];
+    for (int r = 0; r < R; r++) {
+        int i = min(i0 + r, Lq - 1);
+        for (int c = 0; c < DD; c++) {
+            qr[r][c] = q[q_off + n * qs.x + h * qs.y + i * qs.z + c * qs.w];
+            dor[r][c] = dout[do_off + (nh * Lq + i) * DD + c];
+        }
+        for (int c = 0; c < DV; c++) acc[r][c] = (floatv)(0.0f);
+        L[r] = lse[lse_off + nh * Lq + i];
+        Di[r] = delta[delta_off + nh * Lq + i];
+    }
+    __global const float *ktp = kt + kt_off + nh * DD * Lp, *vtp = vt + vt_off + nh * DD * Lp;
+    __global const float *krp = kr + kr_off + nh * Lp * (DV * VW);
+    int kend = (flags & F_CAUSAL) ? min(Lk, i0 + R) : Lk;
+    for (int j0 = 0; j0 < kend; j0 += VW) {
+        floatv s[R], d[R];
+        for (int r = 0; r < R; r++) s[r] = d[r] = (floatv)(0.0f);
+        for (int c = 0; c < DD; c++) {
+            floatv kv = vloadv(0, ktp + c * Lp + j0), vv = vloadv(0, vtp + c * Lp + j0);
+            for (int r = 0; r < R; r++) {
+                s[r] = fma((floatv)(qr[r][c]), kv, s[r]);
+                d[r] = fma((floatv)(dor[r][c]), vv, d[r]);
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            maskv(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, min(i0 + r, Lq - 1), j0, Lk, flags, 1, Lk);
+            floatv p = exp(s[r] - L[r]);
+            vstorev(p * (d[r] - Di[r]), 0, dse[r]);
+        }
+        for (int e = 0; e < VW; e++) {
+            __global const float *krow = krp + (j0 + e) * (DV * VW);
+            for (int c = 0; c < DV; c++) {
+                floatv kv = vloadv(c, krow);
+                for (int r = 0; r < R; r++) acc[r][c] = fma((floatv)(dse[r][e]), kv, acc[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < R && i0 + r < Lq; r++) {
+        float t[VW];
+        for (int c = 0; c < DV; c++) {
+            vstorev(acc[r][c] * scale, 0, t);
+            for (int e = 0; e < VW && c * VW + e < DD; e++) dq[dq_off + (nh * Lq + i0 + r) * DD + c * VW + e] = t[e];
+        }
+    }
+}
+
+/* dk and dv for R key rows: scores and dp over VW queries from Q^T and
+ * dO^T, then dv += p_i do_i and dk += ds_i q_i from Q and dO rows. */
+__kernel void sdpa_backward_dkv_cpu(__global float *dk, int dk_off, __global float *dv, int dv_off,
+                                    __global const float *k, int k_off, int4 ks, __global const float *v, int v_off,
+                                    int4 vs, __global const float *qt, int qt_off, __global const float *dot,
+                                    int dot_off, __global const float *qr, int qr_off, __global const float *dor,
+                                    int dor_off, __global const float *mask, int mask_off, int4 ms,
+                                    __global const int *kpm, int kpm_off, __global const float *lse, int lse_off,
+                                    __global const float *delta, int delta_off, int H, int Lq, int Lk, int dim, int dp,
+                                    float scale, int flags)
+{
+    int j0 = get_global_id(0) * R, nh = get_global_id(1);
+    if (j0 >= Lk || nh >= get_global_size(1)) return;
+    int n = nh / H, h = nh - n * H;
+    int Lp = (Lq + VW - 1) / VW * VW;
+    float kp[R][DMAX], vp[R][DMAX], pe[R][VW], dse[R][VW];
+    floatv dka[R][(DMAX + VW - 1) / VW], dva[R][(DMAX + VW - 1) / VW];
+    for (int r = 0; r < R; r++) {
+        int j = min(j0 + r, Lk - 1);
+        for (int c = 0; c < DD; c++) {
+            kp[r][c] = k[k_off + n * ks.x + h * ks.y + j * ks.z + c * ks.w];
+            vp[r][c] = v[v_off + n * vs.x + h * vs.y + j * vs.z + c * vs.w];
+        }
+        for (int c = 0; c < DV; c++) dka[r][c] = dva[r][c] = (floatv)(0.0f);
+    }
+    __global const float *qtp = qt + qt_off + nh * DD * Lp, *dtp = dot + dot_off + nh * DD * Lp;
+    __global const float *qrp = qr + qr_off + nh * Lp * (DV * VW), *drp = dor + dor_off + nh * Lp * (DV * VW);
+    /* causal: query i sees key j only when i >= j */
+    int first = (flags & F_CAUSAL) ? j0 / VW * VW : 0;
+    for (int i0 = first; i0 < Lq; i0 += VW) {
+        float lt[VW], dlt[VW];
+        for (int e = 0; e < VW; e++) {
+            int i = i0 + e;
+            lt[e] = i < Lq ? lse[lse_off + nh * Lq + i] : INFINITY;
+            dlt[e] = i < Lq ? delta[delta_off + nh * Lq + i] : 0.0f;
+        }
+        floatv lv = vloadv(0, lt), dlv = vloadv(0, dlt);
+        floatv s[R], d[R];
+        for (int r = 0; r < R; r++) s[r] = d[r] = (floatv)(0.0f);
+        for (int c = 0; c < DD; c++) {
+            floatv qv = vloadv(0, qtp + c * Lp + i0), gv = vloadv(0, dtp + c * Lp + i0);
+            for (int r = 0; r < R; r++) {
+                s[r] = fma((floatv)(kp[r][c]), qv, s[r]);
+                d[r] = fma((floatv)(vp[r][c]), gv, d[r]);
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            maskv(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, i0, min(j0 + r, Lk - 1), Lk, flags, 0, Lq);
+            floatv p = exp(s[r] - lv);
+            vstorev(p, 0, pe[r]);
+            vstorev(p * (d[r] - dlv), 0, dse[r]);
+        }
+        for (int e = 0; e < VW; e++) {
+            __global const float *qrow = qrp + (i0 + e) * (DV * VW), *drow = drp + (i0 + e) * (DV * VW);
+            for (int c = 0; c < DV; c++) {
+                floatv qv = vloadv(c, qrow), gv = vloadv(c, drow);
+                for (int r = 0; r < R; r++) {
+                    dva[r][c] = fma((floatv)(pe[r][e]), gv, dva[r][c]);
+                    dka[r][c] = fma((floatv)(dse[r][e]), qv, dka[r][c]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R && j0 + r < Lk; r++) {
+        float t[VW], u[VW];
+        int ob = (nh * Lk + j0 + r) * DD;
+        for (int c = 0; c < DV; c++) {
+            vstorev(dka[r][c] * scale, 0, t);
+            vstorev(dva[r][c], 0, u);
+            for (int e = 0; e < VW && c * VW + e < DD; e++) {
+                dk[dk_off + ob + c * VW + e] = t[e];
+                dv[dv_off + ob + c * VW + e] = u[e];
+            }
+        }
     }
 }

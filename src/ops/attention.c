@@ -109,7 +109,7 @@ static int64_t forward_ws(const int64_t *p)
 }
 
 /* Floats of the backward workspace: K^T, V^T, K rows, Q^T, dO^T, Q rows, dO rows. */
-static inline int64_t backward_ws(const int64_t *p)
+static int64_t backward_ws(const int64_t *p)
 {
     int64_t nh = p[P_N] * p[P_H], d = p[P_D], dp = roundv(d), lk = roundv(p[P_LK]), lq = roundv(p[P_LQ]);
     return nh * (lk * (2 * d + dp) + lq * (2 * d + 2 * dp));
@@ -219,6 +219,67 @@ static oclnn_status sdpa_prepare(oclnn_context *ctx, oclnn_tensor *node)
 
 enum { B_Q, B_K, B_V, B_DO, B_O, B_LSE };
 
+/* After the delta launch: packs, then the dq and dk/dv kernels. */
+static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, const tiles *t)
+{
+    const char *op = node->op->name;
+    char options[128];
+    cpu_options(t, node->iparam[P_D], options, sizeof options);
+    oclnn_tensor *dk = node->aux[0], *dv = node->aux[1], *delta = node->aux[2], *ws = node->aux[3];
+    int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D], dp = roundv(d);
+    int64_t lq = node->iparam[P_LQ], lk = node->iparam[P_LK], lqp = roundv(lq), lkp = roundv(lk);
+    /* workspace parts: K^T, V^T, K rows, Q^T, dO^T, Q rows, dO rows */
+    int64_t at[7], size[7] = {nh * d * lkp, nh * d * lkp, nh * lkp * dp, nh * d * lqp, nh * d * lqp, nh * lqp * dp,
+                              nh * lqp * dp};
+    const oclnn_tensor *from[7] = {node->src[B_K], node->src[B_V], node->src[B_K], node->src[B_Q], node->src[B_DO],
+                                   node->src[B_Q], node->src[B_DO]};
+    const bool trans[7] = {true, true, false, true, true, false, false};
+    oclnn_status s = OCLNN_OK;
+    for (int p = 0; p < 7 && !s; p++) {
+        at[p] = p ? at[p - 1] + size[p - 1] : 0;
+        s = pack(ctx, node, options, ws, at[p], from[p], p < 3 ? lk : lq, trans[p]);
+    }
+    oclnn_launch *l;
+    cl_uint i = 0;
+    int r = cpu_rows(d);
+    if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options, "sdpa_backward_dq_cpu", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!s) s = arg_strided(l->kernel, &i, node->src[B_Q], op);
+    for (int p = 0; p < 3 && !s; p++) s = arg_ws(l->kernel, &i, ws, at[p], op);
+    if (!s) s = arg_masks(l->kernel, &i, node, node->src[0], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[B_DO], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[B_LSE], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, delta, op);
+    for (int p = P_H; p <= P_D && !s; p++) s = arg_int(l->kernel, &i, node->iparam[p], op);
+    if (!s) s = arg_int(l->kernel, &i, dp, op);
+    if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
+    if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
+    if (s) return s;
+    l->dims = 2;
+    l->global[0] = (size_t)((lq + r - 1) / r);
+    l->global[1] = (size_t)nh;
+
+    i = 0;
+    s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options, "sdpa_backward_dkv_cpu", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, dk, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, dv, op);
+    if (!s) s = arg_strided(l->kernel, &i, node->src[B_K], op);
+    if (!s) s = arg_strided(l->kernel, &i, node->src[B_V], op);
+    for (int p = 3; p < 7 && !s; p++) s = arg_ws(l->kernel, &i, ws, at[p], op);
+    if (!s) s = arg_masks(l->kernel, &i, node, node->src[0], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[B_LSE], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, delta, op);
+    for (int p = P_H; p <= P_D && !s; p++) s = arg_int(l->kernel, &i, node->iparam[p], op);
+    if (!s) s = arg_int(l->kernel, &i, dp, op);
+    if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
+    if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
+    if (s) return s;
+    l->dims = 2;
+    l->global[0] = (size_t)((lk + r - 1) / r);
+    l->global[1] = (size_t)nh;
+    return OCLNN_OK;
+}
+
 static oclnn_status sdpa_backward_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const char *op = node->op->name;
@@ -235,6 +296,7 @@ static oclnn_status sdpa_backward_prepare(oclnn_context *ctx, oclnn_tensor *node
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_D], op);
     if (s) return s;
     oclnn_launch_1d(l, (size_t)rows);
+    if (node->naux > 3) return sdpa_backward_prepare_cpu(ctx, node, &t);
 
     for (int pass = 0; pass < 2; pass++) {
         i = 0;
@@ -277,6 +339,8 @@ static void sdpa_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *cons
     oclnn_tensor *dk = oclnn_aux_new(dq, OCLNN_DTYPE_F32, 4, kdims);
     oclnn_tensor *dv = oclnn_aux_new(dq, OCLNN_DTYPE_F32, 4, kdims);
     if (!dk || !dv || !oclnn_aux_new(dq, OCLNN_DTYPE_F32, 3, node->aux[0]->dims)) return;
+    int64_t ws = backward_ws(dq->iparam); /* CPU path (the forward chose it too) */
+    if (node->naux > 1 && !oclnn_aux_new(dq, OCLNN_DTYPE_F32, 1, &ws)) return;
     if (q->flags & T_NEEDS_GRAD) oclnn_grad_add(g, q, dq);
     if (k->flags & T_NEEDS_GRAD) oclnn_grad_add(g, k, dk);
     if (v->flags & T_NEEDS_GRAD) oclnn_grad_add(g, v, dv);
