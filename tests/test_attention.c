@@ -289,8 +289,29 @@ START_TEST(test_sdpa_head_dims)
 }
 END_TEST
 
-/* The GPU/CPU kernel choice does not exist yet, but the same kernels must
- * also hold up with the other device flag set (as other op tests do). */
+/* CPU devices get the packed one-work-item-per-rows kernels, other devices
+ * the work-group kernels with local-memory tiles (see attention.c).
+ * Claiming the other device type while graphs are built and compiled runs
+ * the kernels this device would not otherwise use, so a CPU-only CI still
+ * checks the GPU kernels. */
+START_TEST(test_sdpa_other_device_kernels)
+{
+    uint64_t rng = tu_seed() + 16;
+    oclnn_context *ctx = tu_context();
+    int was_cpu = ctx->info.is_cpu;
+    ctx->info.is_cpu = !was_cpu;
+    for (size_t i = 0; i < NCASES; i++) {
+        cfg c = cases[i];
+        run_case(&c, 1, &rng);
+    }
+    const int dims[] = {80, 96, 128, 20, 200};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        cfg c = {.n = 1, .h = 2, .lq = 9, .lk = 37, .d = dims[i], .mask = M_LQLK, .causal = i % 2, .kpm = 1};
+        run_case(&c, 1, &rng);
+    }
+    ctx->info.is_cpu = was_cpu;
+}
+END_TEST
 
 /* Fused and unfused agree with each other directly (same inputs). */
 START_TEST(test_sdpa_fused_matches_unfused)
@@ -507,6 +528,7 @@ int main(void)
     tcase_add_loop_test(tc, test_sdpa_fused_forward_backward, 0, NCASES);
     tcase_add_loop_test(tc, test_sdpa_unfused_forward_backward, 0, NCASES);
     tcase_add_test(tc, test_sdpa_head_dims);
+    tcase_add_test(tc, test_sdpa_other_device_kernels);
     tcase_add_test(tc, test_sdpa_fused_matches_unfused);
     tcase_add_test(tc, test_sdpa_finite_differences);
     tcase_add_test(tc, test_sdpa_bad_input_is_a_clear_error);

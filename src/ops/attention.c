@@ -115,11 +115,16 @@ static int64_t backward_ws(const int64_t *p)
     return nh * (lk * (2 * d + dp) + lq * (2 * d + 2 * dp));
 }
 
-static int cpu_rows(int64_t d) { return d <= 64 ? 4 : 2; }
 
-static void cpu_options(const tiles *t, int64_t d, char *buf, size_t size)
+
+#define BWD_ROWS 4
+/* Rows per work-item: the forward keeps R accumulators of D floats, the
+ * backward kernels two sets (dk and dv), so they take fewer rows. */
+static int cpu_rows(int64_t d, bool backward) { return d <= 64 && !backward ? 4 : BWD_ROWS; }
+
+static void cpu_options(const tiles *t, int64_t d, bool backward, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s -DR=%d -DVW=%d", t->options, cpu_rows(d), VW);
+    snprintf(buf, size, "%s -DR=%d -DVW=%d", t->options, cpu_rows(d, backward), VW);
 }
 
 /* (workspace buffer, its element offset + at) */
@@ -159,7 +164,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
 {
     const char *op = node->op->name;
     char options[128];
-    cpu_options(t, node->iparam[P_D], options, sizeof options);
+    cpu_options(t, node->iparam[P_D], false, options, sizeof options);
     oclnn_tensor *ws = node->aux[1];
     int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D];
     int64_t kt_at = 0, vp_at = nh * d * roundv(node->iparam[P_LK]);
@@ -179,7 +184,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
     if (s) return s;
-    int r = cpu_rows(d);
+    int r = cpu_rows(d, false);
     l->dims = 2;
     l->global[0] = (size_t)((node->iparam[P_LQ] + r - 1) / r);
     l->global[1] = (size_t)nh;
@@ -224,7 +229,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
 {
     const char *op = node->op->name;
     char options[128];
-    cpu_options(t, node->iparam[P_D], options, sizeof options);
+    cpu_options(t, node->iparam[P_D], true, options, sizeof options);
     oclnn_tensor *dk = node->aux[0], *dv = node->aux[1], *delta = node->aux[2], *ws = node->aux[3];
     int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D], dp = roundv(d);
     int64_t lq = node->iparam[P_LQ], lk = node->iparam[P_LK], lqp = roundv(lq), lkp = roundv(lk);
@@ -241,7 +246,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
     }
     oclnn_launch *l;
     cl_uint i = 0;
-    int r = cpu_rows(d);
+    int r = cpu_rows(d, true);
     if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options, "sdpa_backward_dq_cpu", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = arg_strided(l->kernel, &i, node->src[B_Q], op);
