@@ -128,6 +128,42 @@ START_TEST(test_layer_norm_strided_input)
 }
 END_TEST
 
+/* Poisoned intermediates (NaN): the saved statistics and every gradient
+ * element must be written before they are read. */
+START_TEST(test_layer_norm_poisoned_intermediates)
+{
+    uint64_t rng = tu_seed() + 25;
+    const int rows = 37, C = 129;
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_param(g, "x", 2, (int64_t[]){rows, C});
+    oclnn_tensor *w = oclnn_param(g, "w", 1, (int64_t[]){C}), *b = oclnn_param(g, "b", 1, (int64_t[]){C});
+    oclnn_tensor *y = oclnn_gelu_tanh(g, oclnn_layer_norm(g, oclnn_scale(g, x, 2.0f, 0.5f), w, b, 1e-5f));
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, y))));
+    oclnn_compile_options opt = {.poison_intermediates = 1};
+    TU_OK(oclnn_graph_compile(g, &opt));
+    float *hx = tu_random((size_t)rows * C, -2, 2, &rng), *hw = tu_random(C, -1, 1, &rng);
+    float *hb = tu_random(C, -1, 1, &rng);
+    TU_OK(oclnn_tensor_write(x, hx, (size_t)rows * C * 4));
+    TU_OK(oclnn_tensor_write(w, hw, (size_t)C * 4));
+    TU_OK(oclnn_tensor_write(b, hb, (size_t)C * 4));
+    TU_OK(oclnn_graph_zero_grad(g));
+    TU_OK(oclnn_graph_run(g));
+    oclnn_tensor *outs[4] = {y, oclnn_tensor_grad(x), oclnn_tensor_grad(w), oclnn_tensor_grad(b)};
+    float *got = malloc((size_t)rows * C * 4);
+    for (int k = 0; k < 4; k++) {
+        size_t n = (size_t)oclnn_tensor_numel(outs[k]);
+        TU_OK(oclnn_tensor_read(outs[k], got, n * 4));
+        for (size_t i = 0; i < n; i++) ck_assert_msg(isfinite(got[i]), "output %d [%zu] = %g", k, i, (double)got[i]);
+    }
+    free(got);
+    free(hx);
+    free(hw);
+    free(hb);
+    oclnn_graph_release(g);
+}
+END_TEST
+
 START_TEST(test_layer_norm_bad_input_is_a_clear_error)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
@@ -205,6 +241,7 @@ int main(void)
     tcase_add_test(tc, test_layer_norm_forward_and_gradient);
     tcase_add_test(tc, test_layer_norm_large_offset);
     tcase_add_test(tc, test_layer_norm_strided_input);
+    tcase_add_test(tc, test_layer_norm_poisoned_intermediates);
     tcase_add_test(tc, test_layer_norm_bad_input_is_a_clear_error);
     tcase_add_test(tc, test_gelu_tanh_forward_and_gradient);
     tcase_add_test(tc, test_gelu_tanh_fixed_values);
