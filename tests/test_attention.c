@@ -2,7 +2,8 @@
  * double-precision host reference (forward and analytic backward) on
  * awkward sizes, masks (additive with broadcasting, key padding, causal,
  * fully masked rows), q/k/v as permuted views, finite-difference gradients
- * on small sizes, poisoned intermediates and bad input. */
+ * on small sizes, poisoned intermediates and bad input; multi-head
+ * attention with nn.MultiheadAttention's weights vs a double reference. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -520,6 +521,195 @@ START_TEST(test_sdpa_bad_input_is_a_clear_error)
 }
 END_TEST
 
+
+/* ---- multi-head attention (nn.MultiheadAttention layout) vs a double reference */
+
+typedef struct mha_user {
+    int n, lq, lk, e, h, kdim, batch_first, causal, self, kpm;
+} mha_user;
+
+/* element (batch b, position l, feature f) of a [L, N, F] or [N, L, F] input */
+static double at3(const double *x, const mha_user *u, int L, int F, int b, int l, int f)
+{
+    return u->batch_first ? x[((size_t)b * L + l) * F + f] : x[((size_t)l * u->n + b) * F + f];
+}
+
+/* y[b][l][o] = sum_f W[o][f] x(b, l, f) + bias[o], as [N, L, O] */
+static void ref_linear(const mha_user *u, const double *x, int L, int F, const double *w, const double *bias, int O,
+                       double *y)
+{
+    for (int b = 0; b < u->n; b++)
+        for (int l = 0; l < L; l++)
+            for (int o = 0; o < O; o++) {
+                double a = bias ? bias[o] : 0;
+                for (int f = 0; f < F; f++) a += w[(size_t)o * F + f] * at3(x, u, L, F, b, l, f);
+                y[((size_t)b * L + l) * O + o] = a;
+            }
+}
+
+/* self: in = x, in_proj_weight, in_proj_bias, out w, out b, kpm;
+ * cross: in = q, kv, wq, wk, wv, out w (no biases; value = key) */
+static void ref_mha(const double *const *in, double *out, const void *user)
+{
+    const mha_user *u = user;
+    int e = u->e, dh = e / u->h, kd = u->self ? e : u->kdim;
+    const double *xq = in[0], *xk = u->self ? in[0] : in[1];
+    const double *wq = u->self ? in[1] : in[2], *wk = u->self ? in[1] + (size_t)e * e : in[3];
+    const double *wv = u->self ? in[1] + (size_t)2 * e * e : in[4];
+    const double *bq = u->self ? in[2] : NULL, *bk = u->self ? in[2] + e : NULL, *bv = u->self ? in[2] + 2 * e : NULL;
+    const double *wo = u->self ? in[3] : in[5], *bo = u->self ? in[4] : NULL;
+    const double *kpm = u->self && u->kpm ? in[5] : NULL;
+    double *q = malloc(sizeof(double) * u->n * u->lq * e), *k = malloc(sizeof(double) * u->n * u->lk * e);
+    double *v = malloc(sizeof(double) * u->n * u->lk * e), *o = malloc(sizeof(double) * u->n * u->lq * e);
+    ref_linear(u, xq, u->lq, e, wq, bq, e, q);
+    ref_linear(u, xk, u->lk, kd, wk, bk, e, k);
+    ref_linear(u, xk, u->lk, kd, wv, bv, e, v);
+    double scale = 1 / sqrt((double)dh), *p = malloc(sizeof(double) * u->lk);
+    for (int b = 0; b < u->n; b++)
+        for (int hh = 0; hh < u->h; hh++)
+            for (int i = 0; i < u->lq; i++) {
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j < u->lk; j++) {
+                    p[j] = -INFINITY;
+                    if ((u->causal && j > i) || (kpm && kpm[b * u->lk + j] != 0)) continue;
+                    double d = 0;
+                    for (int c = 0; c < dh; c++)
+                        d += q[((size_t)b * u->lq + i) * e + hh * dh + c] * k[((size_t)b * u->lk + j) * e + hh * dh + c];
+                    p[j] = d * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                for (int j = 0; j < u->lk; j++) sum += p[j] = mx == -INFINITY ? 0 : exp(p[j] - mx);
+                for (int c = 0; c < dh; c++) {
+                    double a = 0;
+                    for (int j = 0; j < u->lk; j++) a += (sum > 0 ? p[j] / sum : 0) * v[((size_t)b * u->lk + j) * e + hh * dh + c];
+                    o[((size_t)b * u->lq + i) * e + hh * dh + c] = a;
+                }
+            }
+    /* out_proj, written in the input layout */
+    for (int b = 0; b < u->n; b++)
+        for (int i = 0; i < u->lq; i++)
+            for (int f = 0; f < e; f++) {
+                double a = bo ? bo[f] : 0;
+                for (int c = 0; c < e; c++) a += wo[(size_t)f * e + c] * o[((size_t)b * u->lq + i) * e + c];
+                out[u->batch_first ? ((size_t)b * u->lq + i) * e + f : ((size_t)i * u->n + b) * e + f] = a;
+            }
+    free(q);
+    free(k);
+    free(v);
+    free(o);
+    free(p);
+}
+
+static oclnn_tensor *build_mha(oclnn_graph *g, oclnn_tensor **in, const void *user)
+{
+    const mha_user *u = user;
+    oclnn_mha_weights w = {.embed_dim = u->e, .num_heads = u->h, .batch_first = u->batch_first};
+    if (u->self) {
+        w.in_proj_weight = in[1];
+        w.in_proj_bias = in[2];
+        w.out_proj_weight = in[3];
+        w.out_proj_bias = in[4];
+        return oclnn_multi_head_attention(g, &w, in[0], in[0], in[0], u->kpm ? in[5] : NULL, NULL, u->causal, 0);
+    }
+    w.q_proj_weight = in[2];
+    w.k_proj_weight = in[3];
+    w.v_proj_weight = in[4];
+    w.out_proj_weight = in[5];
+    return oclnn_multi_head_attention(g, &w, in[0], in[1], in[1], NULL, NULL, u->causal, 0);
+}
+
+static void mha_case(const mha_user *u, uint64_t *rng, int grad)
+{
+    tu_op_case t = {.name = u->self ? "mha self" : "mha cross", .build = build_mha, .reference = ref_mha, .user = u};
+    int e = u->e;
+#define DIMS3(i, L, F)                                                                     \
+    do {                                                                                   \
+        t.ndim[i] = 3;                                                                     \
+        t.dims[i][0] = u->batch_first ? u->n : (L);                                        \
+        t.dims[i][1] = u->batch_first ? (L) : u->n;                                        \
+        t.dims[i][2] = (F);                                                                \
+    } while (0)
+#define DIMS2(i, a, b) (t.ndim[i] = 2, t.dims[i][0] = (a), t.dims[i][1] = (b))
+    if (u->self) {
+        t.ninputs = u->kpm ? 6 : 5;
+        DIMS3(0, u->lq, e);
+        DIMS2(1, 3 * e, e);
+        t.ndim[2] = 1;
+        t.dims[2][0] = 3 * e;
+        DIMS2(3, e, e);
+        t.ndim[4] = 1;
+        t.dims[4][0] = e;
+        DIMS2(5, u->n, u->lk);
+        t.integer[5] = 1;
+        t.hi[5] = 1.7f;
+    } else {
+        t.ninputs = 6;
+        DIMS3(0, u->lq, e);
+        DIMS3(1, u->lk, u->kdim);
+        DIMS2(2, e, e);
+        DIMS2(3, e, u->kdim);
+        DIMS2(4, e, u->kdim);
+        DIMS2(5, e, e);
+    }
+    for (int i = 0; i < t.ninputs; i++)
+        if (!t.integer[i]) {
+            t.lo[i] = -0.6f;
+            t.hi[i] = 0.6f;
+        }
+    tu_check_forward(&t, 1e-9, rng);
+    if (grad) tu_check_gradient(&t, 1e-3, 1e-6, 40, rng);
+}
+
+START_TEST(test_mha_matches_reference)
+{
+    uint64_t rng = tu_seed() + 17;
+    /* self-attention, PyTorch's [L, N, E], key padding, gradients of x and every weight */
+    mha_user a = {.n = 2, .lq = 5, .lk = 5, .e = 8, .h = 2, .self = 1, .kpm = 1};
+    mha_case(&a, &rng, 1);
+    /* batch_first, causal, head dim 32 */
+    mha_user b = {.n = 2, .lq = 9, .lk = 9, .e = 64, .h = 2, .self = 1, .batch_first = 1, .causal = 1};
+    mha_case(&b, &rng, 0);
+    /* cross-attention with kdim = vdim != E (separate projection weights), Lq != Lk */
+    mha_user c = {.n = 2, .lq = 4, .lk = 7, .e = 8, .h = 4, .kdim = 6};
+    mha_case(&c, &rng, 1);
+    c.batch_first = 1;
+    mha_case(&c, &rng, 0);
+}
+END_TEST
+
+START_TEST(test_mha_weight_names)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_mha_weights w;
+    TU_OK(oclnn_mha_weights_create(g, "encoder.layers.0.self_attn", 16, 4, 1, 0, 0, 0, &w));
+    const char *names[4] = {"encoder.layers.0.self_attn.in_proj_weight", "encoder.layers.0.self_attn.in_proj_bias",
+                            "encoder.layers.0.self_attn.out_proj.weight", "encoder.layers.0.self_attn.out_proj.bias"};
+    const int64_t first[4] = {48, 48, 16, 16};
+    for (int i = 0; i < 4; i++) {
+        oclnn_tensor *t = oclnn_graph_find(g, names[i]);
+        ck_assert_msg(t != NULL, "no %s", names[i]);
+        ck_assert_int_eq(oclnn_tensor_dim(t, 0), first[i]);
+    }
+    oclnn_mha_weights x;
+    TU_OK(oclnn_mha_weights_create(g, "cross", 16, 4, 0, 10, 12, 1, &x));
+    ck_assert_ptr_null(x.in_proj_weight);
+    ck_assert_ptr_null(x.in_proj_bias);
+    ck_assert_int_eq(oclnn_tensor_dim(oclnn_graph_find(g, "cross.k_proj_weight"), 1), 10);
+    ck_assert_int_eq(oclnn_tensor_dim(oclnn_graph_find(g, "cross.v_proj_weight"), 1), 12);
+    oclnn_tensor *q = oclnn_input_f32(g, "q", 3, 2, 5, 16), *k = oclnn_input_f32(g, "k", 3, 2, 7, 10);
+    oclnn_tensor *v = oclnn_input_f32(g, "v", 3, 2, 7, 12);
+    oclnn_tensor *y = oclnn_multi_head_attention(g, &x, q, k, v, NULL, NULL, 0, 0);
+    ck_assert_msg(y != NULL, "%s", oclnn_graph_error(g));
+    ck_assert_int_eq(oclnn_tensor_dim(y, 1), 5);
+    ck_assert_int_eq(oclnn_tensor_dim(y, 2), 16);
+    /* a query of the wrong width is a clear error */
+    oclnn_tensor *bad = oclnn_input_f32(g, "bad", 3, 2, 5, 15);
+    ck_assert_ptr_null(oclnn_multi_head_attention(g, &x, bad, k, v, NULL, NULL, 0, 0));
+    ck_assert_msg(strstr(oclnn_graph_error(g), "[2, 5, 15]"), "message: %s", oclnn_graph_error(g));
+    oclnn_graph_release(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("attention");
@@ -532,6 +722,8 @@ int main(void)
     tcase_add_test(tc, test_sdpa_fused_matches_unfused);
     tcase_add_test(tc, test_sdpa_finite_differences);
     tcase_add_test(tc, test_sdpa_bad_input_is_a_clear_error);
+    tcase_add_test(tc, test_mha_matches_reference);
+    tcase_add_test(tc, test_mha_weight_names);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

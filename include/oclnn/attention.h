@@ -55,6 +55,35 @@ oclnn_tensor *oclnn_layer_norm(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *we
  * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). (oclnn_gelu is the erf form.) */
 oclnn_tensor *oclnn_gelu_tanh(oclnn_graph *g, oclnn_tensor *x);
 
+/* ---- Multi-head attention, torch.nn.MultiheadAttention (need_weights =
+ * False): parameters under PyTorch's state_dict names
+ *   <prefix>.in_proj_weight [3E, E] (q, k, v rows in that order), or
+ *   <prefix>.q_proj_weight [E, E], .k_proj_weight [E, kdim], .v_proj_weight
+ *   [E, vdim] when kdim or vdim differ from E; <prefix>.in_proj_bias [3E];
+ *   <prefix>.out_proj.weight [E, E], <prefix>.out_proj.bias [E].
+ * Inputs are [L, N, E] (PyTorch's default) or [N, L, E] with batch_first;
+ * key and value [Lk, N, kdim] / [Lk, N, vdim] likewise. The biases are NULL
+ * when bias is 0. Parameters are created uninitialised: PyTorch uses
+ * xavier_uniform for the in-projection weights, zeros for the biases and
+ * nn.Linear's init for out_proj.weight (see train.h). */
+typedef struct oclnn_mha_weights {
+    int64_t embed_dim, num_heads;
+    int batch_first;
+    oclnn_tensor *in_proj_weight, *in_proj_bias;
+    oclnn_tensor *q_proj_weight, *k_proj_weight, *v_proj_weight;
+    oclnn_tensor *out_proj_weight, *out_proj_bias;
+} oclnn_mha_weights;
+/* kdim, vdim: 0 for embed_dim. prefix may be NULL or "" for bare names. */
+oclnn_status oclnn_mha_weights_create(oclnn_graph *g, const char *prefix, int64_t embed_dim, int64_t num_heads,
+                                      int bias, int64_t kdim, int64_t vdim, int batch_first, oclnn_mha_weights *w);
+/* The attention output [Lq, N, E] (or [N, Lq, E]). key_padding_mask: i32
+ * or i64 [N, Lk], nonzero = padding (PyTorch's True); attn_mask: additive
+ * f32 [Lq, Lk] or [N * H, Lq, Lk] (or anything broadcasting to [N, H, Lq,
+ * Lk]); either may be NULL. dropout_p must be 0. */
+oclnn_tensor *oclnn_multi_head_attention(oclnn_graph *g, const oclnn_mha_weights *w, oclnn_tensor *query,
+                                         oclnn_tensor *key, oclnn_tensor *value, oclnn_tensor *key_padding_mask,
+                                         oclnn_tensor *attn_mask, int causal, float dropout_p);
+
 #ifdef __cplusplus
 }
 #endif
