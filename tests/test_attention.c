@@ -278,11 +278,11 @@ START_TEST(test_sdpa_unfused_forward_backward)
 }
 END_TEST
 
-/* Head dims with their own kernels (80, 96, 128) and generic ones. */
+/* Head dims with their own kernels (16, 80, 96, 128) and generic ones. */
 START_TEST(test_sdpa_head_dims)
 {
     uint64_t rng = tu_seed() + 13;
-    const int dims[] = {80, 96, 128, 1, 20, 100, 200};
+    const int dims[] = {16, 80, 96, 128, 1, 20, 100, 200};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
         cfg c = {.n = 1, .h = 2, .lq = 9, .lk = 37, .d = dims[i], .mask = M_LQLK, .causal = i % 2};
         run_case(&c, 1, &rng);
@@ -315,6 +315,17 @@ START_TEST(test_sdpa_other_device_kernels)
 END_TEST
 
 /* Fused and unfused agree with each other directly (same inputs). */
+/* Many (n, h) pairs and rows: the CPU kernels' launch must not let the
+ * driver pick huge work-groups (their private arrays overflowed PoCL's
+ * stack at N 32, H 12, L 128, D 32). */
+START_TEST(test_sdpa_many_heads)
+{
+    uint64_t rng = tu_seed() + 18;
+    cfg c = {.n = 32, .h = 12, .lq = 128, .lk = 128, .d = 32, .kpm = 1};
+    run_case(&c, 1, &rng);
+}
+END_TEST
+
 START_TEST(test_sdpa_fused_matches_unfused)
 {
     uint64_t rng = tu_seed() + 14;
@@ -719,6 +730,7 @@ int main(void)
     tcase_add_loop_test(tc, test_sdpa_unfused_forward_backward, 0, NCASES);
     tcase_add_test(tc, test_sdpa_head_dims);
     tcase_add_test(tc, test_sdpa_other_device_kernels);
+    tcase_add_test(tc, test_sdpa_many_heads);
     tcase_add_test(tc, test_sdpa_fused_matches_unfused);
     tcase_add_test(tc, test_sdpa_finite_differences);
     tcase_add_test(tc, test_sdpa_bad_input_is_a_clear_error);

@@ -30,7 +30,7 @@ typedef struct tiles {
     char options[96];
 } tiles;
 
-static bool specialised(int64_t d) { return d == 32 || d == 64 || d == 80 || d == 96 || d == 128; }
+static bool specialised(int64_t d) { return d == 16 || d == 32 || d == 64 || d == 80 || d == 96 || d == 128; }
 
 /* Head dim and tile sizes: the only -D options. Local memory per group is
  * 2 BK DMAX floats (+ 2 BK in the dk/dv kernel); BK halves until it fits
@@ -97,6 +97,17 @@ static oclnn_status arg_sizes(cl_kernel k, cl_uint *i, const oclnn_tensor *node,
 }
 
 /* ---- CPU path: pack kernels into a workspace, then one work-item per R rows */
+
+/* The CPU kernels keep kilobytes of private arrays per work-item, which
+ * PoCL places in one stack frame per work-group: a driver-chosen group of
+ * thousands of work-items overflows the thread's stack. One work-item per
+ * group (each does O(L D) work, so the group overhead is small). */
+static void cpu_groups(oclnn_launch *l)
+{
+    l->local[0] = 1;
+    l->local[1] = 1;
+}
+
 
 /* keys per vector step: 16 (AVX-512 wide; two AVX2 registers elsewhere) */
 #define VW 16
@@ -188,6 +199,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     l->dims = 2;
     l->global[0] = (size_t)((node->iparam[P_LQ] + r - 1) / r);
     l->global[1] = (size_t)nh;
+    cpu_groups(l);
     return OCLNN_OK;
 }
 
@@ -263,6 +275,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
     l->dims = 2;
     l->global[0] = (size_t)((lq + r - 1) / r);
     l->global[1] = (size_t)nh;
+    cpu_groups(l);
 
     i = 0;
     s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options, "sdpa_backward_dkv_cpu", &l);
@@ -282,6 +295,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
     l->dims = 2;
     l->global[0] = (size_t)((lk + r - 1) / r);
     l->global[1] = (size_t)nh;
+    cpu_groups(l);
     return OCLNN_OK;
 }
 
