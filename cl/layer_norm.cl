@@ -9,6 +9,16 @@
 #define HAS_W 1
 #define HAS_B 2
 
+/* Rows are processed in 8-wide vectors plus a scalar tail: PoCL does not
+ * vectorise a kernel with loops across work-items, so this is what gives
+ * it SIMD code (as the CPU softmax kernels). */
+float hsum8(float8 v)
+{
+    float4 a = v.lo + v.hi;
+    float2 b = a.lo + a.hi;
+    return b.x + b.y;
+}
+
 __kernel void ln_forward(__global float *y, int y_off, __global float *saved, int saved_off, __global const float *x,
                          int x_off, __global const float *w, int w_off, __global const float *b, int b_off, int rows,
                          int C, float eps, int flags)
@@ -16,22 +26,37 @@ __kernel void ln_forward(__global float *y, int y_off, __global float *saved, in
     int r = get_global_id(0);
     if (r >= rows) return;
     __global const float *p = x + x_off + r * C;
+    int nv = C / 8, tail = nv * 8;
     /* the sum is taken around the first element, so rows far from zero
      * (1000 + noise) keep their low bits */
     float x0 = p[0], s = 0.0f;
-    for (int c = 0; c < C; c++) s += p[c] - x0;
-    float mean = x0 + s / C;
+    float8 sv = (float8)(0.0f);
+    for (int k = 0; k < nv; k++) sv += vload8(k, p) - x0;
+    for (int c = tail; c < C; c++) s += p[c] - x0;
+    float mean = x0 + (hsum8(sv) + s) / C;
     float v = 0.0f;
-    for (int c = 0; c < C; c++) {
+    float8 vv = (float8)(0.0f);
+    for (int k = 0; k < nv; k++) {
+        float8 d = vload8(k, p) - mean;
+        vv += d * d;
+    }
+    for (int c = tail; c < C; c++) {
         float d = p[c] - mean;
         v += d * d;
     }
-    float rstd = 1.0f / sqrt(v / C + eps);
+    float rstd = 1.0f / sqrt((hsum8(vv) + v) / C + eps);
     __global float *q = y + y_off + r * C;
-    for (int c = 0; c < C; c++) {
+    __global const float *wp = w + w_off, *bp = b + b_off;
+    for (int k = 0; k < nv; k++) {
+        float8 t = (vload8(k, p) - mean) * rstd;
+        if (flags & HAS_W) t *= vload8(k, wp);
+        if (flags & HAS_B) t += vload8(k, bp);
+        vstore8(t, k, q);
+    }
+    for (int c = tail; c < C; c++) {
         float t = (p[c] - mean) * rstd;
-        if (flags & HAS_W) t *= w[w_off + c];
-        if (flags & HAS_B) t += b[b_off + c];
+        if (flags & HAS_W) t *= wp[c];
+        if (flags & HAS_B) t += bp[c];
         q[c] = t;
     }
     saved[saved_off + 2 * r] = mean;
@@ -45,19 +70,32 @@ __kernel void ln_backward_dx(__global float *dx, int dx_off, __global const floa
 {
     int r = get_global_id(0);
     if (r >= rows) return;
-    __global const float *g = dy + dy_off + r * C, *p = x + x_off + r * C;
+    __global const float *g = dy + dy_off + r * C, *p = x + x_off + r * C, *wp = w + w_off;
     float mean = saved[saved_off + 2 * r], rstd = saved[saved_off + 2 * r + 1];
+    int nv = C / 8, tail = nv * 8;
+    float8 sgv = (float8)(0.0f), sgxv = (float8)(0.0f);
     float sg = 0.0f, sgx = 0.0f;
-    for (int c = 0; c < C; c++) {
-        float gc = (flags & HAS_W) ? g[c] * w[w_off + c] : g[c];
+    for (int k = 0; k < nv; k++) {
+        float8 gc = vload8(k, g);
+        if (flags & HAS_W) gc *= vload8(k, wp);
+        sgv += gc;
+        sgxv += gc * (vload8(k, p) - mean) * rstd;
+    }
+    for (int c = tail; c < C; c++) {
+        float gc = (flags & HAS_W) ? g[c] * wp[c] : g[c];
         sg += gc;
         sgx += gc * (p[c] - mean) * rstd;
     }
-    sg /= C;
-    sgx /= C;
+    sg = (hsum8(sgv) + sg) / C;
+    sgx = (hsum8(sgxv) + sgx) / C;
     __global float *q = dx + dx_off + r * C;
-    for (int c = 0; c < C; c++) {
-        float gc = (flags & HAS_W) ? g[c] * w[w_off + c] : g[c];
+    for (int k = 0; k < nv; k++) {
+        float8 gc = vload8(k, g);
+        if (flags & HAS_W) gc *= vload8(k, wp);
+        vstore8(rstd * (gc - sg - (vload8(k, p) - mean) * rstd * sgx), k, q);
+    }
+    for (int c = tail; c < C; c++) {
+        float gc = (flags & HAS_W) ? g[c] * wp[c] : g[c];
         q[c] = rstd * (gc - sg - (p[c] - mean) * rstd * sgx);
     }
 }
