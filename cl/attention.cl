@@ -43,6 +43,28 @@ float mask_bias(__global const float *mask, int mask_off, int4 ms, __global cons
     return b;
 }
 
+/* Attention dropout: probability (i, j) of (n, h) is kept when the
+ * Philox-4x32-10 uniform of element (nh Lq + i) Lk + j (of stream
+ * rng.zw under key rng.xy, lane idx % 4 of block idx / 4, top 24 bits,
+ * exactly as src/core/random.c and cl/dropout.cl draw it) is >= p; kept
+ * values are scaled by 1 / (1 - p). Returns that factor (1 when p is 0). */
+float drop_factor(float p, uint4 rng, int nh, int i, int j, int Lq, int Lk)
+{
+    if (p == 0.0f) return 1.0f;
+    ulong idx = ((ulong)nh * (ulong)Lq + (ulong)i) * (ulong)Lk + (ulong)j, block = idx >> 2;
+    uint4 c = (uint4)((uint)block, (uint)(block >> 32), rng.z, rng.w);
+    uint2 k = rng.xy;
+    for (int r = 0; r < 10; r++) {
+        uint lo0 = 0xD2511F53u * c.x, hi0 = mul_hi(0xD2511F53u, c.x);
+        uint lo1 = 0xCD9E8D57u * c.z, hi1 = mul_hi(0xCD9E8D57u, c.z);
+        c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+        k += (uint2)(0x9E3779B9u, 0xBB67AE85u);
+    }
+    uint lane = (uint)(idx & 3);
+    uint w = lane == 0 ? c.x : lane == 1 ? c.y : lane == 2 ? c.z : c.w;
+    return (float)(w >> 8) * (1.0f / 16777216.0f) >= p ? 1.0f / (1.0f - p) : 0.0f;
+}
+
 /* Number of BK-row key tiles the query rows [i0, i1) need (causal rows
  * stop at their own index); at least one, so no barrier loop is empty. */
 int key_tiles(int i1, int Lk, int flags)
@@ -74,7 +96,7 @@ __kernel void sdpa_forward(__global float *o, int o_off, __global float *lse, in
                            __global const float *q, int q_off, int4 qs, __global const float *k, int k_off, int4 ks,
                            __global const float *v, int v_off, int4 vs, __global const float *mask, int mask_off,
                            int4 ms, __global const int *kpm, int kpm_off, int H, int Lq, int Lk, int dim, float scale,
-                           int flags)
+                           int flags, float drop_p, uint4 rng)
 {
     __local float kt[BK * DMAX], vt[BK * DMAX];
     int lid = get_local_id(0);
@@ -122,6 +144,7 @@ __kernel void sdpa_forward(__global float *o, int o_off, __global float *lse, in
                 for (int r = 0; r < BK; r++) {
                     float p = exp(sv[r] - mn);
                     l += p;
+                    if (drop_p != 0.0f && p != 0.0f) p *= drop_factor(drop_p, rng, nh, i, j0 + r, Lq, Lk);
                     for (int c = 0; c < DD; c++) acc[c] += p * vt[r * DMAX + c];
                 }
                 m = mn;
@@ -153,7 +176,7 @@ __kernel void sdpa_backward_dq(__global float *dq, int dq_off, __global const fl
                                int4 vs, __global const float *mask, int mask_off, int4 ms, __global const int *kpm,
                                int kpm_off, __global const float *dout, int do_off, __global const float *lse,
                                int lse_off, __global const float *delta, int delta_off, int H, int Lq, int Lk,
-                               int dim, float scale, int flags)
+                               int dim, float scale, int flags, float drop_p, uint4 rng)
 {
     __local float kt[BK * DMAX], vt[BK * DMAX];
     int lid = get_local_id(0);
@@ -190,6 +213,7 @@ __kernel void sdpa_backward_dq(__global float *dq, int dq_off, __global const fl
                     dp += dop[c] * vt[r * DMAX + c];
                 }
                 float p = exp(d * scale + b - L);
+                if (drop_p != 0.0f) dp *= drop_factor(drop_p, rng, nh, i, j, Lq, Lk);
                 float ds = p * (dp - Di);
                 for (int c = 0; c < DD; c++) acc[c] += ds * kt[r * DMAX + c];
             }
@@ -210,7 +234,7 @@ __kernel void sdpa_backward_dkv(__global float *dk, int dk_off, __global float *
                                 int mask_off, int4 ms, __global const int *kpm, int kpm_off,
                                 __global const float *dout, int do_off, __global const float *lse, int lse_off,
                                 __global const float *delta, int delta_off, int H, int Lq, int Lk, int dim,
-                                float scale, int flags)
+                                float scale, int flags, float drop_p, uint4 rng)
 {
     __local float qt[BK * DMAX], dot[BK * DMAX], lt[BK], dlt[BK];
     int lid = get_local_id(0);
@@ -254,9 +278,10 @@ __kernel void sdpa_backward_dkv(__global float *dk, int dk_off, __global float *
                     dp += dot[r * DMAX + c] * vp[c];
                 }
                 float p = exp(d * scale + b - lt[r]);
-                float ds = p * (dp - dlt[r]);
+                float z = drop_p != 0.0f ? drop_factor(drop_p, rng, nh, i, j, Lq, Lk) : 1.0f;
+                float ds = p * (dp * z - dlt[r]);
                 for (int c = 0; c < DD; c++) {
-                    dva[c] += p * dot[r * DMAX + c];
+                    dva[c] += p * z * dot[r * DMAX + c];
                     dka[c] += ds * qt[r * DMAX + c];
                 }
             }
@@ -389,7 +414,7 @@ __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse
                                __global const float *q, int q_off, int4 qs, __global const float *kt, int kt_off,
                                __global const float *vp, int vp_off, __global const float *mask, int mask_off,
                                int4 ms, __global const int *kpm, int kpm_off, int H, int Lq, int Lk, int dim, int dp,
-                               float scale, int flags)
+                               float scale, int flags, float drop_p, uint4 rng)
 {
     int i0 = get_global_id(0) * R, nh = get_global_id(1);
     if (i0 >= Lq || nh >= get_global_size(1)) return;
@@ -426,6 +451,9 @@ __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse
             l[r] = l[r] * alpha + hsumv(p);
             for (int c = 0; c < DV; c++) acc[r][c] *= alpha;
             vstorev(p, 0, pe[r]);
+            if (drop_p != 0.0f)
+                for (int e = 0; e < VW; e++)
+                    if (pe[r][e] != 0.0f) pe[r][e] *= drop_factor(drop_p, rng, nh, min(i0 + r, Lq - 1), j0 + e, Lq, Lk);
         }
         for (int e = 0; e < VW; e++) {
             __global const float *vrow = vpp + (j0 + e) * (DV * VW);
@@ -454,7 +482,7 @@ __kernel void sdpa_backward_dq_cpu(__global float *dq, int dq_off, __global cons
                                    __global const float *kr, int kr_off, __global const float *mask, int mask_off,
                                    int4 ms, __global const int *kpm, int kpm_off, __global const float *dout,
                                    int do_off, __global const float *lse, int lse_off, __global const float *delta,
-                                   int delta_off, int H, int Lq, int Lk, int dim, int dp, float scale, int flags)
+                                   int delta_off, int H, int Lq, int Lk, int dim, int dp, float scale, int flags, float drop_p, uint4 rng)
 {
     int i0 = get_global_id(0) * R, nh = get_global_id(1);
     if (i0 >= Lq || nh >= get_global_size(1)) return;
@@ -488,6 +516,11 @@ __kernel void sdpa_backward_dq_cpu(__global float *dq, int dq_off, __global cons
         for (int r = 0; r < R; r++) {
             maskv(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, min(i0 + r, Lq - 1), j0, Lk, flags, 1, Lk);
             floatv p = exp(s[r] - L[r]);
+            if (drop_p != 0.0f) {
+                float z[VW];
+                for (int e = 0; e < VW; e++) z[e] = drop_factor(drop_p, rng, nh, min(i0 + r, Lq - 1), j0 + e, Lq, Lk);
+                d[r] *= vloadv(0, z);
+            }
             vstorev(p * (d[r] - Di[r]), 0, dse[r]);
         }
         for (int e = 0; e < VW; e++) {
@@ -516,7 +549,7 @@ __kernel void sdpa_backward_dkv_cpu(__global float *dk, int dk_off, __global flo
                                     int dor_off, __global const float *mask, int mask_off, int4 ms,
                                     __global const int *kpm, int kpm_off, __global const float *lse, int lse_off,
                                     __global const float *delta, int delta_off, int H, int Lq, int Lk, int dim, int dp,
-                                    float scale, int flags)
+                                    float scale, int flags, float drop_p, uint4 rng)
 {
     int j0 = get_global_id(0) * R, nh = get_global_id(1);
     if (j0 >= Lk || nh >= get_global_size(1)) return;
@@ -556,7 +589,15 @@ __kernel void sdpa_backward_dkv_cpu(__global float *dk, int dk_off, __global flo
         for (int r = 0; r < R; r++) {
             maskv(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, i0, min(j0 + r, Lk - 1), Lk, flags, 0, Lq);
             floatv p = exp(s[r] - lv);
-            vstorev(p, 0, pe[r]);
+            if (drop_p != 0.0f) {
+                float z[VW];
+                for (int e = 0; e < VW; e++) z[e] = drop_factor(drop_p, rng, nh, i0 + e, min(j0 + r, Lk - 1), Lq, Lk);
+                floatv zv = vloadv(0, z);
+                d[r] *= zv;
+                vstorev(p * zv, 0, pe[r]);
+            } else {
+                vstorev(p, 0, pe[r]);
+            }
             vstorev(p * (d[r] - dlv), 0, dse[r]);
         }
         for (int e = 0; e < VW; e++) {

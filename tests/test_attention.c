@@ -510,7 +510,7 @@ static oclnn_tensor *bad_head_dim(oclnn_graph *g)
 static oclnn_tensor *bad_dropout(oclnn_graph *g)
 {
     oclnn_tensor *q = oclnn_input_f32(g, "q", 4, 1, 2, 3, 8);
-    return oclnn_sdpa(g, q, q, q, NULL, 0, 0, 0.1f);
+    return oclnn_sdpa(g, q, q, q, NULL, 0, 0, 1.0f);
 }
 
 static oclnn_tensor *bad_big_head(oclnn_graph *g)
@@ -721,6 +721,116 @@ START_TEST(test_mha_weight_names)
 }
 END_TEST
 
+/* ---- attention dropout: the fused kernels draw the same Philox mask as
+ * the unfused path's dropout op (element (nh Lq + i) Lk + j of the
+ * probabilities), so with one seed both must agree, run after run (the
+ * mask changes with the run counter), forward and backward. */
+
+typedef struct drop_graph {
+    oclnn_graph *g;
+    oclnn_tensor *in[3], *out, *w;
+} drop_graph;
+
+static void drop_build(drop_graph *d, const cfg *c, float p, uint64_t seed, int unfused)
+{
+    d->g = oclnn_graph_create(tu_context());
+    int64_t qd[4] = {c->n, c->h, c->lq, c->d}, kd[4] = {c->n, c->h, c->lk, c->d};
+    d->in[0] = oclnn_param(d->g, "q", 4, qd);
+    d->in[1] = oclnn_param(d->g, "k", 4, kd);
+    d->in[2] = oclnn_param(d->g, "v", 4, kd);
+    oclnn_sdpa_options o = {.causal = c->causal, .dropout_p = p, .dropout_seed = seed, .unfused = unfused};
+    d->out = oclnn_sdpa_ex(d->g, d->in[0], d->in[1], d->in[2], &o);
+    ck_assert_msg(d->out != NULL, "%s", oclnn_graph_error(d->g));
+    d->w = oclnn_input(d->g, "w", OCLNN_DTYPE_F32, 4, qd);
+    TU_OK(oclnn_graph_output(d->g, d->out));
+    TU_OK(oclnn_graph_backward(d->g, oclnn_sum_all(d->g, oclnn_mul(d->g, d->out, d->w))));
+    oclnn_compile_options opt = {.poison_intermediates = 1};
+    TU_OK(oclnn_graph_compile(d->g, &opt));
+}
+
+static void drop_run(drop_graph *d, float *const *host, const float *w, size_t nq, size_t nk, float *out,
+                     float *const *grads)
+{
+    for (int t = 0; t < 3; t++) TU_OK(oclnn_tensor_write(d->in[t], host[t], (t ? nk : nq) * sizeof(float)));
+    TU_OK(oclnn_tensor_write(d->w, w, nq * sizeof(float)));
+    TU_OK(oclnn_graph_zero_grad(d->g));
+    TU_OK(oclnn_graph_run(d->g));
+    TU_OK(oclnn_tensor_read(d->out, out, nq * sizeof(float)));
+    for (int t = 0; t < 3; t++)
+        TU_OK(oclnn_tensor_read(oclnn_tensor_grad(d->in[t]), grads[t], (t ? nk : nq) * sizeof(float)));
+}
+
+static void check_dropout(const cfg *c, float p, uint64_t *rng)
+{
+    size_t nq = sz(c->n, c->h, c->lq, c->d), nk = sz(c->n, c->h, c->lk, c->d);
+    float *host[3] = {tu_random(nq, -1, 1, rng), tu_random(nk, -1, 1, rng), tu_random(nk, -1, 1, rng)};
+    float *w = tu_random(nq, -1, 1, rng);
+    drop_graph f, u, plain;
+    uint64_t seed = 1234 + *rng % 1000;
+    drop_build(&f, c, p, seed, 0);
+    drop_build(&u, c, p, seed, 1);
+    drop_build(&plain, c, 0.0f, seed, 0);
+    float *of = malloc(nq * 4), *ou = malloc(nq * 4), *op = malloc(nq * 4), *prev = malloc(nq * 4);
+    float *gf[3], *gu[3], *gp[3];
+    for (int t = 0; t < 3; t++) {
+        gf[t] = malloc((t ? nk : nq) * 4);
+        gu[t] = malloc((t ? nk : nq) * 4);
+        gp[t] = malloc((t ? nk : nq) * 4);
+    }
+    drop_run(&plain, host, w, nq, nk, op, gp);
+    for (int run = 0; run < 2; run++) {
+        drop_run(&f, host, w, nq, nk, of, gf);
+        drop_run(&u, host, w, nq, nk, ou, gu);
+        double e = tu_nmse_f(of, ou, nq);
+        ck_assert_msg(e < 1e-10, "dropout %g run %d: fused vs unfused NMSE %.3g", (double)p, run, e);
+        for (int t = 0; t < 3; t++) {
+            double ge = tu_nmse_f(gf[t], gu[t], t ? nk : nq);
+            ck_assert_msg(ge < 1e-9, "dropout %g run %d: gradient of %c fused vs unfused NMSE %.3g", (double)p, run,
+                          "qkv"[t], ge);
+        }
+        /* dropout did something, and a new run draws a new mask */
+        ck_assert_msg(tu_nmse_f(of, op, nq) > 1e-4, "dropout %g changed nothing", (double)p);
+        if (run) ck_assert_msg(tu_nmse_f(of, prev, nq) > 1e-4, "dropout %g: same mask in two runs", (double)p);
+        memcpy(prev, of, nq * 4);
+    }
+    /* eval mode: no dropout */
+    TU_OK(oclnn_graph_set_training(f.g, 0));
+    drop_run(&f, host, w, nq, nk, of, gf);
+    ck_assert_msg(tu_nmse_f(of, op, nq) < 1e-12, "eval mode still drops");
+    for (int t = 0; t < 3; t++) {
+        free(host[t]);
+        free(gf[t]);
+        free(gu[t]);
+        free(gp[t]);
+    }
+    free(w);
+    free(of);
+    free(ou);
+    free(op);
+    free(prev);
+    oclnn_graph_release(f.g);
+    oclnn_graph_release(u.g);
+    oclnn_graph_release(plain.g);
+}
+
+START_TEST(test_sdpa_dropout)
+{
+    uint64_t rng = tu_seed() + 19;
+    oclnn_context *ctx = tu_context();
+    int was_cpu = ctx->info.is_cpu;
+    for (int other = 0; other < 2; other++) { /* this device's kernels, then the other device type's */
+        ctx->info.is_cpu = other ? !was_cpu : was_cpu;
+        cfg a = {.n = 2, .h = 2, .lq = 33, .lk = 19, .d = 32};
+        check_dropout(&a, 0.3f, &rng);
+        cfg b = {.n = 1, .h = 3, .lq = 40, .lk = 40, .d = 64, .causal = 1};
+        check_dropout(&b, 0.1f, &rng);
+        cfg c = {.n = 1, .h = 1, .lq = 7, .lk = 9, .d = 20};
+        check_dropout(&c, 0.5f, &rng);
+    }
+    ctx->info.is_cpu = was_cpu;
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("attention");
@@ -732,6 +842,7 @@ int main(void)
     tcase_add_test(tc, test_sdpa_other_device_kernels);
     tcase_add_test(tc, test_sdpa_many_heads);
     tcase_add_test(tc, test_sdpa_fused_matches_unfused);
+    tcase_add_test(tc, test_sdpa_dropout);
     tcase_add_test(tc, test_sdpa_finite_differences);
     tcase_add_test(tc, test_sdpa_bad_input_is_a_clear_error);
     tcase_add_test(tc, test_mha_matches_reference);

@@ -18,8 +18,14 @@
  *                    PyTorch's is_causal, also when Lq != Lk).
  * A query row whose keys are all masked gives zeros (not NaN), and zero
  * gradients.
- * scale: 0 means 1 / sqrt(D). dropout_p must be 0 for now (anything else
- * is a graph error). */
+ * scale: 0 means 1 / sqrt(D).
+ * dropout_p in [0, 1): in training mode (oclnn_graph_set_training) each
+ * probability is dropped with that chance and the rest scaled by
+ * 1 / (1 - p), as F.scaled_dot_product_attention(dropout_p=...): score
+ * (n, h, i, j) is kept when oclnn_philox_uniform(seed, r, (n H + h) Lq Lk +
+ * i Lk + j) >= p, r being the graph's run counter (as oclnn_dropout), so
+ * the backward regenerates the mask and stores none. Eval mode: no
+ * dropout. */
 #ifndef OCLNN_ATTENTION_H
 #define OCLNN_ATTENTION_H
 
@@ -36,6 +42,18 @@ extern "C" {
  * (chosen by its dtype, see above); NULL for none. */
 oclnn_tensor *oclnn_sdpa(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v, oclnn_tensor *mask,
                          int causal, float scale, float dropout_p);
+/* Everything at once. Zero-initialised options are plain attention. */
+typedef struct oclnn_sdpa_options {
+    oclnn_tensor *attn_mask;        /* f32 additive, broadcast to [N, H, Lq, Lk]; NULL: none */
+    oclnn_tensor *key_padding_mask; /* i32/i64 [N, Lk], nonzero = masked; NULL: none */
+    int causal;
+    float scale;                    /* 0: 1 / sqrt(D) */
+    float dropout_p;                /* [0, 1) */
+    uint64_t dropout_seed;          /* 0: OCLNN_DROPOUT_SEED + the node's position in the graph */
+    int unfused;                    /* 1: the reference path (matmul, softmax, matmul) */
+} oclnn_sdpa_options;
+oclnn_tensor *oclnn_sdpa_ex(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v,
+                            const oclnn_sdpa_options *options);
 /* Both masks at once (either may be NULL). */
 oclnn_tensor *oclnn_sdpa_masked(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v,
                                 oclnn_tensor *attn_mask, oclnn_tensor *key_padding_mask, int causal, float scale,
@@ -79,7 +97,7 @@ oclnn_status oclnn_mha_weights_create(oclnn_graph *g, const char *prefix, int64_
 /* The attention output [Lq, N, E] (or [N, Lq, E]). key_padding_mask: i32
  * or i64 [N, Lk], nonzero = padding (PyTorch's True); attn_mask: additive
  * f32 [Lq, Lk] or [N * H, Lq, Lk] (or anything broadcasting to [N, H, Lq,
- * Lk]); either may be NULL. dropout_p must be 0. */
+ * Lk]); either may be NULL. dropout_p: attention dropout, as in oclnn_sdpa. */
 oclnn_tensor *oclnn_multi_head_attention(oclnn_graph *g, const oclnn_mha_weights *w, oclnn_tensor *query,
                                          oclnn_tensor *key, oclnn_tensor *value, oclnn_tensor *key_padding_mask,
                                          oclnn_tensor *attn_mask, int causal, float dropout_p);

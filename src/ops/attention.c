@@ -9,6 +9,7 @@
  * mask is made a contiguous i32 tensor by the constructor. */
 #include "graph/graph.h"
 #include "oclnn/attention.h"
+#include "oclnn/layers.h"
 #include "oclnn/ops.h"
 
 #include <math.h>
@@ -17,7 +18,8 @@
 
 extern const char oclnn_cl_attention[];
 
-enum { P_N, P_H, P_LQ, P_LK, P_D, P_FLAGS, P_MASK, P_KPM };
+enum { P_N, P_H, P_LQ, P_LK, P_D, P_FLAGS, P_MASK, P_KPM, P_SEED, P_DROP_FROM };
+/* fparam: 0 scale, 1 dropout_p */
 enum { F_MASK = 1, F_KPM = 2, F_CAUSAL = 4 };
 #define MAX_HEAD_DIM 256
 
@@ -86,6 +88,42 @@ static oclnn_status arg_masks(cl_kernel k, cl_uint *i, const oclnn_tensor *node,
     return s;
 }
 
+/* The dropout arguments every compute kernel ends with (p, then seed and
+ * stream as a uint4): placeholders here, set per run by enqueue(). */
+static oclnn_status arg_dropout(cl_kernel k, cl_uint *i, const char *op)
+{
+    float p = 0.0f;
+    cl_uint4 rng = {{0, 0, 0, 0}};
+    oclnn_status s = oclnn_arg(k, i, sizeof p, &p, op);
+    return s ? s : oclnn_arg(k, i, sizeof rng, &rng, op);
+}
+
+/* Enqueues the node's launches; those from iparam[P_DROP_FROM] on get this
+ * run's dropout arguments: p (0 in eval mode), and the stream is the
+ * graph's run counter, which advances only after a whole run, so the
+ * backward node regenerates the forward's mask. */
+static oclnn_status sdpa_enqueue(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_graph *g = node->graph;
+    float p = g->training ? node->fparam[1] : 0.0f;
+    uint64_t seed = (uint64_t)node->iparam[P_SEED], run = g->run_count;
+    cl_uint4 rng = {{(cl_uint)seed, (cl_uint)(seed >> 32), (cl_uint)run, (cl_uint)(run >> 32)}};
+    oclnn_status s = OCLNN_OK;
+    for (int k = 0; k < node->nlaunch && !s; k++) {
+        if (k >= node->iparam[P_DROP_FROM]) {
+            cl_uint nargs = 0;
+            cl_int err = clGetKernelInfo(node->launch[k].kernel, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL);
+            if (err) return oclnn_cl_check(err, "clGetKernelInfo", op);
+            cl_uint i = nargs - 2;
+            s = oclnn_arg(node->launch[k].kernel, &i, sizeof p, &p, op);
+            if (!s) s = oclnn_arg(node->launch[k].kernel, &i, sizeof rng, &rng, op);
+        }
+        if (!s) s = oclnn_launch_enqueue(ctx, &node->launch[k], op);
+    }
+    return s;
+}
+
 /* H, Lq, Lk, D, scale, flags */
 static oclnn_status arg_sizes(cl_kernel k, cl_uint *i, const oclnn_tensor *node, const char *op)
 {
@@ -93,6 +131,7 @@ static oclnn_status arg_sizes(cl_kernel k, cl_uint *i, const oclnn_tensor *node,
     for (int p = P_H; p <= P_D && !s; p++) s = arg_int(k, i, node->iparam[p], op);
     if (!s) s = oclnn_arg(k, i, sizeof(float), &node->fparam[0], op);
     if (!s) s = arg_int(k, i, node->iparam[P_FLAGS], op);
+    if (!s) s = arg_dropout(k, i, op);
     return s;
 }
 
@@ -183,6 +222,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     if (!s) s = pack(ctx, node, options, ws, vp_at, node->src[2], node->iparam[P_LK], false);
     oclnn_launch *l;
     cl_uint i = 0;
+    node->iparam[P_DROP_FROM] = node->nlaunch;
     if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options, "sdpa_forward_cpu", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
@@ -194,6 +234,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     if (!s) s = arg_int(l->kernel, &i, roundv(d), op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
+    if (!s) s = arg_dropout(l->kernel, &i, op);
     if (s) return s;
     int r = cpu_rows(d, false);
     l->dims = 2;
@@ -222,6 +263,7 @@ static oclnn_status sdpa_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (node->naux > 1) return sdpa_prepare_cpu(ctx, node, &t); /* it has the CPU path's workspace */
     oclnn_launch *l;
     cl_uint i = 0;
+    node->iparam[P_DROP_FROM] = node->nlaunch;
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, t.options, "sdpa_forward", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
@@ -259,6 +301,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
     oclnn_launch *l;
     cl_uint i = 0;
     int r = cpu_rows(d, true);
+    node->iparam[P_DROP_FROM] = node->nlaunch;
     if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options, "sdpa_backward_dq_cpu", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = arg_strided(l->kernel, &i, node->src[B_Q], op);
@@ -271,6 +314,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
     if (!s) s = arg_int(l->kernel, &i, dp, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
+    if (!s) s = arg_dropout(l->kernel, &i, op);
     if (s) return s;
     l->dims = 2;
     l->global[0] = (size_t)((lq + r - 1) / r);
@@ -291,6 +335,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
     if (!s) s = arg_int(l->kernel, &i, dp, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
+    if (!s) s = arg_dropout(l->kernel, &i, op);
     if (s) return s;
     l->dims = 2;
     l->global[0] = (size_t)((lk + r - 1) / r);
@@ -316,6 +361,7 @@ static oclnn_status sdpa_backward_prepare(oclnn_context *ctx, oclnn_tensor *node
     if (s) return s;
     oclnn_launch_1d(l, (size_t)rows);
     if (node->naux > 3) return sdpa_backward_prepare_cpu(ctx, node, &t);
+    node->iparam[P_DROP_FROM] = node->nlaunch;
 
     for (int pass = 0; pass < 2; pass++) {
         i = 0;
@@ -336,7 +382,7 @@ static oclnn_status sdpa_backward_prepare(oclnn_context *ctx, oclnn_tensor *node
 }
 
 static const oclnn_op_def sdpa_backward_def = {
-    .name = "sdpa_backward", .prepare = sdpa_backward_prepare, .strided_inputs = 0x7u | 0x40u | 0x80u};
+    .name = "sdpa_backward", .prepare = sdpa_backward_prepare, .forward = sdpa_enqueue, .strided_inputs = 0x7u | 0x40u | 0x80u};
 
 static void sdpa_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
 {
@@ -354,6 +400,7 @@ static void sdpa_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *cons
     dq->iparam[P_MASK] = mask_at;
     dq->iparam[P_KPM] = kpm_at;
     dq->fparam[0] = node->fparam[0];
+    dq->fparam[1] = node->fparam[1];
     int64_t kdims[4] = {node->iparam[P_N], node->iparam[P_H], node->iparam[P_LK], node->iparam[P_D]};
     oclnn_tensor *dk = oclnn_aux_new(dq, OCLNN_DTYPE_F32, 4, kdims);
     oclnn_tensor *dv = oclnn_aux_new(dq, OCLNN_DTYPE_F32, 4, kdims);
@@ -366,7 +413,7 @@ static void sdpa_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *cons
 }
 
 static const oclnn_op_def sdpa_def = {
-    .name = "sdpa", .prepare = sdpa_prepare, .backward = sdpa_backward, .strided_inputs = 0x1fu};
+    .name = "sdpa", .prepare = sdpa_prepare, .forward = sdpa_enqueue, .backward = sdpa_backward, .strided_inputs = 0x1fu};
 
 /* ---- the unfused path's mask node: bias [N, H, Lq, Lk], aux keep [N, H, Lq, 1] */
 
@@ -394,7 +441,7 @@ static const oclnn_op_def mask_def = {.name = "sdpa_mask", .prepare = mask_prepa
 typedef struct sdpa_args {
     int64_t n, h, lq, lk, d;
     int flags;
-    float scale;
+    float scale, dropout_p;
     oclnn_tensor *mask, *kpm; /* kpm: contiguous i32 */
 } sdpa_args;
 
@@ -442,11 +489,11 @@ static bool check_args(oclnn_graph *g, const char *op, oclnn_tensor *q, oclnn_te
                          op, (long long)a->lq, (long long)a->lk, shape(q, qs));
         return false;
     }
-    if (dropout_p != 0.0f) {
-        oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "%s: dropout_p %g is not supported yet (only 0)", op,
-                         (double)dropout_p);
+    if (!(dropout_p >= 0.0f && dropout_p < 1.0f)) {
+        oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "%s: dropout_p %g must be in [0, 1)", op, (double)dropout_p);
         return false;
     }
+    a->dropout_p = dropout_p;
     if (!(scale >= 0.0f) || isinf(scale)) {
         oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "%s: scale %g must be finite and >= 0 (0: 1/sqrt(D))", op,
                          (double)scale);
@@ -498,14 +545,47 @@ static void set_params(oclnn_tensor *t, const sdpa_args *a, int64_t mask_at, int
     t->iparam[P_MASK] = mask_at;
     t->iparam[P_KPM] = kpm_at;
     t->fparam[0] = a->scale;
+    t->fparam[1] = a->dropout_p;
 }
 
-oclnn_tensor *oclnn_sdpa_masked(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v,
-                                oclnn_tensor *attn_mask, oclnn_tensor *key_padding_mask, int causal, float scale,
-                                float dropout_p)
+oclnn_tensor *oclnn_sdpa_ex(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v,
+                            const oclnn_sdpa_options *o)
 {
+    const oclnn_sdpa_options none = {0};
+    if (!o) o = &none;
     sdpa_args a;
-    if (!check_args(g, "sdpa", q, k, v, attn_mask, key_padding_mask, causal, scale, dropout_p, true, &a)) return NULL;
+    const char *op = o->unfused ? "sdpa_unfused" : "sdpa";
+    if (!check_args(g, op, q, k, v, o->attn_mask, o->key_padding_mask, o->causal, o->scale, o->dropout_p,
+                    !o->unfused, &a))
+        return NULL;
+    uint64_t seed = o->dropout_seed ? o->dropout_seed : OCLNN_DROPOUT_SEED + (uint64_t)g->count;
+    if (o->unfused) {
+        oclnn_tensor *s = oclnn_scale(g, oclnn_matmul_t(g, q, 0, k, 1), a.scale, 0.0f);
+        oclnn_tensor *keep = NULL;
+        if (a.flags) {
+            oclnn_tensor *srcs[2];
+            int nsrc = 0;
+            int64_t mask_at = -1, kpm_at = -1;
+            if (a.mask) srcs[mask_at = nsrc++] = a.mask;
+            if (a.kpm) srcs[kpm_at = nsrc++] = a.kpm;
+            int64_t bdims[4] = {a.n, a.h, a.lq, a.lk}, kdims[4] = {a.n, a.h, a.lq, 1};
+            oclnn_tensor *bias = oclnn_node_new(g, &mask_def, OCLNN_DTYPE_F32, 4, bdims, nsrc, srcs);
+            if (!bias) return NULL;
+            set_params(bias, &a, mask_at, kpm_at);
+            if (!(keep = oclnn_aux_new(bias, OCLNN_DTYPE_F32, 4, kdims))) return NULL;
+            s = oclnn_add(g, s, bias);
+        }
+        oclnn_tensor *p = oclnn_softmax(g, s);
+        if (keep) p = oclnn_mul(g, p, keep);
+        /* the same mask as the fused kernels: element (nh Lq + i) Lk + j */
+        if (a.dropout_p > 0.0f) p = oclnn_dropout_seeded(g, p, a.dropout_p, seed);
+        return oclnn_matmul(g, p, v);
+    }
+    if (a.dropout_p > 0.0f && a.n * a.h * a.lq * a.lk >= (1LL << 62)) {
+        char qs[128];
+        return oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED, "%s: q %s: too many scores for the dropout counter", op,
+                                shape(q, qs));
+    }
     oclnn_tensor *srcs[5] = {q, k, v};
     int nsrc = 3;
     int64_t mask_at = -1, kpm_at = -1;
@@ -515,11 +595,21 @@ oclnn_tensor *oclnn_sdpa_masked(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k
     oclnn_tensor *t = oclnn_node_new(g, &sdpa_def, OCLNN_DTYPE_F32, 4, dims, nsrc, srcs);
     if (!t) return NULL;
     set_params(t, &a, mask_at, kpm_at);
+    t->iparam[P_SEED] = (int64_t)seed;
     if (!oclnn_aux_new(t, OCLNN_DTYPE_F32, 3, dims)) return NULL;
     /* CPU devices: a workspace for the packed K and V (see cl/attention.cl) */
     int64_t ws = forward_ws(t->iparam);
     if (g->ctx->info.is_cpu && !oclnn_aux_new(t, OCLNN_DTYPE_F32, 1, &ws)) return NULL;
     return t;
+}
+
+oclnn_tensor *oclnn_sdpa_masked(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v,
+                                oclnn_tensor *attn_mask, oclnn_tensor *key_padding_mask, int causal, float scale,
+                                float dropout_p)
+{
+    oclnn_sdpa_options o = {.attn_mask = attn_mask, .key_padding_mask = key_padding_mask, .causal = causal,
+                            .scale = scale, .dropout_p = dropout_p};
+    return oclnn_sdpa_ex(g, q, k, v, &o);
 }
 
 oclnn_tensor *oclnn_sdpa(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *k, oclnn_tensor *v, oclnn_tensor *mask,
@@ -533,27 +623,9 @@ oclnn_tensor *oclnn_sdpa_unfused(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *
                                  oclnn_tensor *attn_mask, oclnn_tensor *key_padding_mask, int causal, float scale,
                                  float dropout_p)
 {
-    sdpa_args a;
-    if (!check_args(g, "sdpa_unfused", q, k, v, attn_mask, key_padding_mask, causal, scale, dropout_p, false, &a))
-        return NULL;
-    oclnn_tensor *s = oclnn_scale(g, oclnn_matmul_t(g, q, 0, k, 1), a.scale, 0.0f);
-    oclnn_tensor *keep = NULL;
-    if (a.flags) {
-        oclnn_tensor *srcs[2];
-        int nsrc = 0;
-        int64_t mask_at = -1, kpm_at = -1;
-        if (a.mask) srcs[mask_at = nsrc++] = a.mask;
-        if (a.kpm) srcs[kpm_at = nsrc++] = a.kpm;
-        int64_t bdims[4] = {a.n, a.h, a.lq, a.lk}, kdims[4] = {a.n, a.h, a.lq, 1};
-        oclnn_tensor *bias = oclnn_node_new(g, &mask_def, OCLNN_DTYPE_F32, 4, bdims, nsrc, srcs);
-        if (!bias) return NULL;
-        set_params(bias, &a, mask_at, kpm_at);
-        if (!(keep = oclnn_aux_new(bias, OCLNN_DTYPE_F32, 4, kdims))) return NULL;
-        s = oclnn_add(g, s, bias);
-    }
-    oclnn_tensor *p = oclnn_softmax(g, s);
-    if (keep) p = oclnn_mul(g, p, keep);
-    return oclnn_matmul(g, p, v);
+    oclnn_sdpa_options o = {.attn_mask = attn_mask, .key_padding_mask = key_padding_mask, .causal = causal,
+                            .scale = scale, .dropout_p = dropout_p, .unfused = 1};
+    return oclnn_sdpa_ex(g, q, k, v, &o);
 }
 
 /* This family's entries in the op registry (src/ops/registry.c). */
