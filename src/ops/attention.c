@@ -2,10 +2,19 @@
  * their FlashAttention-2 backward, and the unfused path built from matmul,
  * softmax and matmul, kept as the reference.
  *
+ * Two kernel sets, chosen when the node is built (the context's device
+ * type): GPUs get work-group kernels (a group owns BQ rows, K/V or Q/dO
+ * tiles of BK rows stream through local memory); CPU devices get kernels
+ * with one work-item per R rows, vectorised by hand over VW keys, reading
+ * K^T, V etc. packed into a workspace aux output (O(N H L D)). Neither
+ * stores an Lq x Lk matrix. The backward is two passes (dq over key
+ * tiles; dk and dv over query tiles), so no float atomics.
+ *
  * Node layout. Forward "sdpa": srcs q, k, v[, attn_mask][, kpm]; output o
- * [N, H, Lq, D]; aux lse [N, H, Lq]. Backward "sdpa_backward": srcs q, k,
- * v, do, o, lse[, attn_mask][, kpm]; output dq; aux dk, dv, delta. q, k, v
- * and the additive mask are read through their strides; the key-padding
+ * [N, H, Lq, D]; aux lse [N, H, Lq] (+inf for a fully masked row)[, CPU
+ * workspace]. Backward "sdpa_backward": srcs q, k, v, do, o, lse[,
+ * attn_mask][, kpm]; output dq; aux dk, dv, delta[, CPU workspace]. q, k,
+ * v and the additive mask are read through their strides; the key-padding
  * mask is made a contiguous i32 tensor by the constructor. */
 #include "graph/graph.h"
 #include "oclnn/attention.h"
