@@ -65,6 +65,22 @@ float drop_factor(float p, uint4 rng, int nh, int i, int j, int Lq, int Lk)
     return (float)(w >> 8) * (1.0f / 16777216.0f) >= p ? 1.0f / (1.0f - p) : 0.0f;
 }
 
+/* delta[n, h, i] = sum_c do[n, h, i, c] * o[n, h, i, c] (both contiguous). */
+__kernel void sdpa_backward_delta(__global float *delta, int delta_off, __global const float *dout, int do_off,
+                                  __global const float *o, int o_off, int rows, int dim)
+{
+    int i = get_global_id(0);
+    if (i >= rows) return;
+    float s = 0.0f;
+    for (int c = 0; c < DD; c++) s += dout[do_off + i * DD + c] * o[o_off + i * DD + c];
+    delta[delta_off + i] = s;
+}
+
+/* ---- Each program holds one kernel set (PoCL builds every kernel of a
+ * program): SDPA_CPU selects the CPU kernels, SDPA_MASK the unfused path's
+ * mask kernel, neither the work-group (GPU) kernels. */
+#if !defined(SDPA_CPU) && !defined(SDPA_MASK)
+
 /* Number of BK-row key tiles the query rows [i0, i1) need (causal rows
  * stop at their own index); at least one, so no barrier loop is empty. */
 int key_tiles(int i1, int Lk, int flags)
@@ -156,17 +172,6 @@ __kernel void sdpa_forward(__global float *o, int o_off, __global float *lse, in
     int obase = o_off + (nh * Lq + i) * DD;
     for (int c = 0; c < DD; c++) o[obase + c] = acc[c] * inv;
     lse[lse_off + nh * Lq + i] = l > 0.0f ? m + log(l) : INFINITY;
-}
-
-/* delta[n, h, i] = sum_c do[n, h, i, c] * o[n, h, i, c] (both contiguous). */
-__kernel void sdpa_backward_delta(__global float *delta, int delta_off, __global const float *dout, int do_off,
-                                  __global const float *o, int o_off, int rows, int dim)
-{
-    int i = get_global_id(0);
-    if (i >= rows) return;
-    float s = 0.0f;
-    for (int c = 0; c < DD; c++) s += dout[do_off + i * DD + c] * o[o_off + i * DD + c];
-    delta[delta_off + i] = s;
 }
 
 /* dq_i = scale * sum_j p_ij (dp_ij - delta_i) k_j, p_ij = exp(s_ij - lse_i),
@@ -295,6 +300,9 @@ __kernel void sdpa_backward_dkv(__global float *dk, int dk_off, __global float *
     }
 }
 
+#endif /* work-group kernels */
+
+#ifdef SDPA_MASK
 /* The unfused path's mask: bias[n, h, i, j] = the mask's contribution with
  * -inf replaced by -1e30 (exp of it underflows to 0 beside any unmasked
  * score, and a fully masked row stays finite), and keep[n, h, i] = 1 when
@@ -316,6 +324,9 @@ __kernel void sdpa_mask_build(__global float *bias, int bias_off, __global float
     keep[keep_off + r] = any ? 1.0f : 0.0f;
 }
 
+#endif /* SDPA_MASK */
+
+#ifdef SDPA_CPU
 /* ---- CPU devices (PoCL): no local memory, no barriers; each work-item
  * owns R query (or key) rows and vectorises by hand over VW keys (or
  * queries) at a time, so that PoCL emits SIMD code (it does not vectorise
@@ -324,7 +335,7 @@ __kernel void sdpa_mask_build(__global float *bias, int bias_off, __global float
  * the accumulator is VW-wide chunks along the head dim. The operands come
  * from pack kernels into a workspace: transposed [NH, D, Lp] and row-major
  * [NH, Lp, Dp] (Lp = L and Dp = D rounded up to VW, zero padding), O(N H L
- * D) like the inputs. Extra build options: R, VW (8 or 16). */
+ * D) like the inputs. Build options: SDPA_CPU, R, VW (8 or 16). */
 
 #ifndef VW
 #define VW 8
@@ -337,9 +348,6 @@ typedef float16 floatv;
 typedef float8 floatv;
 #define vloadv vload8
 #define vstorev vstore8
-#endif
-#ifndef R
-#define R 1 /* (programs for the other kernels) */
 #endif
 #ifdef HEAD_DIM
 #define DV (HEAD_DIM / VW)
@@ -624,3 +632,4 @@ __kernel void sdpa_backward_dkv_cpu(__global float *dk, int dk_off, __global flo
         }
     }
 }
+#endif /* SDPA_CPU */

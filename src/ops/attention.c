@@ -176,14 +176,14 @@ static int64_t backward_ws(const int64_t *p)
 
 
 
-#define BWD_ROWS 4
-/* Rows per work-item: the forward keeps R accumulators of D floats, the
- * backward kernels two sets (dk and dv), so they take fewer rows. */
-static int cpu_rows(int64_t d, bool backward) { return d <= 64 && !backward ? 4 : BWD_ROWS; }
+/* Query (or key) rows per work-item: R accumulators of D floats (two sets
+ * in the dk/dv kernel). Forward and backward use the same R, so one
+ * program serves both. */
+static int cpu_rows(int64_t d) { return d <= 64 ? 4 : 2; }
 
-static void cpu_options(const tiles *t, int64_t d, bool backward, char *buf, size_t size)
+static void cpu_options(const tiles *t, int64_t d, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s -DR=%d -DVW=%d", t->options, cpu_rows(d, backward), VW);
+    snprintf(buf, size, "%s -DSDPA_CPU -DR=%d -DVW=%d", t->options, cpu_rows(d), VW);
 }
 
 /* (workspace buffer, its element offset + at) */
@@ -214,8 +214,10 @@ static oclnn_status pack(oclnn_context *ctx, oclnn_tensor *node, const char *opt
     if (!s && !transposed) s = arg_int(l->kernel, &i, dp, op);
     if (s) return s;
     l->dims = 2;
-    l->global[0] = (size_t)(transposed ? lp : dp);
+    l->global[0] = (size_t)(transposed ? lp : dp); /* a multiple of VW */
     l->global[1] = (size_t)(nh * (transposed ? d : lp));
+    l->local[0] = VW; /* one group shape: PoCL compiles a kernel variant per local size it sees */
+    l->local[1] = 1;
     return s;
 }
 
@@ -223,7 +225,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
 {
     const char *op = node->op->name;
     char options[128];
-    cpu_options(t, node->iparam[P_D], false, options, sizeof options);
+    cpu_options(t, node->iparam[P_D], options, sizeof options);
     oclnn_tensor *ws = node->aux[1];
     int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D];
     int64_t kt_at = 0, vp_at = nh * d * roundv(node->iparam[P_LK]);
@@ -245,7 +247,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
     if (!s) s = arg_dropout(l->kernel, &i, op);
     if (s) return s;
-    int r = cpu_rows(d, false);
+    int r = cpu_rows(d);
     l->dims = 2;
     l->global[0] = (size_t)((node->iparam[P_LQ] + r - 1) / r);
     l->global[1] = (size_t)nh;
@@ -292,7 +294,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
 {
     const char *op = node->op->name;
     char options[128];
-    cpu_options(t, node->iparam[P_D], true, options, sizeof options);
+    cpu_options(t, node->iparam[P_D], options, sizeof options);
     oclnn_tensor *dk = node->aux[0], *dv = node->aux[1], *delta = node->aux[2], *ws = node->aux[3];
     int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D], dp = roundv(d);
     int64_t lq = node->iparam[P_LQ], lk = node->iparam[P_LK], lqp = roundv(lq), lkp = roundv(lk);
@@ -309,7 +311,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
     }
     oclnn_launch *l;
     cl_uint i = 0;
-    int r = cpu_rows(d, true);
+    int r = cpu_rows(d);
     node->iparam[P_DROP_FROM] = node->nlaunch;
     if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options, "sdpa_backward_dq_cpu", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
@@ -361,14 +363,17 @@ static oclnn_status sdpa_backward_prepare(oclnn_context *ctx, oclnn_tensor *node
     oclnn_launch *l;
     cl_uint i = 0;
     int64_t rows = node->iparam[P_N] * node->iparam[P_H] * node->iparam[P_LQ];
-    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, t.options, "sdpa_backward_delta", &l);
+    char options[128]; /* the delta kernel is in both kernel sets' programs */
+    if (node->naux > 3) cpu_options(&t, node->iparam[P_D], options, sizeof options);
+    else snprintf(options, sizeof options, "%s", t.options);
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, options, "sdpa_backward_delta", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, delta, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[B_DO], op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[B_O], op);
     if (!s) s = oclnn_arg_count(l->kernel, &i, rows, op);
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_D], op);
+    if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)rows, op);
     if (s) return s;
-    oclnn_launch_1d(l, (size_t)rows);
     if (node->naux > 3) return sdpa_backward_prepare_cpu(ctx, node, &t);
     node->iparam[P_DROP_FROM] = node->nlaunch;
 
@@ -431,7 +436,7 @@ static oclnn_status mask_prepare(oclnn_context *ctx, oclnn_tensor *node)
     const char *op = node->op->name;
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, "-DDMAX=1 -DBQ=1 -DBK=1", "sdpa_mask_build", &l);
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_attention, "-DSDPA_MASK", "sdpa_mask_build", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
     if (!s) s = arg_masks(l->kernel, &i, node, node, op);
@@ -439,7 +444,7 @@ static oclnn_status mask_prepare(oclnn_context *ctx, oclnn_tensor *node)
     for (int p = P_H; p <= P_LK && !s; p++) s = arg_int(l->kernel, &i, node->iparam[p], op);
     if (!s) s = oclnn_arg_count(l->kernel, &i, rows, op);
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
-    oclnn_launch_1d(l, (size_t)rows);
+    if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)rows, op);
     return s;
 }
 
