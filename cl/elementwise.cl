@@ -1,6 +1,6 @@
 /* Elementwise ops. Specialised with -D:
  *   OP      binary op: 0 add, 1 sub, 2 mul, 3 div
- *   ACT     unary op: 0 relu, 1 sigmoid, 2 tanh, 3 gelu, 4 scale (alpha*x+beta)
+ *   ACT     unary op: 0 relu, 1 sigmoid, 2 tanh, 3 gelu, 4 scale (alpha*x+beta), 5 gelu (tanh form)
  *   NDIM    rank used by the strided/broadcast index maps
  * Shapes and strides travel as int8 vectors (rank <= 8), unpacked into
  * private arrays because OpenCL C cannot index a vector by a variable. */
@@ -67,12 +67,15 @@ __kernel void unary(__global float *y, int y_off, __global const float *x, int x
     y[y_off + i] = tanh(v);
 #elif ACT == 3
     y[y_off + i] = v * gelu_cdf(v);
+#elif ACT == 5
+    /* 0.5 v (1 + tanh(u)) = v sigmoid(2u): no cancellation for v << 0 */
+    y[y_off + i] = v / (1.0f + exp(-1.5957691216057308f * (v + 0.044715f * v * v * v)));
 #else
     y[y_off + i] = alpha * v + beta;
 #endif
 }
 
-/* dx from dy and the forward output y (relu, sigmoid, tanh) or input (gelu). */
+/* dx from dy and the forward output y (relu, sigmoid, tanh) or input (gelu, both forms). */
 __kernel void unary_backward(__global float *dx, int dx_off, __global const float *dy, int dy_off,
                              __global const float *t, int t_off, int n)
 {
@@ -85,6 +88,11 @@ __kernel void unary_backward(__global float *dx, int dx_off, __global const floa
     dx[dx_off + i] = g * v * (1.0f - v);
 #elif ACT == 2
     dx[dx_off + i] = g * (1.0f - v * v);
+#elif ACT == 5
+    /* s = sigmoid(2u) = 0.5 (1 + tanh u); d/dx = s + v 2 s (1 - s) du/dx */
+    float s = 1.0f / (1.0f + exp(-1.5957691216057308f * (v + 0.044715f * v * v * v)));
+    float du = 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * v * v);
+    dx[dx_off + i] = g * (s + 2.0f * v * s * (1.0f - s) * du);
 #else
     float pdf = 0.3989422804014327f * exp(-0.5f * v * v);
     dx[dx_off + i] = g * (gelu_cdf(v) + v * pdf);

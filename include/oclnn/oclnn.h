@@ -13,6 +13,7 @@
  *   rnn.h          LSTM and GRU layers (PyTorch semantics and weight names)
  *   embeddings.h   similarity, top-k, k-NN search, word-vector files
  *   tokenizer.h    BERT WordPiece tokenizer (text -> token ids, batches)
+ *   attention.h    scaled dot-product attention, LayerNorm, tanh GELU
  *
  * A minimal program:
  *     oclnn_context *ctx;
@@ -42,5 +43,6 @@
 #include "oclnn/rnn.h"
 #include "oclnn/embeddings.h"
 #include "oclnn/tokenizer.h"
+#include "oclnn/attention.h"
 
 #endif

@@ -1,6 +1,7 @@
 /* Elementwise ops: broadcast binary arithmetic, activations, bias add,
  * constants, strided copies and the broadcast-inverse sum_to. */
 #include "graph/graph.h"
+#include "oclnn/attention.h"
 #include "oclnn/ops.h"
 
 #include <stdio.h>
@@ -125,7 +126,7 @@ oclnn_tensor *oclnn_div(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b) { retu
 
 /* ---- unary activations */
 
-enum { ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_GELU, ACT_SCALE };
+enum { ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_GELU, ACT_SCALE, ACT_GELU_TANH };
 
 static oclnn_status unary_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
@@ -158,7 +159,8 @@ static void unary_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *con
         return;
     }
     /* relu/sigmoid/tanh derivatives follow from the output; gelu needs x. */
-    oclnn_tensor *srcs[2] = {grad, node->iparam[0] == ACT_GELU ? x : node};
+    bool gelu = node->iparam[0] == ACT_GELU || node->iparam[0] == ACT_GELU_TANH;
+    oclnn_tensor *srcs[2] = {grad, gelu ? x : node};
     oclnn_tensor *dx = oclnn_node_new(g, &unary_backward_def, OCLNN_DTYPE_F32, x->ndim, x->dims, 2, srcs);
     if (dx) dx->iparam[0] = node->iparam[0];
     oclnn_grad_add(g, x, dx);
@@ -172,9 +174,13 @@ static const oclnn_op_def unary_def[5] = {
     {.name = "scale", .prepare = unary_prepare, .backward = unary_backward, .inplace = true},
 };
 
+/* PyTorch's gelu(approximate='tanh'), declared in oclnn/attention.h */
+static const oclnn_op_def gelu_tanh_def = {
+    .name = "gelu_tanh", .prepare = unary_prepare, .backward = unary_backward, .inplace = true};
+
 static oclnn_tensor *unary(oclnn_graph *g, int act, oclnn_tensor *x, float alpha, float beta)
 {
-    const oclnn_op_def *def = &unary_def[act];
+    const oclnn_op_def *def = act == ACT_GELU_TANH ? &gelu_tanh_def : &unary_def[act];
     if (!oclnn_graph_usable(g, def->name, 1, &x)) return NULL;
     if (x->dtype != OCLNN_DTYPE_F32)
         return oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "%s: input must be f32, got %s", def->name,
@@ -193,6 +199,7 @@ oclnn_tensor *oclnn_relu(oclnn_graph *g, oclnn_tensor *x) { return unary(g, ACT_
 oclnn_tensor *oclnn_sigmoid(oclnn_graph *g, oclnn_tensor *x) { return unary(g, ACT_SIGMOID, x, 0, 0); }
 oclnn_tensor *oclnn_tanh(oclnn_graph *g, oclnn_tensor *x) { return unary(g, ACT_TANH, x, 0, 0); }
 oclnn_tensor *oclnn_gelu(oclnn_graph *g, oclnn_tensor *x) { return unary(g, ACT_GELU, x, 0, 0); }
+oclnn_tensor *oclnn_gelu_tanh(oclnn_graph *g, oclnn_tensor *x) { return unary(g, ACT_GELU_TANH, x, 0, 0); }
 oclnn_tensor *oclnn_scale(oclnn_graph *g, oclnn_tensor *x, float alpha, float beta)
 {
     return unary(g, ACT_SCALE, x, alpha, beta);
@@ -348,4 +355,4 @@ oclnn_tensor *oclnn_slice_backward(oclnn_graph *g, oclnn_tensor *grad, const ocl
 }
 
 /* This family's entries in the op registry (src/ops/registry.c). */
-const oclnn_op_def *const oclnn_elementwise_ops[] = {&binary_def[0], &binary_def[1], &binary_def[2], &binary_def[3], &unary_def[0], &unary_def[1], &unary_def[2], &unary_def[3], &unary_def[4], &unary_backward_def, &bias_def, &fill_def, &accumulate_def, &slice_backward_def, NULL};
+const oclnn_op_def *const oclnn_elementwise_ops[] = {&binary_def[0], &binary_def[1], &binary_def[2], &binary_def[3], &unary_def[0], &unary_def[1], &unary_def[2], &unary_def[3], &unary_def[4], &unary_backward_def, &bias_def, &fill_def, &accumulate_def, &slice_backward_def, &gelu_tanh_def, NULL};

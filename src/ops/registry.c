@@ -21,6 +21,8 @@ extern const oclnn_op_def *const oclnn_cast_ops[];
 extern const oclnn_op_def *const oclnn_embedding_ops[];
 extern const oclnn_op_def *const oclnn_rnn_ops[];
 extern const oclnn_op_def *const oclnn_similarity_ops[];
+extern const oclnn_op_def *const oclnn_attention_ops[];
+extern const oclnn_op_def *const oclnn_layer_norm_ops[];
 
 typedef struct family {
     const char *name;
@@ -43,6 +45,8 @@ static const family families[] = {
     {"embedding", oclnn_embedding_ops},
     {"rnn", oclnn_rnn_ops},
     {"similarity", oclnn_similarity_ops},
+    {"attention", oclnn_attention_ops},
+    {"layer_norm", oclnn_layer_norm_ops},
 };
 #define FAMILY_COUNT (sizeof families / sizeof families[0])
 
