@@ -26,6 +26,9 @@ static const bench_workload workloads[] = {
     {"ops", "activations, bias, reductions, log-softmax, transpose, concat, cross entropy, pooling, batch norm, "
             "dropout: forward and forward+backward GB/s",
      bench_ops},
+    {"minilm", "all-MiniLM-L6-v2 sentence embeddings/s (tokenize + encoder + pooling), batch 1 and 32, "
+               "8-64 tokens (skipped without scripts/get-model.sh minilm)",
+     bench_minilm},
 };
 #define NWORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))
 
