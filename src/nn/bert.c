@@ -185,12 +185,24 @@ static oclnn_tensor *param(oclnn_graph *g, const char *name, int64_t d0, int64_t
     return oclnn_param(g, name, d1 ? 2 : 1, dims);
 }
 
-static oclnn_tensor *linear(oclnn_graph *g, oclnn_tensor *x, const char *prefix, int64_t out, int64_t in)
+/* Linear layer <prefix>.weight [out, in] + <prefix>.bias. With `wt` (the
+ * model's own graphs) the weight is kept transposed, [in, out], under the
+ * same name: x W as an NN GEMM runs about 1.8x faster than x W^T on the
+ * tiled CPU kernels. */
+static oclnn_tensor *linear(oclnn_graph *g, oclnn_tensor *x, const char *prefix, int64_t out, int64_t in, int wt)
 {
     char w[160], b[160];
     snprintf(w, sizeof w, "%s.weight", prefix);
     snprintf(b, sizeof b, "%s.bias", prefix);
-    return oclnn_linear(g, x, param(g, w, out, in), param(g, b, out, 0));
+    if (!wt) return oclnn_linear(g, x, param(g, w, out, in), param(g, b, out, 0));
+    if (!x) return NULL;
+    int nd = oclnn_tensor_ndim(x);
+    int64_t dims[OCLNN_MAX_DIMS], flat[2] = {-1, in};
+    for (int d = 0; d < nd; d++) dims[d] = oclnn_tensor_dim(x, d);
+    dims[nd - 1] = out;
+    oclnn_tensor *y = oclnn_matmul_t(g, nd == 2 ? x : oclnn_reshape(g, x, 2, flat), 0, param(g, w, in, out), 0);
+    y = oclnn_bias_add(g, y, param(g, b, out, 0), 1);
+    return nd == 2 ? y : oclnn_reshape(g, y, nd, dims);
 }
 
 static oclnn_tensor *layer_norm(oclnn_graph *g, oclnn_tensor *x, const char *prefix, int64_t c, float eps)
@@ -201,8 +213,8 @@ static oclnn_tensor *layer_norm(oclnn_graph *g, oclnn_tensor *x, const char *pre
     return oclnn_layer_norm(g, x, param(g, w, c, 0), param(g, b, c, 0), eps);
 }
 
-oclnn_status oclnn_bert_build(oclnn_graph *g, const oclnn_bert_config *cfg, oclnn_tensor *ids, oclnn_tensor *type_ids,
-                              oclnn_tensor *pad, oclnn_tensor *pool_weights, oclnn_bert_outputs *out)
+static oclnn_status build(oclnn_graph *g, const oclnn_bert_config *cfg, oclnn_tensor *ids, oclnn_tensor *type_ids,
+                          oclnn_tensor *pad, oclnn_tensor *pool_weights, int wt, oclnn_bert_outputs *out)
 {
     if (out) memset(out, 0, sizeof *out);
     if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "bert: NULL graph");
@@ -243,23 +255,23 @@ oclnn_status oclnn_bert_build(oclnn_graph *g, const oclnn_bert_config *cfg, ocln
         static const char *const names[3] = {"query", "key", "value"};
         for (int k = 0; k < 3; k++) {
             snprintf(q, sizeof q, "%s.attention.self.%s", p, names[k]);
-            qkv[k] = oclnn_permute(g, oclnn_reshape(g, linear(g, x, q, hid, hid), 4, split_dims), to_heads);
+            qkv[k] = oclnn_permute(g, oclnn_reshape(g, linear(g, x, q, hid, hid, wt), 4, split_dims), to_heads);
         }
         oclnn_sdpa_options o = {.key_padding_mask = pad};
         oclnn_tensor *a = oclnn_sdpa_ex(g, qkv[0], qkv[1], qkv[2], &o);          /* [N, H, L, D] */
         a = oclnn_reshape(g, oclnn_contiguous(g, oclnn_permute(g, a, to_heads)), 3, merged);
         snprintf(q, sizeof q, "%s.attention.output.dense", p);
-        a = linear(g, a, q, hid, hid);
+        a = linear(g, a, q, hid, hid, wt);
         snprintf(q, sizeof q, "%s.attention.output.LayerNorm", p);
         x = layer_norm(g, oclnn_add(g, a, x), q, hid, eps);
 
         snprintf(q, sizeof q, "%s.intermediate.dense", p);
-        oclnn_tensor *h = linear(g, x, q, cfg->intermediate_size, hid);
+        oclnn_tensor *h = linear(g, x, q, cfg->intermediate_size, hid, wt);
         h = cfg->activation == OCLNN_BERT_GELU_TANH ? oclnn_gelu_tanh(g, h)
             : cfg->activation == OCLNN_BERT_RELU    ? oclnn_relu(g, h)
                                                      : oclnn_gelu(g, h);
         snprintf(q, sizeof q, "%s.output.dense", p);
-        h = linear(g, h, q, hid, cfg->intermediate_size);
+        h = linear(g, h, q, hid, cfg->intermediate_size, wt);
         snprintf(q, sizeof q, "%s.output.LayerNorm", p);
         x = layer_norm(g, oclnn_add(g, h, x), q, hid, eps);
     }
@@ -267,7 +279,7 @@ oclnn_status oclnn_bert_build(oclnn_graph *g, const oclnn_bert_config *cfg, ocln
     if (cfg->pooler) {
         const int64_t nh[2] = {n, hid};
         oclnn_tensor *first = oclnn_reshape(g, oclnn_contiguous(g, oclnn_slice(g, x, 1, 0, 1)), 2, nh);
-        out->pooler = oclnn_tanh(g, linear(g, first, "pooler.dense", hid, hid));
+        out->pooler = oclnn_tanh(g, linear(g, first, "pooler.dense", hid, hid, wt));
     }
     if (pool_weights) {
         oclnn_tensor *s = oclnn_sum(g, oclnn_mul(g, x, pool_weights), 1, 0); /* [N, hidden] */
@@ -276,6 +288,12 @@ oclnn_status oclnn_bert_build(oclnn_graph *g, const oclnn_bert_config *cfg, ocln
     oclnn_status st = oclnn_graph_status(g);
     if (st) memset(out, 0, sizeof *out);
     return st;
+}
+
+oclnn_status oclnn_bert_build(oclnn_graph *g, const oclnn_bert_config *cfg, oclnn_tensor *ids, oclnn_tensor *type_ids,
+                              oclnn_tensor *pad, oclnn_tensor *pool_weights, oclnn_bert_outputs *out)
+{
+    return build(g, cfg, ids, type_ids, pad, pool_weights, 0, out);
 }
 
 /* ---- The model ---------------------------------------------------------------- */
@@ -346,18 +364,34 @@ static oclnn_status upload_weights(oclnn_bert *m, oclnn_safetensors *st, const c
             return oclnn_fail(OCLNN_ERR_NOT_FOUND, "%s: no tensor \"%s\" (nor \"bert.%s\"), which a BERT of this "
                               "config.json needs", file, name, name);
         if (s) return oclnn_fail_append(s, " (%s)", file);
+        /* linear weights live transposed in the model's graphs (see linear()) */
+        int tr = oclnn_tensor_ndim(p) == 2 && strncmp(name, "embeddings.", 11) != 0;
+        int64_t want_dims[2] = {oclnn_tensor_dim(p, tr ? 1 : 0), oclnn_tensor_ndim(p) == 2 ? oclnn_tensor_dim(p, tr ? 0 : 1) : 0};
         int same = t->dtype == OCLNN_DTYPE_F32 && t->ndim == oclnn_tensor_ndim(p);
-        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == oclnn_tensor_dim(p, d);
+        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == want_dims[d];
         if (!same) {
             char want[96], got[96] = "[";
-            oclnn_tensor_shape_str(p, want, sizeof want);
+            if (oclnn_tensor_ndim(p) == 2)
+                snprintf(want, sizeof want, "[%lld, %lld]", (long long)want_dims[0], (long long)want_dims[1]);
+            else oclnn_tensor_shape_str(p, want, sizeof want);
             for (int d = 0; d < t->ndim; d++)
                 snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
             strncat(got, "]", sizeof got - strlen(got) - 1);
             return oclnn_fail(OCLNN_ERR_FORMAT, "%s: tensor \"%s\" is %s %s, but config.json makes it F32 %s", file,
                               t->name, t->stored_dtype ? t->stored_dtype : dtype_name(t->dtype), got, want);
         }
-        s = oclnn_tensor_write(p, t->data, t->nbytes);
+        if (tr) {
+            const int64_t rows = t->shape[0], cols = t->shape[1];
+            const float *src = t->data;
+            float *tmp = malloc(t->nbytes ? t->nbytes : 1);
+            if (!tmp) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "bert: out of memory");
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t c = 0; c < cols; c++) tmp[c * rows + r] = src[r * cols + c];
+            s = oclnn_tensor_write(p, tmp, t->nbytes);
+            free(tmp);
+        } else {
+            s = oclnn_tensor_write(p, t->data, t->nbytes);
+        }
         if (s) return s;
     }
     return OCLNN_OK;
@@ -402,7 +436,7 @@ oclnn_status oclnn_bert_load(oclnn_context *ctx, const char *dir, oclnn_bert **o
             else {
                 oclnn_tensor *ids = oclnn_input(proto, "input_ids", OCLNN_DTYPE_I32, 2, (int64_t[]){1, 1});
                 oclnn_bert_outputs o;
-                s = oclnn_bert_build(proto, &m->cfg, ids, ids, NULL, NULL, &o);
+                s = build(proto, &m->cfg, ids, ids, NULL, NULL, 1, &o);
                 if (s) oclnn_fail(s, "%s/config.json: %s", dir, oclnn_graph_error(proto));
                 for (int i = 0; !s && i < oclnn_graph_param_count(proto); i++) {
                     oclnn_tensor *p = oclnn_graph_param(proto, i);
@@ -482,7 +516,7 @@ static oclnn_status get_graph(oclnn_bert *m, int64_t n, int64_t len, bert_graph 
     b->type_ids = oclnn_input(g, "token_type_ids", OCLNN_DTYPE_I32, 2, nl);
     b->pad = oclnn_input(g, "padding", OCLNN_DTYPE_I32, 2, nl);
     b->pool = oclnn_input(g, "pool_weights", OCLNN_DTYPE_F32, 3, nl1);
-    oclnn_status s = oclnn_bert_build(g, &m->cfg, b->ids, b->type_ids, b->pad, b->pool, &b->out);
+    oclnn_status s = build(g, &m->cfg, b->ids, b->type_ids, b->pad, b->pool, 1, &b->out);
     if (!s) s = oclnn_graph_set_training(g, 0);
     if (!s) s = oclnn_graph_output(g, b->out.last_hidden);
     if (!s && b->out.pooler) s = oclnn_graph_output(g, b->out.pooler);
