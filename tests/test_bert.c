@@ -307,6 +307,88 @@ START_TEST(test_tiny_prefix_and_errors)
 }
 END_TEST
 
+typedef struct ft_log {
+    int epochs;
+    double loss[8], acc[8];
+} ft_log;
+
+static void ft_epoch(void *user, int epoch, double loss, double acc, double seconds)
+{
+    ft_log *l = user;
+    (void)seconds;
+    if (epoch <= 8) {
+        l->loss[epoch - 1] = loss;
+        l->acc[epoch - 1] = acc;
+    }
+    l->epochs = epoch;
+    printf("bert: finetune epoch %d: loss %.4f, accuracy %.3f\n", epoch, loss, acc);
+}
+
+/* Fine-tuning the tiny BERT on a toy task (does the text name an animal?):
+ * the loss falls, the test accuracy beats chance, and the saved folder
+ * loads back with changed weights and the classifier in it. */
+START_TEST(test_tiny_finetune)
+{
+    static const char *const animals[] = {"dog", "cat", "dogs", "cats"};
+    static const char *const things[] = {"food", "bread", "music", "guitar", "piece"};
+    static const char *const fill[] = {"the", "a", "big", "small", "red", "blue", "green", "one", "two", "fast"};
+    enum { NTRAIN = 96, NTEST = 48 };
+    char buf[NTRAIN + NTEST][128];
+    const char *texts[NTRAIN + NTEST];
+    int32_t labels[NTRAIN + NTEST];
+    uint64_t x = 12345;
+    for (int i = 0; i < NTRAIN + NTEST; i++) {
+        int label = i % 2, n = 0;
+        buf[i][0] = '\0';
+        for (int w = 0; w < 5; w++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            const char *word = w == (int)((x >> 33) % 5) ? (label ? animals[(x >> 20) % 4] : things[(x >> 20) % 5])
+                                                          : fill[(x >> 40) % 10];
+            n += snprintf(buf[i] + n, sizeof buf[i] - (size_t)n, "%s%s", w ? " " : "", word);
+        }
+        texts[i] = buf[i];
+        labels[i] = label;
+    }
+    const oclnn_text_dataset train = {NTRAIN, texts, labels}, test = {NTEST, texts + NTRAIN, labels + NTRAIN};
+    ft_log log = {0};
+    oclnn_bert_finetune_options o = {.epochs = 5, .batch = 16, .lr = 3e-3, .seed = 7, .on_epoch = ft_epoch,
+                                     .user = &log};
+    char dir[] = "/tmp/oclnn_bert_ft_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    double acc;
+    TU_OK(oclnn_bert_finetune(tu_context(), data_path("tiny"), 2, &train, &test, &o, dir, &acc));
+    ck_assert_int_eq(log.epochs, 5);
+    ck_assert_msg(log.loss[4] < log.loss[0], "loss %g -> %g", log.loss[0], log.loss[4]);
+    ck_assert_msg(acc >= 0.65, "test accuracy %g (chance: 0.5)", acc);
+
+    char p[4200];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    oclnn_safetensors *st;
+    TU_OK(oclnn_safetensors_load(p, &st));
+    const oclnn_st_tensor *cw = oclnn_safetensors_find(st, "classifier.weight");
+    ck_assert_ptr_nonnull(cw);
+    ck_assert_int_eq(cw->shape[0], 2);
+    ck_assert_int_eq(cw->shape[1], 32);
+    ck_assert_ptr_nonnull(oclnn_safetensors_find(st, "pooler.dense.weight"));
+    oclnn_safetensors_free(st);
+    oclnn_bert *a, *b;
+    TU_OK(oclnn_bert_load(tu_context(), data_path("tiny"), &a));
+    TU_OK(oclnn_bert_load(tu_context(), dir, &b));
+    float ea[32], eb[32];
+    TU_OK(oclnn_bert_embed(a, 1, texts, 0, 0, ea, NULL, NULL));
+    TU_OK(oclnn_bert_embed(b, 1, texts, 0, 0, eb, NULL, NULL));
+    ck_assert_msg(max_abs_diff(ea, eb, 32) > 1e-3, "the saved model is the original");
+    oclnn_bert_free(a);
+    oclnn_bert_free(b);
+    static const char *const files[] = {"model.safetensors", "config.json", "vocab.txt"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        ck_assert_int_eq(unlink(p), 0);
+    }
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static int minilm_dir(char *buf, size_t size)
 {
     const char *env = getenv("OCLNN_BERT_MODEL");
@@ -360,6 +442,7 @@ int main(void)
     tcase_add_test(tc, test_tiny_config);
     tcase_add_test(tc, test_tiny_model);
     tcase_add_test(tc, test_tiny_prefix_and_errors);
+    tcase_add_test(tc, test_tiny_finetune);
     tcase_add_test(tc, test_minilm);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

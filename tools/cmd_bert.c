@@ -404,3 +404,141 @@ out:
     free(queries);
     return rc;
 }
+
+/* ---- oclnn finetune bert ------------------------------------------------------ */
+
+typedef struct tsv {
+    lines l;
+    const char **texts;
+    int32_t *labels;
+} tsv;
+
+static void tsv_free(tsv *t)
+{
+    lines_free(&t->l);
+    free(t->texts);
+    free(t->labels);
+}
+
+/* label<TAB>text per line (blank lines skipped); labels are 0, 1, 2, ... */
+static int read_tsv(const char *path, tsv *t, int *classes)
+{
+    memset(t, 0, sizeof *t);
+    int rc = read_lines(path, 1, &t->l);
+    if (rc) return rc;
+    t->texts = malloc((size_t)(t->l.count ? t->l.count : 1) * sizeof *t->texts);
+    t->labels = malloc((size_t)(t->l.count ? t->l.count : 1) * sizeof *t->labels);
+    if (!t->texts || !t->labels) {
+        cli_error("%s: out of memory", path);
+        return CLI_EXIT_FAIL;
+    }
+    for (int64_t i = 0; i < t->l.count; i++) {
+        char *line = t->l.text[i], *tab = strchr(line, '\t'), *end;
+        long v = tab ? strtol(line, &end, 10) : -1;
+        if (!tab || end != tab || end == line || v < 0 || v > 1000) {
+            cli_error("%s:%lld: expected label<TAB>text with a label from 0 to 1000", path, t->l.lineno[i]);
+            return CLI_EXIT_FAIL;
+        }
+        t->labels[i] = (int32_t)v;
+        t->texts[i] = tab + 1;
+        if (v + 1 > *classes) *classes = (int)v + 1;
+    }
+    return 0;
+}
+
+static void on_step(void *user, int epoch, int64_t step, int64_t steps, double loss, double lr)
+{
+    cli_progress *p = user;
+    cli_progress_update(p, "epoch %d: step %lld/%lld, loss %.4f, lr %.2e", epoch, (long long)step, (long long)steps,
+                        loss, lr);
+}
+
+static void on_epoch(void *user, int epoch, double loss, double acc, double seconds)
+{
+    cli_progress *p = user;
+    cli_progress_clear(p);
+    printf("epoch %d: train loss %.4f, test accuracy %.2f%% (%.0f s)\n", epoch, loss, 100 * acc, seconds);
+    fflush(stdout);
+}
+
+int cmd_finetune(int argc, char **argv)
+{
+    const char *model = NULL, *device = NULL, *train = NULL, *test = NULL, *save = NULL;
+    long long epochs = 3, batch = 32, max_length = 128, seed = 42, every = 10;
+    double lr = 5e-5, wd = 0.01, warmup = 0.1, dropout = 0.1;
+    const cli_option options[] = {
+        MODEL_OPTION(model),
+        {"train", CLI_STRING, &train, "T.tsv", "training rows: label<TAB>text, labels 0, 1, ...", 0, 0},
+        {"test", CLI_STRING, &test, "V.tsv", "test rows, same format: accuracy after every epoch", 0, 0},
+        {"epochs", CLI_INT, &epochs, "N", "passes over the training rows (default 3)", 1, 1000},
+        {"lr", CLI_FLOAT, &lr, "X", "peak AdamW learning rate (default 5e-5)", 1e-9, 1},
+        {"batch", CLI_INT, &batch, "B", "rows per step (default 32)", 1, 4096},
+        {"weight-decay", CLI_FLOAT, &wd, "X", "AdamW weight decay (default 0.01)", 0, 1},
+        {"warmup", CLI_FLOAT, &warmup, "F", "fraction of the steps with a linear warm-up (default 0.1)", 0, 1},
+        {"dropout", CLI_FLOAT, &dropout, "P", "dropout before the classifier (default 0.1)", 0, 0.99},
+        {"max-length", CLI_INT, &max_length, "L", "tokens per text (default 128)", 2, 1 << 20},
+        {"seed", CLI_INT, &seed, "S", "shuffling, dropout and head init (default 42)", 0, 1e15},
+        {"save", CLI_STRING, &save, "DIR", "write the fine-tuned model folder there (loads in oclnn embed and in "
+         "transformers' BertModel)", 0, 0},
+        DEVICE_OPTION(device),
+        {0},
+    };
+    const cli_spec spec = {
+        "finetune", "bert",
+        "Fine-tunes a BERT model for text classification: a classifier on the mean-\n"
+        "pooled embedding, the whole encoder trained with AdamW and a linear warm-up\n"
+        "and decay; prints the test accuracy after every epoch and the majority-class\n"
+        "baseline. scripts/make-pos-dataset.sh builds a dataset (part of speech of a\n"
+        "dictionary headword from its definition).",
+        options, 1, 1};
+    char *what[1];
+    int nwhat = 0;
+    int rc = cli_parse(&spec, argc, argv, what, &nwhat);
+    if (rc >= 0) return rc;
+    if (strcmp(what[0], "bert") != 0) return cli_usage_error("finetune", "only 'bert' can be fine-tuned (got '%s')", what[0]);
+    if (!train || !test) return cli_usage_error("finetune", "--train T.tsv and --test V.tsv are required");
+    tsv tr = {0}, te = {0};
+    int classes = 0;
+    if ((rc = read_tsv(train, &tr, &classes)) || (rc = read_tsv(test, &te, &classes))) {
+        tsv_free(&tr);
+        tsv_free(&te);
+        return rc;
+    }
+    char dir[4096];
+    if (model) snprintf(dir, sizeof dir, "%s", model);
+    else oclnn_model_dir(OCLNN_MINILM_NAME, dir, sizeof dir);
+    oclnn_context *ctx;
+    if (cli_open_context(device, &ctx)) {
+        tsv_free(&tr);
+        tsv_free(&te);
+        return CLI_EXIT_FAIL;
+    }
+    int64_t *count = calloc((size_t)(classes > 2 ? classes : 2), sizeof *count);
+    int64_t best = 0;
+    for (int64_t i = 0; count && i < te.l.count; i++)
+        if (++count[te.labels[i]] > best) best = count[te.labels[i]];
+    free(count);
+    printf("device: %s; model %s; %lld train, %lld test rows, %d classes; majority-class baseline %.2f%%\n",
+           oclnn_context_device(ctx)->name, dir, (long long)tr.l.count, (long long)te.l.count, classes < 2 ? 2 : classes,
+           te.l.count ? 100.0 * (double)best / (double)te.l.count : 0.0);
+    fflush(stdout);
+    cli_progress p;
+    cli_progress_init(&p, stderr);
+    oclnn_bert_finetune_options o = {.epochs = (int)epochs, .batch = batch, .lr = lr, .weight_decay = wd > 0 ? wd : -1,
+                                     .warmup = warmup > 0 ? warmup : -1, .dropout = dropout > 0 ? dropout : -1,
+                                     .max_length = max_length, .seed = (uint64_t)seed, .report_every = p.tty ? 1 : every,
+                                     .on_step = on_step, .on_epoch = on_epoch, .user = &p};
+    const oclnn_text_dataset dtr = {tr.l.count, tr.texts, tr.labels}, dte = {te.l.count, te.texts, te.labels};
+    double acc;
+    if (oclnn_bert_finetune(ctx, dir, classes < 2 ? 2 : classes, &dtr, &dte, &o, save, &acc)) {
+        cli_progress_clear(&p);
+        rc = cli_fail("fine-tuning failed");
+    } else {
+        if (save) printf("saved the fine-tuned model in %s\n", save);
+        rc = CLI_EXIT_OK;
+    }
+    oclnn_context_release(ctx);
+    tsv_free(&tr);
+    tsv_free(&te);
+    return rc;
+}

@@ -114,6 +114,48 @@ typedef void (*oclnn_bert_progress_fn)(void *user, int64_t done, int64_t total);
 oclnn_status oclnn_bert_embed(oclnn_bert *m, int64_t count, const char *const *texts, int64_t max_length,
                               int64_t batch, float *out, oclnn_bert_progress_fn progress, void *user);
 
+/* ---- Fine-tuning for text classification: a head on the mean-pooled
+ * embedding (dropout, then classifier.weight [classes, hidden] and
+ * classifier.bias, N(0, 0.02) / zero init as Hugging Face does) and the
+ * whole encoder trained with AdamW (weight decay on every parameter), the
+ * learning rate warmed up linearly over the first `warmup` fraction of the
+ * steps and decayed linearly to 0, cross-entropy loss. Texts are truncated
+ * to max_length tokens; every batch is padded to one length bucket (the
+ * longest text's), a last partial training batch per epoch is dropped
+ * (the order is reshuffled every epoch). */
+typedef struct oclnn_bert_finetune_options {
+    int epochs;           /* 0: 3 */
+    int64_t batch;        /* 0: 32 */
+    double lr;            /* 0: 5e-5 */
+    double weight_decay;  /* AdamW's; < 0: 0, 0: 0.01 */
+    double warmup;        /* fraction of the steps; 0: 0.1, < 0: none */
+    double dropout;       /* before the classifier; 0: 0.1, < 0: none */
+    int64_t max_length;   /* 0: 128 */
+    uint64_t seed;        /* shuffling, dropout, head init */
+    /* called every `report_every` steps (0: never) and after each epoch */
+    int64_t report_every;
+    void (*on_step)(void *user, int epoch, int64_t step, int64_t steps, double loss, double lr);
+    void (*on_epoch)(void *user, int epoch, double train_loss, double test_accuracy, double seconds);
+    void *user;
+} oclnn_bert_finetune_options;
+
+typedef struct oclnn_text_dataset {
+    int64_t count;
+    const char *const *texts;
+    const int32_t *labels; /* in [0, classes) */
+} oclnn_text_dataset;
+
+/* Fine-tunes the model in model_dir on train, reporting accuracy on test
+ * after each epoch (*accuracy: the last one; may be NULL). save_dir (NULL:
+ * do not save) receives a model folder: config.json, vocab.txt (and
+ * 1_Pooling/config.json) copied, model.safetensors with BertModel's names
+ * (the pooler copied unchanged) plus classifier.weight and classifier.bias:
+ * oclnn_bert_load, `oclnn embed` and transformers' BertModel.from_pretrained
+ * read it. */
+oclnn_status oclnn_bert_finetune(oclnn_context *ctx, const char *model_dir, int classes,
+                                 const oclnn_text_dataset *train, const oclnn_text_dataset *test,
+                                 const oclnn_bert_finetune_options *options, const char *save_dir, double *accuracy);
+
 /* The folder scripts/get-model.sh puts a model in: $OCLNN_DATA/models/<name>
  * when OCLNN_DATA is set, else ${XDG_DATA_HOME:-~/.local/share}/oclnn/
  * models/<name>. Returns buf, or NULL when it does not fit. */

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "graph/graph.h"
+#include "nn/bert_internal.h"
 #include "oclnn/oclnn.h"
 
 /* ---- config.json ---------------------------------------------------------- */
@@ -213,8 +214,9 @@ static oclnn_tensor *layer_norm(oclnn_graph *g, oclnn_tensor *x, const char *pre
     return oclnn_layer_norm(g, x, param(g, w, c, 0), param(g, b, c, 0), eps);
 }
 
-static oclnn_status build(oclnn_graph *g, const oclnn_bert_config *cfg, oclnn_tensor *ids, oclnn_tensor *type_ids,
-                          oclnn_tensor *pad, oclnn_tensor *pool_weights, int wt, oclnn_bert_outputs *out)
+oclnn_status oclnn_bert_build_graph(oclnn_graph *g, const oclnn_bert_config *cfg, oclnn_tensor *ids,
+                                    oclnn_tensor *type_ids, oclnn_tensor *pad, oclnn_tensor *pool_weights, int wt,
+                                    oclnn_bert_outputs *out)
 {
     if (out) memset(out, 0, sizeof *out);
     if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "bert: NULL graph");
@@ -293,7 +295,7 @@ static oclnn_status build(oclnn_graph *g, const oclnn_bert_config *cfg, oclnn_te
 oclnn_status oclnn_bert_build(oclnn_graph *g, const oclnn_bert_config *cfg, oclnn_tensor *ids, oclnn_tensor *type_ids,
                               oclnn_tensor *pad, oclnn_tensor *pool_weights, oclnn_bert_outputs *out)
 {
-    return build(g, cfg, ids, type_ids, pad, pool_weights, 0, out);
+    return oclnn_bert_build_graph(g, cfg, ids, type_ids, pad, pool_weights, 0, out);
 }
 
 /* ---- The model ---------------------------------------------------------------- */
@@ -436,7 +438,7 @@ oclnn_status oclnn_bert_load(oclnn_context *ctx, const char *dir, oclnn_bert **o
             else {
                 oclnn_tensor *ids = oclnn_input(proto, "input_ids", OCLNN_DTYPE_I32, 2, (int64_t[]){1, 1});
                 oclnn_bert_outputs o;
-                s = build(proto, &m->cfg, ids, ids, NULL, NULL, 1, &o);
+                s = oclnn_bert_build_graph(proto, &m->cfg, ids, ids, NULL, NULL, 1, &o);
                 if (s) oclnn_fail(s, "%s/config.json: %s", dir, oclnn_graph_error(proto));
                 for (int i = 0; !s && i < oclnn_graph_param_count(proto); i++) {
                     oclnn_tensor *p = oclnn_graph_param(proto, i);
@@ -516,7 +518,7 @@ static oclnn_status get_graph(oclnn_bert *m, int64_t n, int64_t len, bert_graph 
     b->type_ids = oclnn_input(g, "token_type_ids", OCLNN_DTYPE_I32, 2, nl);
     b->pad = oclnn_input(g, "padding", OCLNN_DTYPE_I32, 2, nl);
     b->pool = oclnn_input(g, "pool_weights", OCLNN_DTYPE_F32, 3, nl1);
-    oclnn_status s = build(g, &m->cfg, b->ids, b->type_ids, b->pad, b->pool, 1, &b->out);
+    oclnn_status s = oclnn_bert_build_graph(g, &m->cfg, b->ids, b->type_ids, b->pad, b->pool, 1, &b->out);
     if (!s) s = oclnn_graph_set_training(g, 0);
     if (!s) s = oclnn_graph_output(g, b->out.last_hidden);
     if (!s && b->out.pooler) s = oclnn_graph_output(g, b->out.pooler);
