@@ -55,32 +55,34 @@ def bench_sentences(count=64):
 
 def bench_minilm(model_dir, repeat):
     sentences = bench_sentences()
+    from transformers import AutoTokenizer, BertModel
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = BertModel.from_pretrained(model_dir).eval()
+    order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
+
+    def raw(batch):
+        with torch.no_grad():
+            for k in range(0, len(order), batch):
+                enc = tok([sentences[i] for i in order[k:k + batch]], padding=True, truncation=True,
+                          max_length=256, return_tensors="pt")
+                h = model(**enc).last_hidden_state
+                m = enc["attention_mask"].unsqueeze(-1).float()
+                torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=1)
+    runs = [("transformers BertModel + mean pooling", raw)]
     try:
         from sentence_transformers import SentenceTransformer
         st = SentenceTransformer(model_dir, device="cpu")
-        how = "sentence-transformers encode"
 
-        def embed(batch):
+        def encode(batch):
             st.encode(sentences, batch_size=batch, normalize_embeddings=True, convert_to_numpy=True)
+        runs.append(("sentence-transformers encode", encode))
     except ImportError:
-        from transformers import AutoTokenizer, BertModel
-        tok = AutoTokenizer.from_pretrained(model_dir)
-        model = BertModel.from_pretrained(model_dir).eval()
-        how = "transformers BertModel + mean pooling"
-        order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
-
-        def embed(batch):
-            with torch.no_grad():
-                for k in range(0, len(order), batch):
-                    enc = tok([sentences[i] for i in order[k:k + batch]], padding=True, truncation=True,
-                              max_length=256, return_tensors="pt")
-                    h = model(**enc).last_hidden_state
-                    m = enc["attention_mask"].unsqueeze(-1).float()
-                    torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=1)
-    for batch in (1, 32):
-        t = median_seconds(lambda: embed(batch), repeat)
-        print(f"minilm embed.b{batch}: {t * 1e3:.1f} ms for {len(sentences)} sentences, "
-              f"{len(sentences) / t:.1f} sentences/s ({how})")
+        pass
+    for how, embed in runs:
+        for batch in (1, 32):
+            t = median_seconds(lambda: embed(batch), repeat)
+            print(f"minilm embed.b{batch}: {t * 1e3:.1f} ms for {len(sentences)} sentences, "
+                  f"{len(sentences) / t:.1f} sentences/s ({how})")
 
 
 def main():
