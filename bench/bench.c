@@ -28,6 +28,9 @@ static const bench_workload workloads[] = {
      bench_ops},
     {"rnn", "LSTM and GRU (I 256, H 256 and I 10, H 20; 2 layers, N 64, T 100 and 50) forward and forward+backward",
      bench_rnn},
+    {"minilm", "all-MiniLM-L6-v2 sentence embeddings/s (tokenize + encoder + pooling), batch 1 and 32, "
+               "8-64 tokens (skipped without scripts/get-model.sh minilm)",
+     bench_minilm},
 };
 #define NWORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))
 

@@ -10,8 +10,14 @@ wall clock, median of --repeat runs after a warm-up:
              GFLOP/s with the same formula (GEMM work only: per layer,
              T * 2 * N * G*H * (in + H), G = 4 LSTM / 3 GRU; train = 3x)
 
-Use a current PyTorch (pip install torch into a virtual environment):
-    /work/venv-torch/bin/python bench/pytorch_reference.py [--threads N] [--only simplecnn,rnn]
+--bert DIR times only the `minilm` rows: all-MiniLM-L6-v2 sentence embeddings
+per second (sentence-transformers' encode when installed, else transformers'
+BertModel + mean pooling + normalisation, sorted by length as encode does),
+batch 1 and 32, on the 64 sentences of 8-64 tokens bench/bench_bert.c builds.
+
+Use a current PyTorch (pip install torch, and transformers for --bert, into a
+virtual environment):
+    /work/venv-torch/bin/python bench/pytorch_reference.py [--threads N] [--only simplecnn,rnn] [--bert DIR]
 """
 import argparse
 import time
@@ -80,14 +86,61 @@ def bench_rnn(args):
                       f"{flops / s * 1e-9:.2f} GFLOP/s", flush=True)
 
 
+WORDS = ("the man woman dog cat is eating food in a small house near river while children play music on old "
+         "guitar and people walk through green park with their friends every morning before work city bright").split()
+
+
+def bench_sentences(count=64):
+    """The sentences of bench/bench_bert.c: 6 + (37 i mod 57) words each."""
+    return [" ".join(WORDS[(7 * i + 13 * j) % len(WORDS)] for j in range(6 + (37 * i) % 57)) for i in range(count)]
+
+
+def bench_minilm(model_dir, repeat):
+    sentences = bench_sentences()
+    from transformers import AutoTokenizer, BertModel
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = BertModel.from_pretrained(model_dir).eval()
+    order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
+
+    def raw(batch):
+        with torch.no_grad():
+            for k in range(0, len(order), batch):
+                enc = tok([sentences[i] for i in order[k:k + batch]], padding=True, truncation=True,
+                          max_length=256, return_tensors="pt")
+                h = model(**enc).last_hidden_state
+                m = enc["attention_mask"].unsqueeze(-1).float()
+                torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=1)
+    runs = [("transformers BertModel + mean pooling", raw)]
+    try:
+        from sentence_transformers import SentenceTransformer
+        st = SentenceTransformer(model_dir, device="cpu")
+
+        def encode(batch):
+            st.encode(sentences, batch_size=batch, normalize_embeddings=True, convert_to_numpy=True)
+        runs.append(("sentence-transformers encode", encode))
+    except ImportError:
+        pass
+    for how, embed in runs:
+        for batch in (1, 32):
+            t = median_seconds(lambda: embed(batch), repeat)
+            print(f"minilm embed.b{batch}: {t * 1e3:.1f} ms for {len(sentences)} sentences, "
+                  f"{len(sentences) / t:.1f} sentences/s ({how})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--only", default="simplecnn,rnn", help="comma-separated: simplecnn, rnn")
+    ap.add_argument("--bert", metavar="DIR", help="all-MiniLM-L6-v2 folder (scripts/get-model.sh minilm): "
+                    "time only the minilm rows")
     args = ap.parse_args()
     only = set(args.only.split(","))
     torch.set_num_threads(args.threads)
+    if args.bert:
+        print(f"torch {torch.__version__}, {args.threads} threads")
+        bench_minilm(args.bert, args.repeat)
+        return
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {args.threads} threads")
     if "rnn" in only:

@@ -726,6 +726,91 @@ START_TEST(rnn_train_eval_round_trip)
 }
 END_TEST
 
+/* embed / similarity / search on the tiny random BERT of tests/data/bert. */
+START_TEST(bert_embed_similarity_search)
+{
+    const char *data = getenv("OCLNN_TEST_DATA");
+    char model[4096], args[8192];
+    snprintf(model, sizeof model, "%s/bert/tiny", data && *data ? data : "tests/data");
+    snprintf(args, sizeof args, "embed --model '%s' %s 'a man is eating food.' 'the dog runs'", model, device_arg());
+    run_result r = run(args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_int_eq(count_lines(r.out), 2);
+    /* 32 numbers per line, unit norm */
+    char *p = r.out;
+    for (int line = 0; line < 2; line++) {
+        double norm = 0;
+        for (int i = 0; i < 32; i++) {
+            char *end;
+            double v = strtod(p, &end);
+            ck_assert_msg(end != p, "line %d: number %d missing: %s", line, i, r.out);
+            norm += v * v;
+            p = end;
+        }
+        ck_assert_msg(fabs(norm - 1) < 1e-5, "norm^2 %g", norm);
+        ck_assert_int_eq(*p, '\n');
+        p++;
+    }
+    run_free(&r);
+
+    snprintf(args, sizeof args, "similarity --model '%s' %s 'the dog runs' 'the dog runs'", model, device_arg());
+    r = run(args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert_msg(fabs(atof(r.out) - 1) < 1e-5, "%s", r.out);
+    run_free(&r);
+
+    char dir[] = "/tmp/oclnn_test_search_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char corpus[256], cache[320], outf[256];
+    snprintf(corpus, sizeof corpus, "%s/corpus.txt", dir);
+    snprintf(cache, sizeof cache, "%s.oclnn-embeddings.safetensors", corpus);
+    snprintf(outf, sizeof outf, "%s/e.safetensors", dir);
+    FILE *f = fopen(corpus, "w");
+    fputs("a man is eating food.\n\nthe cat runs fast\ntwo red dogs play music\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "search --model '%s' %s --corpus '%s' --k 2 'the cat runs fast'", model, device_arg(),
+             corpus);
+    for (int pass = 0; pass < 3; pass++) {
+        r = run(args);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        ck_assert_msg(!strncmp(r.out, "1\t1.0000\tthe cat runs fast\n2\t", 29), "%s", r.out);
+        ck_assert_int_eq(count_lines(r.out), 2);
+        ck_assert_msg(strstr(r.err, pass == 1 ? "from" : "cached in"), "pass %d: %s", pass, r.err);
+        ck_assert_int_eq(access(cache, R_OK), 0);
+        run_free(&r);
+        if (pass == 1) { /* a changed corpus invalidates the cache */
+            f = fopen(corpus, "a");
+            fputs("one more line\n", f);
+            fclose(f);
+        }
+    }
+    snprintf(args, sizeof args, "embed --model '%s' %s --input '%s' --output '%s'", model, device_arg(), corpus, outf);
+    r = run(args);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    run_free(&r);
+    oclnn_safetensors *st;
+    ck_assert_int_eq(oclnn_safetensors_load(outf, &st), OCLNN_OK);
+    const oclnn_st_tensor *t = oclnn_safetensors_find(st, "embeddings");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->shape[0], 5); /* every line, the blank one too */
+    ck_assert_int_eq(t->shape[1], 32);
+    oclnn_safetensors_free(st);
+    unlink(outf);
+    unlink(cache);
+    unlink(corpus);
+    rmdir(dir);
+
+    snprintf(args, sizeof args, "similarity --model /nonexistent/model a b");
+    r = run(args);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(strstr(r.err, "/nonexistent/model"), "%s", r.err);
+    run_free(&r);
+    r = run("embed --model /x");
+    ck_assert_int_eq(r.status, 2);
+    run_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -745,6 +830,7 @@ int main(void)
     tcase_add_test(tc, rnn_forward_matches_pytorch);
     tcase_add_test(tc, rnn_forward_bad_files);
     tcase_add_test(tc, rnn_train_eval_round_trip);
+    tcase_add_test(tc, bert_embed_similarity_search);
     suite_add_tcase(s, tc);
     printf("oclnn binary under test: %s\n", cli_path());
     return tu_run_suite(s);

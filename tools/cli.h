@@ -39,6 +39,10 @@ int cmd_eval(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_ops(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv); /* tools/cmd_tokenize.c */
+int cmd_embed(int argc, char **argv);    /* tools/cmd_bert.c */
+int cmd_similarity(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
 
 /* ---- Option parsing -------------------------------------------------------
  * Long options only: "--name VALUE", "--name=VALUE" or "--flag"; "-h" and

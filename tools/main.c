@@ -15,6 +15,10 @@ static const cli_command commands[] = {
     {"eval", "test accuracy and confusion matrix of saved SimpleCNN/LSTM/GRU weights", cmd_eval},
     {"forward", "run SimpleCNN/LSTM/GRU on a safetensors input and write the result", cmd_forward},
     {"tokenize", "BERT WordPiece token ids (or pieces) of texts, as the model sees them", cmd_tokenize},
+    {"embed", "sentence embeddings of texts (BERT, e.g. all-MiniLM-L6-v2)", cmd_embed},
+    {"similarity", "cosine similarity of two texts' sentence embeddings", cmd_similarity},
+    {"search", "semantic search: rank a corpus's lines by similarity to queries", cmd_search},
+    {"finetune", "fine-tune BERT for text classification (finetune bert --train T.tsv --test V.tsv)", cmd_finetune},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

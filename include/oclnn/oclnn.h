@@ -44,5 +44,6 @@
 #include "oclnn/embeddings.h"
 #include "oclnn/tokenizer.h"
 #include "oclnn/attention.h"
+#include "oclnn/bert.h"
 
 #endif
