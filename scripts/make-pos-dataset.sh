@@ -21,9 +21,17 @@ ntrain="${2:-1000}"
 ntest="${3:-300}"
 
 if [ ! -f "$dict" ]; then
-  echo "make-pos-dataset: $dict is missing: apt-get install dict-gcide" >&2
-  exit 1
+  # The dictionary is a Debian package like every other dependency.
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "make-pos-dataset: need root to install dict-gcide" >&2; exit 1; }
+    SUDO=sudo
+  fi
+  echo "make-pos-dataset: installing dict-gcide" >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends dict-gcide
 fi
+[ -f "$dict" ] || { echo "make-pos-dataset: $dict is still missing after installing dict-gcide" >&2; exit 1; }
 mkdir -p "$out"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
