@@ -28,6 +28,9 @@ static const bench_workload workloads[] = {
      bench_ops},
     {"rnn", "LSTM and GRU (I 256, H 256 and I 10, H 20; 2 layers, N 64, T 100 and 50) forward and forward+backward",
      bench_rnn},
+    {"attention", "SDPA fused and unfused, forward and forward+backward (N 8 H 12 L 512 D 64, N 1 H 16 L 4096 D 64, "
+                  "N 32 H 12 L 128 D 32); LayerNorm and GELU GB/s",
+     bench_attention},
 };
 #define NWORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))
 

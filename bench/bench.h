@@ -85,5 +85,6 @@ oclnn_status bench_conv(bench_env *env);        /* conv2d fwd and fwd+bwd per al
 oclnn_status bench_simplecnn(bench_env *env);   /* SimpleCNN training and inference images/s */
 oclnn_status bench_ops(bench_env *env);         /* the other op families, GB/s (bench/bench_ops.c) */
 oclnn_status bench_rnn(bench_env *env);         /* LSTM and GRU fwd and fwd+bwd (bench/bench_rnn.c) */
+oclnn_status bench_attention(bench_env *env);   /* SDPA fused/unfused, LayerNorm, GELU (bench/bench_attention.c) */
 
 #endif
