@@ -157,6 +157,41 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* oclnn_vit against the same model written in PyTorch
+ * (tests/gen/vit_fixture.py): patch order, class token, positions, the
+ * stack and the head, forward and every parameter's gradient. */
+START_TEST(test_vit_matches_pytorch)
+{
+    char path[512];
+    const char *dir = getenv("OCLNN_TEST_DATA");
+    snprintf(path, sizeof path, "%s/transformer/vit_fixture.safetensors", dir ? dir : "tests/data");
+    oclnn_safetensors *st;
+    TU_OK(oclnn_safetensors_load(path, &st));
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input(g, "images", OCLNN_DTYPE_F32, 4, (const int64_t[]){2, 1, 28, 28});
+    oclnn_tensor *wy = oclnn_input(g, "wy", OCLNN_DTYPE_F32, 2, (const int64_t[]){2, 10});
+    oclnn_vit_config c = {.width = 16, .layers = 2, .heads = 2, .mlp = 32};
+    oclnn_tensor *y = oclnn_vit(g, x, &c);
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, wy))));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    write_st(x, need(st, "", "input"));
+    write_st(wy, need(st, "", "wy"));
+    int np = oclnn_graph_param_count(g);
+    ck_assert_int_eq(np, 4 + 2 * 12 + 4);
+    for (int i = 0; i < np; i++) write_st(oclnn_graph_param(g, i), need(st, "", oclnn_tensor_name(oclnn_graph_param(g, i))));
+    TU_OK(oclnn_graph_zero_grad(g));
+    TU_OK(oclnn_graph_run(g));
+    match_torch(y, need(st, "", "logits"), "logits");
+    for (int i = 0; i < np; i++) {
+        oclnn_tensor *t = oclnn_graph_param(g, i);
+        match_torch(oclnn_tensor_grad(t), need(st, "grad.", oclnn_tensor_name(t)), oclnn_tensor_name(t));
+    }
+    oclnn_graph_release(g);
+    oclnn_safetensors_free(st);
+}
+END_TEST
+
 /* The CI training check of the ViT: two passes over 2,048 Fashion-MNIST
  * images, then its checkpoint evaluated again from the file.
  * Measured here (PoCL, seed 1, Adam 1e-3, batch 64, width 32, 2 layers): 0.586 on 1,000
@@ -191,6 +226,7 @@ int main(void)
     tcase_add_loop_test(tc, test_pytorch_fixture, 0, 2);
     tcase_add_test(tc, test_stack_and_dropout);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_vit_matches_pytorch);
     tcase_add_test(tc, test_vit_learns_fashion_mnist_subset);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -27,6 +27,30 @@ N, L, E, HEADS, F = 2, 5, 8, 2, 12
 LENGTHS = [5, 3]
 
 
+def write_safetensors(path, named):
+    """Floats as F32, integers as I32, written by hand (8-byte header
+    length, JSON header, raw little-endian data): no package but torch."""
+    header, blobs, offset = {}, [], 0
+    for name, t in named:
+        t = t.detach().contiguous()
+        if t.dtype in (torch.float32, torch.float64):
+            dtype, fmt, t = "F32", "<%df", t.float()
+        else:
+            dtype, fmt, t = "I32", "<%di", t.int()
+        flat = t.reshape(-1).tolist()
+        data = struct.pack(fmt % len(flat), *flat)
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        for data in blobs:
+            f.write(data)
+
+
 def main():
     out_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "data", "transformer", "encoder_fixture.safetensors")
@@ -34,13 +58,7 @@ def main():
     tensors = []
 
     def add(name, t):
-        t = t.detach().contiguous()
-        if t.dtype in (torch.float32, torch.float64):
-            dtype, fmt, t = "F32", "<%df", t.float()
-        else:
-            dtype, fmt = "I32", "<%di"
-        flat = t.reshape(-1).tolist()
-        tensors.append((name, dtype, list(t.shape), struct.pack(fmt % len(flat), *flat)))
+        tensors.append((name, t))
 
     for k, (norm_first, act, batch_first) in enumerate(CASES):
         p = "k%d." % k
@@ -69,17 +87,7 @@ def main():
             add(p + "layer." + name, t)
             add(p + "grad.layer." + name, t.grad)
 
-    header, offset = {}, 0
-    for name, dtype, shape, data in tensors:
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    with open(out_path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h)
-        for _, _, _, data in tensors:
-            f.write(data)
+    write_safetensors(out_path, [(n, t) for n, t in tensors])
 
 
 if __name__ == "__main__":
