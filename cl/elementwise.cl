@@ -51,7 +51,24 @@ __kernel void binary_broadcast(__global float *y, int y_off, __global const floa
     y[y_off + i] = binary_op(a[a_off + ai], b[b_off + bi]);
 }
 
-float gelu_cdf(float x) { return 0.5f * (1.0f + erf(x * 0.7071067811865476f)); }
+/* Phi(x) = 0.5 erfc(-x / sqrt 2), with erfc from Numerical Recipes'
+ * Chebyshev fit (relative error < 1.2e-7 everywhere): PoCL's erf is a slow
+ * scalar call (GELU ran at 0.8 GB/s beside 7 GB/s for sigmoid), and erfc
+ * keeps Phi's relative accuracy in the left tail, where 1 + erf cancels. */
+float gelu_cdf(float x)
+{
+    float z = fabs(x) * 0.7071067811865476f;
+    float t = 1.0f / (1.0f + 0.5f * z);
+    float p = -1.26551223f +
+              t * (1.00002368f +
+                   t * (0.37409196f +
+                        t * (0.09678418f +
+                             t * (-0.18628806f +
+                                  t * (0.27886807f +
+                                       t * (-1.13520398f + t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f))))))));
+    float half_erfc = 0.5f * t * exp(p - z * z);
+    return x >= 0.0f ? 1.0f - half_erfc : half_erfc;
+}
 
 __kernel void unary(__global float *y, int y_off, __global const float *x, int x_off, int n, float alpha,
                     float beta)
