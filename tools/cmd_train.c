@@ -46,7 +46,7 @@ int cmd_train(int argc, char **argv)
 {
     const char *device = NULL, *data = NULL, *save = NULL, *optimizer = "adam";
     long long epochs = 1, batch = 64, limit = 0, test_limit = 0, seed = 1, hidden = 0, layers = 0, heads = 0;
-    int bidirectional = 0;
+    int bidirectional = 0, cosine = 0;
     double lr = 0;
     const cli_option options[] = {
         {"epochs", CLI_INT, &epochs, "N", "passes over the training set (default 1)", 1, 1000},
@@ -59,6 +59,7 @@ int cmd_train(int argc, char **argv)
         {"device", CLI_STRING, &device, "D", "OpenCL device (gpu, cpu, P:D or part of a name)", 0, 0},
         {"data", CLI_STRING, &data, "DIR", "MNIST-format data ($OCLNN_DATA, default /usr/share/datasets/fashion-mnist)",
          0, 0},
+        {"cosine", CLI_FLAG, &cosine, NULL, "decay the learning rate as a cosine to 0 over the run (per batch)", 0, 0},
         {"save", CLI_STRING, &save, "FILE", "checkpoint (safetensors) written after each epoch", 0, 0},
         {"hidden", CLI_INT, &hidden, "H", "lstm/gru: hidden size (default 128); vit: width (default 64)", 1, 65536},
         {"layers", CLI_INT, &layers, "L", "lstm/gru: stacked layers (default 2); vit: encoder layers (default 4)", 1, 64},
@@ -101,7 +102,8 @@ int cmd_train(int argc, char **argv)
     cli_progress_init(&st.line, stdout);
     oclnn_train_options o = {.epochs = (int)epochs, .batch = (int)batch, .lr = (float)lr, .optimizer = kind,
                              .limit = limit, .test_limit = test_limit, .seed = (uint64_t)seed, .data_dir = data,
-                             .save_path = save, .on_progress = on_progress, .user = &st};
+                             .save_path = save, .on_progress = on_progress, .user = &st,
+                             .cosine = cosine};
     oclnn_train_result r;
     oclnn_rnn_model_config rc_model = {.hidden_size = (int)hidden, .num_layers = (int)layers,
                                        .bidirectional = bidirectional};

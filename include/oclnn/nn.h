@@ -80,6 +80,7 @@ typedef struct oclnn_train_options {
     const char *save_path;   /* checkpoint written after each epoch (NULL: none) */
     void (*on_progress)(const oclnn_train_progress *p, void *user);
     void *user;
+    int cosine;              /* 1: lr decays as a cosine from lr to 0 over all batches of the run */
 } oclnn_train_options;
 
 typedef struct oclnn_train_result {
