@@ -218,6 +218,22 @@ START_TEST(test_vit_learns_fashion_mnist_subset)
 }
 END_TEST
 
+/* --cosine reaches the optimizer: the same short run with and without it
+ * ends elsewhere, and each is reproducible. */
+START_TEST(test_cosine_schedule_changes_training)
+{
+    oclnn_train_options o = {.epochs = 1, .batch = 32, .limit = 128, .test_limit = 64, .seed = 4};
+    oclnn_vit_config c = {.width = 16, .layers = 1};
+    oclnn_train_result a, b, a2;
+    TU_OK(oclnn_vit_train(tu_context(), &c, &o, &a));
+    TU_OK(oclnn_vit_train(tu_context(), &c, &o, &a2));
+    o.cosine = 1;
+    TU_OK(oclnn_vit_train(tu_context(), &c, &o, &b));
+    ck_assert(a.final_loss == a2.final_loss);
+    ck_assert_msg(a.final_loss != b.final_loss, "cosine schedule changed nothing (loss %.6f)", a.final_loss);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("transformer");
@@ -227,6 +243,7 @@ int main(void)
     tcase_add_test(tc, test_stack_and_dropout);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_vit_matches_pytorch);
+    tcase_add_test(tc, test_cosine_schedule_changes_training);
     tcase_add_test(tc, test_vit_learns_fashion_mnist_subset);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
