@@ -31,6 +31,9 @@ static const bench_workload workloads[] = {
     {"minilm", "all-MiniLM-L6-v2 sentence embeddings/s (tokenize + encoder + pooling), batch 1 and 32, "
                "8-64 tokens (skipped without scripts/get-model.sh minilm)",
      bench_minilm},
+    {"attention", "SDPA fused and unfused, forward and forward+backward (N 8 H 12 L 512 D 64, N 1 H 16 L 4096 D 64, "
+                  "N 32 H 12 L 128 D 32); LayerNorm and GELU GB/s",
+     bench_attention},
 };
 #define NWORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))
 

@@ -9,6 +9,11 @@ wall clock, median of --repeat runs after a warm-up:
              ("train", no optimizer step), for the cases of bench/bench_rnn.c;
              GFLOP/s with the same formula (GEMM work only: per layer,
              T * 2 * N * G*H * (in + H), G = 4 LSTM / 3 GRU; train = 3x)
+  attention  F.scaled_dot_product_attention on [N, H, L, D] (the shapes of
+             bench/bench_attention.c): forward under no_grad and forward +
+             backward of sum(out * r); GFLOP/s 4 N H L^2 D forward, 3.5x that
+             for forward+backward (as the oclnn rows); --quick for the
+             smaller variants of `oclnn bench --quick`
 
 --bert DIR times only the `minilm` rows: all-MiniLM-L6-v2 sentence embeddings
 per second (sentence-transformers' encode when installed, else transformers'
@@ -17,7 +22,7 @@ batch 1 and 32, on the 64 sentences of 8-64 tokens bench/bench_bert.c builds.
 
 Use a current PyTorch (pip install torch, and transformers for --bert, into a
 virtual environment):
-    /work/venv-torch/bin/python bench/pytorch_reference.py [--threads N] [--only simplecnn,rnn] [--bert DIR]
+    /work/venv-torch/bin/python bench/pytorch_reference.py [--threads N] [--only simplecnn,rnn,attention] [--quick] [--bert DIR]
 """
 import argparse
 import time
@@ -127,11 +132,38 @@ def bench_minilm(model_dir, repeat):
                   f"{len(sentences) / t:.1f} sentences/s ({how})")
 
 
+ATTN_CASES = [("bert512", 8, 12, 512, 64), ("long4096", 1, 16, 4096, 64), ("minilm128", 32, 12, 128, 32)]
+ATTN_QUICK = [("bert512", 2, 12, 512, 64), ("long1024", 1, 16, 1024, 64), ("minilm128", 8, 12, 128, 32)]
+
+
+def bench_attention(args):
+    F = torch.nn.functional
+    for label, n, h, length, d in ATTN_QUICK if args.quick else ATTN_CASES:
+        q, k, v, r = (torch.rand(n, h, length, d) * 2 - 1 for _ in range(4))
+        qg, kg, vg = (t.clone().requires_grad_() for t in (q, k, v))
+        fwd = 4.0 * n * h * length * length * d
+
+        def forward():
+            with torch.no_grad():
+                F.scaled_dot_product_attention(q, k, v)
+
+        def train():
+            for t in (qg, kg, vg):
+                t.grad = None
+            (F.scaled_dot_product_attention(qg, kg, vg) * r).sum().backward()
+
+        for name, fn, flops in (("fwd", forward, fwd), ("train", train, 3.5 * fwd)):
+            s = median_seconds(fn, args.repeat)
+            print(f"attention sdpa.{label}.{name} N{n} H{h} L{length} D{d}: {s * 1e3:.2f} ms, "
+                  f"{flops / s * 1e-9:.2f} GFLOP/s", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--only", default="simplecnn,rnn", help="comma-separated: simplecnn, rnn")
+    ap.add_argument("--only", default="simplecnn,rnn", help="comma-separated: simplecnn, rnn, attention")
+    ap.add_argument("--quick", action="store_true", help="attention: the smaller shapes of oclnn bench --quick")
     ap.add_argument("--bert", metavar="DIR", help="all-MiniLM-L6-v2 folder (scripts/get-model.sh minilm): "
                     "time only the minilm rows")
     args = ap.parse_args()
@@ -145,6 +177,8 @@ def main():
     print(f"torch {torch.__version__}, {args.threads} threads")
     if "rnn" in only:
         bench_rnn(args)
+    if "attention" in only:
+        bench_attention(args)
     if "simplecnn" not in only:
         return
     model = SimpleCNN()

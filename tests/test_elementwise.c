@@ -183,6 +183,43 @@ static void ref_bias(const double *const *in, double *out, const void *user)
     for (size_t i = 0; i < n; i++) out[i] = in[0][i] + in[1][(i / (size_t)u->inner) % (size_t)u->channels];
 }
 
+/* GELU keeps its relative accuracy in both tails: in the left one
+ * 0.5 x (1 + erf(x / sqrt 2)) cancels to 0 in f32 below x = -5.5, while
+ * PyTorch (and the double reference) give tiny nonzero values; the
+ * derivative likewise. */
+START_TEST(test_gelu_tails)
+{
+    enum { N = 81 };
+    float xs[N], y[N], dx[N], ones[N];
+    for (int i = 0; i < N; i++) {
+        xs[i] = -10.0f + 0.25f * (float)i;
+        ones[i] = 1.0f;
+    }
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_param(g, "x", 1, (const int64_t[]){N});
+    oclnn_tensor *r = oclnn_input(g, "r", OCLNN_DTYPE_F32, 1, (const int64_t[]){N});
+    oclnn_tensor *out = oclnn_gelu(g, x);
+    TU_OK(oclnn_graph_output(g, out));
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, out, r))));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    TU_OK(oclnn_tensor_write(x, xs, sizeof xs));
+    TU_OK(oclnn_tensor_write(r, ones, sizeof ones));
+    TU_OK(oclnn_graph_zero_grad(g));
+    TU_OK(oclnn_graph_run(g));
+    TU_OK(oclnn_tensor_read(out, y, sizeof y));
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(x), dx, sizeof dx));
+    for (int i = 0; i < N; i++) {
+        double v = xs[i], cdf = 0.5 * erfc(-v / sqrt(2.0)), pdf = exp(-0.5 * v * v) / 2.5066282746310002;
+        double want = v * cdf, dwant = cdf + v * pdf;
+        ck_assert_msg(fabs(y[i] - want) <= 1e-5 * fabs(want) + 1e-37, "gelu(%g) = %.9g, want %.9g", v, y[i], want);
+        /* the derivative cancels near its zero at x = -0.75179: absolute there */
+        ck_assert_msg(fabs(dx[i] - dwant) <= 1e-5 * fabs(dwant) + 1e-7 * (fabs(v) < 2), "gelu'(%g) = %.9g, want %.9g",
+                      v, dx[i], dwant);
+    }
+    oclnn_graph_release(g);
+}
+END_TEST
+
 START_TEST(test_bias_add)
 {
     uint64_t rng = tu_seed() + 3;
@@ -311,6 +348,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_binary_forward_and_gradient);
     tcase_add_test(tc, test_unary_forward_and_gradient);
+    tcase_add_test(tc, test_gelu_tails);
     tcase_add_test(tc, test_bias_add);
     tcase_add_test(tc, test_views);
     tcase_add_test(tc, test_sum_to);

@@ -102,6 +102,60 @@ oclnn_tensor *oclnn_multi_head_attention(oclnn_graph *g, const oclnn_mha_weights
                                          oclnn_tensor *key, oclnn_tensor *value, oclnn_tensor *key_padding_mask,
                                          oclnn_tensor *attn_mask, int causal, float dropout_p);
 
+/* ---- Transformer encoder (src/nn/transformer.c), torch.nn.
+ * TransformerEncoderLayer / nn.TransformerEncoder with their state_dict
+ * names under a prefix:
+ *   self_attn.in_proj_weight [3E, E], self_attn.in_proj_bias [3E],
+ *   self_attn.out_proj.weight [E, E], self_attn.out_proj.bias [E],
+ *   linear1.weight [F, E], linear1.bias [F], linear2.weight [E, F],
+ *   linear2.bias [E], norm1.weight/bias [E], norm2.weight/bias [E].
+ * norm_first = 0 (post-LN, BERT and PyTorch's default):
+ *     x = norm1(x + SA(x)); x = norm2(x + FF(x))
+ * norm_first = 1 (pre-LN, trains without warm-up):
+ *     x = x + SA(norm1(x)); x = x + FF(norm2(x))
+ * with FF(x) = linear2(dropout(act(linear1(x)))). Dropout (attention
+ * probabilities, after SA, inside and after FF, each with p = dropout) acts
+ * only in training mode, with the library's Philox masks (not PyTorch's).
+ * Zero-initialised options are not PyTorch's defaults: dropout is 0 (PyTorch
+ * 0.1), dim_feedforward must be given (PyTorch 2048), eps 0 means 1e-5. */
+typedef enum {
+    OCLNN_ENCODER_RELU = 0,      /* PyTorch's default activation="relu" */
+    OCLNN_ENCODER_GELU = 1,      /* activation="gelu" (the erf form) */
+    OCLNN_ENCODER_GELU_TANH = 2  /* F.gelu(approximate="tanh") */
+} oclnn_encoder_activation;
+
+typedef struct oclnn_encoder_options {
+    int64_t d_model, nhead, dim_feedforward;
+    float dropout;
+    oclnn_encoder_activation activation;
+    float layer_norm_eps;        /* 0: 1e-5 */
+    int batch_first;             /* x [N, L, E]; else [L, N, E] */
+    int norm_first;
+} oclnn_encoder_options;
+
+typedef struct oclnn_encoder_layer_weights {
+    oclnn_encoder_options options;
+    oclnn_mha_weights self_attn;
+    oclnn_tensor *linear1_weight, *linear1_bias, *linear2_weight, *linear2_bias;
+    oclnn_tensor *norm1_weight, *norm1_bias, *norm2_weight, *norm2_bias;
+} oclnn_encoder_layer_weights;
+
+/* Creates one layer's parameters (uninitialised) under prefix (NULL or ""
+ * for bare names). */
+oclnn_status oclnn_encoder_layer_create(oclnn_graph *g, const char *prefix, const oclnn_encoder_options *options,
+                                        oclnn_encoder_layer_weights *w);
+/* One layer on x; key_padding_mask i32/i64 [N, L] (nonzero = padding, as
+ * src_key_padding_mask) and attn_mask (additive f32, as src_mask) may be
+ * NULL. Padded positions still get outputs (PyTorch's slow path does the
+ * same; its nested-tensor fast path gives zeros there). */
+oclnn_tensor *oclnn_encoder_layer(oclnn_graph *g, const oclnn_encoder_layer_weights *w, oclnn_tensor *x,
+                                  oclnn_tensor *key_padding_mask, oclnn_tensor *attn_mask);
+/* nn.TransformerEncoder without a final norm: num_layers layers named
+ * "<prefix>.layers.<i>." created here, applied in order. */
+oclnn_tensor *oclnn_transformer_encoder(oclnn_graph *g, const char *prefix, const oclnn_encoder_options *options,
+                                        int num_layers, oclnn_tensor *x, oclnn_tensor *key_padding_mask,
+                                        oclnn_tensor *attn_mask);
+
 #ifdef __cplusplus
 }
 #endif

@@ -80,6 +80,7 @@ typedef struct oclnn_train_options {
     const char *save_path;   /* checkpoint written after each epoch (NULL: none) */
     void (*on_progress)(const oclnn_train_progress *p, void *user);
     void *user;
+    int cosine;              /* 1: lr decays as a cosine from lr to 0 over all batches of the run */
 } oclnn_train_options;
 
 typedef struct oclnn_train_result {
@@ -102,6 +103,29 @@ oclnn_status oclnn_simple_cnn_evaluate(oclnn_context *ctx, const char *weights_p
  * file and writes "output" (logits [N,10]) to another. */
 oclnn_status oclnn_simple_cnn_forward_file(oclnn_context *ctx, const char *weights_path, const char *input_path,
                                            const char *output_path);
+
+/* ---- A small Vision Transformer for 28x28 grey images (src/nn/vit.c):
+ * 7x7 patches -> 16 tokens, patch_embed (linear 49 -> width), a learned
+ * class token prepended, learned position embeddings, `layers` pre-LN
+ * encoder layers (GELU feed-forward of `mlp` units, see attention.h),
+ * a final LayerNorm and head (linear width -> 10) on the class token.
+ * Parameters: cls_token [1,1,W], pos_embed [1,17,W], patch_embed.weight
+ * [W,49], patch_embed.bias, encoder.layers.<i>.* (nn.TransformerEncoder
+ * names), norm.weight/bias, head.weight [10,W], head.bias. Zero fields
+ * take the defaults: width 64, layers 4, heads width / 16, mlp 2 * width,
+ * dropout 0. */
+typedef struct oclnn_vit_config {
+    int width, layers, heads, mlp;
+    float dropout;
+} oclnn_vit_config;
+oclnn_tensor *oclnn_vit(oclnn_graph *g, oclnn_tensor *images, const oclnn_vit_config *config);
+/* Fashion-MNIST training and evaluation as oclnn_simple_cnn_train. The
+ * evaluation reads width, layers and mlp from the file; heads (which no
+ * weight shape shows) come from `heads`, 0 for width / 16. */
+oclnn_status oclnn_vit_train(oclnn_context *ctx, const oclnn_vit_config *config, const oclnn_train_options *options,
+                             oclnn_train_result *result);
+oclnn_status oclnn_vit_evaluate(oclnn_context *ctx, int heads, const char *weights_path, const char *data_dir,
+                                int64_t test_limit, oclnn_train_result *result);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #include "oclnn/oclnn.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,12 @@ static oclnn_status train_epoch(classifier *tr, oclnn_optimizer *opt, oclnn_batc
         b++;
         s = oclnn_tensor_write(tr->images, images, (size_t)n * image_floats * sizeof *images);
         if (!s) s = oclnn_tensor_write(tr->labels, labels, (size_t)n * sizeof *labels);
+        /* per batch, as CosineAnnealingLR(T_max = all steps) stepped each batch:
+         * per-epoch steps would hold the rate high through a short run */
+        if (!s && o->cosine)
+            s = oclnn_optimizer_set_lr(opt, (float)(0.5 * o->lr *
+                                                    (1.0 + cos(3.14159265358979323846 * (double)*done_batches /
+                                                               (double)total_batches))));
         if (!s) s = oclnn_graph_zero_grad(tr->g);
         if (!s) s = oclnn_graph_run(tr->g);
         if (!s) s = oclnn_optimizer_step(opt);
