@@ -133,15 +133,23 @@ static oclnn_status sdpa_enqueue(oclnn_context *ctx, oclnn_tensor *node)
     return s;
 }
 
-/* H, Lq, Lk, D, scale, flags */
-static oclnn_status arg_sizes(cl_kernel k, cl_uint *i, const oclnn_tensor *node, const char *op)
+/* H, Lq, Lk, D, [the CPU kernels' padded D,] scale, flags, dropout:
+ * the tail of every compute kernel's arguments. padded_d < 0: none. */
+static oclnn_status arg_sizes_padded(cl_kernel k, cl_uint *i, const oclnn_tensor *node, int64_t padded_d,
+                                     const char *op)
 {
     oclnn_status s = OCLNN_OK;
     for (int p = P_H; p <= P_D && !s; p++) s = arg_int(k, i, node->iparam[p], op);
+    if (!s && padded_d >= 0) s = arg_int(k, i, padded_d, op);
     if (!s) s = oclnn_arg(k, i, sizeof(float), &node->fparam[0], op);
     if (!s) s = arg_int(k, i, node->iparam[P_FLAGS], op);
     if (!s) s = arg_dropout(k, i, op);
     return s;
+}
+
+static oclnn_status arg_sizes(cl_kernel k, cl_uint *i, const oclnn_tensor *node, const char *op)
+{
+    return arg_sizes_padded(k, i, node, -1, op);
 }
 
 /* ---- CPU path: pack kernels into a workspace, then one work-item per R rows */
@@ -241,11 +249,7 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     if (!s) s = arg_ws(l->kernel, &i, ws, kt_at, op);
     if (!s) s = arg_ws(l->kernel, &i, ws, vp_at, op);
     if (!s) s = arg_masks(l->kernel, &i, node, node->src[0], op);
-    for (int p = P_H; p <= P_D && !s; p++) s = arg_int(l->kernel, &i, node->iparam[p], op);
-    if (!s) s = arg_int(l->kernel, &i, roundv(d), op);
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
-    if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
-    if (!s) s = arg_dropout(l->kernel, &i, op);
+    if (!s) s = arg_sizes_padded(l->kernel, &i, node, roundv(d), op);
     if (s) return s;
     int r = cpu_rows(d);
     l->dims = 2;
@@ -321,11 +325,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[B_DO], op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[B_LSE], op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, delta, op);
-    for (int p = P_H; p <= P_D && !s; p++) s = arg_int(l->kernel, &i, node->iparam[p], op);
-    if (!s) s = arg_int(l->kernel, &i, dp, op);
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
-    if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
-    if (!s) s = arg_dropout(l->kernel, &i, op);
+    if (!s) s = arg_sizes_padded(l->kernel, &i, node, dp, op);
     if (s) return s;
     l->dims = 2;
     l->global[0] = (size_t)((lq + r - 1) / r);
@@ -342,11 +342,7 @@ static oclnn_status sdpa_backward_prepare_cpu(oclnn_context *ctx, oclnn_tensor *
     if (!s) s = arg_masks(l->kernel, &i, node, node->src[0], op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[B_LSE], op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, delta, op);
-    for (int p = P_H; p <= P_D && !s; p++) s = arg_int(l->kernel, &i, node->iparam[p], op);
-    if (!s) s = arg_int(l->kernel, &i, dp, op);
-    if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
-    if (!s) s = arg_int(l->kernel, &i, node->iparam[P_FLAGS], op);
-    if (!s) s = arg_dropout(l->kernel, &i, op);
+    if (!s) s = arg_sizes_padded(l->kernel, &i, node, dp, op);
     if (s) return s;
     l->dims = 2;
     l->global[0] = (size_t)((lk + r - 1) / r);
