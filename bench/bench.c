@@ -170,6 +170,21 @@ void bench_progress(bench_env *env, const char *what)
     if (env->progress.tty) cli_progress_update(&env->progress, "  running %s ...", what);
 }
 
+int bench_check_bounded(oclnn_tensor *y, float bound)
+{
+    int64_t n = oclnn_tensor_numel(y);
+    float *h = malloc((size_t)(n ? n : 1) * sizeof *h);
+    if (!h) return 1;
+    int bad = oclnn_tensor_read(y, h, (size_t)n * sizeof *h) != OCLNN_OK;
+    double sum = 0;
+    for (int64_t i = 0; i < n && !bad; i++) {
+        bad = !(fabsf(h[i]) <= bound);
+        sum += fabsf(h[i]);
+    }
+    free(h);
+    return bad || !(sum > 0);
+}
+
 int bench_fits(bench_env *env, const char *what, double bytes, double largest)
 {
     /* Leave a quarter of the memory to the driver, CLBlast's temp buffer

@@ -70,6 +70,11 @@ void bench_progress(bench_env *env, const char *what);
  * device; if not, notes the skip and returns 0. */
 int bench_fits(bench_env *env, const char *what, double bytes, double largest);
 
+/* Sanity check of a timed output whose elements must all lie in
+ * [-bound, bound] and not all be zero: 0 if so, 1 if an element is out of
+ * range, NaN or unreadable (an unwritten or wrong result shows). */
+int bench_check_bounded(oclnn_tensor *y, float bound);
+
 /* ---- Workloads */
 typedef struct bench_workload {
     const char *name;
