@@ -483,7 +483,7 @@ static oclnn_status matmul_forward(oclnn_context *ctx, oclnn_tensor *node)
     return oclnn_gemm_enqueue(ctx, node->op_data, &g, node->op->name);
 }
 
-static void matmul_release(oclnn_tensor *node)
+void oclnn_gemm_node_release(oclnn_tensor *node)
 {
     if (!node->op_data) return;
     oclnn_gemm_plan_release(node->op_data);
@@ -507,7 +507,7 @@ static const oclnn_op_def matmul_def = {.name = "matmul",
                                         .prepare = matmul_prepare,
                                         .forward = matmul_forward,
                                         .backward = matmul_backward,
-                                        .release = matmul_release};
+                                        .release = oclnn_gemm_node_release};
 
 oclnn_tensor *oclnn_matmul_t(oclnn_graph *g, oclnn_tensor *a, int transpose_a, oclnn_tensor *b, int transpose_b)
 {

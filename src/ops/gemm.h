@@ -61,6 +61,8 @@ oclnn_status oclnn_gemm_reserve(oclnn_context *ctx, const oclnn_gemm_plan *plan,
 oclnn_status oclnn_gemm_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
                                 const char *op);
 void oclnn_gemm_plan_release(oclnn_gemm_plan *plan);
+/* op_def.release for a node whose op_data is a malloc'ed oclnn_gemm_plan. */
+void oclnn_gemm_node_release(struct oclnn_tensor *node);
 
 /* The engine AUTO resolves to on ctx (reads $OCLNN_GEMM). */
 oclnn_status oclnn_gemm_engine_resolve(const oclnn_context *ctx, oclnn_gemm_engine want, oclnn_gemm_engine *out);

@@ -168,14 +168,6 @@ static oclnn_status sqd_forward(oclnn_context *ctx, oclnn_tensor *node)
     return s;
 }
 
-static void sqd_release(oclnn_tensor *node)
-{
-    if (!node->op_data) return;
-    oclnn_gemm_plan_release(node->op_data);
-    free(node->op_data);
-    node->op_data = NULL;
-}
-
 /* d_ij = |a_i|^2 + |b_j|^2 - 2 <a_i, b_j>:
  *   da = 2 (a * rowsum(G) - G b),  db = 2 (b * colsum(G)^T - G^T a). */
 static void sqd_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads)
@@ -196,7 +188,7 @@ static const oclnn_op_def sqd_def = {.name = "sq_euclidean",
                                      .prepare = sqd_prepare,
                                      .forward = sqd_forward,
                                      .backward = sqd_backward,
-                                     .release = sqd_release};
+                                     .release = oclnn_gemm_node_release};
 
 int oclnn_metric_largest(oclnn_metric metric)
 {
