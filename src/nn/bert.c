@@ -56,6 +56,23 @@ static char *read_text_file(const char *path, oclnn_status *st)
     return buf;
 }
 
+/* Reads a JSON file whose top level must be an object; *root is owned by
+ * the caller (cJSON_Delete). */
+static oclnn_status read_json_object(const char *file, cJSON **root)
+{
+    oclnn_status st;
+    char *text = read_text_file(file, &st);
+    if (!text) return st;
+    *root = cJSON_Parse(text);
+    free(text);
+    if (!*root || !cJSON_IsObject(*root)) {
+        cJSON_Delete(*root);
+        *root = NULL;
+        return oclnn_fail(OCLNN_ERR_FORMAT, "%s: not a JSON object", file);
+    }
+    return OCLNN_OK;
+}
+
 static int is_dir(const char *path)
 {
     struct stat sb;
@@ -86,15 +103,9 @@ oclnn_status oclnn_bert_config_load(const char *path, oclnn_bert_config *cfg)
     char file[4096];
     if (is_dir(path)) snprintf(file, sizeof file, "%s/config.json", path);
     else snprintf(file, sizeof file, "%s", path);
-    oclnn_status st;
-    char *text = read_text_file(file, &st);
-    if (!text) return st;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return oclnn_fail(OCLNN_ERR_FORMAT, "%s: not a JSON object", file);
-    }
+    cJSON *root;
+    oclnn_status st = read_json_object(file, &root);
+    if (st) return st;
     /* BertConfig's defaults for what may be left out. */
     cfg->vocab_size = 30522;
     cfg->intermediate_size = -1;
@@ -158,15 +169,9 @@ static oclnn_status load_pooling(const char *dir, oclnn_bert_config *cfg)
     FILE *f = fopen(file, "rb");
     if (!f) return OCLNN_OK; /* mean pooling */
     fclose(f);
-    oclnn_status st;
-    char *text = read_text_file(file, &st);
-    if (!text) return st;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return oclnn_fail(OCLNN_ERR_FORMAT, "%s: not a JSON object", file);
-    }
+    cJSON *root;
+    oclnn_status st = read_json_object(file, &root);
+    if (st) return st;
     int mean = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "pooling_mode_mean_tokens"));
     int cls = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "pooling_mode_cls_token"));
     int other = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "pooling_mode_max_tokens")) ||
