@@ -242,6 +242,13 @@ oclnn_status oclnn_arg_count(cl_kernel k, cl_uint *index, int64_t n, const char 
     return oclnn_arg(k, index, sizeof v, &v, op);
 }
 
+oclnn_status oclnn_arg_counts(cl_kernel k, cl_uint *index, int n, const int64_t *values, const char *op)
+{
+    oclnn_status s = OCLNN_OK;
+    for (int a = 0; a < n && !s; a++) s = oclnn_arg_count(k, index, values[a], op);
+    return s;
+}
+
 oclnn_status oclnn_arg(cl_kernel k, cl_uint *index, size_t size, const void *value, const char *op)
 {
     cl_int err = clSetKernelArg(k, *index, size, value);

@@ -176,6 +176,8 @@ oclnn_status oclnn_launch_enqueue(oclnn_context *ctx, const oclnn_launch *l, con
 int64_t oclnn_tensor_elem_offset(const oclnn_tensor *t);
 /* Binds an element count as a kernel int, failing clearly past 2^31 - 1. */
 oclnn_status oclnn_arg_count(cl_kernel k, cl_uint *index, int64_t n, const char *op);
+/* The same for n consecutive counts (sizes kept in a node's iparam). */
+oclnn_status oclnn_arg_counts(cl_kernel k, cl_uint *index, int n, const int64_t *values, const char *op);
 
 /* ---- for backward() */
 void oclnn_grad_add(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *contribution);

@@ -36,13 +36,6 @@ static oclnn_status arg_ids(cl_kernel k, cl_uint *i, const oclnn_tensor *ids, co
 
 static const char *ids_options(const oclnn_tensor *ids) { return ids->dtype == OCLNN_DTYPE_I64 ? "-DIDS_I64" : ""; }
 
-static oclnn_status ints(cl_kernel k, cl_uint *i, int n, const int64_t *v, const char *op)
-{
-    oclnn_status s = OCLNN_OK;
-    for (int a = 0; a < n && !s; a++) s = oclnn_arg_count(k, i, v[a], op);
-    return s;
-}
-
 static oclnn_status emb_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const char *op = node->op->name;
@@ -54,7 +47,7 @@ static oclnn_status emb_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, table, op);
     if (!s) s = arg_ids(l->kernel, &i, ids, op);
-    if (!s) s = ints(l->kernel, &i, 3, sizes, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 3, sizes, op);
     return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)sizes[0], op);
 }
 
@@ -89,7 +82,7 @@ static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     cl_int pad = (cl_int)node->iparam[P_PAD]; /* -1: none */
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, keys, op);
     if (!s) s = arg_ids(l->kernel, &i, ids, op);
-    if (!s) s = ints(l->kernel, &i, 2, a0, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 2, a0, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof pad, &pad, op);
     if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)n, op);
 
@@ -98,7 +91,7 @@ static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, perm, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, skey, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, keys, op);
-    if (!s) s = ints(l->kernel, &i, 1, &n, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 1, &n, op);
     if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)n, op);
 
     if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_embedding, opts, "emb_segments", &l);
@@ -109,7 +102,7 @@ static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, seg, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, skey, op);
     node->iparam[P_SEG_ARG] = i;
-    if (!s) s = ints(l->kernel, &i, 4, a2, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 4, a2, op);
     if (!s) oclnn_launch_1d(l, 1);
 
     if (!s && !sparse) {
@@ -117,7 +110,7 @@ static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
         i = 0;
         int64_t total = oclnn_tensor_numel(node);
         if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
-        if (!s) s = ints(l->kernel, &i, 1, &total, op);
+        if (!s) s = oclnn_arg_counts(l->kernel, &i, 1, &total, op);
         if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)total, op);
     }
 
@@ -131,7 +124,7 @@ static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, seg, op);
     node->iparam[P_ROWSUM_ARG] = i;
     int64_t a4[4] = {0, n, D, sparse};
-    if (!s) s = ints(l->kernel, &i, 4, a4, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 4, a4, op);
     if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)(n * D), op);
     return s;
 }
@@ -149,8 +142,8 @@ static oclnn_status bwd_forward(oclnn_context *ctx, oclnn_tensor *node)
             return oclnn_sparse_grad_check_room(node->src[2], op);
         cl_uint a = (cl_uint)node->iparam[P_SEG_ARG], b = (cl_uint)node->iparam[P_ROWSUM_ARG];
         int64_t segment = sg->nseg;
-        s = ints(node->launch[2].kernel, &a, 1, &segment, op);
-        if (!s) s = ints(node->launch[3].kernel, &b, 1, &segment, op);
+        s = oclnn_arg_counts(node->launch[2].kernel, &a, 1, &segment, op);
+        if (!s) s = oclnn_arg_counts(node->launch[3].kernel, &b, 1, &segment, op);
     }
     for (int k = 0; k < node->nlaunch && !s; k++) s = oclnn_launch_enqueue(ctx, &node->launch[k], op);
     if (!s && sg) {

@@ -38,16 +38,6 @@ static size_t reduce_group_size(oclnn_context *ctx, cl_kernel k)
     return wg;
 }
 
-static oclnn_status bind_ints(cl_kernel k, cl_uint *i, int n, const int64_t *v, const char *op)
-{
-    oclnn_status s = OCLNN_OK;
-    for (int j = 0; j < n && !s; j++) {
-        cl_int x = (cl_int)v[j];
-        s = oclnn_arg(k, i, sizeof x, &x, op);
-    }
-    return s;
-}
-
 /* Sizes a per-channel reduction launch and binds its __local scratch. */
 static oclnn_status channel_launch(oclnn_context *ctx, oclnn_launch *l, cl_uint *i, int64_t channels, const char *op)
 {
@@ -77,7 +67,7 @@ static oclnn_status bn_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, rmean, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, rvar, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, tracked, op);
-    if (!s) s = bind_ints(l->kernel, &i, 3, node->iparam, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 3, node->iparam, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[1], op);
     if (!s) s = channel_launch(ctx, l, &i, C, op);
@@ -88,7 +78,7 @@ static oclnn_status bn_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, saved, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, rmean, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, rvar, op);
-    if (!s) s = bind_ints(l->kernel, &i, 1, &node->iparam[B_C], op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 1, &node->iparam[B_C], op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[1], op);
     if (s) return s;
     oclnn_launch_1d(l, (size_t)C);
@@ -101,8 +91,8 @@ static oclnn_status bn_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, w, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, b, op);
     int64_t n = oclnn_tensor_numel(node);
-    if (!s) s = bind_ints(l->kernel, &i, 1, &n, op);
-    if (!s) s = bind_ints(l->kernel, &i, 3, &node->iparam[B_C], op); /* C, inner, affine */
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 1, &n, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 3, &node->iparam[B_C], op); /* C, inner, affine */
     oclnn_launch_1d(l, (size_t)n);
     return s;
 }
@@ -130,7 +120,7 @@ static oclnn_status reduce_prepare(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_norm, "", "bn_backward_reduce", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     for (int k = 0; k < 3 && !s; k++) s = oclnn_arg_tensor(l->kernel, &i, node->src[k], op); /* dy, x, saved */
-    if (!s) s = bind_ints(l->kernel, &i, 3, node->iparam, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 3, node->iparam, op);
     if (!s) s = channel_launch(ctx, l, &i, node->iparam[B_C], op);
     return s;
 }
@@ -149,10 +139,10 @@ static oclnn_status dx_prepare(oclnn_context *ctx, oclnn_tensor *node)
     for (int k = 0; k < 4 && !s; k++) s = oclnn_arg_tensor(l->kernel, &i, node->src[k], op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[affine ? 4 : 3], op);
     int64_t n = oclnn_tensor_numel(node), training = 1;
-    if (!s) s = bind_ints(l->kernel, &i, 1, &n, op);
-    if (!s) s = bind_ints(l->kernel, &i, 3, &node->iparam[B_C], op); /* C, inner, affine */
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 1, &n, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 3, &node->iparam[B_C], op); /* C, inner, affine */
     node->iparam[B_TRAINING_ARG] = i;
-    if (!s) s = bind_ints(l->kernel, &i, 1, &training, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 1, &training, op);
     oclnn_launch_1d(l, (size_t)n);
     return s;
 }
@@ -161,7 +151,7 @@ static oclnn_status dx_forward(oclnn_context *ctx, oclnn_tensor *node)
 {
     cl_uint i = (cl_uint)node->iparam[B_TRAINING_ARG];
     int64_t training = node->graph->training;
-    oclnn_status s = bind_ints(node->launch[0].kernel, &i, 1, &training, node->op->name);
+    oclnn_status s = oclnn_arg_counts(node->launch[0].kernel, &i, 1, &training, node->op->name);
     return s ? s : oclnn_launch_enqueue(ctx, &node->launch[0], node->op->name);
 }
 

@@ -20,13 +20,6 @@ extern const char oclnn_cl_similarity[];
 
 int oclnn_topk_force_parts = 0;
 
-static oclnn_status ints(cl_kernel k, cl_uint *i, int n, const int64_t *v, const char *op)
-{
-    oclnn_status s = OCLNN_OK;
-    for (int a = 0; a < n && !s; a++) s = oclnn_arg_count(k, i, v[a], op);
-    return s;
-}
-
 /* ---- l2_normalize: node = y, aux[0] = row norms; iparam 0 = rows, 1 = D */
 
 static oclnn_status l2n_prepare(oclnn_context *ctx, oclnn_tensor *node)
@@ -39,7 +32,7 @@ static oclnn_status l2n_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
-    if (!s) s = ints(l->kernel, &i, 2, node->iparam, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 2, node->iparam, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof eps, &eps, op);
     return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)node->iparam[0], op);
 }
@@ -54,7 +47,7 @@ static oclnn_status l2n_bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "l2n_backward", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     for (int a = 0; a < 3 && !s; a++) s = oclnn_arg_tensor(l->kernel, &i, node->src[a], op);
-    if (!s) s = ints(l->kernel, &i, 2, node->iparam, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 2, node->iparam, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof eps, &eps, op);
     return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)node->iparam[0], op);
 }
@@ -135,7 +128,7 @@ static oclnn_status sqd_prepare(oclnn_context *ctx, oclnn_tensor *node)
         s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "row_sqnorm", &l);
         if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[w], op);
         if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[w], op);
-        if (!s) s = ints(l->kernel, &i, 2, sz, op);
+        if (!s) s = oclnn_arg_counts(l->kernel, &i, 2, sz, op);
         if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)sz[0], op);
     }
     oclnn_launch *l;
@@ -145,7 +138,7 @@ static oclnn_status sqd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[1], op);
-    if (!s) s = ints(l->kernel, &i, 2, sz, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 2, sz, op);
     if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)(M * N), op);
     if (s) return s;
     oclnn_gemm_plan *plan = calloc(1, sizeof *plan);
@@ -261,7 +254,7 @@ static oclnn_status topk_launch(oclnn_context *ctx, oclnn_tensor *node, oclnn_te
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, oi, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, iv, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, ii ? ii : oi, op); /* unread without has_idx */
-    if (!s) s = ints(l->kernel, &i, 7, sz, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 7, sz, op);
     size_t S = (size_t)node->iparam[P_S];
     if (!s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_uint), NULL, op);
     if (!s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_int), NULL, op);
@@ -299,7 +292,7 @@ static oclnn_status topk_bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     int64_t total = oclnn_tensor_numel(node);
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "topk_grad_zero", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
-    if (!s) s = ints(l->kernel, &i, 1, &total, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 1, &total, op);
     if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)total, op);
     i = 0;
     int64_t sz[3] = {node->iparam[P_ROWS], node->iparam[P_N], node->iparam[P_K]};
@@ -307,7 +300,7 @@ static oclnn_status topk_bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[1], op);
-    if (!s) s = ints(l->kernel, &i, 3, sz, op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 3, sz, op);
     return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)(sz[0] * sz[2]), op);
 }
 
