@@ -136,6 +136,83 @@ int64_t oclnn_wordvec_find(const oclnn_wordvec *wv, const char *word);
 oclnn_status oclnn_wordvec_save(const char *path, oclnn_wordvec_format format, int64_t count, int64_t dim,
                                 const char *const *words, const float *vectors);
 
+/* ---- Querying word vectors on the device (src/nn/wordvec_query.c) ----
+ *
+ * Rows of n words (exact bytes, as oclnn_wordvec_find) into rows[n]; the
+ * first unknown word is an OCLNN_ERR_NOT_FOUND naming it. */
+oclnn_status oclnn_wordvec_lookup(const oclnn_wordvec *wv, int64_t n, const char *const *words, int64_t *rows);
+
+/* gensim's KeyedVectors.most_similar(positive, negative, topn=k,
+ * restrict_vocab) for m queries at once. Query q combines the rows
+ * positive[q*npositive ..] and negative[q*nnegative ..] (npositive >= 1,
+ * nnegative >= 0, the same counts for every query) as gensim does: the
+ * mean of the unit-normalised vectors, negatives weighted -1, normalised
+ * again; candidates are the first restrict_vocab rows (<= 0 or more than
+ * the count: all) ranked by cosine (oclnn_knn_search: one GEMM and a top-k
+ * selection per chunk of the table on the device, queries in batches),
+ * the query's own rows excluded. Writes scores [m, k] and rows [m, k],
+ * best first (exact ties to the lower row); when fewer than k candidates
+ * remain the rest are NaN / -1. 1 <= k, k + npositive + nnegative <=
+ * OCLNN_TOPK_MAX. A row outside the table is OCLNN_ERR_INVALID_ARG.
+ *   nearest neighbours of a word:  npositive 1, nnegative 0;
+ *   analogy a : b :: c : ?         positive (b, c), negative (a) (3CosAdd). */
+oclnn_status oclnn_wordvec_most_similar(oclnn_context *ctx, const oclnn_wordvec *wv, int64_t m, int npositive,
+                                        const int64_t *positive, int nnegative, const int64_t *negative, int64_t k,
+                                        int64_t restrict_vocab, float *scores, int64_t *rows);
+
+/* ---- Evaluating word vectors (src/nn/wordvec_eval.c) ----
+ *
+ * Both evaluations follow gensim 4's KeyedVectors.evaluate_word_pairs and
+ * evaluate_word_analogies with case_insensitive=True: a word of the file
+ * matches the first of the first restrict_vocab rows (<= 0: all rows;
+ * gensim's default is 300000) whose word has the same upper case
+ * (utf8proc's simple upper-case mapping per code point, where Python also
+ * applies special casing such as "ß" -> "SS"). Questions or pairs with an
+ * unmatched word are skipped and counted, as gensim does without
+ * dummy4unknown. Unlike gensim, which silently skips unreadable lines, a
+ * malformed line is an OCLNN_ERR_FORMAT naming file:line (blank lines are
+ * skipped; invalid UTF-8 is malformed too). */
+
+/* Word-pair similarity (WordSim-353 as gensim's wordsim353.tsv, SimLex-999
+ * as gensim's simlex999.txt): lines "word1<TAB>word2<TAB>score", lines
+ * starting with '#' are comments. The cosine of each pair's vectors (a
+ * zero vector has cosine 0) against the human scores: Spearman's rank
+ * correlation (ties get their average rank, as scipy.stats.spearmanr) and
+ * Pearson's. A file with no pair in the vocabulary is OCLNN_ERR_FORMAT;
+ * with fewer than 2 pairs (or constant scores) the correlations are NaN. */
+typedef struct oclnn_word_pairs_eval {
+    int64_t used;      /* pairs whose words were both found */
+    int64_t oov;       /* pairs skipped for an unknown word */
+    double spearman, pearson;
+} oclnn_word_pairs_eval;
+oclnn_status oclnn_wordvec_eval_pairs(const oclnn_wordvec *wv, const char *path, int64_t restrict_vocab,
+                                      oclnn_word_pairs_eval *out);
+
+/* Analogies in the Google questions-words.txt format: ": section" lines,
+ * then "a b c expected" (whitespace-separated) per line. Each question is
+ * answered as gensim does: most_similar(positive=[b, c], negative=[a],
+ * topn=5) among the first restrict_vocab rows, the first of those five
+ * whose upper case is none of the three inputs' is the prediction (if all
+ * five are, the last one is). All questions run on the device in large
+ * batches (oclnn_wordvec_most_similar). Sections whose name starts with
+ * "gram" are syntactic, the others semantic. A question before any
+ * section header is OCLNN_ERR_FORMAT, as for gensim. */
+typedef struct oclnn_analogy_score {
+    char *name;        /* section name (owned by the oclnn_analogy_eval) */
+    int64_t correct;   /* questions answered correctly */
+    int64_t used;      /* questions asked (accuracy = correct / used) */
+    int64_t oov;       /* questions skipped for an unknown word */
+} oclnn_analogy_score;
+typedef struct oclnn_analogy_eval {
+    int64_t nsections;
+    oclnn_analogy_score *sections;            /* in file order */
+    oclnn_analogy_score semantic, syntactic, total; /* names "semantic", "syntactic", "total" */
+} oclnn_analogy_eval;
+oclnn_status oclnn_wordvec_eval_analogies(oclnn_context *ctx, const oclnn_wordvec *wv, const char *path,
+                                          int64_t restrict_vocab, oclnn_analogy_eval *out);
+/* Frees what oclnn_wordvec_eval_analogies allocated in e (not e itself). */
+void oclnn_analogy_eval_free(oclnn_analogy_eval *e);
+
 #ifdef __cplusplus
 }
 #endif
