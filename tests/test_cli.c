@@ -811,6 +811,198 @@ START_TEST(bert_embed_similarity_search)
 }
 END_TEST
 
+/* ---- nearest / analogy / word2vec-eval on tests/data/wordvec_eval, against
+ * numpy and gensim (tests/gen/wordvec_eval_fixtures.py). */
+
+static const char *wveval_path(const char *name)
+{
+    static char buf[4][1024];
+    static int k;
+    const char *data = getenv("OCLNN_TEST_DATA");
+    char *b = buf[k++ & 3];
+    snprintf(b, sizeof buf[0], "%s/wordvec_eval/%s", data && *data ? data : "tests/data", name);
+    return b;
+}
+
+/* Splits a line at tabs (newline dropped); returns the field count. */
+static int split_tabs(char *line, char **f, int max)
+{
+    line[strcspn(line, "\n")] = 0;
+    int n = 0;
+    for (char *p = line; n < max; p++) {
+        f[n++] = p;
+        if (!(p = strchr(p, '\t'))) break;
+        *p = 0;
+    }
+    return n;
+}
+
+/* Checks 10 output lines "[prefix<TAB>]word<TAB>score" at *out against the
+ * expected (word, score) fields; advances *out. */
+static void check_hits(const char **out, const char *prefix, char **expect, const char *what)
+{
+    for (int j = 0; j < 10; j++) {
+        char line[512];
+        size_t len = strcspn(*out, "\n");
+        ck_assert_msg(len > 0 && len < sizeof line, "%s: line %d missing", what, j);
+        memcpy(line, *out, len);
+        line[len] = 0;
+        *out += len + ((*out)[len] == '\n');
+        char *f[4];
+        int nf = split_tabs(line, f, 4), w = prefix ? 1 : 0;
+        ck_assert_msg(nf == w + 2 && (!prefix || !strcmp(f[0], prefix)), "%s: bad line '%s'", what, line);
+        ck_assert_msg(!strcmp(f[w], expect[2 * j]), "%s rank %d: %s, numpy %s", what, j, f[w], expect[2 * j]);
+        ck_assert_msg(fabs(atof(f[w + 1]) - atof(expect[2 * j + 1])) < 1e-5, "%s rank %d: %s, numpy %s", what, j,
+                      f[w + 1], expect[2 * j + 1]);
+    }
+}
+
+START_TEST(wordvec_nearest_analogy)
+{
+    char lines[16][2048], *fl[16][32], args[8192];
+    char vec[1024];
+    snprintf(vec, sizeof vec, "%s", wveval_path("vectors.bin"));
+    for (int file = 0; file < 2; file++) {
+        FILE *f = fopen(wveval_path(file ? "expected_analogy.txt" : "expected_nearest.txt"), "r");
+        ck_assert_ptr_nonnull(f);
+        int nl = 0, nin = file ? 3 : 1;
+        while (nl < 16 && fgets(lines[nl], sizeof lines[nl], f)) {
+            ck_assert_int_eq(split_tabs(lines[nl], fl[nl], 32), 1 + nin + 20);
+            nl++;
+        }
+        fclose(f);
+        /* nearest: the queries of one restrict in one run; analogy: one run each */
+        for (int first = 0, n; first < nl; first += n) {
+            int len = snprintf(args, sizeof args, "%s --vectors '%s' %s --restrict %s --k 10",
+                               file ? "analogy" : "nearest", vec, device_arg(), fl[first][0]);
+            for (n = 0; first + n < nl && !strcmp(fl[first + n][0], fl[first][0]) && (!file || !n); n++)
+                for (int i = 1; i <= nin; i++) len += snprintf(args + len, sizeof args - len, " '%s'", fl[first + n][i]);
+            run_result r = run(args);
+            ck_assert_msg(r.status == 0, "%s: exit %d: %s", args, r.status, r.err);
+            const char *out = r.out;
+            for (int q = first; q < first + n; q++) check_hits(&out, file ? NULL : fl[q][1], fl[q] + 1 + nin, args);
+            ck_assert_str_eq(out, "");
+            run_free(&r);
+        }
+    }
+    /* unknown words and bad command lines */
+    static const struct {
+        const char *args, *mention;
+        int status;
+    } bad[] = {
+        {"nearest --vectors V king zzqx", "unknown word 'zzqx'", 1},
+        {"analogy --vectors V man king queenz", "unknown word 'queenz'", 1},
+        {"nearest --vectors /nonexistent/v.bin king", "/nonexistent/v.bin", 1},
+        {"nearest --vectors V --format word2vec-text king", "vectors.bin", 1},
+        {"nearest --vectors V --format xml king", "--format", 2},
+        {"nearest king", "--vectors", 2},
+        {"nearest --vectors V", "WORD", 2},
+        {"nearest --vectors V --k 0 king", "--k", 2},
+        {"analogy --vectors V man king", "A B C", 2},
+        {"word2vec-eval --vectors V --restrict -1", "--restrict", 2},
+        {"word2vec-eval --vectors V --data /nonexistent", "get-eval-data.sh", 1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cmd[2048];
+        const char *v = strstr(bad[i].args, " V");
+        if (v) snprintf(cmd, sizeof cmd, "%.*s '%s'%s %s", (int)(v - bad[i].args), bad[i].args, vec, v + 2, device_arg());
+        else snprintf(cmd, sizeof cmd, "%s", bad[i].args);
+        run_result r = run(cmd);
+        ck_assert_msg(r.status == bad[i].status && count_lines(r.err) == 1 && strstr(r.err, bad[i].mention),
+                      "'%s': exit %d, stderr %s", cmd, r.status, r.err);
+        ck_assert_str_eq(r.out, "");
+        run_free(&r);
+    }
+}
+END_TEST
+
+/* Value of "key": in a JSON line (a number). */
+static double json_field(const char *line, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(line, k);
+    ck_assert_msg(p != NULL, "no %s in %s", key, line);
+    return atof(p + strlen(k));
+}
+
+START_TEST(wordvec_eval_matches_gensim)
+{
+    char args[8192], line[512], *fl[8];
+    char vec[1024];
+    snprintf(vec, sizeof vec, "%s", wveval_path("vectors.bin"));
+    FILE *f = fopen(wveval_path("expected_eval.txt"), "r");
+    ck_assert_ptr_nonnull(f);
+    char restrict_vocab[32] = "";
+    run_result r = {0};
+    int checked = 0;
+    while (fgets(line, sizeof line, f)) {
+        int nf = split_tabs(line, fl, 8);
+        if (strcmp(fl[1], restrict_vocab)) { /* one run per restrict */
+            if (r.out) run_free(&r);
+            snprintf(restrict_vocab, sizeof restrict_vocab, "%s", fl[1]);
+            snprintf(args, sizeof args, "word2vec-eval --vectors '%s' --data '%s' --restrict %s --json %s", vec,
+                     wveval_path(""), restrict_vocab, device_arg());
+            r = run(args);
+            ck_assert_msg(r.status == 0, "%s: exit %d: %s", args, r.status, r.err);
+            int lines;
+            ck_assert_int_eq(check_json_lines(r.out, "\"used\":", &lines), 9);
+            ck_assert_int_eq(lines, 9);
+        }
+        char want[128];
+        if (!strcmp(fl[0], "pairs")) snprintf(want, sizeof want, "\"file\":\"%s\"", fl[2]);
+        else snprintf(want, sizeof want, "\"section\":\"%s\"", fl[2]);
+        const char *at = strstr(r.out, want);
+        ck_assert_msg(at != NULL, "no %s in %s", want, r.out);
+        char *got = strndup(at, strcspn(at, "\n"));
+        ck_assert_msg(json_field(got, "used") == atof(fl[nf == 7 ? 3 : 4]), "%s used, gensim %s", got, fl[3]);
+        if (nf == 7) {
+            ck_assert_msg(json_field(got, "skipped") == atof(fl[4]), "%s skipped, gensim %s", got, fl[4]);
+            ck_assert_msg(fabs(json_field(got, "spearman") - atof(fl[5])) < 1e-6, "%s, gensim %s", got, fl[5]);
+            ck_assert_msg(fabs(json_field(got, "pearson") - atof(fl[6])) < 1e-6, "%s, gensim %s", got, fl[6]);
+        } else {
+            ck_assert_msg(json_field(got, "correct") == atof(fl[3]), "%s correct, gensim %s", got, fl[3]);
+            ck_assert_msg(json_field(got, "skipped") == atof(fl[5]), "%s skipped, gensim %s", got, fl[5]);
+        }
+        free(got);
+        checked++;
+    }
+    fclose(f);
+    run_free(&r);
+    ck_assert_int_eq(checked, 14);
+
+    /* the plain report, an empty vector file and a malformed question file */
+    snprintf(args, sizeof args, "word2vec-eval --vectors '%s' --data '%s' %s", vec, wveval_path(""), device_arg());
+    r = run(args);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "wordsim353.tsv   Spearman") && strstr(r.out, "  total "), "%s", r.out);
+    run_free(&r);
+    char dir[] = "/tmp/oclnn_test_wveval_XXXXXX", path[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    const char *names[] = {"wordsim353.tsv", "simlex999.txt", "questions-words.txt", "empty.txt"};
+    const char *texts[] = {"king\tqueen\t9\n", "man\twoman\t3\n", ": family\nman king woman\n", "0 24\n"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        f = fopen(path, "w");
+        fputs(texts[i], f);
+        fclose(f);
+    }
+    snprintf(args, sizeof args, "word2vec-eval --vectors '%s' --data '%s' %s", vec, dir, device_arg());
+    r = run(args);
+    ck_assert_msg(r.status == 1 && count_lines(r.err) == 1 && strstr(r.err, "questions-words.txt:2: expected 4 words"),
+                  "exit %d: %s", r.status, r.err);
+    run_free(&r);
+    snprintf(args, sizeof args, "nearest --vectors '%s/empty.txt' %s king", dir, device_arg());
+    r = run(args);
+    ck_assert_msg(r.status == 1 && count_lines(r.err) == 1 && strstr(r.err, "holds no word vectors"), "%s", r.err);
+    run_free(&r);
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -831,6 +1023,8 @@ int main(void)
     tcase_add_test(tc, rnn_forward_bad_files);
     tcase_add_test(tc, rnn_train_eval_round_trip);
     tcase_add_test(tc, bert_embed_similarity_search);
+    tcase_add_test(tc, wordvec_nearest_analogy);
+    tcase_add_test(tc, wordvec_eval_matches_gensim);
     suite_add_tcase(s, tc);
     printf("oclnn binary under test: %s\n", cli_path());
     return tu_run_suite(s);

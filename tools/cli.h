@@ -43,6 +43,9 @@ int cmd_embed(int argc, char **argv);    /* tools/cmd_bert.c */
 int cmd_similarity(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
+int cmd_nearest(int argc, char **argv); /* tools/cmd_wordvec.c */
+int cmd_analogy(int argc, char **argv);
+int cmd_word2vec_eval(int argc, char **argv);
 
 /* ---- Option parsing -------------------------------------------------------
  * Long options only: "--name VALUE", "--name=VALUE" or "--flag"; "-h" and

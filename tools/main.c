@@ -18,6 +18,9 @@ static const cli_command commands[] = {
     {"embed", "sentence embeddings of texts (BERT, e.g. all-MiniLM-L6-v2)", cmd_embed},
     {"similarity", "cosine similarity of two texts' sentence embeddings", cmd_similarity},
     {"search", "semantic search: rank a corpus's lines by similarity to queries", cmd_search},
+    {"nearest", "nearest words by cosine in a word-vector file (word2vec, fastText .vec, GloVe)", cmd_nearest},
+    {"analogy", "a : b :: c : ? by 3CosAdd in a word-vector file (man king woman -> queen)", cmd_analogy},
+    {"word2vec-eval", "WordSim-353 / SimLex-999 Spearman and analogy accuracy of word vectors", cmd_word2vec_eval},
     {"finetune", "fine-tune BERT for text classification (finetune bert --train T.tsv --test V.tsv)", cmd_finetune},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
@@ -33,7 +36,7 @@ static void print_usage(FILE *out)
             "\n"
             "commands:\n",
             OCLNN_VERSION_STRING);
-    for (int i = 0; i < ncommands; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < ncommands; i++) fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n"
             "Commands that run kernels take --device D: gpu, cpu, P:D (as listed by\n"
