@@ -16,6 +16,11 @@
 #include <string.h>
 #include <utf8proc.h>
 
+static oclnn_status out_of_memory(void)
+{
+    return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
+}
+
 /* ---- Upper-case vocabulary of the first n rows */
 
 typedef struct caseless {
@@ -86,7 +91,7 @@ static oclnn_status caseless_build(const oclnn_wordvec *wv, int64_t restrict_voc
     v->keys = calloc((size_t)v->n + 1, sizeof *v->keys);
     v->canon = malloc(sizeof *v->canon * ((size_t)v->n + 1));
     v->slots = malloc(sizeof *v->slots * nslots);
-    if (!v->keys || !v->canon || !v->slots) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
+    if (!v->keys || !v->canon || !v->slots) return out_of_memory();
     for (uint64_t i = 0; i < nslots; i++) v->slots[i] = -1;
     for (int64_t r = 0; r < v->n; r++) {
         const char *w = oclnn_wordvec_word(wv, r);
@@ -94,7 +99,7 @@ static oclnn_status caseless_build(const oclnn_wordvec *wv, int64_t restrict_voc
         v->keys[r] = upper_utf8(w, strlen(w), &bad);
         if (!v->keys[r])
             return bad ? oclnn_fail(OCLNN_ERR_FORMAT, "wordvec eval: word %lld is not valid UTF-8", (long long)r)
-                       : oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
+                       : out_of_memory();
         uint64_t slot = caseless_slot(v, v->keys[r]);
         if (v->slots[slot] < 0) v->slots[slot] = r;
         v->canon[r] = v->slots[slot];
@@ -163,7 +168,7 @@ static int64_t eval_word(const eval_file *e, const caseless *v, const char *w, s
     char *u = upper_utf8(w, n, &bad);
     if (!u) {
         *s = bad ? oclnn_fail(OCLNN_ERR_FORMAT, "%s:%ld: invalid UTF-8", e->path, e->lineno)
-                 : oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
+                 : out_of_memory();
         return -2;
     }
     int64_t r = caseless_find(v, u);
@@ -262,18 +267,16 @@ static oclnn_status pair_line(const eval_file *e, const oclnn_wordvec *wv, const
     return OCLNN_OK;
 }
 
-/* Grows two double arrays to hold at least need entries. */
-static int grow2(double **a, double **b, int64_t *cap, int64_t need)
+/* Room for index `need` in an array of *cap elements of `size` bytes
+ * (doubling): the array, perhaps moved, or NULL when out of memory (the
+ * old one is still valid then). */
+static void *grow(void *p, int64_t *cap, int64_t need, size_t size)
 {
-    if (need <= *cap) return 1;
-    int64_t c = *cap ? *cap * 2 : 1024;
-    double *na = realloc(*a, sizeof **a * (size_t)c);
-    if (na) *a = na;
-    double *nb = na ? realloc(*b, sizeof **b * (size_t)c) : NULL;
-    if (nb) *b = nb;
-    if (!na || !nb) return 0;
-    *cap = c;
-    return 1;
+    if (need < *cap) return p;
+    int64_t c = *cap ? *cap * 2 : 256;
+    void *np = realloc(p, size * (size_t)c);
+    if (np) *cap = c;
+    return np;
 }
 
 oclnn_status oclnn_wordvec_eval_pairs(const oclnn_wordvec *wv, const char *path, int64_t restrict_vocab,
@@ -286,14 +289,16 @@ oclnn_status oclnn_wordvec_eval_pairs(const oclnn_wordvec *wv, const char *path,
     caseless v;
     eval_file e = {0};
     double *gold = NULL, *model = NULL;
-    int64_t cap = 0;
+    int64_t gold_cap = 0, model_cap = 0;
     oclnn_status s = caseless_build(wv, restrict_vocab, &v);
     if (!s) s = eval_open(&e, path);
     while (!s && eval_next(&e, &s)) {
         if (e.line[0] == '#' || is_blank(e.line)) continue;
-        if (!grow2(&gold, &model, &cap, out->used + 1))
-            s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
-        else s = pair_line(&e, wv, &v, gold, model, out);
+        double *ng = grow(gold, &gold_cap, out->used, sizeof *gold);
+        if (ng) gold = ng;
+        double *nm = ng ? grow(model, &model_cap, out->used, sizeof *model) : NULL;
+        if (nm) model = nm;
+        s = ng && nm ? pair_line(&e, wv, &v, gold, model, out) : out_of_memory();
     }
     if (!s && out->used == 0)
         s = oclnn_fail(OCLNN_ERR_FORMAT, "%s: no pair with both words in the vocabulary (%lld pairs skipped)", path,
@@ -301,7 +306,7 @@ oclnn_status oclnn_wordvec_eval_pairs(const oclnn_wordvec *wv, const char *path,
     if (!s) {
         double *rg = malloc(sizeof *rg * (size_t)out->used), *rm = malloc(sizeof *rm * (size_t)out->used);
         if (!rg || !rm || !average_ranks(gold, out->used, rg) || !average_ranks(model, out->used, rm))
-            s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
+            s = out_of_memory();
         else {
             out->pearson = pearson(gold, model, out->used);
             out->spearman = pearson(rg, rm, out->used);
@@ -333,13 +338,9 @@ typedef struct analogy_state {
 static oclnn_status new_section(const eval_file *e, analogy_state *st)
 {
     oclnn_analogy_eval *out = st->out;
-    if (out->nsections == st->scap) {
-        int64_t c = st->scap ? st->scap * 2 : 16;
-        oclnn_analogy_score *ns = realloc(out->sections, sizeof *ns * (size_t)c);
-        if (!ns) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
-        out->sections = ns;
-        st->scap = c;
-    }
+    oclnn_analogy_score *ns = grow(out->sections, &st->scap, out->nsections, sizeof *ns);
+    if (!ns) return out_of_memory();
+    out->sections = ns;
     /* gensim: line.lstrip(': ').strip() */
     const char *name = e->line;
     while (*name == ':' || *name == ' ') name++;
@@ -348,7 +349,7 @@ static oclnn_status new_section(const eval_file *e, analogy_state *st)
     while (n && is_space(name[n - 1])) n--;
     oclnn_analogy_score *sec = &out->sections[out->nsections];
     memset(sec, 0, sizeof *sec);
-    if (!(sec->name = strndup(name, n))) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
+    if (!(sec->name = strndup(name, n))) return out_of_memory();
     out->nsections++;
     return OCLNN_OK;
 }
@@ -376,13 +377,9 @@ static oclnn_status question_line(const eval_file *e, const caseless *v, analogy
         sec->oov++;
         return OCLNN_OK;
     }
-    if (st->nq == st->qcap) {
-        int64_t c = st->qcap ? st->qcap * 2 : 1024;
-        question *nq = realloc(st->q, sizeof *nq * (size_t)c);
-        if (!nq) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
-        st->q = nq;
-        st->qcap = c;
-    }
+    question *nq = grow(st->q, &st->qcap, st->nq, sizeof *nq);
+    if (!nq) return out_of_memory();
+    st->q = nq;
     question *q = &st->q[st->nq++];
     memcpy(q->abc, rows, sizeof q->abc);
     q->expected = rows[3];
@@ -419,7 +416,7 @@ static oclnn_status score_questions(oclnn_context *ctx, const oclnn_wordvec *wv,
     int64_t *rows = malloc(sizeof *rows * (size_t)(TOPN * m + 1));
     float *scores = malloc(sizeof *scores * (size_t)(TOPN * m + 1));
     oclnn_status s = OCLNN_OK;
-    if (!pos || !neg || !rows || !scores) s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
+    if (!pos || !neg || !rows || !scores) s = out_of_memory();
     for (int64_t i = 0; i < m && !s; i++) {
         neg[i] = st->q[i].abc[0];
         pos[2 * i] = st->q[i].abc[1];
@@ -463,7 +460,7 @@ oclnn_status oclnn_wordvec_eval_analogies(oclnn_context *ctx, const oclnn_wordve
     oclnn_analogy_score *totals[3] = {&out->semantic, &out->syntactic, &out->total};
     for (int i = 0; i < 3 && !s; i++)
         if (!(totals[i]->name = strdup(names[i])))
-            s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec eval: out of host memory");
+            s = out_of_memory();
     if (!s) s = score_questions(ctx, wv, &v, &st);
     eval_close(&e);
     caseless_free(&v);
