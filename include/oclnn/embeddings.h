@@ -189,7 +189,8 @@ oclnn_status oclnn_wordvec_eval_pairs(const oclnn_wordvec *wv, const char *path,
                                       oclnn_word_pairs_eval *out);
 
 /* Analogies in the Google questions-words.txt format: ": section" lines,
- * then "a b c expected" (whitespace-separated) per line. Each question is
+ * then "a b c expected" per line, separated by ASCII whitespace (Python's
+ * split() also splits at Unicode spaces). Each question is
  * answered as gensim does: most_similar(positive=[b, c], negative=[a],
  * topn=5) among the first restrict_vocab rows, the first of those five
  * whose upper case is none of the three inputs' is the prediction (if all
