@@ -64,10 +64,10 @@ static int is_input(int64_t row, int n, const int64_t *list)
     return 0;
 }
 
-static oclnn_status check_rows(const char *what, int64_t count, int64_t n, const int64_t *rows, int64_t words)
+static oclnn_status check_rows(const char *what, int64_t count, int64_t n, const int64_t *rows)
 {
     for (int64_t i = 0; i < n; i++)
-        if (rows[i] < 0 || rows[i] >= words)
+        if (rows[i] < 0 || rows[i] >= count)
             return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_wordvec_most_similar: %s row %lld (entry %lld) is outside "
                               "the %lld-word table", what, (long long)rows[i], (long long)i, (long long)count);
     return OCLNN_OK;
@@ -86,8 +86,8 @@ oclnn_status oclnn_wordvec_most_similar(oclnn_context *ctx, const oclnn_wordvec 
                           "oclnn_wordvec_most_similar: bad sizes (m %lld, %d positive, %d negative, k %lld; "
                           "k + inputs must be at most %d)", (long long)m, npositive, nnegative, (long long)k,
                           OCLNN_TOPK_MAX);
-    oclnn_status s = check_rows("positive", count, m * npositive, positive, count);
-    if (!s) s = check_rows("negative", count, m * nnegative, negative, count);
+    oclnn_status s = check_rows("positive", count, m * npositive, positive);
+    if (!s) s = check_rows("negative", count, m * nnegative, negative);
     if (s || m == 0) return s;
     const int64_t n = restrict_vocab > 0 && restrict_vocab < count ? restrict_vocab : count;
     const int nin = npositive + nnegative;
