@@ -14,40 +14,40 @@ typedef long id_t;
 typedef int id_t;
 #endif
 
-int id_offset(int i, int8 dims8, int8 str8)
+/* Element offset of logical id i; dense (row-major contiguous ids, the
+ * usual case) skips the walk. The walk reads the vector components
+ * directly: vstore8 to a private array kept PoCL from vectorising. */
+int id_offset(int i, int8 d, int8 s, int dense)
 {
-    int dims[8], str[8];
-    vstore8(dims8, 0, dims);
-    vstore8(str8, 0, str);
-    int off = 0;
-    for (int d = 7; d >= 0; d--) {
-        int c = i % dims[d];
-        i /= dims[d];
-        off += c * str[d];
-    }
+    if (dense) return i;
+    int off = 0, c;
+#define ID_AXIS(k) c = i % d.k; i /= d.k; off += c * s.k;
+    ID_AXIS(s7) ID_AXIS(s6) ID_AXIS(s5) ID_AXIS(s4) ID_AXIS(s3) ID_AXIS(s2) ID_AXIS(s1) ID_AXIS(s0)
+#undef ID_AXIS
     return off;
 }
 
 /* An id outside [0, V) never indexes the table: its output row is NaN
  * (PyTorch raises), so the mistake shows in every result it reaches. */
 __kernel void emb_forward(__global float *y, int y_off, __global const float *w, int w_off,
-                          __global const id_t *ids, int ids_off, int8 dims8, int8 str8, int total, int V, int D)
+                          __global const id_t *ids, int ids_off, int8 dims8, int8 str8, int dense, int total, int V,
+                          int D)
 {
     int gid = get_global_id(0);
     if (gid >= total) return;
     int i = gid / D, c = gid - i * D;
-    id_t v = ids[ids_off + id_offset(i, dims8, str8)];
+    id_t v = ids[ids_off + id_offset(i, dims8, str8, dense)];
     y[y_off + gid] = (v >= 0 && v < V) ? w[w_off + (int)v * D + c] : NAN;
 }
 
 /* Sort key of each id: its row, or V (after every row) for ids that get no
  * gradient: padding_idx and out-of-range ids. */
 __kernel void emb_keys(__global int *keys, int keys_off, __global const id_t *ids, int ids_off, int8 dims8,
-                       int8 str8, int n, int V, int pad)
+                       int8 str8, int dense, int n, int V, int pad)
 {
     int i = get_global_id(0);
     if (i >= n) return;
-    id_t v = ids[ids_off + id_offset(i, dims8, str8)];
+    id_t v = ids[ids_off + id_offset(i, dims8, str8, dense)];
     keys[keys_off + i] = (v < 0 || v >= V || v == pad) ? V : (int)v;
 }
 

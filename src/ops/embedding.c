@@ -20,18 +20,26 @@ extern const char oclnn_cl_embedding[];
 enum { P_PAD, P_SPARSE, P_SEG_ARG, P_ROWSUM_ARG }; /* iparam slots */
 
 /* (buffer, offset) of the ids, then their dims and strides padded to 8
- * axes with leading 1s (see cl/embedding.cl). */
+ * axes with leading 1s, and whether they are row-major contiguous (see
+ * cl/embedding.cl). */
 static oclnn_status arg_ids(cl_kernel k, cl_uint *i, const oclnn_tensor *ids, const char *op)
 {
     cl_int8 dims, str;
+    cl_int dense = 1;
     int pad = 8 - ids->ndim;
+    int64_t step = 1;
+    for (int d = ids->ndim - 1; d >= 0; d--) {
+        if (ids->dims[d] > 1 && ids->strides[d] != step) dense = 0;
+        step *= ids->dims[d];
+    }
     for (int d = 0; d < 8; d++) {
         dims.s[d] = d < pad ? 1 : (cl_int)ids->dims[d - pad];
         str.s[d] = d < pad ? 0 : (cl_int)ids->strides[d - pad];
     }
     oclnn_status s = oclnn_arg_tensor(k, i, ids, op);
     if (!s) s = oclnn_arg(k, i, sizeof dims, &dims, op);
-    return s ? s : oclnn_arg(k, i, sizeof str, &str, op);
+    if (!s) s = oclnn_arg(k, i, sizeof str, &str, op);
+    return s ? s : oclnn_arg(k, i, sizeof dense, &dense, op);
 }
 
 static const char *ids_options(const oclnn_tensor *ids) { return ids->dtype == OCLNN_DTYPE_I64 ? "-DIDS_I64" : ""; }
