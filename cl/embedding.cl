@@ -40,6 +40,64 @@ __kernel void emb_forward(__global float *y, int y_off, __global const float *w,
     y[y_off + gid] = (v >= 0 && v < V) ? w[w_off + (int)v * D + c] : NAN;
 }
 
+/* ---- max_norm (F.embedding's max_norm, norm_type): the rows looked up
+ * whose p-norm exceeds max_norm are scaled in place to max_norm / (norm +
+ * 1e-7) of themselves before the lookup. Three launches, so that repeated
+ * ids need neither atomics nor a sort: scale[i] from the unchanged table
+ * (every copy of a row computes the same bits), then the outputs y = w *
+ * scale, then the table rows written back from y (copies of a row write
+ * identical values, and nothing reads the table in that launch).
+ * p = 0 stands for infinity (max |x|). */
+__kernel void emb_renorm_scale(__global float *scale, int scale_off, __global const float *w, int w_off,
+                               __global const id_t *ids, int ids_off, int8 dims8, int8 str8, int dense, int n,
+                               int V, int D, float max_norm, float p)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    id_t v = ids[ids_off + id_offset(i, dims8, str8, dense)];
+    float f = 1.0f;
+    if (v >= 0 && v < V) {
+        __global const float *row = w + w_off + (int)v * D;
+        float norm = 0.0f;
+        if (p == 0.0f) {
+            for (int c = 0; c < D; c++) norm = fmax(norm, fabs(row[c]));
+        } else if (p == 2.0f) {
+            for (int c = 0; c < D; c++) norm += row[c] * row[c];
+            norm = sqrt(norm);
+        } else if (p == 1.0f) {
+            for (int c = 0; c < D; c++) norm += fabs(row[c]);
+        } else {
+            for (int c = 0; c < D; c++) norm += pow(fabs(row[c]), p);
+            norm = pow(norm, 1.0f / p);
+        }
+        if (norm > max_norm) f = max_norm / (norm + 1e-7f);
+    }
+    scale[scale_off + i] = f;
+}
+
+__kernel void emb_forward_renorm(__global float *y, int y_off, __global const float *w, int w_off,
+                                 __global const float *scale, int scale_off, __global const id_t *ids, int ids_off,
+                                 int8 dims8, int8 str8, int dense, int total, int V, int D)
+{
+    int gid = get_global_id(0);
+    if (gid >= total) return;
+    int i = gid / D, c = gid - i * D;
+    id_t v = ids[ids_off + id_offset(i, dims8, str8, dense)];
+    y[y_off + gid] = (v >= 0 && v < V) ? w[w_off + (int)v * D + c] * scale[scale_off + i] : NAN;
+}
+
+__kernel void emb_renorm_store(__global float *w, int w_off, __global const float *y, int y_off,
+                               __global const float *scale, int scale_off, __global const id_t *ids, int ids_off,
+                               int8 dims8, int8 str8, int dense, int total, int V, int D)
+{
+    int gid = get_global_id(0);
+    if (gid >= total) return;
+    int i = gid / D, c = gid - i * D;
+    if (scale[scale_off + i] == 1.0f) return;
+    id_t v = ids[ids_off + id_offset(i, dims8, str8, dense)];
+    if (v >= 0 && v < V) w[w_off + (int)v * D + c] = y[y_off + gid];
+}
+
 /* Sort key of each id: its row, or V (after every row) for ids that get no
  * gradient: padding_idx and out-of-range ids. */
 __kernel void emb_keys(__global int *keys, int keys_off, __global const id_t *ids, int ids_off, int8 dims8,
