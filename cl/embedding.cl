@@ -1,7 +1,7 @@
 /* Embedding lookup (a gather of table rows by id) and its gradient, a sum
  * of output-gradient rows per table row. The gradient is deterministic and
- * needs no atomics: each id gets a sort key (its row), ids are ranked by
- * (key, position), equal keys form segments, and one work item sums each
+ * needs no atomics: each id gets a sort key (its row), ids are sorted by
+ * (key, position) (merge passes), equal keys form segments, and one work item sums each
  * (segment, column) in position order.
  * Specialised with -D IDS_I64 (ids are long, else int); sizes, shapes and
  * strides are arguments. Ids are read through their strides (a transposed
@@ -109,20 +109,29 @@ __kernel void emb_keys(__global int *keys, int keys_off, __global const id_t *id
     keys[keys_off + i] = (v < 0 || v >= V || v == pad) ? V : (int)v;
 }
 
-/* Rank by counting: O(n^2) work but one pass, no barriers and a total
- * order (ties broken by position), so equal rows keep their id order. */
-__kernel void emb_rank(__global int *perm, int perm_off, __global int *skey, int skey_off,
-                       __global const int *keys, int keys_off, int n)
+/* Sort of the (key, position) pairs by merging: pass w merges runs of w
+ * sorted pairs two by two, so ceil(log2 n) passes sort them, O(n log^2 n)
+ * work in all. Pairs are distinct (positions are), so the order is total
+ * and equal rows keep their id order. Item i finds its place in the merged
+ * run: its rank in its own run plus the number of pairs of the partner run
+ * before it (binary search). first: the input is keys with position i. */
+__kernel void emb_merge(__global int *okey, int okey_off, __global int *opos, int opos_off,
+                        __global const int *ikey, int ikey_off, __global const int *ipos, int ipos_off, int n, int w,
+                        int first)
 {
     int i = get_global_id(0);
     if (i >= n) return;
-    int k = keys[keys_off + i], rank = 0;
-    for (int j = 0; j < n; j++) {
-        int kj = keys[keys_off + j];
-        rank += (kj < k) || (kj == k && j < i);
+    int run = i / w, k = ikey[ikey_off + i], p = first ? i : ipos[ipos_off + i];
+    int lo = (run ^ 1) * w, hi = min(lo + w, n);
+    if (lo > n) lo = n;
+    while (lo < hi) { /* first partner pair after (k, p) */
+        int mid = lo + (hi - lo) / 2, km = ikey[ikey_off + mid], pm = first ? mid : ipos[ipos_off + mid];
+        if (km < k || (km == k && pm < p)) lo = mid + 1;
+        else hi = mid;
     }
-    perm[perm_off + rank] = i;
-    skey[skey_off + rank] = k;
+    int out = (run & ~1) * w + (i - run * w) + (lo - min((run ^ 1) * w, n));
+    okey[okey_off + out] = k;
+    opos[opos_off + out] = p;
 }
 
 /* One work item walks the sorted keys: a serial O(n) pass keeps the

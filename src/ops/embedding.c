@@ -18,7 +18,7 @@
 
 extern const char oclnn_cl_embedding[];
 
-enum { P_PAD, P_SPARSE, P_SEG_ARG, P_ROWSUM_ARG }; /* iparam slots */
+enum { P_PAD, P_SPARSE, P_SEG_ARG, P_ROWSUM_ARG, P_PASSES }; /* iparam slots */
 
 /* (buffer, offset) of the ids, then their dims and strides padded to 8
  * axes with leading 1s, and whether they are row-major contiguous (see
@@ -95,7 +95,8 @@ static oclnn_status emb_forward(oclnn_context *ctx, oclnn_tensor *node)
 }
 
 /* ---- backward: src = (dy, ids[, sparse table]); aux = keys, perm, sorted
- * keys, segment starts (+ count) and, dense only, the unique rows. */
+ * keys, segment starts (+ count), the merge sort's other key and position
+ * buffers and, dense only, the unique rows. */
 
 static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
@@ -104,7 +105,7 @@ static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     bool sparse = node->iparam[P_SPARSE] != 0;
     oclnn_tensor *keys = node->aux[0], *perm = node->aux[1], *skey = node->aux[2], *starts = node->aux[3];
     oclnn_sparse_grad *sg = sparse ? node->src[2]->sparse_grad : NULL;
-    oclnn_tensor *rows = sparse ? sg->rows : node->aux[4], *seg = sparse ? sg->seg : starts;
+    oclnn_tensor *rows = sparse ? sg->rows : node->aux[6], *seg = sparse ? sg->seg : starts;
     oclnn_tensor *out = sparse ? sg->values : node;
     int64_t n = oclnn_tensor_numel(ids), D = dy->dims[dy->ndim - 1];
     int64_t V = sparse ? node->src[2]->dims[0] : node->dims[0];
@@ -121,13 +122,12 @@ static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof pad, &pad, op);
     if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)n, op);
 
-    if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_embedding, opts, "emb_rank", &l);
-    i = 0;
-    if (!s) s = oclnn_arg_tensor(l->kernel, &i, perm, op);
-    if (!s) s = oclnn_arg_tensor(l->kernel, &i, skey, op);
-    if (!s) s = oclnn_arg_tensor(l->kernel, &i, keys, op);
-    if (!s) s = oclnn_arg_counts(l->kernel, &i, 1, &n, op);
+    /* The merge passes: bound per pass in bwd_forward. */
+    if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_embedding, opts, "emb_merge", &l);
     if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)n, op);
+    int passes = 1;
+    while (((int64_t)1 << passes) < n) passes++;
+    node->iparam[P_PASSES] = passes;
 
     if (!s) s = oclnn_launch_kernel(ctx, node, oclnn_cl_embedding, opts, "emb_segments", &l);
     i = 0;
@@ -164,6 +164,31 @@ static oclnn_status bwd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     return s;
 }
 
+/* Pass j merges runs of 2^j pairs; the passes alternate between the
+ * (skey, perm) and the (aux 4, aux 5) buffers so the last writes (skey,
+ * perm); the first reads the keys. */
+static oclnn_status merge_passes(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_tensor *buf[2][2] = {{node->aux[2], node->aux[1]}, {node->aux[4], node->aux[5]}};
+    int passes = (int)node->iparam[P_PASSES];
+    int64_t n = oclnn_tensor_numel(node->src[1]);
+    cl_kernel k = node->launch[1].kernel;
+    oclnn_status s = OCLNN_OK;
+    for (int j = 0; j < passes && !s; j++) {
+        oclnn_tensor **dst = buf[(passes - 1 - j) & 1], **src = j ? buf[(passes - j) & 1] : NULL;
+        int64_t a[3] = {n, (int64_t)1 << j, j == 0};
+        cl_uint i = 0;
+        s = oclnn_arg_tensor(k, &i, dst[0], op);
+        if (!s) s = oclnn_arg_tensor(k, &i, dst[1], op);
+        if (!s) s = oclnn_arg_tensor(k, &i, src ? src[0] : node->aux[0], op);
+        if (!s) s = oclnn_arg_tensor(k, &i, src ? src[1] : node->aux[0], op);
+        if (!s) s = oclnn_arg_counts(k, &i, 3, a, op);
+        if (!s) s = oclnn_launch_enqueue(ctx, &node->launch[1], op);
+    }
+    return s;
+}
+
 static oclnn_status bwd_forward(oclnn_context *ctx, oclnn_tensor *node)
 {
     const char *op = node->op->name;
@@ -180,7 +205,8 @@ static oclnn_status bwd_forward(oclnn_context *ctx, oclnn_tensor *node)
         s = oclnn_arg_counts(node->launch[2].kernel, &a, 1, &segment, op);
         if (!s) s = oclnn_arg_counts(node->launch[3].kernel, &b, 1, &segment, op);
     }
-    for (int k = 0; k < node->nlaunch && !s; k++) s = oclnn_launch_enqueue(ctx, &node->launch[k], op);
+    for (int k = 0; k < node->nlaunch && !s; k++)
+        s = k == 1 ? merge_passes(ctx, node) : oclnn_launch_enqueue(ctx, &node->launch[k], op);
     if (!s && sg) {
         sg->nseg++;
         sg->upper += n;
@@ -210,6 +236,8 @@ static void emb_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const
     oclnn_aux_new(t, OCLNN_DTYPE_I32, 1, dn);
     oclnn_aux_new(t, OCLNN_DTYPE_I32, 1, dn);
     oclnn_aux_new(t, OCLNN_DTYPE_I32, 1, ds);
+    oclnn_aux_new(t, OCLNN_DTYPE_I32, 1, dn);
+    oclnn_aux_new(t, OCLNN_DTYPE_I32, 1, dn);
     if (!sparse) {
         oclnn_aux_new(t, OCLNN_DTYPE_I32, 1, dn);
         oclnn_grad_add(g, table, t);
