@@ -34,6 +34,9 @@ static const bench_workload workloads[] = {
     {"attention", "SDPA fused and unfused, forward and forward+backward (N 8 H 12 L 512 D 64, N 1 H 16 L 4096 D 64, "
                   "N 32 H 12 L 128 D 32); LayerNorm and GELU GB/s",
      bench_attention},
+    {"embedding", "embedding lookup (1M x 128, 100k x 300; 64 x 128 ids) forward and forward+backward (row-sparse) "
+                  "GB/s; top-10 cosine search, 1 and 1024 queries, resident table and oclnn_knn_search",
+     bench_embedding},
 };
 #define NWORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))
 

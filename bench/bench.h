@@ -92,5 +92,6 @@ oclnn_status bench_ops(bench_env *env);         /* the other op families, GB/s (
 oclnn_status bench_rnn(bench_env *env);         /* LSTM and GRU fwd and fwd+bwd (bench/bench_rnn.c) */
 oclnn_status bench_minilm(bench_env *env);      /* all-MiniLM-L6-v2 sentences/s, batch 1 and 32 (bench/bench_bert.c) */
 oclnn_status bench_attention(bench_env *env);   /* SDPA fused/unfused, LayerNorm, GELU (bench/bench_attention.c) */
+oclnn_status bench_embedding(bench_env *env);   /* embedding lookup GB/s, top-10 cosine search (bench/bench_embedding.c) */
 
 #endif

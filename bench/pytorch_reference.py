@@ -14,6 +14,15 @@ wall clock, median of --repeat runs after a warm-up:
              backward of sum(out * r); GFLOP/s 4 N H L^2 D forward, 3.5x that
              for forward+backward (as the oclnn rows); --quick for the
              smaller variants of `oclnn bench --quick`
+  embedding  the cases of bench/bench_embedding.c: F.embedding (sparse=True)
+             on a [V, D] table with 64 x 128 i64 ids, forward under no_grad
+             ("fwd") and forward + backward of sum(out * r) ("train", no
+             optimizer step), GB/s counted as oclnn counts them; top-10
+             cosine search of m = 1 and 1024 queries (--quick: 256) against a
+             table L2-normalised once (not timed): per batch F.normalize of
+             the queries, matmul per chunk of the table (the [m, chunk]
+             scores within 256 MiB, as oclnn), torch.topk per chunk and over
+             the merged lists; queries/s and GFLOP/s (2 m n D)
 
 --bert DIR times only the `minilm` rows: all-MiniLM-L6-v2 sentence embeddings
 per second (sentence-transformers' encode when installed, else transformers'
@@ -22,7 +31,7 @@ batch 1 and 32, on the 64 sentences of 8-64 tokens bench/bench_bert.c builds.
 
 Use a current PyTorch (pip install torch, and transformers for --bert, into a
 virtual environment):
-    /work/venv-torch/bin/python bench/pytorch_reference.py [--threads N] [--only simplecnn,rnn,attention] [--quick] [--bert DIR]
+    /work/venv-torch/bin/python bench/pytorch_reference.py [--threads N] [--only simplecnn,rnn,attention,embedding] [--quick] [--bert DIR]
 """
 import argparse
 import time
@@ -158,12 +167,66 @@ def bench_attention(args):
                   f"{flops / s * 1e-9:.2f} GFLOP/s", flush=True)
 
 
+EMB_CASES = [("1m_x128", 1000000, 128), ("100k_x300", 100000, 300)]
+EMB_QUICK = [("100k_x128", 100000, 128), ("20k_x300", 20000, 300)]
+
+
+def bench_embedding(args):
+    F = torch.nn.functional
+    n_ids = 64 * 128
+    for label, rows, dim in EMB_QUICK if args.quick else EMB_CASES:
+        table = torch.rand(rows, dim) * 2 - 1
+        ids = torch.randint(0, rows, (64, 128))
+        r = torch.rand(64, 128, dim) * 2 - 1
+        weight = table.clone().requires_grad_()
+
+        def forward():
+            with torch.no_grad():
+                F.embedding(ids, table, sparse=True)
+
+        def train():
+            weight.grad = None
+            (F.embedding(ids, weight, sparse=True) * r).sum().backward()
+
+        fwd_bytes = 8.0 * n_ids + 8.0 * n_ids * dim
+        for name, fn, nbytes in (("fwd", forward, fwd_bytes), ("train", train, 2 * fwd_bytes)):
+            s = median_seconds(fn, args.repeat)
+            print(f"embedding lookup.{label}.{name} {rows}x{dim} ids 64x128: {s * 1e3:.3f} ms, "
+                  f"{nbytes / s * 1e-9:.2f} GB/s", flush=True)
+        normalised = F.normalize(table, dim=1)
+        del weight, r
+        for m in (1, 256 if args.quick else 1024):
+            rows_idx = (torch.arange(m) * 7919 + 13) % rows
+            queries = 3.0 * table[rows_idx]
+            chunk = min(rows, (256 << 20) // 4 // m)
+
+            def search():
+                with torch.no_grad():
+                    qn = F.normalize(queries, dim=1)
+                    vals, idx = [], []
+                    for start in range(0, rows, chunk):
+                        v, i = torch.topk(qn @ normalised[start:start + chunk].T, 10, dim=1)
+                        vals.append(v)
+                        idx.append(i + start)
+                    if len(vals) == 1:
+                        return vals[0], idx[0]
+                    v, pos = torch.topk(torch.cat(vals, 1), 10, dim=1)
+                    return v, torch.gather(torch.cat(idx, 1), 1, pos)
+
+            s = median_seconds(search, args.repeat)
+            v, i = search()
+            ok = bool((i[:, 0] == rows_idx).all()) and bool(((v[:, 0] - 1).abs() < 1e-4).all())
+            print(f"embedding search.{label}.q{m} {rows}x{dim} q{m} k10: {s * 1e3:.3f} ms, "
+                  f"{2.0 * m * rows * dim / s * 1e-9:.2f} GFLOP/s, {m / s:.1f} queries/s"
+                  f"{'' if ok else '  WRONG RESULT'}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--only", default="simplecnn,rnn", help="comma-separated: simplecnn, rnn, attention")
-    ap.add_argument("--quick", action="store_true", help="attention: the smaller shapes of oclnn bench --quick")
+    ap.add_argument("--only", default="simplecnn,rnn", help="comma-separated: simplecnn, rnn, attention, embedding")
+    ap.add_argument("--quick", action="store_true", help="attention, embedding: the smaller shapes of oclnn bench --quick")
     ap.add_argument("--bert", metavar="DIR", help="all-MiniLM-L6-v2 folder (scripts/get-model.sh minilm): "
                     "time only the minilm rows")
     args = ap.parse_args()
@@ -179,6 +242,8 @@ def main():
         bench_rnn(args)
     if "attention" in only:
         bench_attention(args)
+    if "embedding" in only:
+        bench_embedding(args)
     if "simplecnn" not in only:
         return
     model = SimpleCNN()

@@ -4,7 +4,10 @@
  * to the dense one, and the same bits when run again), accumulation over
  * runs, the accumulator's capacity, a 2,000,000-row table whose step
  * touches only the rows looked up, and the errors for bad inputs. Outputs
- * are poisoned before every run and every element is checked. */
+ * are poisoned before every run and every element is checked. max_norm is
+ * checked against F.embedding (tests/gen/embedding_max_norm_fixture.py):
+ * outputs, the renormalised table and the gradient, with repeated ids,
+ * padding_idx, norms 1, 2, 3 and inf, and two runs in a row. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +263,111 @@ START_TEST(test_huge_table_touches_only_its_rows)
 }
 END_TEST
 
+static const oclnn_st_tensor *need(const oclnn_safetensors *st, int k, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "k%d.%s", k, name);
+    const oclnn_st_tensor *t = oclnn_safetensors_find(st, key);
+    ck_assert_msg(t != NULL, "fixture tensor %s missing", key);
+    return t;
+}
+
+/* Every element within 1e-6 of the largest (the renorm scale is f32 here,
+ * f64 in PyTorch); the fixture must not be all zeros. */
+static void match_torch(const float *got, const oclnn_st_tensor *want, const char *what, int k)
+{
+    const float *w = want->data;
+    size_t n = want->nbytes / sizeof(float);
+    double scale = 0, err = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(w[i]));
+        err = fmax(err, fabs((double)got[i] - w[i]));
+    }
+    ck_assert_msg(scale > 0, "case %d %s: the fixture is all zeros", k, what);
+    ck_assert_msg(err <= 1e-6 * scale, "case %d %s: max error %.3g vs PyTorch (largest %.3g)", k, what, err, scale);
+}
+
+/* Loop index: fixture case (_i / 2), dense (even) or row-sparse gradient. */
+START_TEST(test_max_norm_vs_pytorch)
+{
+    int k = _i / 2, sparse = _i % 2;
+    char path[512];
+    const char *dir = getenv("OCLNN_TEST_DATA");
+    snprintf(path, sizeof path, "%s/embedding/max_norm_fixture.safetensors", dir ? dir : "tests/data");
+    oclnn_safetensors *st;
+    TU_OK(oclnn_safetensors_load(path, &st));
+    const int32_t *cf = need(st, k, "config")->data;
+    const float *pf = need(st, k, "params")->data;
+    int64_t vd[2] = {cf[0], cf[1]}, ad[2] = {cf[2], cf[3]}, n = cf[0] * cf[1], m = cf[2] * cf[3] * cf[1];
+    int runs = cf[5];
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *table = oclnn_param(g, "emb.weight", 2, vd);
+    if (sparse) TU_OK(oclnn_param_set_sparse_grad(table, runs));
+    oclnn_tensor *ids = oclnn_input(g, "ids", OCLNN_DTYPE_I32, 2, ad);
+    oclnn_tensor *w = oclnn_input(g, "w", OCLNN_DTYPE_F32, 3, (const int64_t[]){ad[0], ad[1], vd[1]});
+    oclnn_embedding_options o = {.max_norm = pf[0], .norm_type = pf[1]};
+    oclnn_tensor *y = oclnn_embedding_ex(g, table, ids, cf[4], &o);
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, w))));
+    TU_OK(oclnn_graph_compile(g, &(oclnn_compile_options){.poison_intermediates = 1}));
+    const oclnn_st_tensor *t0 = need(st, k, "table");
+    TU_OK(oclnn_tensor_write(table, t0->data, t0->nbytes));
+    TU_OK(oclnn_graph_zero_grad(g));
+    float *got = malloc((size_t)(m > n ? m : n) * sizeof *got);
+    for (int r = 0; r < runs; r++) {
+        char name[16];
+        snprintf(name, sizeof name, "ids.%d", r);
+        TU_OK(oclnn_tensor_write(ids, need(st, k, name)->data, need(st, k, name)->nbytes));
+        snprintf(name, sizeof name, "w.%d", r);
+        TU_OK(oclnn_tensor_write(w, need(st, k, name)->data, need(st, k, name)->nbytes));
+        TU_OK(oclnn_graph_run(g));
+        TU_OK(oclnn_tensor_read(y, got, (size_t)m * sizeof *got));
+        snprintf(name, sizeof name, "out.%d", r);
+        match_torch(got, need(st, k, name), name, k);
+    }
+    TU_OK(oclnn_tensor_read(table, got, (size_t)n * sizeof *got));
+    match_torch(got, need(st, k, "table_after"), "table_after", k);
+    if (sparse) TU_OK(oclnn_sparse_grad_densify(table, got, (size_t)n * sizeof *got));
+    else TU_OK(oclnn_tensor_read(oclnn_tensor_grad(table), got, (size_t)n * sizeof *got));
+    match_torch(got, need(st, k, "grad"), "grad", k);
+    free(got);
+    oclnn_graph_release(g);
+    oclnn_safetensors_free(st);
+}
+END_TEST
+
+/* Out-of-range ids under max_norm: NaN rows, and no table row written for
+ * them; the valid repeated id renormalises its row once. */
+START_TEST(test_max_norm_bad_ids)
+{
+    enum { SV = 4, SD = 3 };
+    const float tab[SV * SD] = {2, 0, 0, 0, 3, 4, 0.5f, 0, 0, 0, 0, -9};
+    const int64_t idv[4] = {1, SV + 3, -2, 1};
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *table = oclnn_param(g, "t", 2, (const int64_t[]){SV, SD});
+    oclnn_tensor *ids = oclnn_input(g, "ids", OCLNN_DTYPE_I64, 1, (const int64_t[]){4});
+    oclnn_tensor *y = oclnn_embedding_ex(g, table, ids, -1, &(oclnn_embedding_options){.max_norm = 1.0f});
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    TU_OK(oclnn_tensor_write(table, tab, sizeof tab));
+    TU_OK(oclnn_tensor_write(ids, idv, sizeof idv));
+    TU_OK(oclnn_graph_run(g));
+    float out[4 * SD], after[SV * SD];
+    TU_OK(oclnn_tensor_read(y, out, sizeof out));
+    TU_OK(oclnn_tensor_read(table, after, sizeof after));
+    const float s = 1.0f / (5.0f + 1e-7f); /* row 1 = (0, 3, 4), norm 5 */
+    for (int c = 0; c < SD; c++) {
+        ck_assert_float_eq(out[c], tab[SD + c] * s);
+        ck_assert_float_eq(out[3 * SD + c], tab[SD + c] * s);
+        ck_assert(isnan(out[SD + c]) && isnan(out[2 * SD + c]));
+        ck_assert_float_eq(after[SD + c], tab[SD + c] * s);
+        for (int r = 0; r < SV; r++)
+            if (r != 1) ck_assert_float_eq(after[r * SD + c], tab[r * SD + c]);
+    }
+    oclnn_graph_release(g);
+}
+END_TEST
+
 static void expect_graph_error(oclnn_graph *g, const char *part1, const char *part2)
 {
     ck_assert_int_ne(oclnn_graph_status(g), OCLNN_OK);
@@ -323,6 +431,29 @@ START_TEST(test_bad_inputs)
     ck_assert_ptr_nonnull(ok);
     oclnn_optimizer_release(ok);
     oclnn_graph_release(g);
+
+    /* max_norm: bad values, and tables it could not renormalise in place */
+    const oclnn_embedding_options bad[2] = {{.max_norm = -1}, {.max_norm = 1, .norm_type = NAN}};
+    for (int b = 0; b < 2; b++) {
+        g = oclnn_graph_create(tu_context());
+        t = oclnn_param(g, "t", 2, vd);
+        ck_assert_ptr_null(oclnn_embedding_ex(g, t, oclnn_input(g, "i", OCLNN_DTYPE_I32, 1, nd), -1, &bad[b]));
+        expect_graph_error(g, "embedding: max_norm", "must be >= 0");
+        oclnn_graph_release(g);
+    }
+    const oclnn_embedding_options mn = {.max_norm = 1};
+    g = oclnn_graph_create(tu_context());
+    t = oclnn_param(g, "t", 2, vd);
+    ck_assert_ptr_null(oclnn_embedding_ex(g, oclnn_scale(g, t, 2.0f, 0.0f), oclnn_input(g, "i", OCLNN_DTYPE_I32, 1, nd),
+                                          -1, &mn));
+    expect_graph_error(g, "max_norm renormalises the table in place", "[37, 13] must be a param or input");
+    oclnn_graph_release(g);
+    g = oclnn_graph_create(tu_context());
+    t = oclnn_param(g, "t", 2, (const int64_t[]){D, V});
+    ck_assert_ptr_null(oclnn_embedding_ex(g, oclnn_transpose(g, t, 0, 1),
+                                          oclnn_input(g, "i", OCLNN_DTYPE_I32, 1, nd), -1, &mn));
+    expect_graph_error(g, "max_norm renormalises the table in place", "must be a param or input");
+    oclnn_graph_release(g);
 }
 END_TEST
 
@@ -335,6 +466,8 @@ int main(void)
     tcase_add_test(tc, test_sparse_entries_and_capacity);
     tcase_add_test(tc, test_huge_table_touches_only_its_rows);
     tcase_add_test(tc, test_bad_inputs);
+    tcase_add_loop_test(tc, test_max_norm_vs_pytorch, 0, 10);
+    tcase_add_test(tc, test_max_norm_bad_ids);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -4,7 +4,10 @@
  * found come out of the device search; our writer's files read back
  * exactly and are byte for byte the committed oclnn_written.* that the
  * script checked with gensim; and every kind of malformed file is a clear
- * error (or, where a policy says so, read as documented). */
+ * error (or, where a policy says so, read as documented). A fastText .bin
+ * trained and saved by gensim (tests/gen/fasttext_fixture.py) gives
+ * gensim's vectors for words in and out of its vocabulary; truncated and
+ * corrupt copies of it are clear errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,6 +414,135 @@ START_TEST(test_invalid_utf8)
 }
 END_TEST
 
+/* ---- fastText .bin (tests/data/fasttext, written by gensim) */
+
+static const char *ft_path(const char *name)
+{
+    static char buf[1024];
+    const char *dir = getenv("OCLNN_TEST_DATA");
+    snprintf(buf, sizeof buf, "%s/fasttext/%s", dir ? dir : "tests/data", name);
+    return buf;
+}
+
+enum { FT_DIM = 12, FT_WORDS = 75 };
+
+/* Every "kind word v1..v12" line of expected.txt against vector_of, to
+ * 1e-5; returns the number of lines. in-vocabulary words are rows (when
+ * within limit words), the others not. */
+static int check_fasttext_vectors(const oclnn_wordvec *wv, int64_t limit)
+{
+    FILE *f = fopen(ft_path("expected.txt"), "r");
+    ck_assert_ptr_nonnull(f);
+    char kind[8], word[128];
+    float want[FT_DIM], got[FT_DIM];
+    int lines = 0, oov = 0;
+    while (fscanf(f, "%7s %127s", kind, word) == 2) {
+        for (int j = 0; j < FT_DIM; j++) ck_assert_int_eq(fscanf(f, "%f", &want[j]), 1);
+        int64_t row = oclnn_wordvec_find(wv, word);
+        if (!strcmp(kind, "oov")) {
+            ck_assert_int_eq(row, -1);
+            oov++;
+        } else if (limit == 0) {
+            ck_assert_msg(row >= 0, "'%s' should be in the vocabulary", word);
+        }
+        TU_OK(oclnn_wordvec_vector_of(wv, word, got));
+        if (row >= 0)
+            ck_assert(memcmp(got, oclnn_wordvec_vectors(wv) + row * FT_DIM, sizeof got) == 0);
+        double err = 0;
+        for (int j = 0; j < FT_DIM; j++) err = fmax(err, fabs((double)got[j] - want[j]));
+        /* With a limit, a cut word gets its n-gram vector, which differs. */
+        if (limit == 0 || row >= 0 || !strcmp(kind, "oov"))
+            ck_assert_msg(err <= 1e-5, "%s '%s': max difference %.3g from gensim", kind, word, err);
+        else
+            ck_assert_msg(err > 1e-4, "'%s' beyond the limit still has its own row's vector", word);
+        lines++;
+    }
+    fclose(f);
+    ck_assert_msg(lines >= 12 && oov >= 6, "expected.txt has %d vectors, %d out of the vocabulary", lines, oov);
+    return lines;
+}
+
+START_TEST(test_fasttext_bin_matches_gensim)
+{
+    oclnn_wordvec *wv = load(ft_path("model.bin"), OCLNN_WORDVEC_AUTO);
+    ck_assert_int_eq(oclnn_wordvec_format_of(wv), OCLNN_WORDVEC_FASTTEXT_BIN);
+    ck_assert_int_eq(oclnn_wordvec_count(wv), FT_WORDS);
+    ck_assert_int_eq(oclnn_wordvec_dim(wv), FT_DIM);
+    check_fasttext_vectors(wv, 0);
+    float v[FT_DIM];
+    ck_assert_int_eq(oclnn_wordvec_vector_of(wv, "", v), OCLNN_ERR_NOT_FOUND); /* "<>": no 3-gram */
+    ck_assert_msg(strstr(oclnn_last_error(), "n-grams of 3..5"), "%s", oclnn_last_error());
+    ck_assert_int_eq(oclnn_wordvec_vector_of(wv, NULL, v), OCLNN_ERR_INVALID_ARG);
+    oclnn_wordvec_release(wv);
+    wv = load(ft_path("model.bin"), OCLNN_WORDVEC_FASTTEXT_BIN);
+    check_fasttext_vectors(wv, 0);
+    oclnn_wordvec_release(wv);
+    oclnn_wordvec_options o = {.limit = 20};
+    TU_OK(oclnn_wordvec_load(ft_path("model.bin"), &o, &wv));
+    ck_assert_int_eq(oclnn_wordvec_count(wv), 20);
+    check_fasttext_vectors(wv, 20);
+    oclnn_wordvec_release(wv);
+    /* other formats: known words are their rows, unknown ones not found */
+    wv = load(data_path("vectors.txt"), OCLNN_WORDVEC_AUTO);
+    float row[DIM];
+    TU_OK(oclnn_wordvec_vector_of(wv, "日本", row));
+    ck_assert(memcmp(row, expected + 28 * DIM, sizeof row) == 0);
+    ck_assert_int_eq(oclnn_wordvec_vector_of(wv, "kings", row), OCLNN_ERR_NOT_FOUND);
+    ck_assert_msg(strstr(oclnn_last_error(), "'kings' is not in the vocabulary"), "%s", oclnn_last_error());
+    oclnn_wordvec_release(wv);
+}
+END_TEST
+
+static void put_i32(char *p, int32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (char)((uint32_t)v >> (8 * i));
+}
+
+/* Cut and damaged copies of model.bin. Layout: 8-byte header, 56-byte
+ * arguments, 28-byte dictionary header at 64, entries from 92 ("walker"
+ * first), the quantisation byte, the input matrix (16-byte size, then
+ * (75 + 2000) x 12 f32), the output's byte, size and 75 x 12 f32. */
+START_TEST(test_fasttext_bin_corrupt)
+{
+    char *bin;
+    size_t n = read_all(ft_path("model.bin"), &bin);
+    size_t out_part = 1 + 16 + (size_t)FT_WORDS * FT_DIM * 4, in_rows = (size_t)(FT_WORDS + 2000) * FT_DIM * 4;
+    size_t quant = n - out_part - in_rows - 16 - 1;
+    const oclnn_wordvec_format A = OCLNN_WORDVEC_AUTO;
+    expect_error(bin, 6, OCLNN_WORDVEC_FASTTEXT_BIN, OCLNN_ERR_FORMAT, "truncated fastText .bin", "the header");
+    expect_error(bin, 30, A, OCLNN_ERR_FORMAT, "truncated", "the arguments block");
+    expect_error(bin, 70, A, OCLNN_ERR_FORMAT, "truncated", "the dictionary header");
+    expect_error(bin, 97, A, OCLNN_ERR_FORMAT, "truncated", "dictionary entry 1 of 75");
+    expect_error(bin, quant + 10, A, OCLNN_ERR_FORMAT, "truncated", "the input matrix's size");
+    expect_error(bin, quant + 5000, A, OCLNN_ERR_FORMAT, "truncated", "the input matrix (2075 x 12)");
+    expect_error(bin, n - 3, A, OCLNN_ERR_FORMAT, "not a valid fastText .bin", "output matrix");
+    char *bad = malloc(n);
+    memcpy(bad, bin, n);
+    put_i32(bad + 4, 13);
+    expect_error(bad, n, A, OCLNN_ERR_FORMAT, "not a valid fastText .bin", "version 13");
+    memcpy(bad, bin, n);
+    bad[92 + 7 + 8] = 1; /* "walker" a label */
+    expect_error(bad, n, A, OCLNN_ERR_FORMAT, "dictionary entry 1 has type 1", NULL);
+    memcpy(bad, bin, n);
+    put_i32(bad + 68, 74); /* nwords 74 of 75 entries, no labels */
+    expect_error(bad, n, A, OCLNN_ERR_FORMAT, "dictionary of 75 entries, 74 words", NULL);
+    memcpy(bad, bin, n);
+    bad[quant] = 1;
+    expect_error(bad, n, A, OCLNN_ERR_UNSUPPORTED, "quantised fastText model (.ftz)", NULL);
+    memcpy(bad, bin, n);
+    put_i32(bad + quant + 1, 2076);
+    expect_error(bad, n, A, OCLNN_ERR_FORMAT, "input matrix 2076 x 12", NULL);
+    memcpy(bad, bin, n);
+    put_i32(bad + 84, 10); /* pruneidx_size (int64) 10 */
+    put_i32(bad + 88, 0);
+    expect_error(bad, n, A, OCLNN_ERR_UNSUPPORTED, "pruned", NULL);
+    EXPECT("2 3\na 1 2 3\nb 4 5 6\n", OCLNN_WORDVEC_FASTTEXT_BIN, OCLNN_ERR_FORMAT, "not a valid fastText .bin",
+           "magic number");
+    free(bad);
+    free(bin);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("wordvec");
@@ -429,6 +561,8 @@ int main(void)
     tcase_add_test(tc, test_duplicates);
     tcase_add_test(tc, test_truncated_binary);
     tcase_add_test(tc, test_invalid_utf8);
+    tcase_add_test(tc, test_fasttext_bin_matches_gensim);
+    tcase_add_test(tc, test_fasttext_bin_corrupt);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -4,7 +4,8 @@
  * with gradients; oclnn_knn_search is a host-level call that searches a
  * table of any size in chunks on the device. Word-vector files
  * (src/io/wordvec.c) are read into one contiguous f32 [count, dim] array,
- * ready to upload as an embedding table. */
+ * ready to upload as an embedding table; fastText .bin models are read by
+ * src/io/fasttext.c. */
 #ifndef OCLNN_EMBEDDINGS_H
 #define OCLNN_EMBEDDINGS_H
 
@@ -68,10 +69,24 @@ oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t 
  *   WORD2VEC_TEXT    header "count dim", then "word v1 ... vdim" per line;
  *   FASTTEXT_VEC     fastText's .vec: the same as WORD2VEC_TEXT (a trailing
  *                    space per line is fine);
- *   GLOVE            no header; dim is taken from the first line.
- * AUTO detects: a first line of exactly two integers is a header, then a
- * first record that parses as text means text, else binary; no header
- * means GloVe (a GloVe file of dim 1 whose first word is an integer is
+ *   GLOVE            no header; dim is taken from the first line;
+ *   FASTTEXT_BIN     fastText's binary model (.bin, as fastText's
+ *                    save_model and gensim's save_facebook_model write it:
+ *                    magic 793712314, version 12 (11 too), the arguments,
+ *                    the dictionary, the input matrix of the words' and
+ *                    `bucket` character n-gram rows). A word's vector is
+ *                    fastText's: the mean of its own row and its n-gram
+ *                    rows (what fastText's .vec and gensim's wv hold); the
+ *                    n-gram rows are kept so oclnn_wordvec_vector_of gives
+ *                    words outside the vocabulary a vector. Labels of
+ *                    supervised models are skipped. Quantised models (.ftz)
+ *                    and pruned dictionaries are OCLNN_ERR_UNSUPPORTED; a
+ *                    truncated file, a bad magic, version, size or entry is
+ *                    OCLNN_ERR_FORMAT naming the part. limit keeps the
+ *                    first limit words (the others become out-of-vocabulary).
+ * AUTO detects: fastText's magic number means FASTTEXT_BIN; otherwise a
+ * first line of exactly two integers is a header, then a first record that
+ * parses as text means text, else binary; no header means GloVe (a GloVe file of dim 1 whose first word is an integer is
  * misread as a header: name the format). Fields are separated by runs of
  * spaces or tabs; "\r\n" line ends are accepted; numbers are parsed as C's
  * strtof does (nan and inf included). The file is streamed once; vectors
@@ -96,7 +111,8 @@ typedef enum oclnn_wordvec_format {
     OCLNN_WORDVEC_WORD2VEC_BINARY,
     OCLNN_WORDVEC_WORD2VEC_TEXT,
     OCLNN_WORDVEC_FASTTEXT_VEC,
-    OCLNN_WORDVEC_GLOVE
+    OCLNN_WORDVEC_GLOVE,
+    OCLNN_WORDVEC_FASTTEXT_BIN
 } oclnn_wordvec_format;
 enum { OCLNN_WORDVEC_DUP_ERROR = 0, OCLNN_WORDVEC_DUP_KEEP_FIRST = 1 };
 enum { OCLNN_WORDVEC_UTF8_ERROR = 0, OCLNN_WORDVEC_UTF8_REPLACE = 1 };
@@ -126,6 +142,14 @@ const char *oclnn_wordvec_word(const oclnn_wordvec *wv, int64_t i);
 const char *const *oclnn_wordvec_words(const oclnn_wordvec *wv);
 /* Row of a word (exact bytes), or -1. */
 int64_t oclnn_wordvec_find(const oclnn_wordvec *wv, const char *word);
+
+/* The vector of any word into out [dim]: its row when it is in the
+ * vocabulary (exact bytes); otherwise, for a FASTTEXT_BIN model, the mean
+ * of its character n-gram rows exactly as fastText computes it (n-grams of
+ * minn..maxn UTF-8 characters of "<" word ">", FNV-1a over the bytes taken
+ * as signed, modulo bucket). OCLNN_ERR_NOT_FOUND for an unknown word of
+ * another format, or one without any n-gram (maxn 0, or too short). */
+oclnn_status oclnn_wordvec_vector_of(const oclnn_wordvec *wv, const char *word, float *out);
 
 /* Writes count words and their vectors [count, dim] in a format (AUTO is
  * refused): binary as the original word2vec tool does (a '\n' after each

@@ -92,6 +92,27 @@ oclnn_tensor *oclnn_cast(oclnn_graph *g, oclnn_tensor *x, oclnn_dtype dtype);
  * oclnn_param_set_sparse_grad (train.h). */
 oclnn_tensor *oclnn_embedding(oclnn_graph *g, oclnn_tensor *table, oclnn_tensor *ids, int64_t padding_idx);
 
+/* The same with options (NULL or zeros: exactly oclnn_embedding).
+ *   max_norm > 0: F.embedding's max_norm. At every run, before the lookup,
+ *     each row looked up whose norm_type-norm exceeds max_norm is replaced
+ *     IN THE TABLE by max_norm * row / (norm + 1e-7) (as PyTorch's
+ *     embedding_renorm_: the param changes, once per run, however often the
+ *     id repeats; padding_idx's row too); the lookup then reads the
+ *     renormalised rows. The gradient is the plain lookup's, as if the
+ *     renormalised table were the weight. Because the table is written, it
+ *     must be a param or input (or a contiguous slice of one); an op that
+ *     reads the table elsewhere in the graph sees it before or after the
+ *     renorm according to the execution order, as in PyTorch.
+ *   norm_type: p of the norm, 0 means 2 (PyTorch's default); INFINITY is
+ *     max |x|. The norm is computed in f32 (PyTorch: f32 norm, f64 scale).
+ * Negative or NaN values are a graph error. */
+typedef struct oclnn_embedding_options {
+    float max_norm;  /* 0: none */
+    float norm_type; /* 0: 2 */
+} oclnn_embedding_options;
+oclnn_tensor *oclnn_embedding_ex(oclnn_graph *g, oclnn_tensor *table, oclnn_tensor *ids, int64_t padding_idx,
+                                 const oclnn_embedding_options *options);
+
 /* ---- GEMM family (src/ops/gemm.c), CLBlast underneath.
  * matmul: [M,K]x[K,N] -> [M,N]; with 3+ dims the leading dims are a batch
  * (equal in both, or 1 in one of them is not supported: give equal batches).

@@ -1,4 +1,5 @@
-/* Word-vector files: word2vec binary and text, fastText .vec, GloVe text.
+/* Word-vector files: word2vec binary and text, fastText .vec, GloVe text
+ * (fastText's .bin is read by src/io/fasttext.c).
  * See include/oclnn/embeddings.h for the formats and the error policies.
  *
  * The file is streamed once through stdio: text line by line (getline),
@@ -8,7 +9,7 @@
  * goes into an open-addressing hash table as it is read, which is also
  * how duplicates are found. */
 #include "core/error.h"
-#include "oclnn/embeddings.h"
+#include "io/wordvec_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -17,15 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct oclnn_wordvec {
-    int64_t count, dim, cap;
-    oclnn_wordvec_format format;
-    float *vectors;          /* [cap, dim], count used */
-    char **words;            /* [cap] */
-    int64_t *table;          /* hash slots: row or -1; size nslots (power of two) */
-    int64_t nslots;
-};
 
 /* ---- hash table (FNV-1a) */
 
@@ -124,21 +116,7 @@ static char *word_copy(const char *s, size_t n, int replace, int *bad)
     return out;
 }
 
-/* ---- reader state */
-
-typedef struct reader {
-    const char *path;
-    FILE *f;
-    oclnn_wordvec *wv;
-    oclnn_wordvec_options opt;
-    int64_t header_count; /* -1: no header */
-    int64_t file_bytes;
-    char *line;
-    size_t line_cap;
-    int64_t lineno;
-} reader;
-
-static oclnn_status oom(const reader *r) { return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec: %s: out of host memory", r->path); }
+oclnn_status wordvec_oom(const reader *r) { return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec: %s: out of host memory", r->path); }
 
 /* Room for one more row. */
 static oclnn_status grow(reader *r)
@@ -153,12 +131,12 @@ static oclnn_status grow(reader *r)
     if (r->opt.limit > 0 && want > r->opt.limit) want = r->opt.limit;
     int64_t per_row = wv->dim * (wv->format == OCLNN_WORDVEC_WORD2VEC_BINARY ? 4 : 2);
     if (!wv->cap && want > cap && want <= r->file_bytes / per_row + 1) cap = want;
-    if (cap > (int64_t)(SIZE_MAX / sizeof(float)) / wv->dim) return oom(r);
+    if (cap > (int64_t)(SIZE_MAX / sizeof(float)) / wv->dim) return wordvec_oom(r);
     float *v = realloc(wv->vectors, sizeof(float) * (size_t)(cap * wv->dim));
-    if (!v) return oom(r);
+    if (!v) return wordvec_oom(r);
     wv->vectors = v;
     char **w = realloc(wv->words, sizeof(char *) * (size_t)cap);
-    if (!w) return oom(r);
+    if (!w) return wordvec_oom(r);
     wv->words = w;
     wv->cap = cap;
     return OCLNN_OK;
@@ -167,7 +145,7 @@ static oclnn_status grow(reader *r)
 /* Adds the word (n bytes; the vector is already in row count) unless it
  * is a duplicate that is skipped. where follows the path in messages:
  * ":12" (a line) or ": word 7 (byte 345)". */
-static oclnn_status add_word(reader *r, const char *s, size_t n, const char *where)
+oclnn_status wordvec_add_word(reader *r, const char *s, size_t n, const char *where)
 {
     oclnn_wordvec *wv = r->wv;
     if (n == 0) return oclnn_fail(OCLNN_ERR_FORMAT, "wordvec: %s%s: empty word", r->path, where);
@@ -177,10 +155,10 @@ static oclnn_status add_word(reader *r, const char *s, size_t n, const char *whe
         return oclnn_fail(OCLNN_ERR_FORMAT,
                           "wordvec: %s%s: the word is not valid UTF-8 (OCLNN_WORDVEC_UTF8_REPLACE reads it with "
                           "U+FFFD for the bad bytes)", r->path, where);
-    if (!w) return oom(r);
+    if (!w) return wordvec_oom(r);
     if ((wv->count + 1) * 2 > wv->nslots && !rehash(wv, wv->nslots ? wv->nslots * 2 : 2048)) {
         free(w);
-        return oom(r);
+        return wordvec_oom(r);
     }
     int64_t slot = find_slot(wv, w);
     if (wv->table[slot] >= 0) {
@@ -297,7 +275,7 @@ static oclnn_status read_text(reader *r)
         if (!want) { /* GloVe: count the fields of the first row */
             char *copy = strdup(r->line);
             if (!copy) {
-                s = oom(r);
+                s = wordvec_oom(r);
                 break;
             }
             int64_t c = 0;
@@ -321,7 +299,7 @@ static oclnn_status read_text(reader *r)
             fields = malloc(sizeof *fields * (size_t)(want + 1));
             nf_cap = want;
             if (!fields) {
-                s = oom(r);
+                s = wordvec_oom(r);
                 break;
             }
         }
@@ -341,7 +319,7 @@ static oclnn_status read_text(reader *r)
         if (s) break;
         char where[64];
         snprintf(where, sizeof where, ":%lld", (long long)r->lineno);
-        if ((s = add_word(r, fields[0], strlen(fields[0]), where))) break;
+        if ((s = wordvec_add_word(r, fields[0], strlen(fields[0]), where))) break;
         rows++;
     }
     /* Anything but blank lines after the header's count is an error. */
@@ -365,7 +343,7 @@ static oclnn_status read_binary(reader *r)
     size_t wcap = 64, vbytes = (size_t)wv->dim * 4;
     char *word = malloc(wcap);
     unsigned char *buf = malloc(vbytes);
-    oclnn_status s = word && buf ? OCLNN_OK : oom(r);
+    oclnn_status s = word && buf ? OCLNN_OK : wordvec_oom(r);
     for (int64_t rows = 0; rows < limit && !s; rows++) {
         long at = ftell(r->f);
         char where[96];
@@ -377,7 +355,7 @@ static oclnn_status read_binary(reader *r)
             if (n + 1 >= wcap) {
                 char *w = realloc(word, wcap *= 2);
                 if (!w) {
-                    s = oom(r);
+                    s = wordvec_oom(r);
                     break;
                 }
                 word = w;
@@ -412,7 +390,7 @@ static oclnn_status read_binary(reader *r)
             uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
             memcpy(&row[j], &u, 4);
         }
-        s = add_word(r, word, n, where);
+        s = wordvec_add_word(r, word, n, where);
     }
     free(word);
     free(buf);
@@ -453,7 +431,7 @@ oclnn_status oclnn_wordvec_load(const char *path, const oclnn_wordvec_options *o
     if (!path || !out) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_wordvec_load: NULL argument");
     reader r = {.path = path, .header_count = -1};
     if (options) r.opt = *options;
-    if (r.opt.format < OCLNN_WORDVEC_AUTO || r.opt.format > OCLNN_WORDVEC_GLOVE || r.opt.limit < 0 ||
+    if (r.opt.format < OCLNN_WORDVEC_AUTO || r.opt.format > OCLNN_WORDVEC_FASTTEXT_BIN || r.opt.limit < 0 ||
         (r.opt.duplicates != OCLNN_WORDVEC_DUP_ERROR && r.opt.duplicates != OCLNN_WORDVEC_DUP_KEEP_FIRST) ||
         (r.opt.invalid_utf8 != OCLNN_WORDVEC_UTF8_ERROR && r.opt.invalid_utf8 != OCLNN_WORDVEC_UTF8_REPLACE))
         return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_wordvec_load %s: bad options (format %d, limit %lld, "
@@ -465,8 +443,21 @@ oclnn_status oclnn_wordvec_load(const char *path, const oclnn_wordvec_options *o
     if (fseek(r.f, 0, SEEK_END) == 0) r.file_bytes = ftell(r.f);
     rewind(r.f);
     r.wv = calloc(1, sizeof *r.wv);
-    oclnn_status s = r.wv ? OCLNN_OK : oom(&r);
+    oclnn_status s = r.wv ? OCLNN_OK : wordvec_oom(&r);
     oclnn_wordvec_format fmt = r.opt.format;
+
+    /* fastText's .bin starts with its magic number (no text file does). */
+    unsigned char magic[4] = {0};
+    size_t nmagic = s ? 0 : fread(magic, 1, 4, r.f);
+    rewind(r.f);
+    int ftbin = nmagic == 4 && !memcmp(magic, "\xba\x16\x4f\x2f", 4); /* 793712314 */
+    if (!s && (fmt == OCLNN_WORDVEC_FASTTEXT_BIN || (fmt == OCLNN_WORDVEC_AUTO && ftbin))) {
+        s = wordvec_read_fasttext(&r);
+        fclose(r.f);
+        if (s) oclnn_wordvec_release(r.wv);
+        else *out = r.wv;
+        return s;
+    }
 
     /* The first line: a header, or (GloVe) the first row. */
     int got = s ? 1 : next_line(&r);
@@ -524,6 +515,7 @@ void oclnn_wordvec_release(oclnn_wordvec *wv)
     free(wv->words);
     free(wv->vectors);
     free(wv->table);
+    free(wv->ngrams);
     free(wv);
 }
 
