@@ -18,6 +18,8 @@ static const cli_command commands[] = {
     {"embed", "sentence embeddings of texts (BERT, e.g. all-MiniLM-L6-v2)", cmd_embed},
     {"similarity", "cosine similarity of two texts' sentence embeddings", cmd_similarity},
     {"search", "semantic search: rank a corpus's lines by similarity to queries", cmd_search},
+    {"similar-images", "image search with SimpleCNN embeddings: precision@k vs raw pixels, PNG grid",
+     cmd_similar_images},
     {"finetune", "fine-tune BERT for text classification (finetune bert --train T.tsv --test V.tsv)", cmd_finetune},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
@@ -33,7 +35,7 @@ static void print_usage(FILE *out)
             "\n"
             "commands:\n",
             OCLNN_VERSION_STRING);
-    for (int i = 0; i < ncommands; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < ncommands; i++) fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n"
             "Commands that run kernels take --device D: gpu, cpu, P:D (as listed by\n"
