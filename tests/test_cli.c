@@ -969,6 +969,7 @@ START_TEST(similar_images_precision_and_png)
         {weights, dir, "--png /nonexistent-dir/g.png", 1, "/nonexistent-dir/g.png", "folder"},
         {weights, dir, "--png", 2, "--png", "--png"},
         {weights, dir, "--queries 0", 2, "--queries", "--queries"},
+        {weights, dir, "--queries 100000 --png g.png", 2, "100000 queries", "pixels"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char w[1100], d[1100];

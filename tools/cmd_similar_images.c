@@ -24,6 +24,15 @@ enum { SCALE = 2, FRAME = 3, GAP = 4, QUERY_GAP = 16, CELL = 28 * SCALE + 2 * FR
 static const unsigned char BACKGROUND[3] = {255, 255, 255}, QUERY[3] = {40, 90, 220}, RIGHT[3] = {0, 170, 0},
                            WRONG[3] = {220, 0, 0};
 
+/* A grid of at most this many pixels (768 MiB of RGB). */
+#define MAX_GRID_PIXELS ((double)(1 << 28))
+
+static void grid_size(long long k, long long nrows, double *width, double *height)
+{
+    *width = 2 * GAP + QUERY_GAP + (double)(k + 1) * CELL + (double)(k - 1) * GAP;
+    *height = GAP + (double)nrows * (CELL + GAP);
+}
+
 /* The error to print when path cannot take a file, or NULL; checked before
  * the work so that a typo does not cost a run. */
 static const char *png_path_problem(const char *path, char *buf, size_t size)
@@ -63,7 +72,9 @@ static void draw_cell(unsigned char *rgb, int width, int x0, int y0, const float
 static int write_grid(const char *path, const oclnn_dataset *d, const int64_t *queries, int nq,
                       const int32_t *neighbours, int k)
 {
-    int width = 2 * GAP + QUERY_GAP + (k + 1) * CELL + (k - 1) * GAP, height = GAP + nq * (CELL + GAP);
+    double w, h;
+    grid_size(k, nq, &w, &h);
+    int width = (int)w, height = (int)h;
     unsigned char *rgb = malloc((size_t)width * (size_t)height * 3);
     png_bytep *rows = malloc((size_t)height * sizeof *rows);
     FILE *f = rgb && rows ? fopen(path, "wb") : NULL;
@@ -145,6 +156,11 @@ int cmd_similar_images(int argc, char **argv)
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc >= 0) return rc;
     if (!weights) return cli_usage_error("similar-images", "--weights FILE is required");
+    double width, height;
+    grid_size(k, nqueries ? nqueries : MAX_CLASSES, &width, &height);
+    if (png && width * height > MAX_GRID_PIXELS)
+        return cli_usage_error("similar-images", "--png: a grid of %lld queries and %lld neighbours would be %.0fx%.0f "
+                               "pixels; ask for fewer --queries or a smaller --k", nqueries, k, width, height);
     char buf[4096];
     const char *problem = png ? png_path_problem(png, buf, sizeof buf) : NULL;
     if (problem) {
