@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   ocl-icd-opencl-dev opencl-c-headers pocl-opencl-icd clinfo
   libclblast-dev check zlib1g-dev libcjson-dev
-  libutf8proc-dev
+  libutf8proc-dev libpng-dev
   dataset-fashion-mnist
 )
 

@@ -5,9 +5,11 @@
  * timing assertions: only that the benchmark runs and reports. */
 #include <check.h>
 #include <math.h>
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1003,6 +1005,194 @@ START_TEST(wordvec_eval_matches_gensim)
 }
 END_TEST
 
+/* ---- similar-images on 30 made-up 28x28 images: image i has label
+ * i % 10 and a 4x4 square at its label's own place, of brightness 150, 200
+ * or 250 (i / 10). By raw pixels an image's two nearest others are the two
+ * of its label (cosine 1, small distance), and every third neighbour has
+ * another label: precision@3 is exactly 2/3 by cosine and by distance. */
+enum { SI_N = 30 };
+/* The grid layout promised by 'similar-images --help'. */
+enum { SI_SCALE = 2, SI_FRAME = 3, SI_GAP = 4, SI_QUERY_GAP = 16, SI_CELL = 28 * SI_SCALE + 2 * SI_FRAME };
+
+static unsigned char si_images[SI_N][28][28];
+
+static void write_idx(const char *dir, const char *name, int ndim, const uint32_t *dims, const void *data, size_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char head[4] = {0, 0, 0x08, (unsigned char)ndim};
+    fwrite(head, 1, 4, f);
+    for (int d = 0; d < ndim; d++) {
+        unsigned char be[4] = {dims[d] >> 24, dims[d] >> 16 & 255, dims[d] >> 8 & 255, dims[d] & 255};
+        fwrite(be, 1, 4, f);
+    }
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_si_data(const char *dir)
+{
+    unsigned char labels[SI_N];
+    memset(si_images, 0, sizeof si_images);
+    for (int i = 0; i < SI_N; i++) {
+        int c = labels[i] = (unsigned char)(i % 10), top = 4 + 12 * (c / 5), left = 2 + 5 * (c % 5);
+        for (int y = top; y < top + 4; y++)
+            for (int x = left; x < left + 4; x++) si_images[i][y][x] = (unsigned char)(150 + 50 * (i / 10));
+    }
+    write_idx(dir, "t10k-images-idx3-ubyte", 3, (const uint32_t[]){SI_N, 28, 28}, si_images, sizeof si_images);
+    write_idx(dir, "t10k-labels-idx1-ubyte", 1, (const uint32_t[]){SI_N}, labels, sizeof labels);
+}
+
+typedef struct png_image_rgb {
+    png_uint_32 width, height;
+    unsigned char *rgb;
+} png_image_rgb;
+
+static png_image_rgb read_png(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    ck_assert(png && info);
+    png_image_rgb im = {0};
+    ck_assert_msg(!setjmp(png_jmpbuf(png)), "%s: not a readable PNG", path);
+    png_init_io(png, f);
+    png_read_info(png, info);
+    im.width = png_get_image_width(png, info);
+    im.height = png_get_image_height(png, info);
+    ck_assert_int_eq(png_get_color_type(png, info), PNG_COLOR_TYPE_RGB);
+    ck_assert_int_eq(png_get_bit_depth(png, info), 8);
+    im.rgb = malloc((size_t)im.width * im.height * 3);
+    ck_assert_ptr_nonnull(im.rgb);
+    for (png_uint_32 y = 0; y < im.height; y++) png_read_row(png, im.rgb + (size_t)y * im.width * 3, NULL);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return im;
+}
+
+static int pixel_is(const png_image_rgb *im, int x, int y, int r, int g, int b)
+{
+    const unsigned char *p = im->rgb + ((size_t)y * im->width + (size_t)x) * 3;
+    return p[0] == r && p[1] == g && p[2] == b;
+}
+
+/* The cell at (x0, y0) shows image i (every pixel, at 2x) in a frame of rgb. */
+static void check_cell(const png_image_rgb *im, int x0, int y0, int i, const int rgb[3], const char *what)
+{
+    ck_assert_msg(pixel_is(im, x0, y0, rgb[0], rgb[1], rgb[2]) &&
+                      pixel_is(im, x0 + SI_CELL - 1, y0 + SI_CELL - 1, rgb[0], rgb[1], rgb[2]),
+                  "%s: frame is not %d,%d,%d", what, rgb[0], rgb[1], rgb[2]);
+    for (int y = 0; y < 28 * SI_SCALE; y++)
+        for (int x = 0; x < 28 * SI_SCALE; x++) {
+            int v = si_images[i][y / SI_SCALE][x / SI_SCALE];
+            ck_assert_msg(pixel_is(im, x0 + SI_FRAME + x, y0 + SI_FRAME + y, v, v, v), "%s: pixel %d,%d is not %d",
+                          what, x, y, v);
+        }
+}
+
+START_TEST(similar_images_precision_and_png)
+{
+    char dir[] = "/tmp/oclnn-cli-images-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    write_si_data(dir);
+    char weights[1100], png[1100], args[4096];
+    snprintf(weights, sizeof weights, "%s/w.safetensors", dir);
+    snprintf(png, sizeof png, "%s/grid.png", dir);
+    tu_write_simple_cnn_weights(weights, 1000);
+    for (int pass = 0; pass < 2; pass++) { /* the first image of each class; --queries 2 */
+        snprintf(args, sizeof args, "similar-images --weights %s --data %s --k 3 --png %s %s %s", weights, dir, png,
+                 pass ? "--queries 2" : "", device_arg());
+        run_result r = run(args);
+        ck_assert_msg(r.status == 0, "oclnn %s exited %d: %s", args, r.status, r.err);
+        ck_assert_msg(strstr(r.out, "result: k=3 images=30 cnn_cosine=") &&
+                          strstr(r.out, "pixels_cosine=0.6667 pixels_euclidean=0.6667 seconds="),
+                      "stdout: %s", r.out);
+        ck_assert_msg(strstr(r.out, "\n9       "), "no per-class rows: %s", r.out);
+        /* the listed neighbours are what the grid shows */
+        int nrows = pass ? 2 : 10;
+        png_image_rgb im = read_png(png);
+        ck_assert_int_eq(im.width, 2 * SI_GAP + SI_QUERY_GAP + 4 * SI_CELL + 2 * SI_GAP);
+        ck_assert_int_eq(im.height, SI_GAP + nrows * (SI_CELL + SI_GAP));
+        ck_assert(pixel_is(&im, 0, 0, 255, 255, 255));
+        const char *line = strstr(r.out, "as 'index (label)':\n");
+        ck_assert_ptr_nonnull(line);
+        for (int row = 0; row < nrows; row++) {
+            line = strchr(line, '\n') + 1;
+            int q, ql, nb[3], nl[3];
+            ck_assert_msg(sscanf(line, "%d (%d): %d (%d) %d (%d) %d (%d)", &q, &ql, &nb[0], &nl[0], &nb[1], &nl[1],
+                                 &nb[2], &nl[2]) == 8, "bad line: %s", line);
+            ck_assert_int_eq(q, row); /* image i is the first of label i, and --queries 2 takes 0 and 1 */
+            int y0 = SI_GAP + row * (SI_CELL + SI_GAP), blue[3] = {40, 90, 220}, green[3] = {0, 170, 0},
+                red[3] = {220, 0, 0};
+            check_cell(&im, SI_GAP, y0, q, blue, "query");
+            for (int j = 0; j < 3; j++) {
+                ck_assert(nb[j] >= 0 && nb[j] < SI_N && nb[j] != q && nl[j] == nb[j] % 10);
+                check_cell(&im, SI_GAP + SI_CELL + SI_QUERY_GAP + j * (SI_CELL + SI_GAP), y0, nb[j],
+                           nl[j] == ql ? green : red, "neighbour");
+            }
+        }
+        free(im.rgb);
+        run_free(&r);
+    }
+
+    /* errors: one line naming what is wrong */
+    char other[1100], folder_png[1100];
+    snprintf(other, sizeof other, "%s/other.safetensors", dir);
+    tu_write_simple_cnn_weights(other, 500);
+    snprintf(folder_png, sizeof folder_png, "%s", dir);
+    const struct {
+        const char *weights, *data, *extra;
+        int status;
+        const char *mention, *mention2;
+    } cases[] = {
+        {"/nonexistent/w.safetensors", dir, "", 1, "/nonexistent/w.safetensors", "embed"},
+        {"%s/safetensors/bad_json.safetensors", dir, "", 1, "bad_json", "embed"},
+        {other, dir, "", 1, "'fc1.weight'", "[500, 3136]"},
+        {"%s/rnn_model/lstm_l2.safetensors", dir, "", 1, "'conv1.weight'", "missing"},
+        {weights, "/nonexistent-data", "", 1, "/nonexistent-data", "t10k-images"},
+        {weights, "%s/idx/mnist-ok", "", 1, "2x2", "28x28"},
+        {weights, dir, "--k 0", 2, "--k", "1023"},
+        {weights, dir, "--k 1024", 2, "--k", "1023"},
+        {weights, dir, "--k 30", 2, "--k 30", "30 test images"},
+        {weights, dir, "--png /nonexistent-dir/g.png", 1, "/nonexistent-dir/g.png", "folder"},
+        {weights, dir, "--png", 2, "--png", "--png"},
+        {weights, dir, "--queries 0", 2, "--queries", "--queries"},
+        {weights, dir, "--queries 100000 --png g.png", 2, "100000 queries", "pixels"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char w[1100], d[1100];
+        snprintf(w, sizeof w, cases[i].weights, data_dir());
+        snprintf(d, sizeof d, cases[i].data, data_dir());
+        snprintf(args, sizeof args, "similar-images --weights %s --data %s %s %s", w, d, cases[i].extra, device_arg());
+        run_result r = run(args);
+        ck_assert_msg(r.status == cases[i].status, "oclnn %s exited %d, not %d: %s", args, r.status, cases[i].status,
+                      r.err);
+        ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, cases[i].mention) && strstr(r.err, cases[i].mention2),
+                      "oclnn %s: stderr lacks '%s' / '%s': %s", args, cases[i].mention, cases[i].mention2, r.err);
+        run_free(&r);
+    }
+    snprintf(args, sizeof args, "similar-images --weights %s --data %s --png %s", weights, dir, folder_png);
+    run_result r = run(args);
+    ck_assert_msg(r.status == 1 && strstr(r.err, "is a folder"), "exit %d: %s", r.status, r.err);
+    run_free(&r);
+    r = run("similar-images --data /x");
+    ck_assert_msg(r.status == 2 && strstr(r.err, "--weights"), "exit %d: %s", r.status, r.err);
+    run_free(&r);
+    char path[1200];
+    const char *files[] = {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "w.safetensors", "other.safetensors",
+                           "grid.png"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        ck_assert_msg(remove(path) == 0, "%s was not there", path);
+    }
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -1025,6 +1215,7 @@ int main(void)
     tcase_add_test(tc, bert_embed_similarity_search);
     tcase_add_test(tc, wordvec_nearest_analogy);
     tcase_add_test(tc, wordvec_eval_matches_gensim);
+    tcase_add_test(tc, similar_images_precision_and_png);
     suite_add_tcase(s, tc);
     printf("oclnn binary under test: %s\n", cli_path());
     return tu_run_suite(s);

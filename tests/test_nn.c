@@ -62,29 +62,6 @@ static char *data_path(const char *rel)
     return buf;
 }
 
-/* The weights of tests/gen/simple_cnn_fixture.py, by the same formula. */
-static void write_formula_weights(const char *path)
-{
-    const char *names[] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
-                           "fc1.weight",   "fc1.bias",   "fc2.weight",   "fc2.bias"};
-    const int64_t shapes[8][4] = {{32, 1, 5, 5}, {32}, {64, 32, 5, 5}, {64}, {1000, 3136}, {1000}, {10, 1000}, {10}};
-    const int ndims[8] = {4, 1, 4, 1, 2, 1, 2, 1};
-    const double fan_in[8] = {25, 25, 800, 800, 3136, 3136, 1000, 1000};
-    oclnn_st_tensor t[8];
-    for (int p = 0; p < 8; p++) {
-        size_t n = 1;
-        for (int d = 0; d < ndims[p]; d++) n *= (size_t)shapes[p][d];
-        float *v = malloc(n * sizeof *v);
-        double bound = 1.0 / sqrt(fan_in[p]);
-        for (size_t k = 0; k < n; k++) v[k] = (float)(bound * sin(0.731 * (double)k + 0.377 * p + 0.1));
-        t[p] = (oclnn_st_tensor){.name = (char *)names[p], .dtype = OCLNN_DTYPE_F32, .ndim = ndims[p],
-                                 .nbytes = n * sizeof *v, .data = v};
-        memcpy(t[p].shape, shapes[p], sizeof shapes[p]);
-    }
-    TU_OK(oclnn_safetensors_save(path, t, 8, NULL, NULL, 0));
-    for (int p = 0; p < 8; p++) free(t[p].data);
-}
-
 START_TEST(test_simple_cnn_matches_pytorch)
 {
     char weights[] = "/tmp/oclnn-weights-XXXXXX", out[] = "/tmp/oclnn-out-XXXXXX";
@@ -92,7 +69,7 @@ START_TEST(test_simple_cnn_matches_pytorch)
     ck_assert(fd1 >= 0 && fd2 >= 0);
     close(fd1);
     close(fd2);
-    write_formula_weights(weights);
+    tu_write_simple_cnn_weights(weights, 1000);
     const char *fixture = data_path("simple_cnn/forward.safetensors");
     TU_OK(oclnn_simple_cnn_forward_file(tu_context(), weights, fixture, out));
     oclnn_safetensors *want, *got;
@@ -121,7 +98,7 @@ START_TEST(test_bad_forward_input_is_a_clear_error)
     char weights[] = "/tmp/oclnn-weights-XXXXXX";
     int fd = mkstemp(weights);
     close(fd);
-    write_formula_weights(weights);
+    tu_write_simple_cnn_weights(weights, 1000);
     /* the weights file has no tensor named "input" */
     ck_assert_int_eq(oclnn_simple_cnn_forward_file(tu_context(), weights, weights, "/tmp/never-written"),
                      OCLNN_ERR_SHAPE);
@@ -131,6 +108,52 @@ START_TEST(test_bad_forward_input_is_a_clear_error)
                                                    data_path("simple_cnn/forward.safetensors"), "/tmp/never"),
                      OCLNN_OK);
     ck_assert_msg(strstr(oclnn_last_error(), "conv1.weight"), "%s", oclnn_last_error());
+    remove(weights);
+}
+END_TEST
+
+/* oclnn_simple_cnn_embed is PyTorch's relu(fc1(...)) of the fixture
+ * (tests/gen/simple_cnn_fixture.py), also through full and padded batches:
+ * 503 images are the 3 fixture images over and over. */
+START_TEST(test_simple_cnn_embed_is_fc1_relu)
+{
+    char weights[] = "/tmp/oclnn-weights-XXXXXX";
+    int fd = mkstemp(weights);
+    close(fd);
+    tu_write_simple_cnn_weights(weights, 1000);
+    oclnn_safetensors *fx;
+    TU_OK(oclnn_safetensors_load(data_path("simple_cnn/forward.safetensors"), &fx));
+    const oclnn_st_tensor *in = oclnn_safetensors_find(fx, "input"), *want = oclnn_safetensors_find(fx, "fc1_relu");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_int_eq(want->shape[1], OCLNN_SIMPLE_CNN_EMBEDDING);
+    const int64_t n = 503, dim = OCLNN_SIMPLE_CNN_EMBEDDING;
+    float *images = malloc((size_t)n * 784 * sizeof *images), *e = malloc((size_t)(n * dim) * sizeof *e);
+    for (int64_t i = 0; i < n; i++) memcpy(images + i * 784, (const float *)in->data + (i % 3) * 784, 784 * 4);
+    TU_OK(oclnn_simple_cnn_embed(tu_context(), weights, images, n, e));
+    const float *ref = want->data;
+    double max_err = 0, max_ref = 0;
+    int zeros = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < dim; j++) {
+            float got = e[i * dim + j], r = ref[(i % 3) * dim + j];
+            ck_assert_msg(got >= 0, "embedding[%lld][%lld] = %g < 0: no ReLU", (long long)i, (long long)j, got);
+            zeros += got == 0;
+            max_err = fmax(max_err, fabs((double)got - r));
+            max_ref = fmax(max_ref, fabs((double)r));
+        }
+    ck_assert_msg(max_err <= 1e-4 * max_ref, "max |oclnn - pytorch| = %g, max |pytorch| = %g", max_err, max_ref);
+    ck_assert_msg(zeros > n * dim / 4, "only %d zeros: not after the ReLU", zeros);
+
+    /* another model's file: the mismatched tensor is named, nothing runs */
+    tu_write_simple_cnn_weights(weights, 500);
+    ck_assert_int_eq(oclnn_simple_cnn_embed(tu_context(), weights, images, 3, e), OCLNN_ERR_SHAPE);
+    ck_assert_msg(strstr(oclnn_last_error(), "'fc1.weight' is f32 [500, 3136] in the file"), "%s", oclnn_last_error());
+    ck_assert_int_eq(oclnn_simple_cnn_embed(tu_context(), "/nonexistent/w.safetensors", images, 3, e), OCLNN_ERR_IO);
+    ck_assert_msg(strstr(oclnn_last_error(), "/nonexistent/w.safetensors"), "%s", oclnn_last_error());
+    free(images);
+    free(e);
+    oclnn_safetensors_free(fx);
     remove(weights);
 }
 END_TEST
@@ -180,6 +203,7 @@ int main(void)
     tcase_add_test(tc, test_simple_cnn_structure);
     tcase_add_test(tc, test_simple_cnn_matches_pytorch);
     tcase_add_test(tc, test_bad_forward_input_is_a_clear_error);
+    tcase_add_test(tc, test_simple_cnn_embed_is_fc1_relu);
     tcase_add_test(tc, test_simple_cnn_learns_fashion_mnist_subset);
     tcase_add_test(tc, test_simple_cnn_training_is_deterministic);
     suite_add_tcase(s, tc);

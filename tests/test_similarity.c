@@ -423,6 +423,81 @@ START_TEST(test_knn_cosine_random)
 }
 END_TEST
 
+/* ---- leave-one-out precision@k. A hand-worked case: points on a line
+ * (x, 0), euclidean, k = 2; row 6 duplicates row 0, so for row 6 the
+ * search ranks row 0 (lower index, same distance) before the row itself. */
+START_TEST(test_knn_precision_by_hand)
+{
+    const float x[7] = {0, 1, 3, 7, 8, 20, 0};
+    const int32_t labels[7] = {0, 0, 1, 1, 1, 0, 1};
+    float v[14] = {0};
+    for (int i = 0; i < 7; i++) v[2 * i] = x[i];
+    /* neighbours (ties to the lower row) and how many share the label */
+    const int32_t want[7][2] = {{6, 1}, {0, 6}, {1, 0}, {4, 2}, {3, 2}, {4, 3}, {0, 1}};
+    int32_t got[7 * 2];
+    double overall, per_class[3];
+    TU_OK(oclnn_knn_precision(tu_context(), v, 7, 2, labels, 3, 2, OCLNN_METRIC_SQ_EUCLIDEAN, &overall, per_class,
+                              got));
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(got[2 * i] == want[i][0] && got[2 * i + 1] == want[i][1], "row %d: %d %d, want %d %d", i,
+                      got[2 * i], got[2 * i + 1], want[i][0], want[i][1]);
+    /* per row 1/2, 1/2, 0, 1, 1, 0, 0 */
+    ck_assert_double_eq_tol(overall, 3.0 / 7.0, 1e-12);
+    ck_assert_double_eq_tol(per_class[0], 1.0 / 3.0, 1e-12); /* rows 0, 1, 5 */
+    ck_assert_double_eq_tol(per_class[1], 2.0 / 4.0, 1e-12); /* rows 2, 3, 4, 6 */
+    ck_assert(isnan(per_class[2]));                           /* no row has label 2 */
+
+    ck_assert_int_eq(oclnn_knn_precision(tu_context(), v, 7, 2, labels, 3, 7, OCLNN_METRIC_COSINE, &overall, NULL,
+                                         NULL), OCLNN_ERR_INVALID_ARG); /* k > n - 1 */
+    ck_assert_msg(strstr(oclnn_last_error(), "k = 7"), "%s", oclnn_last_error());
+    ck_assert_int_eq(oclnn_knn_precision(tu_context(), v, 7, 2, labels, 1, 2, OCLNN_METRIC_COSINE, &overall, NULL,
+                                         NULL), OCLNN_ERR_INVALID_ARG); /* label 1 of 1 class */
+    ck_assert_msg(strstr(oclnn_last_error(), "labels[2] = 1"), "%s", oclnn_last_error());
+}
+END_TEST
+
+/* Random vectors against a host search of each row among the others:
+ * integer vectors under euclidean (exact, with ties), real ones under
+ * cosine (only near-ties may swap). */
+START_TEST(test_knn_precision_random)
+{
+    uint64_t rng = tu_seed() + 9;
+    enum { N = 150, DIM = 9, K = 6, C = 4 };
+    float *v = malloc(sizeof *v * N * DIM), rv[N * (K + 1)];
+    int32_t labels[N], got[N * K], ri[N * (K + 1)];
+    double *sv = malloc(sizeof *sv * N * N);
+    for (int i = 0; i < N; i++) labels[i] = (int32_t)(next64(&rng) % C);
+    for (int mt = 0; mt < 2; mt++) {
+        oclnn_metric metric = mt ? OCLNN_METRIC_SQ_EUCLIDEAN : OCLNN_METRIC_COSINE;
+        if (mt) for (int j = 0; j < N * DIM; j++) v[j] = (float)((int)(next64(&rng) % 5) - 2);
+        else tu_fill_uniform(v, N * DIM, -1, 1, &rng);
+        double overall, per_class[C], want = 0, want_class[C] = {0}, rows[C] = {0};
+        TU_OK(oclnn_knn_precision(tu_context(), v, N, DIM, labels, C, K, metric, &overall, per_class, got));
+        ref_knn(v, N, v, N, DIM, K + 1, metric, rv, ri, sv);
+        int same = 0;
+        for (int i = 0; i < N; i++) {
+            int hits = 0;
+            for (int j = 0, kept = 0; j <= K && kept < K; j++) {
+                if (ri[i * (K + 1) + j] == i) continue;
+                same += ri[i * (K + 1) + j] == got[i * K + kept];
+                hits += labels[got[i * K + kept]] == labels[i]; /* the precision of what was returned */
+                kept++;
+            }
+            want += hits / (double)K;
+            want_class[labels[i]] += hits / (double)K;
+            rows[labels[i]]++;
+            for (int j = 0; j < K; j++) ck_assert_msg(got[i * K + j] != i, "row %d is its own neighbour", i);
+        }
+        ck_assert_msg(same >= (mt ? N * K : N * K - 4), "%s: %d of %d neighbours as the host finds them",
+                      oclnn_metric_name(metric), same, N * K);
+        ck_assert_double_eq_tol(overall, want / N, 1e-12);
+        for (int c = 0; c < C; c++) ck_assert_double_eq_tol(per_class[c], want_class[c] / rows[c], 1e-12);
+    }
+    free(v);
+    free(sv);
+}
+END_TEST
+
 /* ---- errors */
 static void expect_graph_error(oclnn_graph *g, oclnn_status want, const char *what)
 {
@@ -494,6 +569,8 @@ int main(void)
     tcase_add_test(tc, test_pairwise);
     tcase_add_test(tc, test_knn_chunks);
     tcase_add_test(tc, test_knn_cosine_random);
+    tcase_add_test(tc, test_knn_precision_by_hand);
+    tcase_add_test(tc, test_knn_precision_random);
     tcase_add_test(tc, test_errors);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -95,6 +95,29 @@ int tu_run_suite(Suite *s)
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+void tu_write_simple_cnn_weights(const char *path, int64_t hidden)
+{
+    const char *names[] = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                           "fc1.weight",   "fc1.bias",   "fc2.weight",   "fc2.bias"};
+    const int64_t shapes[8][4] = {{32, 1, 5, 5}, {32}, {64, 32, 5, 5}, {64}, {hidden, 3136}, {hidden}, {10, hidden}, {10}};
+    const int ndims[8] = {4, 1, 4, 1, 2, 1, 2, 1};
+    const double fan_in[8] = {25, 25, 800, 800, 3136, 3136, (double)hidden, (double)hidden};
+    oclnn_st_tensor t[8];
+    for (int p = 0; p < 8; p++) {
+        size_t n = 1;
+        for (int d = 0; d < ndims[p]; d++) n *= (size_t)shapes[p][d];
+        float *v = malloc(n * sizeof *v);
+        ck_assert_ptr_nonnull(v);
+        double bound = 1.0 / sqrt(fan_in[p]);
+        for (size_t k = 0; k < n; k++) v[k] = (float)(bound * sin(0.731 * (double)k + 0.377 * p + 0.1));
+        t[p] = (oclnn_st_tensor){.name = (char *)names[p], .dtype = OCLNN_DTYPE_F32, .ndim = ndims[p],
+                                 .nbytes = n * sizeof *v, .data = v};
+        memcpy(t[p].shape, shapes[p], sizeof shapes[p]);
+    }
+    TU_OK(oclnn_safetensors_save(path, t, 8, NULL, NULL, 0));
+    for (int p = 0; p < 8; p++) free(t[p].data);
+}
+
 static size_t numel_of(int ndim, const int64_t *dims)
 {
     size_t n = 1;

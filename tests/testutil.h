@@ -34,6 +34,12 @@ int tu_count_poison(const float *x, size_t n);
 /* Runs a Check suite and returns the process exit status. */
 int tu_run_suite(Suite *s);
 
+/* SimpleCNN weights by the formula of tests/gen/simple_cnn_fixture.py
+ * (element k of parameter p = bound_p sin(0.731 k + 0.377 p + 0.1)), saved
+ * as safetensors; fc1 width `hidden` (1000 is SimpleCNN, another width a
+ * file of some other model). */
+void tu_write_simple_cnn_weights(const char *path, int64_t hidden);
+
 /* ---- Input layouts. An op must give the same result whatever the layout
  * of its inputs' memory: a tensor of shape dims can reach it as
  *   TU_CONTIGUOUS  the graph leaf itself;

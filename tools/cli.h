@@ -46,6 +46,7 @@ int cmd_finetune(int argc, char **argv);
 int cmd_nearest(int argc, char **argv); /* tools/cmd_wordvec.c */
 int cmd_analogy(int argc, char **argv);
 int cmd_word2vec_eval(int argc, char **argv);
+int cmd_similar_images(int argc, char **argv); /* tools/cmd_similar_images.c */
 
 /* ---- Option parsing -------------------------------------------------------
  * Long options only: "--name VALUE", "--name=VALUE" or "--flag"; "-h" and

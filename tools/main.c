@@ -21,6 +21,8 @@ static const cli_command commands[] = {
     {"nearest", "nearest words by cosine in a word-vector file (word2vec, fastText .vec, GloVe)", cmd_nearest},
     {"analogy", "a : b :: c : ? by 3CosAdd in a word-vector file (man king woman -> queen)", cmd_analogy},
     {"word2vec-eval", "WordSim-353 / SimLex-999 Spearman and analogy accuracy of word vectors", cmd_word2vec_eval},
+    {"similar-images", "image search with SimpleCNN embeddings: precision@k vs raw pixels, PNG grid",
+     cmd_similar_images},
     {"finetune", "fine-tune BERT for text classification (finetune bert --train T.tsv --test V.tsv)", cmd_finetune},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
@@ -36,7 +38,7 @@ static void print_usage(FILE *out)
             "\n"
             "commands:\n",
             OCLNN_VERSION_STRING);
-    for (int i = 0; i < ncommands; i++) fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < ncommands; i++) fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\n"
             "Commands that run kernels take --device D: gpu, cpu, P:D (as listed by\n"

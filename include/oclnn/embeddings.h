@@ -61,6 +61,21 @@ oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t 
                               int64_t dim, int64_t k, oclnn_metric metric, int64_t chunk_rows, float *values,
                               int32_t *indices);
 
+/* How well labelled vectors [n, dim] (host row-major f32) retrieve their
+ * own kind: each row queries all the others (leave-one-out) for its k
+ * nearest under `metric`, and precision@k is the fraction of those k whose
+ * label equals the row's. The row itself is excluded by index, wherever it
+ * ranks (oclnn_knn_search for k + 1, so an exact duplicate, which ties and
+ * goes first by lower index, still counts as a neighbour). *overall is the
+ * mean over all n rows; per_class (optional, num_classes entries) the mean
+ * over the rows of each label (NaN for a label no row has); neighbours
+ * (optional, [n, k]) the rows found, best first. Labels in [0,
+ * num_classes); 1 <= k <= min(n - 1, OCLNN_TOPK_MAX - 1): one of the top-k
+ * places goes to the row itself. */
+oclnn_status oclnn_knn_precision(oclnn_context *ctx, const float *vectors, int64_t n, int64_t dim,
+                                 const int32_t *labels, int num_classes, int64_t k, oclnn_metric metric,
+                                 double *overall, double *per_class, int32_t *neighbours);
+
 /* ---- Word-vector files (src/io/wordvec.c). Formats:
  *   WORD2VEC_BINARY  header "count dim\n", then per word: the word, a space,
  *                    dim little-endian f32 (optionally followed by '\n', as

@@ -28,6 +28,24 @@ oclnn_tensor *oclnn_mlp(oclnn_graph *g, oclnn_tensor *x, int nsizes, const int64
  * fc1.weight, fc1.bias, fc2.weight, fc2.bias. */
 oclnn_tensor *oclnn_simple_cnn(oclnn_graph *g, oclnn_tensor *images);
 
+/* SimpleCNN's image embedding: the penultimate activations, fc1 after its
+ * ReLU ([N, 1000], all >= 0), which a trained model makes similar for
+ * images of the same kind (image search, clustering, few-shot labels).
+ * Builds the whole model, fc2 included, so a SimpleCNN weights file loads
+ * as it is (and a file of another model is refused); *logits (optional)
+ * gets the [N, 10] output. Mark the embedding with oclnn_graph_output to
+ * read it. */
+#define OCLNN_SIMPLE_CNN_EMBEDDING 1000
+oclnn_tensor *oclnn_simple_cnn_embedding(oclnn_graph *g, oclnn_tensor *images, oclnn_tensor **logits);
+/* The embeddings [n, 1000] of n images [n, 1, 28, 28] (f32 pixel / 255, as
+ * oclnn_dataset_load_mnist gives them) under the weights of a SimpleCNN
+ * weights file or checkpoint, in eval mode (no dropout), in batches of up
+ * to 500. A missing or malformed file, or one whose tensors are not
+ * SimpleCNN's (the first missing, extra or mis-shaped tensor is named),
+ * is an error before any image is run. */
+oclnn_status oclnn_simple_cnn_embed(oclnn_context *ctx, const char *weights_path, const float *images, int64_t n,
+                                    float *embeddings);
+
 /* ---- XOR, the backprop classic: a single-layer sigmoid network (no
  * hidden layer) cannot represent XOR, a 2-H-1 MLP learns it. Both are
  * trained full-batch on the four points with binary cross-entropy. */

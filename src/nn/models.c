@@ -39,11 +39,20 @@ static oclnn_tensor *conv_relu_pool(oclnn_graph *g, oclnn_tensor *x, int64_t cin
     return oclnn_max_pool2d(g, oclnn_conv2d(g, x, w, b, &cp), &pp);
 }
 
-oclnn_tensor *oclnn_simple_cnn(oclnn_graph *g, oclnn_tensor *images)
+oclnn_tensor *oclnn_simple_cnn_embedding(oclnn_graph *g, oclnn_tensor *images, oclnn_tensor **logits)
 {
     oclnn_tensor *x = conv_relu_pool(g, images, 1, 32, "conv1");
     x = conv_relu_pool(g, x, 32, 64, "conv2");
     x = oclnn_dropout(g, x, 0.25f);
-    x = oclnn_relu(g, fc(g, oclnn_flatten(g, x, 1), 3136, 1000, "fc1"));
-    return fc(g, x, 1000, 10, "fc2");
+    x = oclnn_relu(g, fc(g, oclnn_flatten(g, x, 1), 3136, OCLNN_SIMPLE_CNN_EMBEDDING, "fc1"));
+    oclnn_tensor *y = fc(g, x, OCLNN_SIMPLE_CNN_EMBEDDING, 10, "fc2");
+    if (logits) *logits = y;
+    return x;
+}
+
+oclnn_tensor *oclnn_simple_cnn(oclnn_graph *g, oclnn_tensor *images)
+{
+    oclnn_tensor *logits = NULL;
+    oclnn_simple_cnn_embedding(g, images, &logits);
+    return logits;
 }

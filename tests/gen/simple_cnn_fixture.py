@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes tests/data/simple_cnn/forward.safetensors: SimpleCNN logits computed by
-PyTorch (eval mode) for 3 input images, with weights given by a formula that
+"""Writes tests/data/simple_cnn/forward.safetensors: SimpleCNN logits ("output")
+and penultimate activations, fc1 after ReLU ("fc1_relu", the image embedding
+of oclnn_simple_cnn_embed), computed by PyTorch (eval mode) for 3 input images, with weights given by a formula that
 tests/test_nn.c reproduces (so the 13 MB of weights need not be committed):
 
     weight/bias element k of parameter number p (in state_dict order) =
@@ -28,11 +29,14 @@ class SimpleCNN(nn.Module):
         self.fc1 = nn.Linear(3136, 1000)
         self.fc2 = nn.Linear(1000, 10)
 
-    def forward(self, x):
+    def embed(self, x):
         x = self.pool(torch.relu(self.conv1(x)))
         x = self.pool(torch.relu(self.conv2(x)))
         x = self.drop(x).flatten(1)
-        return self.fc2(torch.relu(self.fc1(x)))
+        return torch.relu(self.fc1(x))
+
+    def forward(self, x):
+        return self.fc2(self.embed(x))
 
 
 FAN_IN = {"conv1": 25, "conv2": 800, "fc1": 3136, "fc2": 1000}
@@ -65,8 +69,9 @@ def main():
         g = torch.Generator().manual_seed(1234)
         x = torch.rand(3, 1, 28, 28, generator=g)
         y = model(x)
+        e = model.embed(x)
     out = os.path.join(os.path.dirname(__file__), "..", "data", "simple_cnn", "forward.safetensors")
-    save(out, {"input": x, "output": y})
+    save(out, {"input": x, "output": y, "fc1_relu": e})
     print("wrote", out, "logits[0] =", y[0].tolist())
 
 
