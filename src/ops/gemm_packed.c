@@ -111,23 +111,52 @@ static oclnn_status scratch_get(oclnn_context *ctx, size_t bytes, const char *op
     return OCLNN_OK;
 }
 
-/* Floats of one batch entry's panels of an R x K operand, W rows a panel,
- * rounded up to 16 floats so every panel set starts 64-byte aligned. */
-static size_t panel_floats(size_t r, size_t k, size_t w) { return ((r + w - 1) / w * w * k + 15) / 16 * 16; }
+/* The product in the kernel's orientation: C = A B with B packed and A
+ * read in place, or, swapped, C^T = B^T A^T with A packed (C stored
+ * transposed). Swapping packs the smaller operand: copying a 3136 x 1000
+ * weight to multiply it by 64 rows costs as much as the product (SimpleCNN
+ * fc1, BERT projections). Not with wrapped C columns, which only work
+ * unswapped, nor when the packed side would be narrower than a panel. */
+typedef struct oriented {
+    bool swap;
+    size_t m, n;                 /* kernel's rows (broadcast side) and columns (packed side) */
+    cl_mem a, b;
+    size_t a_off, a_rs, a_ks, a_bs; /* broadcast side, in place: (r, k) at r*a_rs + k*a_ks */
+    size_t b_off, b_rs, b_ks, b_bs; /* packed side viewed as n x K: (j, k) at j*b_rs + k*b_ks */
+    size_t pb;                   /* floats of one batch entry's panels, 64-byte multiple */
+} oriented;
 
-typedef struct packed_sizes {
-    size_t pa, pb, bytes; /* floats per batch entry of A's and B's panels; scratch bytes */
-} packed_sizes;
-
-static oclnn_status sizes_of(const oclnn_gemm_plan *plan, const oclnn_gemm_args *g, const char *op, packed_sizes *z)
+static oriented orient(const oclnn_gemm_plan *plan, const oclnn_gemm_args *g)
 {
-    z->pa = panel_floats(g->m, g->k, (size_t)plan->pk_mr);
-    z->pb = panel_floats(g->n, g->k, (size_t)plan->pk_nr);
-    size_t floats = g->batch * (z->pa + z->pb);
-    if (floats / g->batch != z->pa + z->pb || floats > INT_MAX)
+    oriented o;
+    /* op(A) as M x K and op(B)^T as N x K */
+    size_t ars = g->trans_a ? 1 : g->lda, aks = g->trans_a ? g->lda : 1;
+    size_t brs = g->trans_b ? g->ldb : 1, bks = g->trans_b ? 1 : g->ldb;
+    o.swap = !g->c_wrap && g->m < g->n && g->m >= (size_t)plan->pk_nr;
+    o.m = o.swap ? g->n : g->m;
+    o.n = o.swap ? g->m : g->n;
+    o.a = o.swap ? g->b : g->a;
+    o.b = o.swap ? g->a : g->b;
+    o.a_off = o.swap ? g->b_off : g->a_off;
+    o.a_rs = o.swap ? brs : ars;
+    o.a_ks = o.swap ? bks : aks;
+    o.a_bs = o.swap ? g->b_stride : g->a_stride;
+    o.b_off = o.swap ? g->a_off : g->b_off;
+    o.b_rs = o.swap ? ars : brs;
+    o.b_ks = o.swap ? aks : bks;
+    o.b_bs = o.swap ? g->a_stride : g->b_stride;
+    size_t w = (size_t)plan->pk_nr;
+    o.pb = ((o.n + w - 1) / w * w * g->k + 15) / 16 * 16;
+    return o;
+}
+
+static oclnn_status scratch_bytes(const oriented *o, const oclnn_gemm_args *g, const char *op, size_t *bytes)
+{
+    size_t floats = g->batch * o->pb;
+    if (floats / g->batch != o->pb || floats > INT_MAX)
         return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': packed GEMM %zux%zux%zu (batch %zu) needs past 2^31 floats",
                           op, g->m, g->n, g->k, g->batch);
-    z->bytes = floats * sizeof(float);
+    *bytes = floats * sizeof(float);
     return OCLNN_OK;
 }
 
@@ -135,15 +164,16 @@ oclnn_status oclnn_gemm_packed_reserve(oclnn_context *ctx, const oclnn_gemm_plan
                                        const char *op)
 {
     if (!g->m || !g->n || !g->k || !g->batch) return OCLNN_OK;
-    packed_sizes z;
+    oriented o = orient(plan, g);
+    size_t bytes = 0;
     cl_mem buf;
-    oclnn_status s = sizes_of(plan, g, op, &z);
-    return s ? s : scratch_get(ctx, z.bytes, op, &buf);
+    oclnn_status s = scratch_bytes(&o, g, op, &bytes);
+    return s ? s : scratch_get(ctx, bytes, op, &buf);
 }
 
 enum { PACK_K = 64 }; /* k per work item of gemm_pack (cl/gemm.cl) */
 
-/* Binds ints after the buffers already bound up to *i. */
+/* Binds ints after the arguments already bound up to *i. */
 static oclnn_status bind_ints(cl_kernel k, cl_uint *i, int n, const int *v, const char *op)
 {
     oclnn_status s = OCLNN_OK;
@@ -151,81 +181,81 @@ static oclnn_status bind_ints(cl_kernel k, cl_uint *i, int n, const int *v, cons
     return s;
 }
 
-/* One operand into panels of w rows: X(r, k) = X[x_off + r*rs + k*ks],
- * rows x K per batch entry (x_bs apart), to dst + d_off (d_bs apart). */
-typedef struct pack_src {
-    cl_mem x;
-    size_t off, rows, rs, ks, bs;
-} pack_src;
-
-static oclnn_status pack(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g, pack_src src,
-                         cl_mem dst, size_t d_off, size_t d_bs, int w, const char *op)
+/* The packed side into panels of NR at the start of dst. */
+static oclnn_status pack(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
+                         const oriented *o, cl_mem dst, const char *op)
 {
     cl_kernel k = plan->pack;
     cl_uint i = 0;
-    int doff = (int)d_off;
-    int ints[9] = {(int)src.off, (int)src.rows, (int)g->k, (int)src.rs, (int)src.ks, (int)src.bs, (int)d_bs, w, PACK_K};
+    int zero = 0;
+    int ints[9] = {(int)o->b_off, (int)o->n,  (int)g->k, (int)o->b_rs, (int)o->b_ks,
+                   (int)o->b_bs,  (int)o->pb, plan->pk_nr, PACK_K};
     oclnn_status s = oclnn_arg(k, &i, sizeof(cl_mem), &dst, op);
-    if (!s) s = oclnn_arg(k, &i, sizeof(int), &doff, op);
-    if (!s) s = oclnn_arg(k, &i, sizeof(cl_mem), &src.x, op);
+    if (!s) s = oclnn_arg(k, &i, sizeof(int), &zero, op);
+    if (!s) s = oclnn_arg(k, &i, sizeof(cl_mem), &o->b, op);
     if (!s) s = bind_ints(k, &i, 9, ints, op);
     if (s) return s;
     oclnn_launch l = {.kernel = k, .dims = 3};
     l.local[0] = 8;
     l.local[1] = l.local[2] = 1;
-    l.global[0] = ((src.rows + (size_t)w - 1) / (size_t)w + 7) / 8 * 8;
+    l.global[0] = ((o->n + (size_t)plan->pk_nr - 1) / (size_t)plan->pk_nr + 7) / 8 * 8;
     l.global[1] = (g->k + PACK_K - 1) / PACK_K;
     l.global[2] = g->batch;
     return oclnn_launch_enqueue(ctx, &l, op);
 }
 
-/* Called by oclnn_gemm_enqueue after tiled_check (every index fits an int). */
+/* Called by the engine after tiled_check (every index fits an int). */
 oclnn_status oclnn_gemm_packed_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
                                        const char *op)
 {
-    packed_sizes z = {0, 0, 0};
+    oriented o = orient(plan, g);
     cl_mem scratch = g->c; /* K = 0: no panels, never read */
     oclnn_status s = OCLNN_OK;
     if (g->k) {
-        s = sizes_of(plan, g, op, &z);
-        if (!s) s = scratch_get(ctx, z.bytes, op, &scratch);
-        /* A is M x K: row stride lda, or column stride when transposed; B
-         * viewed as N x K likewise. */
-        pack_src a = {g->a, g->a_off, g->m, g->trans_a ? 1 : g->lda, g->trans_a ? g->lda : 1, g->a_stride};
-        pack_src b = {g->b, g->b_off, g->n, g->trans_b ? g->ldb : 1, g->trans_b ? 1 : g->ldb, g->b_stride};
-        if (!s) s = pack(ctx, plan, g, a, scratch, 0, z.pa, plan->pk_mr, op);
-        if (!s) s = pack(ctx, plan, g, b, scratch, g->batch * z.pa, z.pb, plan->pk_nr, op);
+        size_t bytes = 0;
+        s = scratch_bytes(&o, g, op, &bytes);
+        if (!s) s = scratch_get(ctx, bytes, op, &scratch);
+        if (!s) s = pack(ctx, plan, g, &o, scratch, op);
         if (s) return s;
     }
     cl_kernel k = plan->packed;
-    int flags = (g->bias_mode == OCLNN_GEMM_BIAS_NONE ? 0 : g->bias_mode == OCLNN_GEMM_BIAS_ROW ? 1 : 2) |
+    int flags = (g->bias_mode == OCLNN_GEMM_BIAS_NONE ? 0 : (g->bias_mode == OCLNN_GEMM_BIAS_ROW) != o.swap ? 1 : 2) |
                 (g->relu ? 4 : 0);
-    cl_mem bias = g->bias ? g->bias : g->c;
-    size_t mt = (g->m + (size_t)plan->pk_mr - 1) / (size_t)plan->pk_mr;
     oclnn_launch l = {.kernel = k, .dims = 3};
     l.local[0] = (size_t)plan->pk_local;
     l.local[1] = l.local[2] = 1;
+    size_t mt = (o.m + (size_t)plan->pk_mr - 1) / (size_t)plan->pk_mr;
     l.global[0] = (mt + l.local[0] - 1) / l.local[0] * l.local[0];
-    l.global[1] = (g->n + (size_t)plan->pk_nr - 1) / (size_t)plan->pk_nr;
+    l.global[1] = (o.n + (size_t)plan->pk_nr - 1) / (size_t)plan->pk_nr;
     l.global[2] = g->batch;
-    size_t kc = (size_t)plan->pk_kc;
-    size_t k0 = 0;
+    cl_mem bufs[4] = {g->c, o.a, scratch, g->bias ? g->bias : g->c};
+    int offs[4] = {(int)g->c_off, (int)o.a_off, 0, (int)g->bias_off};
+    size_t kc = (size_t)plan->pk_kc, k0 = 0;
     do {
         size_t kn = g->k - k0 < kc ? g->k - k0 : kc;
-        bool last = k0 + kn >= g->k;
         float beta = k0 ? 1.0f : g->beta;
-        int f = last ? flags : 0;
-        int ints[15] = {(int)g->m, (int)g->n, (int)g->k, (int)k0, (int)kn, (int)g->ldc,
-                        g->c_wrap ? (int)g->c_wrap : INT_MAX, (int)g->c_wrap_stride, (int)z.pa, (int)z.pb,
-                        (int)g->c_stride, (int)g->bias_stride};
-        int offs[4] = {(int)g->c_off, 0, (int)(g->batch * z.pa), (int)g->bias_off};
-        cl_mem bufs[4] = {g->c, scratch, scratch, bias};
+        int f = k0 + kn >= g->k ? flags : 0;
+        int ints[17] = {(int)o.m,
+                        (int)o.n,
+                        (int)g->k,
+                        (int)k0,
+                        (int)kn,
+                        (int)(o.swap ? 1 : g->ldc),
+                        (int)(o.swap ? g->ldc : 1),
+                        g->c_wrap ? (int)g->c_wrap : INT_MAX,
+                        (int)g->c_wrap_stride,
+                        (int)o.a_rs,
+                        (int)o.a_ks,
+                        (int)o.a_bs,
+                        (int)o.pb,
+                        (int)g->c_stride,
+                        (int)g->bias_stride};
         cl_uint i = 0;
         for (int b = 0; b < 4 && !s; b++) {
             s = oclnn_arg(k, &i, sizeof(cl_mem), &bufs[b], op);
             if (!s) s = oclnn_arg(k, &i, sizeof(int), &offs[b], op);
         }
-        if (!s) s = bind_ints(k, &i, 12, ints, op);
+        if (!s) s = bind_ints(k, &i, 15, ints, op);
         if (!s) s = oclnn_arg(k, &i, sizeof(float), &g->alpha, op);
         if (!s) s = oclnn_arg(k, &i, sizeof(float), &beta, op);
         if (!s) s = oclnn_arg(k, &i, sizeof(int), &f, op);
