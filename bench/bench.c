@@ -122,7 +122,7 @@ void bench_report(bench_env *env, const bench_result *r)
         snprintf(torch, sizeof torch, "  torch %7.1f GFLOP/s  %5.2fx", r->flops / r->torch_seconds * 1e-9, ratio);
     else if (ratio > 0)
         snprintf(torch, sizeof torch, "  torch %9.3f ms  %5.2fx", r->torch_seconds * 1e3, ratio);
-    fprintf(env->table, "%-12s %-26s %-22s %11.3f %11.3f %10s %9s%s%s%s%s\n", r->bench, r->label, shape,
+    fprintf(env->table, "%-12s %-30s %-22s %11.3f %11.3f %10s %9s%s%s%s%s\n", r->bench, r->label, shape,
             r->seconds * 1e3, r->min_seconds * 1e3, gf, gb, img, peak, torch, r->check_failed ? "  WRONG RESULT" : "");
     fflush(env->table);
     if (r->check_failed) env->failures++;
@@ -155,7 +155,7 @@ void bench_fail(bench_env *env, const char *bench, const char *label, const char
     /* The table may be on stdout; failures belong on stderr as well. */
     cli_error("bench %s %s %s on %s failed: %s - rerun with '--only %s' to reproduce it", bench, label, shape,
               env->dev->name, why, bench_workload_of(bench, label));
-    if (env->table != stderr) fprintf(env->table, "%-12s %-26s %-22s FAILED (see stderr)\n", bench, label, shape);
+    if (env->table != stderr) fprintf(env->table, "%-12s %-30s %-22s FAILED (see stderr)\n", bench, label, shape);
     if (!env->json) return;
     json_head(env, bench, label, shape);
     fprintf(env->json, ",\"error\":");
@@ -328,6 +328,12 @@ oclnn_status bench_sgemm_dl(bench_env *env)
         {"simplecnn.fc1.fwd", 64, 1000, 3136, 0, 1},  /* [64,3136] x [1000,3136]^T */
         {"simplecnn.fc1.bwd_data", 64, 3136, 1000, 0, 0}, /* [64,1000] x [1000,3136] */
         {"simplecnn.fc1.bwd_weight", 1000, 3136, 64, 1, 0}, /* [64,1000]^T x [64,3136] */
+        {"simplecnn.fc1.fwd.b256", 256, 1000, 3136, 0, 1}, /* the same at batch 256 */
+        {"simplecnn.fc1.bwd_data.b256", 256, 3136, 1000, 0, 0},
+        {"simplecnn.fc1.bwd_weight.b256", 1000, 3136, 256, 1, 0},
+        {"minilm.attn_proj", 128, 384, 384, 0, 1},    /* all-MiniLM-L6-v2 (hidden 384) at 128 tokens */
+        {"minilm.ffn_up", 128, 1536, 384, 0, 1},
+        {"minilm.ffn_down", 128, 384, 1536, 0, 1},
         {"bert.attn_proj", 128, 768, 768, 0, 1},      /* 128 tokens x [768,768]^T */
         {"bert.ffn_up", 128, 3072, 768, 0, 1},        /* [128,768] x [3072,768]^T */
         {"bert.ffn_down", 128, 768, 3072, 0, 1},      /* [128,3072] x [768,3072]^T */
@@ -495,7 +501,7 @@ static int bench_device(const bench_options *o, const char *spec, FILE *table, F
         fprintf(table, "   beside it: %s, timed right after each oclnn row (ratio = oclnn speed / PyTorch speed)\n",
                 o->torch->version);
     fprintf(table, "\n");
-    fprintf(table, "%-12s %-26s %-22s %11s %11s %10s %9s\n", "bench", "case", "shape", "median ms", "min ms",
+    fprintf(table, "%-12s %-30s %-22s %11s %11s %10s %9s\n", "bench", "case", "shape", "median ms", "min ms",
             "GFLOP/s", "GB/s");
     fflush(table);
     for (int i = 0; i < NWORKLOADS; i++) {

@@ -43,6 +43,8 @@
 
 int c_index(int i, int j, int c_rs, int c_cs, int c_wrap, int c_wrap_stride)
 {
+    /* INT_MAX: no wrap, and no integer division per element */
+    if (c_wrap == 0x7fffffff) return i * c_rs + j * c_cs;
     return i * c_rs + (j / c_wrap) * c_wrap_stride + (j % c_wrap) * c_cs;
 }
 
@@ -212,8 +214,9 @@ __kernel void gemm_dot(GEMM_ARGS)
  * gemm_packed: the micro-kernel. Work item (i, j) accumulates the MR x NR
  *   tile of C at rows i*MR, columns j*NR, over k in [k0, k0 + kn), in
  *   MR x NV registers of VW floats: per k one contiguous NR-float row of
- *   B's panel j and MR broadcasts of A(r, k) = A[r*a_rs + k*a_ks] (rows
- *   past M read row M-1, never stored). The B stream is contiguous and
+ *   B's panel j and MR broadcasts of A(i*MR + r, k) = A[i*a_ts + r*a_rs +
+ *   k*a_ks] (rows past M read row M-1, never stored): A in place (a_ts =
+ *   MR*a_rs) or packed by gemm_pack too (a_rs 1, a_ks MR, a_ts K*MR). The B stream is contiguous and
  *   zero-padded, so the loop has no edge cases and every transpose is the
  *   same loop; the host splits K into blocks so that the panels in flight
  *   stay in cache, passing beta = 1 after the first block and the bias and
@@ -242,11 +245,11 @@ __kernel void gemm_pack(__global float *D, int d_off, __global const float *X, i
 __kernel void gemm_packed(__global float *C, int c_off, __global const float *A, int a_off,
                           __global const float *PB, int pb_off, __global const float *bias, int bias_off, int M,
                           int N, int K, int k0, int kn, int c_rs, int c_cs, int c_wrap, int c_wrap_stride, int a_rs,
-                          int a_ks, int a_bs, int pb_bs, int c_bs, int bias_bs, float alpha, float beta, int flags)
+                          int a_ks, int a_ts, int a_bs, int pb_bs, int c_bs, int bias_bs, float alpha, float beta, int flags)
 {
     int m0 = get_global_id(0) * MR, n0 = get_global_id(1) * NR, g = get_global_id(2);
     if (m0 >= M || n0 >= N) return;
-    A += a_off + g * a_bs + k0 * a_ks;
+    A += a_off + g * a_bs + get_global_id(0) * a_ts + k0 * a_ks;
     __global const float *b = PB + pb_off + g * pb_bs + (get_global_id(1) * K + k0) * NR;
     C += c_off + g * c_bs;
     bias += bias_off + g * bias_bs;
@@ -254,7 +257,7 @@ __kernel void gemm_packed(__global float *C, int c_off, __global const float *A,
     floatV acc[MR][NV];
     UNROLL for (int r = 0; r < MR; r++)
     {
-        arow[r] = min(m0 + r, M - 1) * a_rs;
+        arow[r] = min(r, M - 1 - m0) * a_rs;
         UNROLL for (int v = 0; v < NV; v++) acc[r][v] = (floatV)(0.0f);
     }
     for (int k = 0; k < kn; k++) {

@@ -9,7 +9,8 @@
  * columns), and for the packed variant sizes on both sides of every tile
  * and block edge (micro-tile 6 x 32 or 6 x 16, work group of 4 tiles,
  * K blocks of 256, packing 64 k per work item) and in both orientations
- * (B packed, or A packed and C stored transposed). */
+ * (B packed, or A packed and C stored transposed), with the broadcast
+ * side read in place or packed as well. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,6 +542,7 @@ START_TEST(test_engine_packed_edges)
         {5, 31, 63},  {6, 32, 64},   {7, 33, 65},  {23, 15, 255}, {24, 16, 256}, {25, 17, 257},
         {1, 65, 511}, {49, 1, 513},  {13, 97, 1},  {30, 64, 300}, {2, 200, 129}, {61, 47, 520},
         {33, 97, 257}, {40, 64, 65}, /* M >= 32 and M < N: A packed, C stored transposed */
+        {7, 300, 70},  {270, 257, 40}, /* packed side >= 256 wide: the other one is packed too */
     };
     uint64_t rng = tu_seed() + 22;
     for (size_t s = 0; s < sizeof edge / sizeof edge[0]; s++)

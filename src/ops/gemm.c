@@ -288,12 +288,17 @@ static oclnn_gemm_variant variant_from_env(void)
     return OCLNN_GEMM_VARIANT_AUTO;
 }
 
-/* AUTO on a CPU device: packed unless the product is so small that the two
- * packing launches cost more than they save (measured: bench sgemm-dl). */
+/* AUTO on a CPU device: packed once every dimension is large. Measured on
+ * the 2-core AVX-512 machine (bench/results/gemm-pocl-2026-12-02.txt): the
+ * direct kernels fall to a third of their speed from 2048^3 on (B's rows
+ * 8 KiB apart thrash the caches) and the packed path does not; below
+ * ~1024 in any dimension (256-1024 squares, SimpleCNN fc1, BERT
+ * projections) the direct kernels are as fast or faster, since packing's
+ * extra pass over an operand is not paid back by few reuses. */
 static bool packed_wanted(const oclnn_gemm_plan *plan, const oclnn_gemm_args *g)
 {
     if (plan->variant == OCLNN_GEMM_VARIANT_PACKED) return true;
-    return (double)g->m * (double)g->n * (double)g->k >= 1 << 18;
+    return g->m >= 1024 && g->n >= 1024 && g->k >= 1024;
 }
 
 static oclnn_status tiled_prepare(oclnn_context *ctx, oclnn_gemm_plan *plan, const char *op)

@@ -42,7 +42,7 @@ static packed_tiles packed_for(const oclnn_context *ctx)
 {
     cl_uint w = 0;
     clGetDeviceInfo(ctx->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
-    packed_tiles t = {6, 2, 16, 256, 4};
+    packed_tiles t = {6, 2, 16, 512, 8};
     if (w < 16) t.vw = w >= 8 ? 8 : 4;
     const char *env = getenv("OCLNN_GEMM_PACKED_TILES"); /* mr,nv,vw,kc,local_m: for tuning on a new machine */
     if (env) {
@@ -116,7 +116,9 @@ static oclnn_status scratch_get(oclnn_context *ctx, size_t bytes, const char *op
  * transposed). Swapping packs the smaller operand: copying a 3136 x 1000
  * weight to multiply it by 64 rows costs as much as the product (SimpleCNN
  * fc1, BERT projections). Not with wrapped C columns, which only work
- * unswapped, nor when the packed side would be narrower than a panel. */
+ * unswapped, nor when the packed side would be narrower than a panel, nor
+ * for short K, where the transposed (scalar) stores of C cost more than
+ * packing the larger operand. */
 typedef struct oriented {
     bool swap;
     size_t m, n;                 /* kernel's rows (broadcast side) and columns (packed side) */
@@ -124,6 +126,8 @@ typedef struct oriented {
     size_t a_off, a_rs, a_ks, a_bs; /* broadcast side, in place: (r, k) at r*a_rs + k*a_ks */
     size_t b_off, b_rs, b_ks, b_bs; /* packed side viewed as n x K: (j, k) at j*b_rs + k*b_ks */
     size_t pb;                   /* floats of one batch entry's panels, 64-byte multiple */
+    bool pack_a;                 /* the broadcast side is packed too (after B's panels) */
+    size_t pa;                   /* its floats per batch entry */
 } oriented;
 
 static oriented orient(const oclnn_gemm_plan *plan, const oclnn_gemm_args *g)
@@ -132,7 +136,7 @@ static oriented orient(const oclnn_gemm_plan *plan, const oclnn_gemm_args *g)
     /* op(A) as M x K and op(B)^T as N x K */
     size_t ars = g->trans_a ? 1 : g->lda, aks = g->trans_a ? g->lda : 1;
     size_t brs = g->trans_b ? g->ldb : 1, bks = g->trans_b ? 1 : g->ldb;
-    o.swap = !g->c_wrap && g->m < g->n && g->m >= (size_t)plan->pk_nr;
+    o.swap = !g->c_wrap && g->m < g->n && g->m >= (size_t)plan->pk_nr && g->k >= 128;
     o.m = o.swap ? g->n : g->m;
     o.n = o.swap ? g->m : g->n;
     o.a = o.swap ? g->b : g->a;
@@ -145,15 +149,21 @@ static oriented orient(const oclnn_gemm_plan *plan, const oclnn_gemm_args *g)
     o.b_rs = o.swap ? ars : brs;
     o.b_ks = o.swap ? aks : bks;
     o.b_bs = o.swap ? g->a_stride : g->b_stride;
-    size_t w = (size_t)plan->pk_nr;
+    size_t w = (size_t)plan->pk_nr, mr = (size_t)plan->pk_mr;
     o.pb = ((o.n + w - 1) / w * w * g->k + 15) / 16 * 16;
+    /* A tile in place is MR rows lda apart: when lda is a multiple of 4 KiB
+     * all of them fall into the same L1 sets, so square powers of two ran
+     * at half speed. Packed, a tile is one contiguous stream; worth it once
+     * each tile is reused over a wide B. */
+    o.pack_a = o.n >= 256;
+    o.pa = o.pack_a ? ((o.m + mr - 1) / mr * mr * g->k + 15) / 16 * 16 : 0;
     return o;
 }
 
 static oclnn_status scratch_bytes(const oriented *o, const oclnn_gemm_args *g, const char *op, size_t *bytes)
 {
-    size_t floats = g->batch * o->pb;
-    if (floats / g->batch != o->pb || floats > INT_MAX)
+    size_t per = o->pb + o->pa, floats = g->batch * per;
+    if (floats / g->batch != per || floats > INT_MAX)
         return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': packed GEMM %zux%zux%zu (batch %zu) needs past 2^31 floats",
                           op, g->m, g->n, g->k, g->batch);
     *bytes = floats * sizeof(float);
@@ -181,24 +191,30 @@ static oclnn_status bind_ints(cl_kernel k, cl_uint *i, int n, const int *v, cons
     return s;
 }
 
-/* The packed side into panels of NR at the start of dst. */
-static oclnn_status pack(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
-                         const oriented *o, cl_mem dst, const char *op)
+/* One operand, rows x K with (r, k) at x_off + r*rs + k*ks (bs apart per
+ * batch entry), into panels of w rows at dst + d_off (d_bs apart). */
+typedef struct pack_src {
+    cl_mem x;
+    size_t off, rows, rs, ks, bs, d_off, d_bs;
+    int w;
+} pack_src;
+
+static oclnn_status pack(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g, pack_src p,
+                         cl_mem dst, const char *op)
 {
     cl_kernel k = plan->pack;
     cl_uint i = 0;
-    int zero = 0;
-    int ints[9] = {(int)o->b_off, (int)o->n,  (int)g->k, (int)o->b_rs, (int)o->b_ks,
-                   (int)o->b_bs,  (int)o->pb, plan->pk_nr, PACK_K};
+    int d_off = (int)p.d_off;
+    int ints[9] = {(int)p.off, (int)p.rows, (int)g->k, (int)p.rs, (int)p.ks, (int)p.bs, (int)p.d_bs, p.w, PACK_K};
     oclnn_status s = oclnn_arg(k, &i, sizeof(cl_mem), &dst, op);
-    if (!s) s = oclnn_arg(k, &i, sizeof(int), &zero, op);
-    if (!s) s = oclnn_arg(k, &i, sizeof(cl_mem), &o->b, op);
+    if (!s) s = oclnn_arg(k, &i, sizeof(int), &d_off, op);
+    if (!s) s = oclnn_arg(k, &i, sizeof(cl_mem), &p.x, op);
     if (!s) s = bind_ints(k, &i, 9, ints, op);
     if (s) return s;
     oclnn_launch l = {.kernel = k, .dims = 3};
     l.local[0] = 8;
     l.local[1] = l.local[2] = 1;
-    l.global[0] = ((o->n + (size_t)plan->pk_nr - 1) / (size_t)plan->pk_nr + 7) / 8 * 8;
+    l.global[0] = ((p.rows + (size_t)p.w - 1) / (size_t)p.w + 7) / 8 * 8;
     l.global[1] = (g->k + PACK_K - 1) / PACK_K;
     l.global[2] = g->batch;
     return oclnn_launch_enqueue(ctx, &l, op);
@@ -215,9 +231,20 @@ oclnn_status oclnn_gemm_packed_enqueue(oclnn_context *ctx, const oclnn_gemm_plan
         size_t bytes = 0;
         s = scratch_bytes(&o, g, op, &bytes);
         if (!s) s = scratch_get(ctx, bytes, op, &scratch);
-        if (!s) s = pack(ctx, plan, g, &o, scratch, op);
+        pack_src b = {o.b, o.b_off, o.n, o.b_rs, o.b_ks, o.b_bs, 0, o.pb, plan->pk_nr};
+        if (!s) s = pack(ctx, plan, g, b, scratch, op);
+        if (!s && o.pack_a) {
+            pack_src a = {o.a, o.a_off, o.m, o.a_rs, o.a_ks, o.a_bs, g->batch * o.pb, o.pa, plan->pk_mr};
+            s = pack(ctx, plan, g, a, scratch, op);
+            o.a = scratch;
+            o.a_off = g->batch * o.pb;
+            o.a_rs = 1;
+            o.a_ks = (size_t)plan->pk_mr;
+            o.a_bs = o.pa;
+        }
         if (s) return s;
     }
+    size_t a_ts = o.pack_a ? g->k * (size_t)plan->pk_mr : (size_t)plan->pk_mr * o.a_rs;
     cl_kernel k = plan->packed;
     int flags = (g->bias_mode == OCLNN_GEMM_BIAS_NONE ? 0 : (g->bias_mode == OCLNN_GEMM_BIAS_ROW) != o.swap ? 1 : 2) |
                 (g->relu ? 4 : 0);
@@ -235,7 +262,7 @@ oclnn_status oclnn_gemm_packed_enqueue(oclnn_context *ctx, const oclnn_gemm_plan
         size_t kn = g->k - k0 < kc ? g->k - k0 : kc;
         float beta = k0 ? 1.0f : g->beta;
         int f = k0 + kn >= g->k ? flags : 0;
-        int ints[17] = {(int)o.m,
+        int ints[16] = {(int)o.m,
                         (int)o.n,
                         (int)g->k,
                         (int)k0,
@@ -246,6 +273,7 @@ oclnn_status oclnn_gemm_packed_enqueue(oclnn_context *ctx, const oclnn_gemm_plan
                         (int)g->c_wrap_stride,
                         (int)o.a_rs,
                         (int)o.a_ks,
+                        (int)a_ts,
                         (int)o.a_bs,
                         (int)o.pb,
                         (int)g->c_stride,
@@ -255,7 +283,7 @@ oclnn_status oclnn_gemm_packed_enqueue(oclnn_context *ctx, const oclnn_gemm_plan
             s = oclnn_arg(k, &i, sizeof(cl_mem), &bufs[b], op);
             if (!s) s = oclnn_arg(k, &i, sizeof(int), &offs[b], op);
         }
-        if (!s) s = bind_ints(k, &i, 15, ints, op);
+        if (!s) s = bind_ints(k, &i, 16, ints, op);
         if (!s) s = oclnn_arg(k, &i, sizeof(float), &g->alpha, op);
         if (!s) s = oclnn_arg(k, &i, sizeof(float), &beta, op);
         if (!s) s = oclnn_arg(k, &i, sizeof(int), &f, op);
