@@ -614,6 +614,27 @@ START_TEST(test_engine_errors)
     ck_assert_msg(strstr(oclnn_last_error(), "panel_test"), "message: %s", oclnn_last_error());
     oclnn_gemm_plan_release(&plan);
 
+    /* a malformed tuning override is named, not ignored */
+    const char *tiles[] = {"6,2,16,512", "6,2,16,512,8,1", "6,2,12,512,8", "0,2,16,512,8", "6,2,16,512,0x"};
+    g = (oclnn_gemm_args){.m = 2, .n = 2, .k = 2, .batch = 1};
+    ck_assert_int_eq(setenv("OCLNN_GEMM", "packed", 1), 0);
+    for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
+        ck_assert_int_eq(setenv("OCLNN_GEMM_PACKED_TILES", tiles[i], 1), 0);
+        ck_assert_int_eq(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &g, "tiles_test", &plan), OCLNN_ERR_INVALID_ARG);
+        ck_assert_msg(strstr(oclnn_last_error(), tiles[i]) && strstr(oclnn_last_error(), "tiles_test"), "message: %s",
+                      oclnn_last_error());
+        oclnn_gemm_plan_release(&plan);
+    }
+    /* a valid one is used: 3 x 16 tiles, K blocks of 5, groups of 2 */
+    ck_assert_int_eq(setenv("OCLNN_GEMM_PACKED_TILES", "3,1,16,5,2", 1), 0);
+    TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &g, "tiles_test", &plan));
+    ck_assert_int_eq(plan.pk_mr * 100 + plan.pk_nr * 10 + plan.pk_kc, 3 * 100 + 16 * 10 + 5);
+    oclnn_gemm_plan_release(&plan);
+    uint64_t rng = tu_seed() + 23;
+    gemm_case gc = {1, 1, 17, 40, 23, 2, 1.0f, 0.5f, 1, 2, OCLNN_GEMM_BIAS_ROW, true, 0};
+    check_engine_case(CFG_PACKED, &gc, &rng); /* 5 K blocks with the epilogue on the last */
+    unsetenv("OCLNN_GEMM_PACKED_TILES");
+
     ck_assert_int_eq(setenv("OCLNN_GEMM", "fastest", 1), 0);
     oclnn_gemm_engine e;
     ck_assert_int_eq(oclnn_gemm_engine_resolve(ctx, OCLNN_GEMM_AUTO, &e), OCLNN_ERR_INVALID_ARG);

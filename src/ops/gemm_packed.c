@@ -1,28 +1,32 @@
 /* The packed GEMM path for CPU devices (cl/gemm.cl, PACKED), the
  * GotoBLAS/BLIS scheme in OpenCL terms:
  *
- *   1. gemm_pack copies op(A) into panels of MR rows and op(B) into panels
- *      of NR columns, each panel K x MR (K x NR) contiguous and zero-padded,
- *      into a scratch buffer owned by the context. Transposes and strides
- *      are absorbed here: the micro-kernel never sees them.
+ *   1. gemm_pack copies the operand read as vectors (op(B), or op(A) when
+ *      the product is turned round, see orient) into panels of NR columns,
+ *      each K x NR, contiguous and zero-padded, into a scratch buffer owned
+ *      by the context; transposes, strides and batch offsets are absorbed
+ *      there. When that panel side is wide (>= 256) the other operand is
+ *      packed too, into K x MR panels, so a tile of it is one contiguous
+ *      stream instead of MR rows lda apart (the same L1 sets when lda is a
+ *      multiple of 4 KiB: square powers of two ran at half speed).
  *   2. gemm_packed runs one work item per MR x NR tile of C (per batch
  *      entry), the tile held in MR x NV vector registers of VW floats;
- *      per k it reads one contiguous row of the B panel and MR scalars of
- *      the A panel (broadcast), so LLVM emits MR*NV wide FMAs fed by
- *      NV vector loads and MR broadcasts.
+ *      per k it reads one contiguous row of the panel and MR scalars of
+ *      the other side (broadcast): MR*NV wide FMAs fed by NV vector loads
+ *      and MR broadcasts (6 x 2 x float16: 12 vfmadd231ps zmm per k).
  *
- * Cache blocking. A work group is LOCAL_M tiles of the same B panel, run
- * back to back on one core (PoCL runs a group as a loop), so a B
- * micro-panel KC x NR (KC = 256, NR = 32: 32 KiB) is read from L2 once per
- * group and then served from L1/L2 while the group's A panels stream by.
- * K is cut into blocks of KC launched one after another (beta = 1 after
- * the first), so what one launch touches of A (M x KC) stays in L2/L3
- * however large K is; work is spread over the cores as ceil(M/(MR*LOCAL_M))
- * x ceil(N/NR) x batch groups.
+ * Cache blocking. A work group is WG tiles of the same panel, run back to
+ * back on one core (PoCL runs a group as a loop), so the panel's KC x NR
+ * slice (KC = 512, NR = 32: 64 KiB) comes from memory once per group and
+ * from L1/L2 for the other tiles. K is cut into blocks of KC launched one
+ * after another (beta = 1 after the first, bias and relu with the last),
+ * so what one launch touches of the broadcast side (M x KC) stays in L2/L3
+ * however large K is; the cores share ceil(M/(MR*WG)) x ceil(N/NR) x batch
+ * groups. (K blocks inside the kernel, the group's items taking turns at
+ * a barrier, measured 20% slower on PoCL 3.1.)
  *
- * Packing costs O(MK + KN) copies against O(MNK) FMAs; on small products
- * (a few hundred KFLOP) the two extra launches dominate and AUTO keeps the
- * direct kernels for those (gemm_packed_wanted). */
+ * Packing costs O(MK + KN) copies against O(MNK) FMAs; AUTO (gemm.c,
+ * packed_wanted) uses this path only when every dimension is large. */
 #include "ops/gemm.h"
 
 #include <limits.h>
@@ -32,38 +36,49 @@
 
 extern const char oclnn_cl_gemm[];
 
-/* Tile and block sizes per device class; see the measurements in
- * bench/results/gemm-pocl-2026-12-02.txt. */
+/* Tile and block sizes per device class: 6 x 32 (two float16 vectors),
+ * KC 512, 8 tiles a group measured best on the 2-core AVX-512 machine
+ * (bench/results/gemm-pocl-2026-12-02.txt; 8 x 48, 12 x 32 and 14 x 16
+ * tiles, KC 128-2048 and groups of 1-32 were slower or no better).
+ * Narrower SIMD keeps 6 x 2 vectors of its width (not measured).
+ * $OCLNN_GEMM_PACKED_TILES=MR,NV,VW,KC,WG overrides them, for tuning. */
 typedef struct packed_tiles {
     int mr, nv, vw, kc, local_m;
 } packed_tiles;
 
-static packed_tiles packed_for(const oclnn_context *ctx)
+static oclnn_status packed_for(const oclnn_context *ctx, const char *op, packed_tiles *t)
 {
     cl_uint w = 0;
     clGetDeviceInfo(ctx->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
-    packed_tiles t = {6, 2, 16, 512, 8};
-    if (w < 16) t.vw = w >= 8 ? 8 : 4;
-    const char *env = getenv("OCLNN_GEMM_PACKED_TILES"); /* mr,nv,vw,kc,local_m: for tuning on a new machine */
-    if (env) {
-        packed_tiles e;
-        if (sscanf(env, "%d,%d,%d,%d,%d", &e.mr, &e.nv, &e.vw, &e.kc, &e.local_m) == 5 && e.mr > 0 && e.mr <= 16 &&
-            e.nv > 0 && e.nv <= 4 && (e.vw == 4 || e.vw == 8 || e.vw == 16) && e.kc > 0 && e.local_m > 0)
-            t = e;
-    }
-    return t;
+    *t = (packed_tiles){6, 2, 16, 512, 8};
+    if (w < 16) t->vw = w >= 8 ? 8 : 4;
+    const char *env = getenv("OCLNN_GEMM_PACKED_TILES");
+    if (!env || !*env) return OCLNN_OK;
+    packed_tiles e;
+    char end;
+    if (sscanf(env, "%d,%d,%d,%d,%d%c", &e.mr, &e.nv, &e.vw, &e.kc, &e.local_m, &end) != 5 || e.mr < 1 ||
+        e.mr > 16 || e.nv < 1 || e.nv > 4 || (e.vw != 4 && e.vw != 8 && e.vw != 16) || e.kc < 1 || e.local_m < 1 ||
+        (size_t)e.local_m > ctx->info.max_work_group_size)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG,
+                          "op '%s': OCLNN_GEMM_PACKED_TILES=%s: expected MR,NV,VW,KC,WG (MR 1-16, NV 1-4, VW 4, 8 "
+                          "or 16, KC >= 1, WG 1 to the device's work-group limit)",
+                          op, env);
+    *t = e;
+    return OCLNN_OK;
 }
 
 oclnn_status oclnn_gemm_packed_prepare(oclnn_context *ctx, oclnn_gemm_plan *plan, const char *op)
 {
-    packed_tiles t = packed_for(ctx);
+    packed_tiles t;
+    oclnn_status s = packed_for(ctx, op, &t);
+    if (s) return s;
     char opts[96];
     snprintf(opts, sizeof opts, "-DPACKED -DMR=%d -DNV=%d -DVW=%d", t.mr, t.nv, t.vw);
     plan->pk_mr = t.mr;
     plan->pk_nr = t.nv * t.vw;
     plan->pk_kc = t.kc;
     plan->pk_local = t.local_m;
-    oclnn_status s = oclnn_kernel_create(ctx, oclnn_cl_gemm, opts, "gemm_pack", op, &plan->pack);
+    s = oclnn_kernel_create(ctx, oclnn_cl_gemm, opts, "gemm_pack", op, &plan->pack);
     return s ? s : oclnn_kernel_create(ctx, oclnn_cl_gemm, opts, "gemm_packed", op, &plan->packed);
 }
 
