@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const bench_workload workloads[] = {
     {"sgemm", "square SGEMM 256..4096 (stops growing once a run takes > 2 s)", bench_sgemm},
@@ -114,10 +115,18 @@ void bench_report(bench_env *env, const bench_result *r)
     snprintf(shape, sizeof shape, "%s%s%s", r->shape, r->layout[0] ? " " : "", r->layout);
     if (r->flops > 0) snprintf(gf, sizeof gf, "%.1f", gflops);
     if (r->bytes > 0) snprintf(gb, sizeof gb, "%.1f", gbps);
-    char img[32] = "";
+    char img[32] = "", peak[32] = "", torch[80] = "";
     if (r->images > 0) snprintf(img, sizeof img, " %9.1f img/s", r->images / r->seconds);
-    fprintf(env->table, "%-12s %-26s %-22s %11.3f %11.3f %10s %9s%s%s\n", r->bench, r->label, shape,
-            r->seconds * 1e3, r->min_seconds * 1e3, gf, gb, img, r->check_failed ? "  WRONG RESULT" : "");
+    double peak_pct = r->flops > 0 && env->dev->peak_gflops > 0 ? 100 * gflops / env->dev->peak_gflops : 0;
+    if (peak_pct > 0) snprintf(peak, sizeof peak, " %5.0f%% peak", peak_pct);
+    /* ratio > 1: oclnn is faster */
+    double ratio = r->torch_seconds > 0 ? r->torch_seconds / r->seconds : 0;
+    if (ratio > 0 && r->flops > 0)
+        snprintf(torch, sizeof torch, "  torch %7.1f GFLOP/s  %5.2fx", r->flops / r->torch_seconds * 1e-9, ratio);
+    else if (ratio > 0)
+        snprintf(torch, sizeof torch, "  torch %9.3f ms  %5.2fx", r->torch_seconds * 1e3, ratio);
+    fprintf(env->table, "%-12s %-30s %-22s %11.3f %11.3f %10s %9s%s%s%s%s\n", r->bench, r->label, shape,
+            r->seconds * 1e3, r->min_seconds * 1e3, gf, gb, img, peak, torch, r->check_failed ? "  WRONG RESULT" : "");
     fflush(env->table);
     if (r->check_failed) env->failures++;
     if (!env->json) return;
@@ -128,6 +137,8 @@ void bench_report(bench_env *env, const bench_result *r)
     if (r->flops > 0) fprintf(env->json, ",\"gflops\":%.6g", gflops);
     if (r->bytes > 0) fprintf(env->json, ",\"gbps\":%.6g", gbps);
     if (r->images > 0) fprintf(env->json, ",\"images_per_s\":%.6g", r->images / r->seconds);
+    if (peak_pct > 0) fprintf(env->json, ",\"peak_pct\":%.4g", peak_pct);
+    if (ratio > 0) fprintf(env->json, ",\"torch_ms\":%.6g,\"ratio_vs_torch\":%.4g", r->torch_seconds * 1e3, ratio);
     fprintf(env->json, ",\"check\":\"%s\"}\n", r->check_failed ? "fail" : "ok");
     fflush(env->json);
 }
@@ -147,7 +158,7 @@ void bench_fail(bench_env *env, const char *bench, const char *label, const char
     /* The table may be on stdout; failures belong on stderr as well. */
     cli_error("bench %s %s %s on %s failed: %s - rerun with '--only %s' to reproduce it", bench, label, shape,
               env->dev->name, why, bench_workload_of(bench, label));
-    if (env->table != stderr) fprintf(env->table, "%-12s %-26s %-22s FAILED (see stderr)\n", bench, label, shape);
+    if (env->table != stderr) fprintf(env->table, "%-12s %-30s %-22s FAILED (see stderr)\n", bench, label, shape);
     if (!env->json) return;
     json_head(env, bench, label, shape);
     fprintf(env->json, ",\"error\":");
@@ -272,6 +283,15 @@ static void gemm_run(bench_env *env, const gemm_case *c, double *seconds)
     if (!s) s = read_host(a, &ha);
     if (!s) s = read_host(b, &hb);
     if (!s) s = read_host(y, &hy);
+    if (!s && env->torch) {
+        /* PyTorch on the same shape right after oclnn: both under the same load */
+        char req[128], why[256];
+        double tmin;
+        snprintf(req, sizeof req, "gemm %lld %lld %lld %d %d %d", (long long)c->m, (long long)c->n, (long long)c->k,
+                 c->ta, c->tb, env->repeat);
+        if (bench_torch_time(env->torch, req, &r.torch_seconds, &tmin, why, sizeof why))
+            bench_note(env, "sgemm %s: no PyTorch figure: %s", shape, why);
+    }
     if (!s) {
         r.check_failed = gemm_check(c, ha, hb, hy);
         bench_report(env, &r);
@@ -311,6 +331,12 @@ oclnn_status bench_sgemm_dl(bench_env *env)
         {"simplecnn.fc1.fwd", 64, 1000, 3136, 0, 1},  /* [64,3136] x [1000,3136]^T */
         {"simplecnn.fc1.bwd_data", 64, 3136, 1000, 0, 0}, /* [64,1000] x [1000,3136] */
         {"simplecnn.fc1.bwd_weight", 1000, 3136, 64, 1, 0}, /* [64,1000]^T x [64,3136] */
+        {"simplecnn.fc1.fwd.b256", 256, 1000, 3136, 0, 1}, /* the same at batch 256 */
+        {"simplecnn.fc1.bwd_data.b256", 256, 3136, 1000, 0, 0},
+        {"simplecnn.fc1.bwd_weight.b256", 1000, 3136, 256, 1, 0},
+        {"minilm.attn_proj", 128, 384, 384, 0, 1},    /* all-MiniLM-L6-v2 (hidden 384) at 128 tokens */
+        {"minilm.ffn_up", 128, 1536, 384, 0, 1},
+        {"minilm.ffn_down", 128, 384, 1536, 0, 1},
         {"bert.attn_proj", 128, 768, 768, 0, 1},      /* 128 tokens x [768,768]^T */
         {"bert.ffn_up", 128, 3072, 768, 0, 1},        /* [128,768] x [3072,768]^T */
         {"bert.ffn_down", 128, 768, 3072, 0, 1},      /* [128,3072] x [768,3072]^T */
@@ -414,6 +440,9 @@ typedef struct bench_options {
     int quick, tiny;
     long long sizes[16];
     int nsizes;
+    int compare_pytorch;
+    long long torch_threads;
+    bench_torch *torch; /* running when compare_pytorch */
 } bench_options;
 
 static int selected(const bench_options *o, const char *name)
@@ -446,7 +475,8 @@ static double host_load(void)
 /* Runs every selected workload on one device; returns the failure count. */
 static int bench_device(const bench_options *o, const char *spec, FILE *table, FILE *json)
 {
-    bench_env env = {.repeat = (int)o->repeat, .quick = o->quick, .tiny = o->tiny, .table = table, .json = json};
+    bench_env env = {.repeat = (int)o->repeat, .quick = o->quick, .tiny = o->tiny, .table = table, .json = json,
+                     .torch = o->torch};
     if (o->nsizes) {
         env.sizes = o->sizes;
         env.nsizes = o->nsizes;
@@ -466,9 +496,15 @@ static int bench_device(const bench_options *o, const char *spec, FILE *table, F
             d->compute_units, d->clock_mhz);
     fprintf(table, "   date %s, oclnn %s, median of %d run%s (wall clock, after a warm-up run)\n", env.date,
             OCLNN_VERSION_STRING, env.repeat, env.repeat == 1 ? "" : "s");
+    if (d->peak_gflops > 0)
+        fprintf(table, "   peak %.0f GFLOP/s fp32 (estimate: %u units x %u floats x 2 FMA x %u MHz; see oclnn devices)\n",
+                d->peak_gflops, d->compute_units, d->simd_floats, d->clock_mhz);
     if (env.host_load >= 0) fprintf(table, "   host load average %.2f at the start\n", env.host_load);
+    if (o->torch)
+        fprintf(table, "   beside it: %s, timed right after each oclnn row (ratio = oclnn speed / PyTorch speed)\n",
+                o->torch->version);
     fprintf(table, "\n");
-    fprintf(table, "%-12s %-26s %-22s %11s %11s %10s %9s\n", "bench", "case", "shape", "median ms", "min ms",
+    fprintf(table, "%-12s %-30s %-22s %11s %11s %10s %9s\n", "bench", "case", "shape", "median ms", "min ms",
             "GFLOP/s", "GB/s");
     fflush(table);
     for (int i = 0; i < NWORKLOADS; i++) {
@@ -485,7 +521,7 @@ static int bench_device(const bench_options *o, const char *spec, FILE *table, F
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_options o = {.repeat = -1};
+    bench_options o = {.repeat = -1, .torch_threads = -1};
     const char *sizes = NULL;
     const cli_option options[] = {
         {"device", CLI_STRING, &o.device, "D", "device to run on (gpu, cpu, P:D, part of a name) or 'all'", 0, 0},
@@ -494,6 +530,11 @@ int cmd_bench(int argc, char **argv)
         {"json", CLI_STRING, &o.json_path, "FILE", "also write one JSON object per measurement ('-': stdout)", 0, 0},
         {"sizes", CLI_STRING, &sizes, "N,N,...", "square SGEMM sizes to run instead of the default ladder", 0, 0},
         {"only", CLI_STRING, &o.only, "W,W,...", "run only these workloads (see the list above)", 0, 0},
+        {"compare-pytorch", CLI_FLAG, &o.compare_pytorch, NULL,
+         "time PyTorch on the same GEMMs right after each oclnn row and print the ratio "
+         "(bench/setup-torch-venv.sh; $OCLNN_TORCH_VENV or $OCLNN_TORCH_PYTHON pick the Python)",
+         0, 0},
+        {"torch-threads", CLI_INT, &o.torch_threads, "N", "PyTorch's threads (default: the machine's cores)", 1, 1024},
         {"tiny", CLI_FLAG, &o.tiny, NULL, NULL, 0, 0}, /* hidden: seconds-long run for the tests */
         {0},
     };
@@ -533,6 +574,16 @@ int cmd_bench(int argc, char **argv)
         }
     }
 
+    bench_torch torch;
+    if (o.compare_pytorch) {
+        if (o.torch_threads <= 0) o.torch_threads = sysconf(_SC_NPROCESSORS_ONLN);
+        rc = bench_torch_start(&torch, (int)(o.torch_threads > 0 ? o.torch_threads : 1));
+        if (rc) {
+            if (json && json != stdout) fclose(json);
+            return rc;
+        }
+        o.torch = &torch;
+    }
     int failures = 0;
     if (o.device && !strcmp(o.device, "all")) {
         oclnn_device_info *devs;
@@ -551,6 +602,7 @@ int cmd_bench(int argc, char **argv)
     } else {
         failures = bench_device(&o, o.device, table, json);
     }
+    if (o.torch) bench_torch_stop(o.torch);
     if (json && json != stdout && fclose(json)) {
         cli_error("writing '%s' failed: %s - check the free disk space", o.json_path, strerror(errno));
         failures++;

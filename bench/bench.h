@@ -19,6 +19,13 @@
 #include "cli.h"
 #include "oclnn/oclnn.h"
 
+/* The PyTorch reference process of --compare-pytorch (bench/bench_torch.c). */
+typedef struct bench_torch {
+    int pid;
+    FILE *in, *out;
+    char version[256]; /* "torch 2.x, 2 threads" as the server announced itself */
+} bench_torch;
+
 typedef struct bench_env {
     oclnn_context *ctx;
     const oclnn_device_info *dev;
@@ -32,6 +39,7 @@ typedef struct bench_env {
     cli_progress progress;   /* "running ..." line, shown on a terminal only */
     int failures;            /* measurements that failed or gave wrong results */
     double host_load;        /* 1-minute load average at the start, -1 if unknown */
+    bench_torch *torch;      /* --compare-pytorch: the reference process, else NULL */
 } bench_env;
 
 /* One measurement. flops / bytes are the work of one run (0: not
@@ -47,6 +55,7 @@ typedef struct bench_result {
     double flops, bytes;
     double images;      /* images processed per run (model workloads), 0 otherwise */
     int check_failed;   /* the spot check of the output disagreed with the host */
+    double torch_seconds; /* --compare-pytorch: PyTorch's median on the same workload, 0 if none */
 } bench_result;
 
 double bench_now(void);
@@ -74,6 +83,14 @@ int bench_fits(bench_env *env, const char *what, double bytes, double largest);
  * [-bound, bound] and not all be zero: 0 if so, 1 if an element is out of
  * range, NaN or unreadable (an unwritten or wrong result shows). */
 int bench_check_bounded(oclnn_tensor *y, float bound);
+
+/* --compare-pytorch: starts bench/pytorch_reference.py --serve with the
+ * given torch thread count (CLI exit status, message printed), times one
+ * request ("gemm M N K TA TB REPEAT"; 0, or 1 with the reason in why), and
+ * stops it. */
+int bench_torch_start(bench_torch *t, int threads);
+int bench_torch_time(bench_torch *t, const char *request, double *median, double *min, char *why, size_t why_size);
+void bench_torch_stop(bench_torch *t);
 
 /* ---- Workloads */
 typedef struct bench_workload {

@@ -29,8 +29,16 @@ per second (sentence-transformers' encode when installed, else transformers'
 BertModel + mean pooling + normalisation, sorted by length as encode does),
 batch 1 and 32, on the 64 sentences of 8-64 tokens bench/bench_bert.c builds.
 
-Use a current PyTorch (pip install torch, and transformers for --bert, into a
-virtual environment):
+--serve is the other end of `oclnn bench --compare-pytorch`: it prints
+"ready torch <version>, <N> threads", then answers one request line at a time
+on stdin until EOF:
+  gemm M N K TA TB REPEAT   torch.matmul of op(A) [M, K] and op(B) [K, N] (TA/TB 1:
+                            the operand is stored transposed and passed as a
+                            .t() view, as the oclnn case stores it)
+with "ok MEDIAN_S MIN_S" (after one warm-up run) or "error WHY".
+
+Use a current PyTorch (bench/setup-torch-venv.sh makes a virtual environment
+with pip install torch numpy; add transformers for --bert):
     /work/venv-torch/bin/python bench/pytorch_reference.py [--threads N] [--only simplecnn,rnn,attention,embedding] [--quick] [--bert DIR]
 """
 import argparse
@@ -221,17 +229,54 @@ def bench_embedding(args):
                   f"{'' if ok else '  WRONG RESULT'}", flush=True)
 
 
+def time_gemm(m, n, k, ta, tb, repeat):
+    a = torch.rand(k, m).t() if ta else torch.rand(m, k)
+    b = torch.rand(n, k).t() if tb else torch.rand(k, n)
+    with torch.no_grad():
+        torch.matmul(a, b)  # warm-up
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            torch.matmul(a, b)
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    n_ = len(times)
+    median = times[n_ // 2] if n_ % 2 else 0.5 * (times[n_ // 2 - 1] + times[n_ // 2])
+    return median, times[0]
+
+
+def serve(threads):
+    import sys
+    print(f"ready torch {torch.__version__}, {threads} threads", flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        try:
+            if words[:1] == ["gemm"] and len(words) == 7:
+                m, n, k, ta, tb, repeat = (int(w) for w in words[1:])
+                median, low = time_gemm(m, n, k, ta, tb, max(repeat, 1))
+                print(f"ok {median:.9f} {low:.9f}", flush=True)
+            else:
+                print(f"error unknown request: {line.strip()}", flush=True)
+        except Exception as e:  # a failed case must not end the session
+            print(f"error {type(e).__name__}: {e}".replace("\n", " "), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--only", default="simplecnn,rnn", help="comma-separated: simplecnn, rnn, attention, embedding")
     ap.add_argument("--quick", action="store_true", help="attention, embedding: the smaller shapes of oclnn bench --quick")
+    ap.add_argument("--serve", action="store_true", help="answer timing requests on stdin "
+                    "(oclnn bench --compare-pytorch)")
     ap.add_argument("--bert", metavar="DIR", help="all-MiniLM-L6-v2 folder (scripts/get-model.sh minilm): "
                     "time only the minilm rows")
     args = ap.parse_args()
     only = set(args.only.split(","))
     torch.set_num_threads(args.threads)
+    if args.serve:
+        serve(args.threads)
+        return
     if args.bert:
         print(f"torch {torch.__version__}, {args.threads} threads")
         bench_minilm(args.bert, args.repeat)

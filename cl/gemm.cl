@@ -43,6 +43,8 @@
 
 int c_index(int i, int j, int c_rs, int c_cs, int c_wrap, int c_wrap_stride)
 {
+    /* INT_MAX: no wrap, and no integer division per element */
+    if (c_wrap == 0x7fffffff) return i * c_rs + j * c_cs;
     return i * c_rs + (j / c_wrap) * c_wrap_stride + (j % c_wrap) * c_cs;
 }
 
@@ -194,3 +196,107 @@ __kernel void gemm_dot(GEMM_ARGS)
 }
 
 #endif /* DOT */
+
+#ifdef PACKED
+
+/* The packed path for CPU devices (gemm_packed.c): the operand read as
+ * vectors is first copied by gemm_pack into panels, then gemm_packed
+ * multiplies, reading the other operand in place (as broadcasts). Both run
+ * in the kernel's orientation: the host swaps A and B (and stores C
+ * transposed) when that makes the packed operand the smaller one.
+ *
+ * gemm_pack: X viewed as R x K, X(r, k) = X[r*rs + k*ks] (the strides say
+ *   whether it is stored transposed), is written as ceil(R/W) panels of
+ *   K x W floats, row k of panel p holding X(p*W + 0..W-1, k), rows past R
+ *   zero; panel p starts at D + p*K*W. Work item: KB consecutive k of one
+ *   panel (one k per item would make PoCL run thousands of tiny work
+ *   groups, whose start-up cost dominates).
+ * gemm_packed: the micro-kernel. Work item (i, j) accumulates the MR x NR
+ *   tile of C at rows i*MR, columns j*NR, over k in [k0, k0 + kn), in
+ *   MR x NV registers of VW floats: per k one contiguous NR-float row of
+ *   B's panel j and MR broadcasts of A(i*MR + r, k) = A[i*a_ts + r*a_rs +
+ *   k*a_ks] (rows past M read row M-1, never stored): A in place (a_ts =
+ *   MR*a_rs) or packed by gemm_pack too (a_rs 1, a_ks MR, a_ts K*MR). The B stream is contiguous and
+ *   zero-padded, so the loop has no edge cases and every transpose is the
+ *   same loop; the host splits K into blocks so that the panels in flight
+ *   stay in cache, passing beta = 1 after the first block and the bias and
+ *   relu flags with the last only. C is addressed as in gemm_rows. */
+
+__kernel void gemm_pack(__global float *D, int d_off, __global const float *X, int x_off, int R, int K, int rs,
+                        int ks, int x_bs, int d_bs, int W, int KB)
+{
+    int p = get_global_id(0), k0 = get_global_id(1) * KB, g = get_global_id(2);
+    int r0 = p * W;
+    if (r0 >= R || k0 >= K) return;
+    int n = min(W, R - r0), k1 = min(K, k0 + KB);
+    X += x_off + g * x_bs + r0 * rs;
+    D += d_off + g * d_bs + (p * K + k0) * W;
+    for (int k = k0; k < k1; k++, D += W) {
+        for (int r = 0; r < n; r++) D[r] = X[r * rs + k * ks];
+        for (int r = n; r < W; r++) D[r] = 0.0f;
+    }
+}
+
+#define floatV VTYPE(VW)
+#define vloadV VLOAD(VW)
+#define vstoreV VSTORE(VW)
+#define NR (NV * VW)
+
+__kernel void gemm_packed(__global float *C, int c_off, __global const float *A, int a_off,
+                          __global const float *PB, int pb_off, __global const float *bias, int bias_off, int M,
+                          int N, int K, int k0, int kn, int c_rs, int c_cs, int c_wrap, int c_wrap_stride, int a_rs,
+                          int a_ks, int a_ts, int a_bs, int pb_bs, int c_bs, int bias_bs, float alpha, float beta, int flags)
+{
+    int m0 = get_global_id(0) * MR, n0 = get_global_id(1) * NR, g = get_global_id(2);
+    if (m0 >= M || n0 >= N) return;
+    A += a_off + g * a_bs + get_global_id(0) * a_ts + k0 * a_ks;
+    __global const float *b = PB + pb_off + g * pb_bs + (get_global_id(1) * K + k0) * NR;
+    C += c_off + g * c_bs;
+    bias += bias_off + g * bias_bs;
+    int arow[MR];
+    floatV acc[MR][NV];
+    UNROLL for (int r = 0; r < MR; r++)
+    {
+        arow[r] = min(r, M - 1 - m0) * a_rs;
+        UNROLL for (int v = 0; v < NV; v++) acc[r][v] = (floatV)(0.0f);
+    }
+    for (int k = 0; k < kn; k++) {
+        floatV bv[NV];
+        UNROLL for (int v = 0; v < NV; v++) bv[v] = vloadV(v, b);
+        UNROLL for (int r = 0; r < MR; r++)
+        {
+            floatV x = (floatV)(A[arow[r]]);
+            UNROLL for (int v = 0; v < NV; v++) acc[r][v] = fma(x, bv[v], acc[r][v]);
+        }
+        A += a_ks;
+        b += NR;
+    }
+    int in_wrap = n0 % c_wrap;
+    bool vec = c_cs == 1 && n0 + NR <= N && in_wrap + NR <= c_wrap;
+    UNROLL for (int r = 0; r < MR; r++)
+    {
+        int i = m0 + r;
+        if (i >= M) break;
+        if (vec) {
+            __global float *c = C + i * c_rs + (n0 / c_wrap) * c_wrap_stride + in_wrap;
+            UNROLL for (int v = 0; v < NV; v++)
+            {
+                floatV x = acc[r][v] * alpha;
+                if (beta != 0.0f) x += beta * vloadV(v, c);
+                if (flags & 1) x += (floatV)(bias[i]);
+                if (flags & 2) x += vloadV(v, bias + n0);
+                if (flags & 4) x = fmax(x, (floatV)(0.0f));
+                vstoreV(x, v, c);
+            }
+        } else {
+            float t[NR];
+            UNROLL for (int v = 0; v < NV; v++) vstoreV(acc[r][v], v, t);
+            for (int j = 0; j < NR && n0 + j < N; j++) {
+                __global float *c = C + c_index(i, n0 + j, c_rs, c_cs, c_wrap, c_wrap_stride);
+                *c = finish(t[j], c, alpha, beta, bias, i, n0 + j, flags);
+            }
+        }
+    }
+}
+
+#endif /* PACKED */

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -284,6 +285,14 @@ START_TEST(devices_lists)
     int defaults = 0;
     for (const char *p = r.out; (p = strstr(p, "\"default\":true")); p++) defaults++;
     ck_assert_int_eq(defaults, 1);
+    ck_assert_int_eq(check_json_lines(r.out, "\"peak_gflops_estimate\":", &lines), lines);
+    /* a CPU device states its estimated peak and what it is made of */
+    if (strstr(r.out, "\"type\":\"cpu\"")) {
+        ck_assert_ptr_null(strstr(r.out, "\"peak_gflops_estimate\":0.0"));
+        run_free(&r);
+        r = run("devices");
+        ck_assert_msg(strstr(r.out, "peak (estimate)") && strstr(r.out, "x 2 (FMA) x"), "devices printed: %s", r.out);
+    }
     run_free(&r);
 }
 END_TEST
@@ -355,6 +364,64 @@ START_TEST(bench_json_stdout)
     ck_assert_int_eq(lines, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "median ms"));
     run_free(&r);
+}
+END_TEST
+
+/* A stand-in for bench/pytorch_reference.py --serve (no torch needed):
+ * announces itself, then answers every request with `answer`. */
+static void fake_torch(char *path, const char *answer)
+{
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "#!/bin/sh\necho 'ready fake-torch 9.9, 2 threads'\nwhile read line; do echo '%s'; done\n", answer);
+    fclose(f);
+    ck_assert_int_eq(chmod(path, 0700), 0);
+}
+
+/* --compare-pytorch: the reference's figure and the ratio beside the row
+ * (JSON too), a failed reference request as a note, and a Python that
+ * cannot serve as a one-line error. */
+START_TEST(bench_compare_pytorch)
+{
+    char py[] = "/tmp/oclnn_fake_torch_XXXXXX", args[1024];
+    fake_torch(py, "ok 0.5 0.25");
+    setenv("OCLNN_TORCH_PYTHON", py, 1);
+    snprintf(args, sizeof args, "bench --tiny --only sgemm --sizes 33 --repeat 1 --compare-pytorch %s", device_arg());
+    run_result r = run(args);
+    ck_assert_msg(r.status == 0, "oclnn %s exited %d: %s", args, r.status, r.err);
+    /* 2*33^3 flops in 0.5 s */
+    ck_assert_msg(strstr(r.out, "fake-torch 9.9") && strstr(r.out, "torch     0.0 GFLOP/s"), "out: %s", r.out);
+    ck_assert_msg(strstr(r.out, "x\n") || strstr(r.out, "x  "), "no ratio: %s", r.out);
+    run_free(&r);
+    snprintf(args, sizeof args, "bench --tiny --only sgemm --sizes 33 --repeat 1 --compare-pytorch --json - %s",
+             device_arg());
+    r = run(args);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.out, "\"torch_ms\":500,\"ratio_vs_torch\":"), "json: %s", r.out);
+    run_free(&r);
+    unlink(py);
+
+    strcpy(py, "/tmp/oclnn_fake_torch_XXXXXX");
+    fake_torch(py, "error boom");
+    setenv("OCLNN_TORCH_PYTHON", py, 1);
+    snprintf(args, sizeof args, "bench --tiny --only sgemm --sizes 33 --repeat 1 --compare-pytorch %s", device_arg());
+    r = run(args);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "no PyTorch figure") && strstr(r.out, "boom"), "out: %s %s", r.out,
+                  r.err);
+    run_free(&r);
+    unlink(py);
+
+    const char *bad[] = {"/nonexistent/python", "/bin/false"};
+    for (int i = 0; i < 2; i++) {
+        setenv("OCLNN_TORCH_PYTHON", bad[i], 1);
+        r = run("bench --tiny --only sgemm --compare-pytorch");
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, bad[i]) && strstr(r.err, "setup-torch-venv.sh"),
+                      "stderr: %s", r.err);
+        run_free(&r);
+    }
+    unsetenv("OCLNN_TORCH_PYTHON");
 }
 END_TEST
 
@@ -1205,6 +1272,7 @@ int main(void)
     tcase_add_test(tc, bench_tiny_json_file);
     tcase_add_test(tc, bench_json_stdout);
     tcase_add_test(tc, bench_bad_device);
+    tcase_add_test(tc, bench_compare_pytorch);
     tcase_add_test(tc, no_opencl_platform);
     tcase_add_test(tc, xor_result_line);
     tcase_add_test(tc, train_eval_forward_round_trip);

@@ -1,11 +1,16 @@
 /* GEMM family vs double references. The ops (matmul with every transpose
  * combo, batched (3-D, 4-D), the folded batch-times-matrix case, linear
  * with and without bias, empty dims, gradients by finite differences,
- * shape errors) run once per engine, chosen through $OCLNN_GEMM, which a
- * fixture sets before each test (plans read it at prepare). The engine
- * itself is also driven directly: offsets, padded leading dimensions,
- * batch strides, alpha and beta, and the tiled engine's fused epilogue
- * (bias per row or column, relu, wrapped C columns). */
+ * shape errors) run once per engine and tiled variant (packed, direct),
+ * chosen through $OCLNN_GEMM, which a fixture sets before each test (plans
+ * read it at prepare). The engine itself is also driven directly: offsets,
+ * padded leading dimensions, batch strides, alpha and beta, the tiled
+ * engine's fused epilogue (bias per row or column, relu, wrapped C
+ * columns), and for the packed variant sizes on both sides of every tile
+ * and block edge (micro-tile 6 x 32 or 6 x 16, work group of 4 tiles,
+ * K blocks of 256, packing 64 k per work item) and in both orientations
+ * (B packed, or A packed and C stored transposed), with the broadcast
+ * side read in place or packed as well. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,12 +356,19 @@ static size_t c_at(const oclnn_gemm_args *g, size_t e, size_t i, size_t j)
     return g->c_off + e * g->c_stride + i * g->ldc + col;
 }
 
+/* $OCLNN_GEMM values the engine tests run on: each names an engine and,
+ * for the tiled one, a forced variant. */
+static const char *const configs[] = {"clblast", "direct", "packed"};
+enum { CFG_CLBLAST, CFG_DIRECT, CFG_PACKED, NCONFIGS };
+
 /* Lays the case out in buffers (every operand padded and offset), runs it
- * on `engine` and checks C against a double reference; elements of C
+ * on configs[cfg] and checks C against a double reference; elements of C
  * outside the product must come back unchanged, and with beta 0 the
  * product's elements start as NaN, which must never be read. */
-static void check_engine_case(oclnn_gemm_engine engine, const gemm_case *gc, uint64_t *rng)
+static void check_engine_case(int cfg, const gemm_case *gc, uint64_t *rng)
 {
+    ck_assert_int_eq(setenv("OCLNN_GEMM", configs[cfg], 1), 0);
+    oclnn_gemm_engine engine = cfg == CFG_CLBLAST ? OCLNN_GEMM_CLBLAST : OCLNN_GEMM_TILED;
     oclnn_context *ctx = tu_context();
     oclnn_gemm_args g;
     memset(&g, 0, sizeof g);
@@ -414,8 +426,10 @@ static void check_engine_case(oclnn_gemm_engine engine, const gemm_case *gc, uin
     g.relu = gc->relu;
 
     oclnn_gemm_plan plan;
-    TU_OK(oclnn_gemm_prepare(ctx, engine, &g, "test", &plan));
+    TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &g, "test", &plan));
     ck_assert_int_eq(plan.engine, engine);
+    if (engine == OCLNN_GEMM_TILED)
+        ck_assert_int_eq(plan.variant, cfg == CFG_PACKED ? OCLNN_GEMM_VARIANT_PACKED : OCLNN_GEMM_VARIANT_DIRECT);
     TU_OK(oclnn_gemm_enqueue(ctx, &plan, &g, "test"));
     TU_OK(oclnn_context_finish(ctx));
     oclnn_gemm_plan_release(&plan);
@@ -446,8 +460,8 @@ static void check_engine_case(oclnn_gemm_engine engine, const gemm_case *gc, uin
             }
     double e = tu_nmse(got, want, count);
     ck_assert_msg(e <= 1e-6,
-                  "engine %d: %s%s %zux%zux%zu batch %zu alpha %g beta %g pad %zu bias %d relu %d wrap %zu: NMSE %.3g",
-                  (int)engine, gc->ta ? "T" : "N", gc->tb ? "T" : "N", gc->m, gc->n, gc->k, gc->batch,
+                  "%s: %s%s %zux%zux%zu batch %zu alpha %g beta %g pad %zu bias %d relu %d wrap %zu: NMSE %.3g",
+                  configs[cfg], gc->ta ? "T" : "N", gc->tb ? "T" : "N", gc->m, gc->n, gc->k, gc->batch,
                   (double)gc->alpha, (double)gc->beta, gc->pad, (int)gc->bias, (int)gc->relu, gc->wrap, e);
     for (size_t i = 0; i < c.n; i++)
         if (!product[i])
@@ -470,48 +484,81 @@ static const size_t sizes[][3] = {
 #define NSIZES (sizeof sizes / sizeof sizes[0])
 
 /* Every transpose and awkward size, plain and then with offsets, padding,
- * a batch, alpha and beta, on both engines. */
+ * a batch, alpha and beta, on every engine and variant. */
 START_TEST(test_engine_layouts)
 {
     uint64_t rng = tu_seed() + 20;
-    for (int engine = OCLNN_GEMM_CLBLAST; engine <= OCLNN_GEMM_TILED; engine++)
+    for (int engine = 0; engine < NCONFIGS; engine++)
         for (int t = 0; t < 4; t++)
             for (size_t s = 0; s < NSIZES; s++) {
                 gemm_case gc = {t & 1, t >> 1, sizes[s][0], sizes[s][1], sizes[s][2], 1, 1.0f, 0.0f, 0, 0, 0, false, 0};
-                check_engine_case((oclnn_gemm_engine)engine, &gc, &rng);
+                check_engine_case(engine, &gc, &rng);
                 gc.batch = s % 2 ? 3 : 2;
                 gc.pad = 3;
                 gc.off = 5;
                 gc.alpha = -0.75f;
                 gc.beta = s % 3 == 0 ? 1.0f : 0.5f;
-                check_engine_case((oclnn_gemm_engine)engine, &gc, &rng);
+                check_engine_case(engine, &gc, &rng);
             }
 }
 END_TEST
 
-/* The tiled engine's epilogue: bias per row or column, relu, wrapped
- * columns (not for A^T B^T, which stores transposed), and k = 0. */
+/* The tiled engine's epilogue, on both variants: bias per row or column,
+ * relu, wrapped columns (the direct variant stores A^T B^T transposed and
+ * cannot wrap; the packed one can), and k = 0. */
 START_TEST(test_engine_epilogue)
 {
     uint64_t rng = tu_seed() + 21;
-    for (int t = 0; t < 4; t++)
-        for (int bias = OCLNN_GEMM_BIAS_NONE; bias <= OCLNN_GEMM_BIAS_COL; bias++)
-            for (int relu = 0; relu < 2; relu++) {
-                gemm_case gc = {t & 1, t >> 1, 33, 71, 9, 2, 1.0f, relu ? 0.5f : 0.0f, 2, 3, (oclnn_gemm_bias)bias,
-                                relu, 0};
-                check_engine_case(OCLNN_GEMM_TILED, &gc, &rng);
-                gc.m = 7;
-                gc.k = 129;
-                if (t != 3) {
-                    gc.wrap = 33; /* 71 columns: two full blocks and a ragged one */
-                    check_engine_case(OCLNN_GEMM_TILED, &gc, &rng);
-                    gc.wrap = 7;
-                    gc.n = 64;
-                    check_engine_case(OCLNN_GEMM_TILED, &gc, &rng);
+    for (int cfg = CFG_DIRECT; cfg <= CFG_PACKED; cfg++)
+        for (int t = 0; t < 4; t++)
+            for (int bias = OCLNN_GEMM_BIAS_NONE; bias <= OCLNN_GEMM_BIAS_COL; bias++)
+                for (int relu = 0; relu < 2; relu++) {
+                    gemm_case gc = {t & 1, t >> 1, 33, 71, 9, 2, 1.0f, relu ? 0.5f : 0.0f, 2, 3, (oclnn_gemm_bias)bias,
+                                    relu, 0};
+                    check_engine_case(cfg, &gc, &rng);
+                    gc.m = 7;
+                    gc.k = 129;
+                    if (t != 3 || cfg == CFG_PACKED) {
+                        gc.wrap = 33; /* 71 columns: two full blocks and a ragged one */
+                        check_engine_case(cfg, &gc, &rng);
+                        gc.wrap = 7;
+                        gc.n = 64;
+                        check_engine_case(cfg, &gc, &rng);
+                    }
+                    gc = (gemm_case){t & 1, t >> 1, 5, 9, 0, 2, 1.0f, 0.25f, 1, 2, (oclnn_gemm_bias)bias, relu, 0};
+                    check_engine_case(cfg, &gc, &rng);
                 }
-                gc = (gemm_case){t & 1, t >> 1, 5, 9, 0, 2, 1.0f, 0.25f, 1, 2, (oclnn_gemm_bias)bias, relu, 0};
-                check_engine_case(OCLNN_GEMM_TILED, &gc, &rng);
+}
+END_TEST
+
+/* The packed variant on both sides of its edges: M around the micro-tile
+ * (6) and the work group (24 rows), N around the panel (16, 32, 64), K
+ * around the packing chunk (64) and the K block (256, 512: the epilogue
+ * and beta must apply once, on the right block), with every transpose,
+ * batches, padding, offsets, alpha, beta, bias and relu. */
+START_TEST(test_engine_packed_edges)
+{
+    static const size_t edge[][3] = {
+        {5, 31, 63},  {6, 32, 64},   {7, 33, 65},  {23, 15, 255}, {24, 16, 256}, {25, 17, 257},
+        {1, 65, 511}, {49, 1, 513},  {13, 97, 1},  {30, 64, 300}, {2, 200, 129}, {61, 47, 520},
+        {33, 97, 257}, {40, 64, 65}, /* M >= 32 and M < N: A packed, C stored transposed */
+        {7, 300, 70},  {270, 257, 40}, /* packed side >= 256 wide: the other one is packed too */
+    };
+    uint64_t rng = tu_seed() + 22;
+    for (size_t s = 0; s < sizeof edge / sizeof edge[0]; s++)
+        for (int t = 0; t < 4; t++) {
+            gemm_case gc = {t & 1, t >> 1, edge[s][0], edge[s][1], edge[s][2], 1, 1.0f, 0.0f, 0, 0, 0, false, 0};
+            if (s % 2) {
+                gc.batch = 2 + s % 3;
+                gc.pad = 3;
+                gc.off = 7;
+                gc.alpha = 0.5f;
+                gc.beta = s % 4 == 1 ? 1.0f : -0.5f;
+                gc.bias = (oclnn_gemm_bias)(1 + (s + t) % 2);
+                gc.relu = t % 2;
             }
+            check_engine_case(CFG_PACKED, &gc, &rng);
+        }
 }
 END_TEST
 
@@ -533,6 +580,7 @@ START_TEST(test_engine_errors)
     g.trans_a = g.trans_b = true;
     g.c_wrap = 1;
     g.c_wrap_stride = 4;
+    ck_assert_int_eq(setenv("OCLNN_GEMM", "direct", 1), 0); /* the packed variant can wrap */
     TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &g, "wrap_test", &plan));
     ck_assert_int_eq(oclnn_gemm_enqueue(ctx, &plan, &g, "wrap_test"), OCLNN_ERR_UNSUPPORTED);
     g.c_wrap = 0;
@@ -545,9 +593,47 @@ START_TEST(test_engine_errors)
     g.trans_a = false;
     g.batch = (size_t)1 << 30;
     g.a_stride = g.b_stride = g.c_stride = 4;
-    TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &g, "huge_test", &plan));
-    ck_assert_int_eq(oclnn_gemm_enqueue(ctx, &plan, &g, "huge_test"), OCLNN_ERR_UNSUPPORTED);
+    for (int cfg = CFG_DIRECT; cfg <= CFG_PACKED; cfg++) {
+        ck_assert_int_eq(setenv("OCLNN_GEMM", configs[cfg], 1), 0);
+        /* a plan made for a small shape (the packed one would refuse the
+         * huge one at prepare already, sizing its scratch) */
+        TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &(oclnn_gemm_args){.m = 1, .n = 1, .batch = 1}, "huge_test",
+                                 &plan));
+        ck_assert_int_eq(oclnn_gemm_enqueue(ctx, &plan, &g, "huge_test"), OCLNN_ERR_UNSUPPORTED);
+        ck_assert_msg(strstr(oclnn_last_error(), "huge_test"), "message: %s", oclnn_last_error());
+        oclnn_gemm_plan_release(&plan);
+    }
+    /* the packed panels of a product whose operands fit but whose padded
+     * panels (K x 32 per column panel) would not */
+    g = (oclnn_gemm_args){.m = 1, .n = 1, .k = (size_t)1 << 26, .alpha = 1, .a = buf, .b = buf, .c = buf,
+                          .lda = (size_t)1 << 26, .ldb = 1, .ldc = 1, .batch = 1, .trans_b = false};
+    ck_assert_int_eq(setenv("OCLNN_GEMM", "packed", 1), 0);
+    TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &(oclnn_gemm_args){.m = 1, .n = 1, .batch = 1}, "panel_test",
+                             &plan));
+    ck_assert_int_eq(oclnn_gemm_enqueue(ctx, &plan, &g, "panel_test"), OCLNN_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(oclnn_last_error(), "panel_test"), "message: %s", oclnn_last_error());
     oclnn_gemm_plan_release(&plan);
+
+    /* a malformed tuning override is named, not ignored */
+    const char *tiles[] = {"6,2,16,512", "6,2,16,512,8,1", "6,2,12,512,8", "0,2,16,512,8", "6,2,16,512,0x"};
+    g = (oclnn_gemm_args){.m = 2, .n = 2, .k = 2, .batch = 1};
+    ck_assert_int_eq(setenv("OCLNN_GEMM", "packed", 1), 0);
+    for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
+        ck_assert_int_eq(setenv("OCLNN_GEMM_PACKED_TILES", tiles[i], 1), 0);
+        ck_assert_int_eq(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &g, "tiles_test", &plan), OCLNN_ERR_INVALID_ARG);
+        ck_assert_msg(strstr(oclnn_last_error(), tiles[i]) && strstr(oclnn_last_error(), "tiles_test"), "message: %s",
+                      oclnn_last_error());
+        oclnn_gemm_plan_release(&plan);
+    }
+    /* a valid one is used: 3 x 16 tiles, K blocks of 5, groups of 2 */
+    ck_assert_int_eq(setenv("OCLNN_GEMM_PACKED_TILES", "3,1,16,5,2", 1), 0);
+    TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &g, "tiles_test", &plan));
+    ck_assert_int_eq(plan.pk_mr * 100 + plan.pk_nr * 10 + plan.pk_kc, 3 * 100 + 16 * 10 + 5);
+    oclnn_gemm_plan_release(&plan);
+    uint64_t rng = tu_seed() + 23;
+    gemm_case gc = {1, 1, 17, 40, 23, 2, 1.0f, 0.5f, 1, 2, OCLNN_GEMM_BIAS_ROW, true, 0};
+    check_engine_case(CFG_PACKED, &gc, &rng); /* 5 K blocks with the epilogue on the last */
+    unsetenv("OCLNN_GEMM_PACKED_TILES");
 
     ck_assert_int_eq(setenv("OCLNN_GEMM", "fastest", 1), 0);
     oclnn_gemm_engine e;
@@ -555,23 +641,32 @@ START_TEST(test_engine_errors)
     ck_assert_msg(strstr(oclnn_last_error(), "OCLNN_GEMM=fastest"), "message: %s", oclnn_last_error());
     ck_assert_int_eq(setenv("OCLNN_GEMM", "auto", 1), 0);
     TU_OK(oclnn_gemm_engine_resolve(ctx, OCLNN_GEMM_AUTO, &e));
-    ck_assert_int_eq(e, oclnn_context_device(ctx)->is_cpu ? OCLNN_GEMM_TILED : OCLNN_GEMM_CLBLAST);
+    bool cpu = oclnn_context_device(ctx)->is_cpu;
+    ck_assert_int_eq(e, cpu ? OCLNN_GEMM_TILED : OCLNN_GEMM_CLBLAST);
+    /* the tiled engine on a CPU device has the packed kernels (used by
+     * shape), on a GPU only the direct ones */
+    g = (oclnn_gemm_args){.m = 2, .n = 2, .k = 2, .batch = 1};
+    TU_OK(oclnn_gemm_prepare(ctx, OCLNN_GEMM_TILED, &g, "auto_test", &plan));
+    ck_assert_int_eq(plan.variant, OCLNN_GEMM_VARIANT_AUTO);
+    ck_assert_int_eq(plan.packed != NULL, cpu);
+    oclnn_gemm_plan_release(&plan);
     TU_OK(oclnn_gemm_engine_resolve(ctx, OCLNN_GEMM_CLBLAST, &e));
     ck_assert_int_eq(e, OCLNN_GEMM_CLBLAST);
     clReleaseMemObject(buf);
 }
 END_TEST
 
-/* The op tests run once per engine. */
-static void use_tiled(void) { setenv("OCLNN_GEMM", "tiled", 1); }
+/* The op tests run once per engine and variant. */
+static void use_packed(void) { setenv("OCLNN_GEMM", "packed", 1); }
+static void use_direct(void) { setenv("OCLNN_GEMM", "direct", 1); }
 static void use_clblast(void) { setenv("OCLNN_GEMM", "clblast", 1); }
 
 int main(void)
 {
     Suite *s = suite_create("gemm");
-    void (*const fixtures[2])(void) = {use_tiled, use_clblast};
-    const char *names[2] = {"ops (tiled)", "ops (clblast)"};
-    for (int e = 0; e < 2; e++) {
+    void (*const fixtures[3])(void) = {use_packed, use_direct, use_clblast};
+    const char *names[3] = {"ops (packed)", "ops (direct)", "ops (clblast)"};
+    for (int e = 0; e < 3; e++) {
         TCase *tc = tcase_create(names[e]);
         tcase_set_timeout(tc, 600);
         tcase_add_checked_fixture(tc, fixtures[e], NULL);
@@ -588,6 +683,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_engine_layouts);
     tcase_add_test(tc, test_engine_epilogue);
+    tcase_add_test(tc, test_engine_packed_edges);
     tcase_add_test(tc, test_engine_errors);
     tcase_add_test(tc, test_shape_errors);
     suite_add_tcase(s, tc);

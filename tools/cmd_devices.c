@@ -24,6 +24,9 @@ static void print_text(const oclnn_device_info *d, int is_default)
     printf("      driver          %s\n", d->driver);
     printf("      OpenCL C        %s\n", d->opencl_c_version);
     printf("      compute units   %u @ %u MHz\n", d->compute_units, d->clock_mhz);
+    if (d->peak_gflops > 0)
+        printf("      peak (estimate) %.0f GFLOP/s fp32 = %u units x %u-float SIMD x 2 (FMA) x %u MHz\n", d->peak_gflops,
+               d->compute_units, d->simd_floats, d->clock_mhz);
     printf("      global memory   %s (max alloc %s)\n", global, alloc);
     printf("      local memory    %s\n", local);
     printf("      max work-group  %zu\n", d->max_work_group_size);
@@ -45,10 +48,12 @@ static void print_json(const oclnn_device_info *d, int is_default)
     printf(",\"opencl_c_version\":");
     cli_json_string(stdout, d->opencl_c_version);
     printf(",\"compute_units\":%u,\"clock_mhz\":%u,\"global_mem_bytes\":%llu,\"local_mem_bytes\":%llu,"
-           "\"max_alloc_bytes\":%llu,\"max_work_group_size\":%zu,\"fp16\":%s,\"subgroups\":%s,\"default\":%s}\n",
+           "\"max_alloc_bytes\":%llu,\"max_work_group_size\":%zu,\"fp16\":%s,\"subgroups\":%s,\"simd_floats\":%u,"
+           "\"peak_gflops_estimate\":%.1f,\"default\":%s}\n",
            d->compute_units, d->clock_mhz, (unsigned long long)d->global_mem_bytes,
            (unsigned long long)d->local_mem_bytes, (unsigned long long)d->max_alloc_bytes, d->max_work_group_size,
-           d->has_fp16 ? "true" : "false", d->has_subgroups ? "true" : "false", is_default ? "true" : "false");
+           d->has_fp16 ? "true" : "false", d->has_subgroups ? "true" : "false", d->simd_floats, d->peak_gflops,
+           is_default ? "true" : "false");
 }
 
 int cmd_devices(int argc, char **argv)
@@ -62,7 +67,10 @@ int cmd_devices(int argc, char **argv)
         "devices", NULL,
         "Lists every device of every OpenCL platform. The index P:D selects a device\n"
         "with --device P:D in the other commands; '*' marks the default one\n"
-        "($OCLNN_DEVICE if set, else the first GPU, else the first CPU).",
+        "($OCLNN_DEVICE if set, else the first GPU, else the first CPU).\n"
+        "CPU devices show an estimated fp32 peak: compute units x SIMD width (from the\n"
+        "float vector widths or the PoCL device name) x 2 (FMA) x clock; one FMA per\n"
+        "cycle is assumed, so cores with two FMA pipes or turbo clocks can beat it.",
         options, 0, 0};
     int rc = cli_parse(&spec, argc, argv, NULL, NULL);
     if (rc >= 0) return rc;

@@ -61,6 +61,17 @@ typedef struct oclnn_device_info {
     size_t max_work_group_size;
     int has_fp16;      /* cl_khr_fp16 */
     int has_subgroups; /* cl_khr_subgroups or cl_intel_subgroups */
+    /* CPU devices: floats per SIMD instruction (the larger of the native and
+     * preferred float vector widths, at least what the PoCL device name
+     * says: "avx512" 16, "avx"/"haswell"/"skylake"... 8), and the
+     * theoretical peak this gives, compute_units x simd_floats x 2 (an FMA)
+     * x clock_mhz / 1000 GFLOP/s. An estimate: it assumes one vector FMA
+     * per cycle per unit at the reported clock, so cores with two FMA
+     * pipes, wider-than-reported units or turbo clocks can exceed it, and
+     * units that are hyperthreads of one core share one. 0 for GPUs,
+     * whose OpenCL properties do not tell their SIMD width. */
+    unsigned simd_floats;
+    double peak_gflops;
 } oclnn_device_info;
 
 /* Lists every device. *out is malloc'ed; free it with free(). */

@@ -50,6 +50,18 @@ static void fill_info(cl_platform_id p, cl_device_id d, int pi, int di, oclnn_de
     size_t wg = 0;
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     out->max_work_group_size = wg;
+    if (out->is_cpu) {
+        cl_uint w = 0, pw = 0;
+        clGetDeviceInfo(d, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL);
+        clGetDeviceInfo(d, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof pw, &pw, NULL);
+        out->simd_floats = w > pw ? w : pw;
+        unsigned named = strstr(out->name, "avx512") ? 16 : strstr(out->name, "avx") || strstr(out->name, "haswell") ||
+                                                                strstr(out->name, "skylake") || strstr(out->name, "zen")
+                                                            ? 8
+                                                            : 0;
+        if (named > out->simd_floats) out->simd_floats = named;
+        out->peak_gflops = (double)out->compute_units * out->simd_floats * 2.0 * out->clock_mhz * 1e-3;
+    }
     size_t ext_size = 0;
     if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &ext_size) == CL_SUCCESS && ext_size) {
         char *ext = malloc(ext_size + 1);

@@ -197,7 +197,7 @@ static oclnn_tensor *param(oclnn_graph *g, const char *name, int64_t d0, int64_t
  * tiled CPU kernels. */
 static oclnn_tensor *linear(oclnn_graph *g, oclnn_tensor *x, const char *prefix, int64_t out, int64_t in, int wt)
 {
-    char w[160], b[160];
+    char w[176], b[176]; /* prefix (up to 160) + ".weight" */
     snprintf(w, sizeof w, "%s.weight", prefix);
     snprintf(b, sizeof b, "%s.bias", prefix);
     if (!wt) return oclnn_linear(g, x, param(g, w, out, in), param(g, b, out, 0));

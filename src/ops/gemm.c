@@ -31,12 +31,13 @@ oclnn_status oclnn_gemm_engine_resolve(const oclnn_context *ctx, oclnn_gemm_engi
     if (want == OCLNN_GEMM_AUTO) {
         const char *env = getenv("OCLNN_GEMM");
         if (env && *env && strcmp(env, "auto") != 0) {
-            if (!strcmp(env, "tiled"))
+            if (!strcmp(env, "tiled") || !strcmp(env, "packed") || !strcmp(env, "direct"))
                 want = OCLNN_GEMM_TILED;
             else if (!strcmp(env, "clblast"))
                 want = OCLNN_GEMM_CLBLAST;
             else
-                return oclnn_fail(OCLNN_ERR_INVALID_ARG, "OCLNN_GEMM=%s: expected tiled, clblast or auto", env);
+                return oclnn_fail(OCLNN_ERR_INVALID_ARG, "OCLNN_GEMM=%s: expected tiled, packed, direct, clblast or auto",
+                                  env);
         } else {
             /* Measured on PoCL (2-core CI machine): the tiled kernels run at
              * 4-10x CLBlast 1.5.3's untuned GEMM; on GPUs CLBlast's tuned
@@ -278,8 +279,35 @@ static tiles tiles_for(const oclnn_context *ctx)
     return (tiles){6, 2, (int)w, 3, 4, (int)w};
 }
 
+/* $OCLNN_GEMM=packed|direct forces a variant of the tiled engine. */
+static oclnn_gemm_variant variant_from_env(void)
+{
+    const char *env = getenv("OCLNN_GEMM");
+    if (env && !strcmp(env, "packed")) return OCLNN_GEMM_VARIANT_PACKED;
+    if (env && !strcmp(env, "direct")) return OCLNN_GEMM_VARIANT_DIRECT;
+    return OCLNN_GEMM_VARIANT_AUTO;
+}
+
+/* AUTO on a CPU device: packed once every dimension is large. Measured on
+ * the 2-core AVX-512 machine (bench/results/gemm-pocl-2026-12-02.txt): the
+ * direct kernels fall to a third of their speed from 2048^3 on (B's rows
+ * 8 KiB apart thrash the caches) and the packed path does not; below
+ * ~1024 in any dimension (256-1024 squares, SimpleCNN fc1, BERT
+ * projections) the direct kernels are as fast or faster, since packing's
+ * extra pass over an operand is not paid back by few reuses. */
+static bool packed_wanted(const oclnn_gemm_plan *plan, const oclnn_gemm_args *g)
+{
+    if (plan->variant == OCLNN_GEMM_VARIANT_PACKED) return true;
+    return g->m >= 1024 && g->n >= 1024 && g->k >= 1024;
+}
+
 static oclnn_status tiled_prepare(oclnn_context *ctx, oclnn_gemm_plan *plan, const char *op)
 {
+    plan->variant = variant_from_env();
+    if (plan->variant == OCLNN_GEMM_VARIANT_PACKED || (plan->variant == OCLNN_GEMM_VARIANT_AUTO && ctx->info.is_cpu)) {
+        oclnn_status s = oclnn_gemm_packed_prepare(ctx, plan, op);
+        if (s) return s;
+    }
     tiles t = tiles_for(ctx);
     char opts[96];
     const char *name;
@@ -342,6 +370,7 @@ static oclnn_status tiled_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *pla
 {
     oclnn_status s = tiled_check(g, op);
     if (s) return s;
+    if (plan->packed && packed_wanted(plan, g)) return oclnn_gemm_packed_enqueue(ctx, plan, g, op);
     bool swap = plan->kind == KIND_ROWS_SWAPPED;
     if (swap && g->c_wrap)
         return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': GEMM A^T B^T with wrapped C columns", op);
@@ -401,7 +430,10 @@ oclnn_status oclnn_gemm_prepare(oclnn_context *ctx, oclnn_gemm_engine want, cons
     plan->trans_b = g->trans_b;
     oclnn_status s = oclnn_gemm_engine_resolve(ctx, want, &plan->engine);
     if (s) return s;
-    if (plan->engine == OCLNN_GEMM_TILED) return tiled_prepare(ctx, plan, op);
+    if (plan->engine == OCLNN_GEMM_TILED) {
+        s = tiled_prepare(ctx, plan, op);
+        return s ? s : oclnn_gemm_reserve(ctx, plan, g, op);
+    }
     clblast_state *st;
     s = clblast_state_get(ctx, op, &st);
     return s ? s : oclnn_gemm_reserve(ctx, plan, g, op);
@@ -410,7 +442,8 @@ oclnn_status oclnn_gemm_prepare(oclnn_context *ctx, oclnn_gemm_engine want, cons
 oclnn_status oclnn_gemm_reserve(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
                                 const char *op)
 {
-    if (plan->engine == OCLNN_GEMM_TILED) return OCLNN_OK;
+    if (plan->engine == OCLNN_GEMM_TILED)
+        return plan->packed && packed_wanted(plan, g) ? oclnn_gemm_packed_reserve(ctx, plan, g, op) : OCLNN_OK;
     if (has_epilogue(g))
         return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': CLBlast GEMM has no fused bias, relu or wrapped C", op);
     return g->m && g->n && g->k && g->batch ? clblast_reserve(ctx, g, op) : OCLNN_OK;
@@ -430,8 +463,11 @@ oclnn_status oclnn_gemm_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *plan,
 
 void oclnn_gemm_plan_release(oclnn_gemm_plan *plan)
 {
-    if (plan->kernel) clReleaseKernel(plan->kernel);
-    plan->kernel = NULL;
+    cl_kernel *ks[3] = {&plan->kernel, &plan->pack, &plan->packed};
+    for (int i = 0; i < 3; i++) {
+        if (*ks[i]) clReleaseKernel(*ks[i]);
+        *ks[i] = NULL;
+    }
 }
 
 /* ---- matmul node: iparam[0..1] = transpose flags, op_data = its plan */

@@ -13,9 +13,17 @@
 
 #include "graph/graph.h"
 
-/* AUTO: $OCLNN_GEMM ("tiled" or "clblast") if set, else tiled on CPU
- * devices and CLBlast elsewhere. */
+/* AUTO: $OCLNN_GEMM if set, else tiled on CPU devices and CLBlast
+ * elsewhere. $OCLNN_GEMM: "clblast", "tiled" (oclnn's own kernels, the
+ * variant chosen per device), "packed" or "direct" (oclnn's own kernels,
+ * that variant forced), "auto". */
 typedef enum { OCLNN_GEMM_AUTO = 0, OCLNN_GEMM_CLBLAST, OCLNN_GEMM_TILED } oclnn_gemm_engine;
+
+/* The tiled engine's two variants: direct (gemm_rows / gemm_dot read the
+ * operands in place; GPUs without CLBlast, and small products on CPUs) and
+ * packed (panels + register micro-kernel, blocked for the caches: CPU
+ * devices; src/ops/gemm_packed.c). AUTO picks per device and shape. */
+typedef enum { OCLNN_GEMM_VARIANT_AUTO = 0, OCLNN_GEMM_VARIANT_DIRECT, OCLNN_GEMM_VARIANT_PACKED } oclnn_gemm_variant;
 
 typedef enum { OCLNN_GEMM_BIAS_NONE = 0, OCLNN_GEMM_BIAS_ROW, OCLNN_GEMM_BIAS_COL } oclnn_gemm_bias;
 
@@ -44,6 +52,9 @@ typedef struct oclnn_gemm_plan {
     cl_kernel kernel;             /* tiled engine; NULL for CLBlast */
     int kind;                     /* tiled: which kernel and orientation (gemm.c) */
     int tile_m, tile_n;           /* C tile of one work item, in the kernel's orientation */
+    oclnn_gemm_variant variant;   /* tiled: AUTO (per shape) or forced ($OCLNN_GEMM) */
+    cl_kernel pack, packed;       /* packed variant's kernels; NULL when it is not used */
+    int pk_mr, pk_nr, pk_kc, pk_local; /* its micro-tile, K block and work-group size */
 } oclnn_gemm_plan;
 
 /* Makes a plan for GEMMs with g's transposes on the engine `want`
@@ -63,6 +74,13 @@ oclnn_status oclnn_gemm_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *plan,
 void oclnn_gemm_plan_release(oclnn_gemm_plan *plan);
 /* op_def.release for a node whose op_data is a malloc'ed oclnn_gemm_plan. */
 void oclnn_gemm_node_release(struct oclnn_tensor *node);
+
+/* The packed variant (src/ops/gemm_packed.c), called by the engine. */
+oclnn_status oclnn_gemm_packed_prepare(oclnn_context *ctx, oclnn_gemm_plan *plan, const char *op);
+oclnn_status oclnn_gemm_packed_reserve(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
+                                       const char *op);
+oclnn_status oclnn_gemm_packed_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
+                                       const char *op);
 
 /* The engine AUTO resolves to on ctx (reads $OCLNN_GEMM). */
 oclnn_status oclnn_gemm_engine_resolve(const oclnn_context *ctx, oclnn_gemm_engine want, oclnn_gemm_engine *out);
