@@ -43,6 +43,7 @@ int cmd_embed(int argc, char **argv);    /* tools/cmd_bert.c */
 int cmd_similarity(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
+int cmd_word2vec(int argc, char **argv); /* tools/cmd_word2vec.c */
 
 /* ---- Option parsing -------------------------------------------------------
  * Long options only: "--name VALUE", "--name=VALUE" or "--flag"; "-h" and

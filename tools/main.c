@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     {"similarity", "cosine similarity of two texts' sentence embeddings", cmd_similarity},
     {"search", "semantic search: rank a corpus's lines by similarity to queries", cmd_search},
     {"finetune", "fine-tune BERT for text classification (finetune bert --train T.tsv --test V.tsv)", cmd_finetune},
+    {"word2vec", "train word vectors (skip-gram or CBOW, negative sampling) on a text corpus", cmd_word2vec},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

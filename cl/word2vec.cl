@@ -1,0 +1,211 @@
+/* word2vec training with negative sampling (src/nn/word2vec.c drives it).
+ *
+ * One work-group trains whole chunks of the subsampled corpus, word after
+ * word as a thread of the original word2vec tool does, and updates the
+ * shared syn0 (input) and syn1neg (output) vectors without locks. Chunk k
+ * of a launch holds the word ids tokens[off[k] .. off[k+1]), sentences
+ * ended by -1, and trains with learning rate alpha[k] and the LCG seeded
+ * from seed[2k], seed[2k+1] (windows and negatives, as gensim draws them).
+ *
+ * Specialisation: LANES work items per group split dim (1 on CPUs, where
+ * the loops over dim run on VEC-wide explicit vectors, which needs no
+ * fast-math to vectorise the dot products; 32 or so on GPUs, coalesced);
+ * CBOW 1 averages the context (cbow_mean=1), else skip-gram. Every lane
+ * computes the same random numbers, so control flow is uniform in a group
+ * and the dot products are reduced in local memory between barriers. */
+
+#if VEC == 16
+typedef float16 floatv;
+#define VLOAD vload16
+#define VSTORE vstore16
+#define HSUM(v) (hsum8((v).lo) + hsum8((v).hi))
+#elif VEC == 8
+typedef float8 floatv;
+#define VLOAD vload8
+#define VSTORE vstore8
+#define HSUM(v) hsum8(v)
+#elif VEC == 1
+typedef float floatv;
+#define VLOAD(i, p) ((p)[i])
+#define VSTORE(v, i, p) ((p)[i] = (v))
+#define HSUM(v) (v)
+#else
+#error "VEC must be 1, 8 or 16"
+#endif
+
+float hsum8(float8 v)
+{
+    float4 s = v.lo + v.hi;
+    return (s.x + s.y) + (s.z + s.w);
+}
+
+/* The loops over dim: this lane's VEC-wide slices, then its tail elements. */
+#define FOR_VEC(c) for (int c = lid * VEC; c + VEC <= dimv; c += LANES * VEC)
+#define FOR_TAIL(c) for (int c = dimv + lid; c < dim; c += LANES)
+
+/* <a, b> over dim, the same on every lane of the group. */
+float dot_rows(const __global float *a, const __local float *al, const __global float *b, int dim, int dimv,
+               int lid, __local float *red)
+{
+    floatv acc = (floatv)(0.0f);
+    float tail = 0.0f;
+    if (a) {
+        FOR_VEC(c) acc += VLOAD(0, a + c) * VLOAD(0, b + c);
+        FOR_TAIL(c) tail += a[c] * b[c];
+    } else {
+        FOR_VEC(c) acc += VLOAD(0, al + c) * VLOAD(0, b + c);
+        FOR_TAIL(c) tail += al[c] * b[c];
+    }
+    float f = HSUM(acc) + tail;
+#if LANES > 1
+    red[lid] = f;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = LANES / 2; s > 0; s >>= 1) {
+        if (lid < s) red[lid] += red[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    f = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+#endif
+    return f;
+}
+
+ulong lcg(ulong r) { return (r * 25214903917UL + 11UL) & 0xFFFFFFFFFFFFUL; }
+
+/* First word whose cumulative weight exceeds x: word i with probability
+ * (cum[i] - cum[i-1]) / cum[vocab-1]. */
+int draw_negative(const __global uint *cum, int vocab, ulong r)
+{
+    uint x = (uint)((r >> 16) % (ulong)cum[vocab - 1]);
+    int lo = 0, hi = vocab - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) >> 1;
+        if (cum[mid] > x) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+/* The gradient scale of one prediction, as the original tool clips it. */
+float grad_scale(float f, float label, float alpha)
+{
+    if (f > 6.0f) return (label - 1.0f) * alpha;
+    if (f < -6.0f) return label * alpha;
+    return (label - 1.0f / (1.0f + exp(-f))) * alpha;
+}
+
+/* Negative sampling for one input vector h (a syn0 row, or the local CBOW
+ * mean when h is NULL) predicting `word`: accumulates the input's
+ * gradient in neu1e (zeroed here) and updates syn1neg. Returns the LCG. */
+ulong train_negative(__global float *syn1neg, const __global float *h, const __local float *hl,
+                     __local float *neu1e, int word, float alpha, ulong r, int negative, const __global uint *cum,
+                     int vocab, int dim, int dimv, int lid, __local float *red)
+{
+    FOR_VEC(c) VSTORE((floatv)(0.0f), 0, neu1e + c);
+    FOR_TAIL(c) neu1e[c] = 0.0f;
+    for (int d = 0; d <= negative; d++) {
+        int target = word;
+        float label = 1.0f;
+        if (d > 0) {
+            r = lcg(r);
+            target = draw_negative(cum, vocab, r);
+            if (target == word) continue;
+            label = 0.0f;
+        }
+        __global float *out = syn1neg + (size_t)target * dim;
+        float g = grad_scale(dot_rows(h, hl, out, dim, dimv, lid, red), label, alpha);
+        if (h) {
+            FOR_VEC(c) {
+                floatv o = VLOAD(0, out + c);
+                VSTORE(VLOAD(0, neu1e + c) + g * o, 0, neu1e + c);
+                VSTORE(o + g * VLOAD(0, h + c), 0, out + c);
+            }
+            FOR_TAIL(c) {
+                float o = out[c];
+                neu1e[c] += g * o;
+                out[c] = o + g * h[c];
+            }
+        } else {
+            FOR_VEC(c) {
+                floatv o = VLOAD(0, out + c);
+                VSTORE(VLOAD(0, neu1e + c) + g * o, 0, neu1e + c);
+                VSTORE(o + g * VLOAD(0, hl + c), 0, out + c);
+            }
+            FOR_TAIL(c) {
+                float o = out[c];
+                neu1e[c] += g * o;
+                out[c] = o + g * hl[c];
+            }
+        }
+    }
+    return r;
+}
+
+/* row += neu1e */
+void add_local(__global float *row, const __local float *v, int dim, int dimv, int lid)
+{
+    FOR_VEC(c) VSTORE(VLOAD(0, row + c) + VLOAD(0, v + c), 0, row + c);
+    FOR_TAIL(c) row[c] += v[c];
+}
+
+/* One sentence tokens[s .. e) of a chunk. */
+ulong train_sentence(__global float *syn0, __global float *syn1neg, const __global int *tokens, int s, int e,
+                     float alpha, ulong r, int window, int negative, const __global uint *cum, int vocab, int dim,
+                     int dimv, int lid, __local float *neu1e, __local float *neu1, __local float *red)
+{
+    for (int p = s; p < e; p++) {
+        int word = tokens[p];
+        r = lcg(r);
+        int b = (int)(r % (ulong)window);
+        int lo = max(s, p - window + b), hi = min(e - 1, p + window - b);
+#if CBOW
+        FOR_VEC(c) VSTORE((floatv)(0.0f), 0, neu1 + c);
+        FOR_TAIL(c) neu1[c] = 0.0f;
+        int cw = 0;
+        for (int q = lo; q <= hi; q++) {
+            if (q == p) continue;
+            const __global float *in = syn0 + (size_t)tokens[q] * dim;
+            FOR_VEC(c) VSTORE(VLOAD(0, neu1 + c) + VLOAD(0, in + c), 0, neu1 + c);
+            FOR_TAIL(c) neu1[c] += in[c];
+            cw++;
+        }
+        if (cw == 0) continue;
+        float inv = 1.0f / (float)cw;
+        FOR_VEC(c) VSTORE(VLOAD(0, neu1 + c) * inv, 0, neu1 + c);
+        FOR_TAIL(c) neu1[c] *= inv;
+        r = train_negative(syn1neg, 0, neu1, neu1e, word, alpha, r, negative, cum, vocab, dim, dimv, lid, red);
+        for (int q = lo; q <= hi; q++)
+            if (q != p) add_local(syn0 + (size_t)tokens[q] * dim, neu1e, dim, dimv, lid);
+#else
+        for (int q = lo; q <= hi; q++) {
+            if (q == p) continue;
+            __global float *in = syn0 + (size_t)tokens[q] * dim;
+            r = train_negative(syn1neg, in, 0, neu1e, word, alpha, r, negative, cum, vocab, dim, dimv, lid, red);
+            add_local(in, neu1e, dim, dimv, lid);
+        }
+#endif
+    }
+    return r;
+}
+
+/* Work-group g trains chunks g, g + groups, ... of this launch. local_buf
+ * holds 2 dim floats (neu1e, neu1) and LANES reduction slots. */
+__kernel void w2v_train(__global float *syn0, __global float *syn1neg, int dim, const __global int *tokens,
+                        const __global int *off, const __global float *alpha, const __global uint *seed, int chunks,
+                        const __global uint *cum, int vocab, int window, int negative, __local float *local_buf)
+{
+    int lid = get_local_id(0);
+    int dimv = dim - dim % VEC;
+    __local float *neu1e = local_buf, *neu1 = local_buf + dim, *red = local_buf + 2 * dim;
+    for (int k = get_group_id(0); k < chunks; k += get_num_groups(0)) {
+        ulong r = ((ulong)seed[2 * k + 1] << 32 | seed[2 * k]) & 0xFFFFFFFFFFFFUL;
+        int s = off[k], end = off[k + 1];
+        while (s < end) {
+            int e = s;
+            while (e < end && tokens[e] >= 0) e++;
+            r = train_sentence(syn0, syn1neg, tokens, s, e, alpha[k], r, window, negative, cum, vocab, dim, dimv,
+                               lid, neu1e, neu1, red);
+            s = e + 1;
+        }
+    }
+}
