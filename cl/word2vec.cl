@@ -39,25 +39,36 @@ float hsum8(float8 v)
     return (s.x + s.y) + (s.z + s.w);
 }
 
-/* The loops over dim: this lane's VEC-wide slices, then its tail elements. */
-#define FOR_VEC(c) for (int c = lid * VEC; c + VEC <= dimv; c += LANES * VEC)
-#define FOR_TAIL(c) for (int c = dimv + lid; c < dim; c += LANES)
+/* What every function of a work-group needs. */
+typedef struct w2v {
+    __global float *syn0, *syn1neg;
+    const __global uint *cum;
+    const __global int *guide;
+    int guides, vocab, dim, dimv, lid, window, negative;
+    __local float *neu1e, *neu1, *red;
+} w2v;
 
-/* <a, b> over dim, the same on every lane of the group. */
-float dot_rows(const __global float *a, const __local float *al, const __global float *b, int dim, int dimv,
-               int lid, __local float *red)
+/* The loops over dim: this lane's VEC-wide slices, then its tail elements. */
+#define FOR_VEC(c) for (int c = m->lid * VEC; c + VEC <= m->dimv; c += LANES * VEC)
+#define FOR_TAIL(c) for (int c = m->dimv + m->lid; c < m->dim; c += LANES)
+
+/* <h, b> over dim (h a global row, or the local CBOW mean hl when h is
+ * NULL), the same on every lane of the group. */
+float dot_rows(const w2v *m, const __global float *h, const __local float *hl, const __global float *b)
 {
     floatv acc = (floatv)(0.0f);
     float tail = 0.0f;
-    if (a) {
-        FOR_VEC(c) acc += VLOAD(0, a + c) * VLOAD(0, b + c);
-        FOR_TAIL(c) tail += a[c] * b[c];
+    if (h) {
+        FOR_VEC(c) acc += VLOAD(0, h + c) * VLOAD(0, b + c);
+        FOR_TAIL(c) tail += h[c] * b[c];
     } else {
-        FOR_VEC(c) acc += VLOAD(0, al + c) * VLOAD(0, b + c);
-        FOR_TAIL(c) tail += al[c] * b[c];
+        FOR_VEC(c) acc += VLOAD(0, hl + c) * VLOAD(0, b + c);
+        FOR_TAIL(c) tail += hl[c] * b[c];
     }
     float f = HSUM(acc) + tail;
 #if LANES > 1
+    __local float *red = m->red;
+    int lid = m->lid;
     red[lid] = f;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = LANES / 2; s > 0; s >>= 1) {
@@ -73,14 +84,18 @@ float dot_rows(const __global float *a, const __local float *al, const __global 
 ulong lcg(ulong r) { return (r * 25214903917UL + 11UL) & 0xFFFFFFFFFFFFUL; }
 
 /* First word whose cumulative weight exceeds x: word i with probability
- * (cum[i] - cum[i-1]) / cum[vocab-1]. */
-int draw_negative(const __global uint *cum, int vocab, ulong r)
+ * (cum[i] - cum[i-1]) / cum[vocab-1]. guide[j] is the first word past
+ * floor(j L / G) (L = cum[vocab-1], G = guides), which leaves a binary
+ * search over a few words at most. */
+int draw_negative(const w2v *m, ulong r)
 {
-    uint x = (uint)((r >> 16) % (ulong)cum[vocab - 1]);
-    int lo = 0, hi = vocab - 1;
+    uint total = m->cum[m->vocab - 1];
+    uint x = (uint)((r >> 16) % (ulong)total);
+    uint j = (uint)(((ulong)x * (ulong)m->guides) / total);
+    int lo = m->guide[j], hi = min(m->guide[j + 1], m->vocab - 1);
     while (lo < hi) {
         int mid = (lo + hi) >> 1;
-        if (cum[mid] > x) hi = mid;
+        if (m->cum[mid] > x) hi = mid;
         else lo = mid + 1;
     }
     return lo;
@@ -94,26 +109,25 @@ float grad_scale(float f, float label, float alpha)
     return (label - 1.0f / (1.0f + exp(-f))) * alpha;
 }
 
-/* Negative sampling for one input vector h (a syn0 row, or the local CBOW
- * mean when h is NULL) predicting `word`: accumulates the input's
+/* Negative sampling for one input vector (a syn0 row h, or the local CBOW
+ * mean hl when h is NULL) predicting `word`: accumulates the input's
  * gradient in neu1e (zeroed here) and updates syn1neg. Returns the LCG. */
-ulong train_negative(__global float *syn1neg, const __global float *h, const __local float *hl,
-                     __local float *neu1e, int word, float alpha, ulong r, int negative, const __global uint *cum,
-                     int vocab, int dim, int dimv, int lid, __local float *red)
+ulong train_negative(const w2v *m, const __global float *h, const __local float *hl, int word, float alpha, ulong r)
 {
+    __local float *neu1e = m->neu1e;
     FOR_VEC(c) VSTORE((floatv)(0.0f), 0, neu1e + c);
     FOR_TAIL(c) neu1e[c] = 0.0f;
-    for (int d = 0; d <= negative; d++) {
+    for (int d = 0; d <= m->negative; d++) {
         int target = word;
         float label = 1.0f;
         if (d > 0) {
             r = lcg(r);
-            target = draw_negative(cum, vocab, r);
+            target = draw_negative(m, r);
             if (target == word) continue;
             label = 0.0f;
         }
-        __global float *out = syn1neg + (size_t)target * dim;
-        float g = grad_scale(dot_rows(h, hl, out, dim, dimv, lid, red), label, alpha);
+        __global float *out = m->syn1neg + (size_t)target * m->dim;
+        float g = grad_scale(dot_rows(m, h, hl, out), label, alpha);
         if (h) {
             FOR_VEC(c) {
                 floatv o = VLOAD(0, out + c);
@@ -141,30 +155,29 @@ ulong train_negative(__global float *syn1neg, const __global float *h, const __l
     return r;
 }
 
-/* row += neu1e */
-void add_local(__global float *row, const __local float *v, int dim, int dimv, int lid)
+/* row (+)= v */
+void add_local(const w2v *m, __global float *row, const __local float *v)
 {
     FOR_VEC(c) VSTORE(VLOAD(0, row + c) + VLOAD(0, v + c), 0, row + c);
     FOR_TAIL(c) row[c] += v[c];
 }
 
 /* One sentence tokens[s .. e) of a chunk. */
-ulong train_sentence(__global float *syn0, __global float *syn1neg, const __global int *tokens, int s, int e,
-                     float alpha, ulong r, int window, int negative, const __global uint *cum, int vocab, int dim,
-                     int dimv, int lid, __local float *neu1e, __local float *neu1, __local float *red)
+ulong train_sentence(const w2v *m, const __global int *tokens, int s, int e, float alpha, ulong r)
 {
     for (int p = s; p < e; p++) {
         int word = tokens[p];
         r = lcg(r);
-        int b = (int)(r % (ulong)window);
-        int lo = max(s, p - window + b), hi = min(e - 1, p + window - b);
+        int b = (int)(r % (ulong)m->window);
+        int lo = max(s, p - m->window + b), hi = min(e - 1, p + m->window - b);
 #if CBOW
+        __local float *neu1 = m->neu1;
         FOR_VEC(c) VSTORE((floatv)(0.0f), 0, neu1 + c);
         FOR_TAIL(c) neu1[c] = 0.0f;
         int cw = 0;
         for (int q = lo; q <= hi; q++) {
             if (q == p) continue;
-            const __global float *in = syn0 + (size_t)tokens[q] * dim;
+            const __global float *in = m->syn0 + (size_t)tokens[q] * m->dim;
             FOR_VEC(c) VSTORE(VLOAD(0, neu1 + c) + VLOAD(0, in + c), 0, neu1 + c);
             FOR_TAIL(c) neu1[c] += in[c];
             cw++;
@@ -173,15 +186,15 @@ ulong train_sentence(__global float *syn0, __global float *syn1neg, const __glob
         float inv = 1.0f / (float)cw;
         FOR_VEC(c) VSTORE(VLOAD(0, neu1 + c) * inv, 0, neu1 + c);
         FOR_TAIL(c) neu1[c] *= inv;
-        r = train_negative(syn1neg, 0, neu1, neu1e, word, alpha, r, negative, cum, vocab, dim, dimv, lid, red);
+        r = train_negative(m, 0, neu1, word, alpha, r);
         for (int q = lo; q <= hi; q++)
-            if (q != p) add_local(syn0 + (size_t)tokens[q] * dim, neu1e, dim, dimv, lid);
+            if (q != p) add_local(m, m->syn0 + (size_t)tokens[q] * m->dim, m->neu1e);
 #else
         for (int q = lo; q <= hi; q++) {
             if (q == p) continue;
-            __global float *in = syn0 + (size_t)tokens[q] * dim;
-            r = train_negative(syn1neg, in, 0, neu1e, word, alpha, r, negative, cum, vocab, dim, dimv, lid, red);
-            add_local(in, neu1e, dim, dimv, lid);
+            __global float *in = m->syn0 + (size_t)tokens[q] * m->dim;
+            r = train_negative(m, in, 0, word, alpha, r);
+            add_local(m, in, m->neu1e);
         }
 #endif
     }
@@ -192,19 +205,18 @@ ulong train_sentence(__global float *syn0, __global float *syn1neg, const __glob
  * holds 2 dim floats (neu1e, neu1) and LANES reduction slots. */
 __kernel void w2v_train(__global float *syn0, __global float *syn1neg, int dim, const __global int *tokens,
                         const __global int *off, const __global float *alpha, const __global uint *seed, int chunks,
-                        const __global uint *cum, int vocab, int window, int negative, __local float *local_buf)
+                        const __global uint *cum, const __global int *guide, int guides, int vocab, int window,
+                        int negative, __local float *local_buf)
 {
-    int lid = get_local_id(0);
-    int dimv = dim - dim % VEC;
-    __local float *neu1e = local_buf, *neu1 = local_buf + dim, *red = local_buf + 2 * dim;
+    w2v m = {syn0, syn1neg, cum, guide, guides, vocab, dim, dim - dim % VEC, get_local_id(0), window, negative,
+             local_buf, local_buf + dim, local_buf + 2 * dim};
     for (int k = get_group_id(0); k < chunks; k += get_num_groups(0)) {
         ulong r = ((ulong)seed[2 * k + 1] << 32 | seed[2 * k]) & 0xFFFFFFFFFFFFUL;
         int s = off[k], end = off[k + 1];
         while (s < end) {
             int e = s;
             while (e < end && tokens[e] >= 0) e++;
-            r = train_sentence(syn0, syn1neg, tokens, s, e, alpha[k], r, window, negative, cum, vocab, dim, dimv,
-                               lid, neu1e, neu1, red);
+            r = train_sentence(&m, tokens, s, e, alpha[k], r);
             s = e + 1;
         }
     }

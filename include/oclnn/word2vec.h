@@ -82,8 +82,9 @@ void oclnn_word2vec_options_init(oclnn_word2vec_options *o);
 /* Vocabulary of a corpus: whitespace-separated tokens (each line is a
  * sentence; lines over 10000 tokens are cut into 10000-token sentences, as
  * gensim does), words seen at least min_count times, sorted by descending
- * count; equal counts keep the order of first appearance (gensim's stable
- * sort; the original tool's qsort leaves that order unspecified). Writes
+ * count; equal counts go in reverse order of first appearance, as gensim 4
+ * sorts them (the original tool's qsort leaves that order unspecified), so
+ * both give the same word order. Writes
  * the words (a malloc'ed array of malloc'ed strings; free with
  * oclnn_word2vec_vocab_free) and their counts, and the corpus's token
  * count. Errors: a missing or unreadable file (OCLNN_ERR_IO), a file

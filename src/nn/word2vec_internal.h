@@ -65,5 +65,9 @@ oclnn_status w2v_train_batch_host(oclnn_context *ctx, const oclnn_word2vec_optio
                                   float *syn0, float *syn1neg, const uint32_t *cum, const w2v_batch *b);
 /* The unigram^0.75 cumulative table over counts, scaled to 2^31 - 1. */
 uint32_t *w2v_cum_table(const int64_t *counts, int64_t vocab);
+/* guide[j] = the first word whose cum exceeds floor(j cum[vocab-1] /
+ * guides), j = 0..guides: where the kernel's search for a negative starts. */
+#define W2V_GUIDES 65536
+int32_t *w2v_guide_table(const uint32_t *cum, int64_t vocab, int guides);
 
 #endif
