@@ -2,7 +2,7 @@
 """Reference for `oclnn word2vec`: trains gensim's Word2Vec on the same corpus
 with the same settings and evaluates word vectors, gensim's or anyone's.
 
-  bench/gensim_word2vec.py train --corpus FILE [--output gensim.bin] [--cbow]
+  bench/gensim_word2vec.py train --corpus FILE [--output gensim.bin] [--cbow] [--no-eval]
         [--dim 100 --window 5 --negative 5 --min-count 5 --sample 1e-3
          --epochs 5 --alpha A --workers 2 --seed 1]
   bench/gensim_word2vec.py eval VECTORS.bin [MORE.bin ...] [--restrict 30000]
@@ -64,9 +64,10 @@ def train(a):
           f"{len(model.wv.index_to_key)} words, {words} words trained ({trained} after subsampling) in "
           f"{secs:.2f} s: {words / secs:.0f} words/s; vocabulary {t_vocab:.2f} s; CPU time of training {cpu:.2f} s",
           flush=True)
-    if a.output and a.output != "-":
+    if a.output:
         model.wv.save_word2vec_format(a.output, binary=not a.output.endswith(".txt"))
-        evaluate(a.output, a.restrict)
+        if not a.no_eval:
+            evaluate(a.output, a.restrict)
 
 
 def main():
@@ -86,6 +87,7 @@ def main():
     t.add_argument("--workers", type=int, default=2)
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--restrict", type=int, default=30000)
+    t.add_argument("--no-eval", action="store_true", help="only train and save")
     e = sub.add_parser("eval")
     e.add_argument("vectors", nargs="+")
     e.add_argument("--restrict", type=int, default=30000)
