@@ -1,6 +1,9 @@
 /* oclnn word2vec: train word vectors on a text corpus on the device and
  * write them as a word2vec binary (or text) file. */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -53,6 +56,15 @@ int cmd_word2vec(int argc, char **argv)
     if (rc >= 0) return rc;
     if (!corpus) return cli_usage_error("word2vec", "--corpus FILE is required (scripts/get-corpus.sh makes one)");
     if (!output) return cli_usage_error("word2vec", "--output FILE is required");
+
+    /* A wrong output path is found now, not after the training. */
+    char *dir = strdup(output), *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash) slash[slash == dir] = '\0';
+    int writable = dir && access(slash ? dir : ".", W_OK) == 0;
+    int err = errno;
+    if (!writable) cli_error("word2vec: cannot write %s: %s", output, strerror(err));
+    free(dir);
+    if (!writable) return CLI_EXIT_FAIL;
 
     oclnn_word2vec_options o;
     oclnn_word2vec_options_init(&o);
