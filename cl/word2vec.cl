@@ -44,6 +44,7 @@ typedef struct w2v {
     __global float *syn0, *syn1neg;
     const __global uint *cum;
     const __global int *guide;
+    const __global float *sigmoid;
     int guides, vocab, dim, dimv, lid, window, negative;
     __local float *neu1e, *neu1, *red;
 } w2v;
@@ -101,12 +102,14 @@ int draw_negative(const w2v *m, ulong r)
     return lo;
 }
 
-/* The gradient scale of one prediction, as the original tool clips it. */
-float grad_scale(float f, float label, float alpha)
+/* The gradient scale of one prediction, as the original tool and gensim
+ * compute it: the sigmoid from a table of 1000 values over (-6, 6) (the
+ * host's exact values), outside it the clipped gradient. */
+float grad_scale(const w2v *m, float f, float label, float alpha)
 {
-    if (f > 6.0f) return (label - 1.0f) * alpha;
-    if (f < -6.0f) return label * alpha;
-    return (label - 1.0f / (1.0f + exp(-f))) * alpha;
+    if (f >= 6.0f) return (label - 1.0f) * alpha;
+    if (f <= -6.0f) return label * alpha;
+    return (label - m->sigmoid[(int)((f + 6.0f) * (1000.0f / 6.0f / 2.0f))]) * alpha;
 }
 
 /* Negative sampling for one input vector (a syn0 row h, or the local CBOW
@@ -127,7 +130,7 @@ ulong train_negative(const w2v *m, const __global float *h, const __local float 
             label = 0.0f;
         }
         __global float *out = m->syn1neg + (size_t)target * m->dim;
-        float g = grad_scale(dot_rows(m, h, hl, out), label, alpha);
+        float g = grad_scale(m, dot_rows(m, h, hl, out), label, alpha);
         if (h) {
             FOR_VEC(c) {
                 floatv o = VLOAD(0, out + c);
@@ -206,9 +209,9 @@ ulong train_sentence(const w2v *m, const __global int *tokens, int s, int e, flo
 __kernel void w2v_train(__global float *syn0, __global float *syn1neg, int dim, const __global int *tokens,
                         const __global int *off, const __global float *alpha, const __global uint *seed, int chunks,
                         const __global uint *cum, const __global int *guide, int guides, int vocab, int window,
-                        int negative, __local float *local_buf)
+                        int negative, const __global float *sigmoid, __local float *local_buf)
 {
-    w2v m = {syn0, syn1neg, cum, guide, guides, vocab, dim, dim - dim % VEC, get_local_id(0), window, negative,
+    w2v m = {syn0, syn1neg, cum, guide, sigmoid, guides, vocab, dim, dim - dim % VEC, get_local_id(0), window, negative,
              local_buf, local_buf + dim, local_buf + 2 * dim};
     for (int k = get_group_id(0); k < chunks; k += get_num_groups(0)) {
         ulong r = ((ulong)seed[2 * k + 1] << 32 | seed[2 * k]) & 0xFFFFFFFFFFFFUL;

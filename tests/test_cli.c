@@ -517,7 +517,8 @@ START_TEST(word2vec_writes_vectors)
     int fd = mkstemp(corpus);
     ck_assert_int_ge(fd, 0);
     FILE *f = fdopen(fd, "w");
-    for (int line = 0; line < 200; line++) fprintf(f, "a%d b%d c%d d%d e%d\n", line % 3, line % 4, line % 2, line % 5, line % 6);
+    for (int line = 0; line < 200; line++)
+        fprintf(f, "a%d b%d c%d d%d e%d\n", line % 3, line % 4, line % 2, line % 5, line % 6);
     fclose(f);
     fd = mkstemp(out);
     ck_assert_int_ge(fd, 0);

@@ -247,11 +247,15 @@ static int ref_negative(const uint32_t *cum, int vocab, uint64_t r)
     return i;
 }
 
+/* gensim's EXP_TABLE lookup, with the index computed from the float dot
+ * product as the kernel does (the table itself is checked in double). */
 static double ref_scale(double f, double label, double alpha)
 {
-    if (f > 6) return (label - 1) * alpha;
-    if (f < -6) return label * alpha;
-    return (label - 1 / (1 + exp(-f))) * alpha;
+    if (f >= 6) return (label - 1) * alpha;
+    if (f <= -6) return label * alpha;
+    int i = (int)(((float)f + 6.0f) * (1000.0f / 6.0f / 2.0f));
+    double x = ((double)i / 1000 * 2 - 1) * 6;
+    return (label - 1 / (1 + exp(-x))) * alpha;
 }
 
 /* Negative sampling for input h predicting word: neu1e gets h's gradient. */
@@ -366,7 +370,9 @@ static void check_launch(int cbow, int lanes)
     TU_OK(w2v_train_batch_host(tu_context(), &o, vocab, syn0, syn1, cum, &b));
     ref_train(r0, r1, dim, &b, &o, cum, vocab);
     double e0 = tu_nmse(syn0, r0, (size_t)(vocab * dim)), e1 = tu_nmse(syn1, r1, (size_t)(vocab * dim));
-    ck_assert_msg(e0 < 1e-10 && e1 < 1e-10, "%s lanes %d: NMSE syn0 %g syn1neg %g", cbow ? "CBOW" : "skip-gram",
+    /* Rounding, and now and then a dot product on the other side of a
+     * sigmoid-table bin edge in float than in double (1e-10 at most). */
+    ck_assert_msg(e0 < 1e-8 && e1 < 1e-8, "%s lanes %d: NMSE syn0 %g syn1neg %g", cbow ? "CBOW" : "skip-gram",
                   lanes, e0, e1);
     /* The update is not so small that a launch doing nothing would pass. */
     double moved = tu_nmse_f(syn1_before, syn1, (size_t)(vocab * dim));

@@ -57,7 +57,7 @@ typedef struct oclnn_word2vec_options {
     uint64_t seed;        /* random seed (1) */
     /* Execution, not the model: */
     int64_t batch_words;  /* corpus words per kernel launch (0: 1 << 20) */
-    int64_t chunk_words;  /* subsampled words per chunk (0: 1000); a sentence is never split */
+    int64_t chunk_words;  /* subsampled words per chunk (0: 1000 on CPUs, 100 else); sentences are not split */
     int64_t concurrent_chunks; /* most chunks in flight at once (0: as many as a batch has) */
     int lanes;            /* work items per chunk (0: 1 on CPUs, 32 otherwise) */
     /* Called after each batch (NULL: none). */

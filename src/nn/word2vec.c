@@ -305,6 +305,14 @@ uint32_t *w2v_cum_table(const int64_t *counts, int64_t vocab)
     return cum;
 }
 
+void w2v_sigmoid_table(float *t)
+{
+    for (int i = 0; i < W2V_SIGMOID_TABLE; i++) {
+        double e = exp(((double)i / W2V_SIGMOID_TABLE * 2 - 1) * 6);
+        t[i] = (float)(e / (e + 1));
+    }
+}
+
 int32_t *w2v_guide_table(const uint32_t *cum, int64_t vocab, int guides)
 {
     int32_t *g = malloc(sizeof *g * (size_t)(guides + 1));
@@ -414,7 +422,7 @@ oclnn_status w2v_batch_fill(const w2v_plan *plan, w2v_cursor *cur, w2v_batch *b)
 typedef struct w2v_device {
     oclnn_context *ctx;
     cl_kernel kernel;
-    cl_mem syn0, syn1neg, cum, guide;
+    cl_mem syn0, syn1neg, cum, guide, sigmoid;
     int guides;
     cl_mem tokens[2], off[2], alpha[2], seed[2];
     size_t cap_tok[2], cap_chunk[2];
@@ -427,7 +435,7 @@ static const char *OP = "word2vec";
 
 static void device_release(w2v_device *d)
 {
-    cl_mem *all[] = {&d->syn0, &d->syn1neg, &d->cum, &d->guide, &d->tokens[0], &d->tokens[1], &d->off[0], &d->off[1],
+    cl_mem *all[] = {&d->syn0, &d->syn1neg, &d->cum, &d->guide, &d->sigmoid, &d->tokens[0], &d->tokens[1], &d->off[0], &d->off[1],
                      &d->alpha[0], &d->alpha[1], &d->seed[0], &d->seed[1]};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if (*all[i]) clReleaseMemObject(*all[i]);
@@ -472,6 +480,9 @@ static oclnn_status device_setup(w2v_device *d, oclnn_context *ctx, const oclnn_
     if (!s) s = buffer_upload(d, &d->guide, sizeof *guide * (W2V_GUIDES + 1), guide);
     d->guides = W2V_GUIDES;
     free(guide);
+    float sigmoid[W2V_SIGMOID_TABLE];
+    w2v_sigmoid_table(sigmoid);
+    if (!s) s = buffer_upload(d, &d->sigmoid, sizeof sigmoid, sigmoid);
     if (s) device_release(d);
     return s;
 }
@@ -524,7 +535,8 @@ static oclnn_status device_enqueue(w2v_device *d, int i, const w2v_batch *b, con
     e |= clSetKernelArg(k, 11, sizeof nv, &nv);
     e |= clSetKernelArg(k, 12, sizeof window, &window);
     e |= clSetKernelArg(k, 13, sizeof negative, &negative);
-    e |= clSetKernelArg(k, 14, sizeof(float) * (size_t)(2 * d->dim + d->lanes), NULL);
+    e |= clSetKernelArg(k, 14, sizeof(cl_mem), &d->sigmoid);
+    e |= clSetKernelArg(k, 15, sizeof(float) * (size_t)(2 * d->dim + d->lanes), NULL);
     s = oclnn_cl_check(e, "clSetKernelArg", OP);
     if (s) return s;
     int64_t groups = b->nchunk;
@@ -560,8 +572,11 @@ static oclnn_status check_options(oclnn_context *ctx, const oclnn_word2vec_optio
     else oclnn_word2vec_options_init(o);
     if (o->alpha == 0) o->alpha = o->cbow ? 0.05f : 0.025f;
     if (o->batch_words == 0) o->batch_words = 1 << 20;
-    if (o->chunk_words == 0) o->chunk_words = 1000;
-    if (o->lanes == 0) o->lanes = ctx && ctx->info.is_cpu ? 1 : 32;
+    /* A CPU runs a few chunks at once and wants long ones; a GPU wants
+     * thousands of work-groups in a launch. */
+    int cpu = ctx && ctx->info.is_cpu;
+    if (o->chunk_words == 0) o->chunk_words = cpu ? 1000 : 100;
+    if (o->lanes == 0) o->lanes = cpu ? 1 : 32;
     const char *bad = NULL;
     if (o->dim < 1 || o->dim > 100000) bad = "dim (1..100000)";
     else if (o->window < 1 || o->window > 1000) bad = "window (1..1000)";

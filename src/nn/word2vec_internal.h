@@ -69,5 +69,10 @@ uint32_t *w2v_cum_table(const int64_t *counts, int64_t vocab);
  * guides), j = 0..guides: where the kernel's search for a negative starts. */
 #define W2V_GUIDES 65536
 int32_t *w2v_guide_table(const uint32_t *cum, int64_t vocab, int guides);
+/* sigmoid(x) at x = (i / 1000 * 2 - 1) * 6, i = 0..999: the original
+ * tool's and gensim's EXP_TABLE, which the kernel indexes with
+ * (int)((f + 6) * 1000 / 12) for f in (-6, 6). */
+#define W2V_SIGMOID_TABLE 1000
+void w2v_sigmoid_table(float *t);
 
 #endif
