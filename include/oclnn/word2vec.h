@@ -3,7 +3,8 @@
  * The model is the original word2vec tool's (Mikolov et al. 2013) as gensim
  * also implements it: skip-gram or CBOW (mean of the context vectors),
  * negative sampling from the unigram^0.75 distribution, subsampling of
- * frequent words, a window shrunk at random per centre word, a learning
+ * frequent words, a window shrunk at random per centre word, the sigmoid
+ * from a 1000-entry table over (-6, 6) with clipped gradients outside, a learning
  * rate decaying linearly from alpha to min_alpha over all epochs, input
  * vectors initialised uniform in [-0.5/dim, 0.5/dim) and output vectors
  * zero. The result is the input vectors, one row per vocabulary word.
