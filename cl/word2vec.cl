@@ -59,13 +59,12 @@ float dot_rows(const w2v *m, const __global float *h, const __local float *hl, c
 {
     floatv acc = (floatv)(0.0f);
     float tail = 0.0f;
-    if (h) {
-        FOR_VEC(c) acc += VLOAD(0, h + c) * VLOAD(0, b + c);
-        FOR_TAIL(c) tail += h[c] * b[c];
-    } else {
-        FOR_VEC(c) acc += VLOAD(0, hl + c) * VLOAD(0, b + c);
-        FOR_TAIL(c) tail += hl[c] * b[c];
+#define DOT(H)                                                 \
+    {                                                          \
+        FOR_VEC(c) acc += VLOAD(0, H + c) * VLOAD(0, b + c);   \
+        FOR_TAIL(c) tail += H[c] * b[c];                       \
     }
+    if (h) DOT(h) else DOT(hl)
     float f = HSUM(acc) + tail;
 #if LANES > 1
     __local float *red = m->red;
@@ -112,6 +111,21 @@ float grad_scale(const w2v *m, float f, float label, float alpha)
     return (label - m->sigmoid[(int)((f + 6.0f) * (1000.0f / 6.0f / 2.0f))]) * alpha;
 }
 
+/* In train_negative: neu1e += g out; out += g H. */
+#define UPDATE(H)                                                   \
+    {                                                               \
+        FOR_VEC(c) {                                                \
+            floatv o = VLOAD(0, out + c);                           \
+            VSTORE(VLOAD(0, neu1e + c) + g * o, 0, neu1e + c);      \
+            VSTORE(o + g * VLOAD(0, H + c), 0, out + c);            \
+        }                                                           \
+        FOR_TAIL(c) {                                               \
+            float o = out[c];                                       \
+            neu1e[c] += g * o;                                      \
+            out[c] = o + g * H[c];                                  \
+        }                                                           \
+    }
+
 /* Negative sampling for one input vector (a syn0 row h, or the local CBOW
  * mean hl when h is NULL) predicting `word`: accumulates the input's
  * gradient in neu1e (zeroed here) and updates syn1neg. Returns the LCG. */
@@ -131,29 +145,7 @@ ulong train_negative(const w2v *m, const __global float *h, const __local float 
         }
         __global float *out = m->syn1neg + (size_t)target * m->dim;
         float g = grad_scale(m, dot_rows(m, h, hl, out), label, alpha);
-        if (h) {
-            FOR_VEC(c) {
-                floatv o = VLOAD(0, out + c);
-                VSTORE(VLOAD(0, neu1e + c) + g * o, 0, neu1e + c);
-                VSTORE(o + g * VLOAD(0, h + c), 0, out + c);
-            }
-            FOR_TAIL(c) {
-                float o = out[c];
-                neu1e[c] += g * o;
-                out[c] = o + g * h[c];
-            }
-        } else {
-            FOR_VEC(c) {
-                floatv o = VLOAD(0, out + c);
-                VSTORE(VLOAD(0, neu1e + c) + g * o, 0, neu1e + c);
-                VSTORE(o + g * VLOAD(0, hl + c), 0, out + c);
-            }
-            FOR_TAIL(c) {
-                float o = out[c];
-                neu1e[c] += g * o;
-                out[c] = o + g * hl[c];
-            }
-        }
+        if (h) UPDATE(h) else UPDATE(hl)
     }
     return r;
 }

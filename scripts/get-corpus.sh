@@ -21,7 +21,8 @@
 #   oclnn word2vec --corpus OUT_FILE --output vectors.bin
 set -euo pipefail
 
-dict=/usr/share/dictd/gcide.dict.dz
+. "$(dirname "$0")/gcide.sh"
+dict=$gcide_dict
 data="${OCLNN_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/oclnn}"
 out="${1:-$data/corpus/gcide.txt}"
 
@@ -30,18 +31,7 @@ if [ -s "$out" ]; then
   echo "$out"
   exit 0
 fi
-if [ ! -f "$dict" ]; then
-  # The dictionary is a Debian package like every other dependency.
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "get-corpus: need root to install dict-gcide" >&2; exit 1; }
-    SUDO=sudo
-  fi
-  echo "get-corpus: installing dict-gcide" >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends dict-gcide
-fi
-[ -f "$dict" ] || { echo "get-corpus: $dict is still missing after installing dict-gcide" >&2; exit 1; }
+gcide_install get-corpus
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
