@@ -108,7 +108,9 @@ float grad_scale(const w2v *m, float f, float label, float alpha)
 {
     if (f >= 6.0f) return (label - 1.0f) * alpha;
     if (f <= -6.0f) return label * alpha;
-    return (label - m->sigmoid[(int)((f + 6.0f) * (1000.0f / 6.0f / 2.0f))]) * alpha;
+    /* The clamp keeps a NaN (a diverged run) inside the table. */
+    int i = clamp((int)((f + 6.0f) * (1000.0f / 6.0f / 2.0f)), 0, 999);
+    return (label - m->sigmoid[i]) * alpha;
 }
 
 /* In train_negative: neu1e += g out; out += g H. */

@@ -615,13 +615,14 @@ oclnn_status w2v_train_batch_host(oclnn_context *ctx, const oclnn_word2vec_optio
     return s;
 }
 
-/* Input vectors uniform in [-0.5/dim, 0.5/dim): Philox stream 2. */
+/* Input vectors uniform in [-0.5/dim, 0.5/dim). Philox counters (block,
+ * high block, epoch, stream): stream 0 subsamples, 1 seeds chunks, 2 here. */
 static void init_syn0(float *syn0, int64_t n, int64_t dim, uint64_t seed)
 {
     uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)}, r[4];
     float scale = 1.0f / (float)dim;
     for (int64_t i = 0; i < n; i += 4) {
-        uint32_t ctr[4] = {(uint32_t)(i >> 2), (uint32_t)((uint64_t)i >> 34), 2, 0};
+        uint32_t ctr[4] = {(uint32_t)(i >> 2), (uint32_t)((uint64_t)i >> 34), 0, 2};
         oclnn_philox4x32_10(ctr, key, r);
         for (int64_t j = 0; j < 4 && i + j < n; j++)
             syn0[i + j] = ((float)(r[j] >> 8) * (1.0f / 16777216.0f) - 0.5f) * scale;
