@@ -14,24 +14,14 @@
 #   oclnn finetune bert --train OUT_DIR/train.tsv --test OUT_DIR/test.tsv
 set -euo pipefail
 
-dict=/usr/share/dictd/gcide.dict.dz
+. "$(dirname "$0")/gcide.sh"
+dict=$gcide_dict
 data="${OCLNN_DATA:-${XDG_DATA_HOME:-$HOME/.local/share}/oclnn}"
 out="${1:-$data/datasets/gcide-pos}"
 ntrain="${2:-1000}"
 ntest="${3:-300}"
 
-if [ ! -f "$dict" ]; then
-  # The dictionary is a Debian package like every other dependency.
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "make-pos-dataset: need root to install dict-gcide" >&2; exit 1; }
-    SUDO=sudo
-  fi
-  echo "make-pos-dataset: installing dict-gcide" >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends dict-gcide
-fi
-[ -f "$dict" ] || { echo "make-pos-dataset: $dict is still missing after installing dict-gcide" >&2; exit 1; }
+gcide_install make-pos-dataset
 mkdir -p "$out"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

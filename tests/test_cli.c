@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "oclnn/core.h"
+#include "oclnn/embeddings.h"
 #include "testutil.h"
 
 /* Test accuracy `train lstm|gru` must reach on 2048 images, 2 epochs,
@@ -574,6 +575,67 @@ START_TEST(tokenize_prints_ids_and_pieces)
         ck_assert_str_eq(r.out, "");
         run_free(&r);
     }
+}
+END_TEST
+
+/* ---- word2vec: trains on a small corpus and writes vectors that read back. */
+
+START_TEST(word2vec_writes_vectors)
+{
+    char corpus[] = "/tmp/oclnn_test_w2v_XXXXXX", out[] = "/tmp/oclnn_test_w2v_out_XXXXXX";
+    int fd = mkstemp(corpus);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    for (int line = 0; line < 200; line++)
+        fprintf(f, "a%d b%d c%d d%d e%d\n", line % 3, line % 4, line % 2, line % 5, line % 6);
+    fclose(f);
+    fd = mkstemp(out);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    char args[4096];
+    for (int text = 0; text < 2; text++) {
+        snprintf(args, sizeof args, "word2vec %s --corpus '%s' --output '%s' --dim 8 --min-count 1 --epochs 2 %s",
+                 device_arg(), corpus, out, text ? "--text --cbow --quiet" : "");
+        run_result r = run(args);
+        ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+        ck_assert_msg(strstr(r.err, "vocabulary 20 words (of 1000 corpus tokens), 2000 words trained") &&
+                      strstr(r.err, "words/s") && strstr(r.err, text ? "CBOW" : "skip-gram"), "stderr: %s", r.err);
+        ck_assert_str_eq(r.out, "");
+        run_free(&r);
+        oclnn_wordvec *wv;
+        oclnn_wordvec_options o = {.format = text ? OCLNN_WORDVEC_WORD2VEC_TEXT : OCLNN_WORDVEC_WORD2VEC_BINARY};
+        ck_assert_msg(oclnn_wordvec_load(out, &o, &wv) == OCLNN_OK, "%s", oclnn_last_error());
+        ck_assert_int_eq(oclnn_wordvec_count(wv), 20);
+        ck_assert_int_eq(oclnn_wordvec_dim(wv), 8);
+        ck_assert_int_ge(oclnn_wordvec_find(wv, "e5"), 0);
+        oclnn_wordvec_release(wv);
+    }
+    static const struct {
+        const char *args;
+        int status;
+        const char *mention;
+    } bad[] = {
+        {"word2vec --output x.bin", 2, "--corpus"},
+        {"word2vec --corpus '%s'", 2, "--output"},
+        {"word2vec --corpus '%s' --output '%s' --dim 0", 2, "--dim"},
+        {"word2vec --corpus /nonexistent/corpus.txt --output '%s'", 1, "/nonexistent/corpus.txt"},
+        {"word2vec --corpus '%s' --output '%s' --min-count 1000", 1, "min_count=1000"},
+        {"word2vec --corpus '%s' --output /nonexistent/dir/v.bin --min-count 1 --dim 4 --epochs 1", 1,
+         "/nonexistent/dir/v.bin"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char fmt[512];
+        snprintf(fmt, sizeof fmt, "%s %s", bad[i].args, device_arg());
+        if (strstr(bad[i].args, "/nonexistent/corpus")) snprintf(args, sizeof args, fmt, out);
+        else snprintf(args, sizeof args, fmt, corpus, out);
+        run_result r = run(args);
+        ck_assert_msg(r.status == bad[i].status, "'oclnn %s' exited %d, expected %d: %s", args, r.status,
+                      bad[i].status, r.err);
+        ck_assert_msg(count_lines(r.err) == 1 && strstr(r.err, bad[i].mention), "'oclnn %s' stderr: %s", args, r.err);
+        run_free(&r);
+    }
+    unlink(corpus);
+    unlink(out);
 }
 END_TEST
 
@@ -1277,6 +1339,7 @@ int main(void)
     tcase_add_test(tc, xor_result_line);
     tcase_add_test(tc, train_eval_forward_round_trip);
     tcase_add_test(tc, tokenize_prints_ids_and_pieces);
+    tcase_add_test(tc, word2vec_writes_vectors);
     tcase_add_test(tc, rnn_forward_matches_pytorch);
     tcase_add_test(tc, rnn_forward_bad_files);
     tcase_add_test(tc, rnn_train_eval_round_trip);

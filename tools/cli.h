@@ -47,6 +47,7 @@ int cmd_nearest(int argc, char **argv); /* tools/cmd_wordvec.c */
 int cmd_analogy(int argc, char **argv);
 int cmd_word2vec_eval(int argc, char **argv);
 int cmd_similar_images(int argc, char **argv); /* tools/cmd_similar_images.c */
+int cmd_word2vec(int argc, char **argv); /* tools/cmd_word2vec.c */
 
 /* ---- Option parsing -------------------------------------------------------
  * Long options only: "--name VALUE", "--name=VALUE" or "--flag"; "-h" and

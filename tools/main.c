@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"similar-images", "image search with SimpleCNN embeddings: precision@k vs raw pixels, PNG grid",
      cmd_similar_images},
     {"finetune", "fine-tune BERT for text classification (finetune bert --train T.tsv --test V.tsv)", cmd_finetune},
+    {"word2vec", "train word vectors (skip-gram or CBOW, negative sampling) on a text corpus", cmd_word2vec},
 };
 static const int ncommands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -14,6 +14,7 @@
  *   embeddings.h   similarity, top-k, k-NN search, word-vector files
  *   tokenizer.h    BERT WordPiece tokenizer (text -> token ids, batches)
  *   attention.h    scaled dot-product attention, LayerNorm, tanh GELU
+ *   word2vec.h     training word vectors (skip-gram, CBOW) from a text corpus
  *
  * A minimal program:
  *     oclnn_context *ctx;
@@ -45,5 +46,6 @@
 #include "oclnn/tokenizer.h"
 #include "oclnn/attention.h"
 #include "oclnn/bert.h"
+#include "oclnn/word2vec.h"
 
 #endif

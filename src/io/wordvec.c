@@ -519,6 +519,29 @@ void oclnn_wordvec_release(oclnn_wordvec *wv)
     free(wv);
 }
 
+oclnn_status oclnn_wordvec_adopt(int64_t count, int64_t dim, char **words, float *vectors,
+                                 oclnn_wordvec_format format, oclnn_wordvec **out)
+{
+    oclnn_wordvec *wv = calloc(1, sizeof *wv);
+    if (wv) {
+        *wv = (oclnn_wordvec){.count = count, .dim = dim, .cap = count, .format = format, .vectors = vectors,
+                              .words = words};
+        int64_t slots = 2048;
+        while (slots < 2 * count) slots *= 2;
+        if (rehash(wv, slots)) {
+            *out = wv;
+            return OCLNN_OK;
+        }
+    } else {
+        for (int64_t i = 0; i < count; i++) free(words[i]);
+        free(words);
+        free(vectors);
+    }
+    oclnn_wordvec_release(wv);
+    *out = NULL;
+    return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "wordvec: out of host memory for %lld words", (long long)count);
+}
+
 int64_t oclnn_wordvec_count(const oclnn_wordvec *wv) { return wv ? wv->count : 0; }
 int64_t oclnn_wordvec_dim(const oclnn_wordvec *wv) { return wv ? wv->dim : 0; }
 oclnn_wordvec_format oclnn_wordvec_format_of(const oclnn_wordvec *wv) { return wv ? wv->format : OCLNN_WORDVEC_AUTO; }

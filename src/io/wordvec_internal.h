@@ -1,5 +1,6 @@
 /* Internals of the word-vector reader shared by src/io/wordvec.c (text
- * and word2vec formats, lookup) and src/io/fasttext.c (fastText .bin). */
+ * and word2vec formats, lookup), src/io/fasttext.c (fastText .bin) and
+ * src/nn/word2vec.c (a table built from arrays). */
 #ifndef OCLNN_WORDVEC_INTERNAL_H
 #define OCLNN_WORDVEC_INTERNAL_H
 
@@ -39,5 +40,11 @@ oclnn_status wordvec_oom(const reader *r);
 oclnn_status wordvec_add_word(reader *r, const char *s, size_t n, const char *where);
 /* fastText .bin, after its magic number was seen (src/io/fasttext.c). */
 oclnn_status wordvec_read_fasttext(reader *r);
+
+/* A table of count distinct words (malloc'ed strings in a malloc'ed array)
+ * and their vectors [count, dim] (malloc'ed), whose ownership passes to
+ * the table, also on failure. format is what oclnn_wordvec_format_of says. */
+oclnn_status oclnn_wordvec_adopt(int64_t count, int64_t dim, char **words, float *vectors,
+                                 oclnn_wordvec_format format, oclnn_wordvec **out);
 
 #endif
