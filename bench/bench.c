@@ -36,7 +36,7 @@ static const bench_workload workloads[] = {
                   "N 32 H 12 L 128 D 32); LayerNorm and GELU GB/s",
      bench_attention},
     {"embedding", "embedding lookup (1M x 128, 100k x 300; 64 x 128 ids) forward and forward+backward (row-sparse) "
-                  "GB/s; top-10 cosine search, 1 and 1024 queries, resident table and oclnn_knn_search",
+                  "GB/s; top-10 cosine search, 1 and 1024 queries, resident table and oclnn_knn_search; word2vec words/s",
      bench_embedding},
 };
 #define NWORKLOADS ((int)(sizeof workloads / sizeof workloads[0]))

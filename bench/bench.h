@@ -110,5 +110,6 @@ oclnn_status bench_rnn(bench_env *env);         /* LSTM and GRU fwd and fwd+bwd 
 oclnn_status bench_minilm(bench_env *env);      /* all-MiniLM-L6-v2 sentences/s, batch 1 and 32 (bench/bench_bert.c) */
 oclnn_status bench_attention(bench_env *env);   /* SDPA fused/unfused, LayerNorm, GELU (bench/bench_attention.c) */
 oclnn_status bench_embedding(bench_env *env);   /* embedding lookup GB/s, top-10 cosine search (bench/bench_embedding.c) */
+oclnn_status bench_word2vec(bench_env *env);    /* word2vec training words/s, run by bench_embedding (bench/bench_word2vec.c) */
 
 #endif
