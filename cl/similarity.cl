@@ -8,20 +8,39 @@
  * when some returned): inactive work items only skip loads and stores. */
 
 /* ---- L2 normalisation over rows of length D: y = x / max(|x|, eps).
- * One work item per row; the norm is saved for backward. */
+ * A work-group of W work items per row, rows_per_group rows each: every
+ * work item sums the squares of columns lid, lid + W, ... (neighbouring
+ * work items read neighbouring columns, which PoCL vectorises), the
+ * partial sums are added in a fixed order (deterministic), then every work
+ * item scales its own columns (so y may alias x). The norm is saved for
+ * backward. W <= 256. */
 __kernel void l2n_forward(__global float *y, int y_off, __global float *nrm, int nrm_off,
-                          __global const float *x, int x_off, int rows, int D, float eps)
+                          __global const float *x, int x_off, int rows, int D, float eps, int rows_per_group)
 {
-    int r = get_global_id(0);
-    if (r >= rows) return;
-    __global const float *xr = x + x_off + r * D;
-    float s = 0.0f;
-    for (int j = 0; j < D; j++) s = fma(xr[j], xr[j], s);
-    float n = sqrt(s);
-    nrm[nrm_off + r] = n;
-    float inv = 1.0f / fmax(n, eps);
-    __global float *yr = y + y_off + r * D;
-    for (int j = 0; j < D; j++) yr[j] = xr[j] * inv;
+    __local float part[256];
+    __local float sh_inv;
+    int lid = get_local_id(0), W = get_local_size(0);
+    int r0 = get_group_id(0) * rows_per_group;
+    for (int rr = 0; rr < rows_per_group; rr++) { /* uniform over the group: barriers are safe */
+        int r = r0 + rr, active = r < rows;
+        __global const float *xr = x + x_off + (active ? r : 0) * D;
+        float s = 0.0f;
+        for (int j = lid; active && j < D; j += W) s = fma(xr[j], xr[j], s);
+        part[lid] = s;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid == 0) {
+            float t = 0.0f;
+            for (int w = 0; w < W; w++) t += part[w];
+            float n = sqrt(t);
+            if (active) nrm[nrm_off + r] = n;
+            sh_inv = 1.0f / fmax(n, eps);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float inv = sh_inv;
+        __global float *yr = y + y_off + (active ? r : 0) * D;
+        for (int j = lid; active && j < D; j += W) yr[j] = xr[j] * inv;
+        barrier(CLK_LOCAL_MEM_FENCE); /* part and sh_inv are reused */
+    }
 }
 
 /* dx = (dy - y * <dy, y>) / n for n > eps; dx = dy / eps otherwise (the
@@ -213,6 +232,70 @@ __kernel void topk_select(__global float *out_v, int out_v_off, __global int *ou
         int o = (row * parts + p) * k;
         for (int j = lid; j < k; j += wg) {
             int pos = spos[j];
+            out_v[out_v_off + o + j] = v[pos];
+            out_i[out_i_off + o + j] = has_idx ? in_i[in_i_off + row * n + start + pos] : start + pos;
+        }
+    }
+}
+
+/* Top-k for small k (k <= TOPK_SMALL_MAX): same arguments, grid and
+ * output as topk_select. Each work item scans a contiguous stretch of the
+ * part and keeps its best k in a private list sorted best first; an
+ * element costs one compare against the list's worst unless it enters.
+ * Entries are 64-bit (key << 32 | ~position): one compare orders by key,
+ * then lower position, and 0 (the empty slot) is below every element,
+ * NaN included. The lists go to local memory and work item 0 merges them
+ * (k picks among W heads). W <= TOPK_SMALL_WG. */
+#define TOPK_SMALL_MAX 32
+#define TOPK_SMALL_WG 64
+__kernel void topk_small(__global float *out_v, int out_v_off, __global int *out_i, int out_i_off,
+                         __global const float *in_v, int in_v_off, __global const int *in_i, int in_i_off,
+                         int has_idx, int rows, int n, int parts, int k, int S, int largest,
+                         __local ulong *lists)
+{
+    __local int head[TOPK_SMALL_WG];
+    int lid = get_local_id(0), wg = get_local_size(0);
+    int grp = get_group_id(0);
+    int row = grp / parts, p = grp - row * parts;
+    int active = row < rows;
+    int start = (int)(((long)p * n) / parts), end = (int)(((long)(p + 1) * n) / parts);
+    int L = active ? end - start : 0;
+    __global const float *v = in_v + in_v_off + (active ? row * n + start : 0);
+
+    ulong best[TOPK_SMALL_MAX];
+    for (int j = 0; j < k; j++) best[j] = 0ul;
+    ulong worst = 0ul;
+    int seg = (L + wg - 1) / wg;
+    int s0 = min(lid * seg, L), s1 = min(s0 + seg, L);
+    for (int i = s0; i < s1; i++) {
+        ulong e = ((ulong)topk_key(v[i], largest) << 32) | (ulong)(~(uint)i);
+        if (e > worst) {
+            int j = k - 1;
+            while (j > 0 && best[j - 1] < e) {
+                best[j] = best[j - 1];
+                j--;
+            }
+            best[j] = e;
+            worst = best[k - 1];
+        }
+    }
+    for (int j = 0; j < k; j++) lists[lid * k + j] = best[j];
+    head[lid] = 0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0 && active) {
+        int o = (row * parts + p) * k;
+        for (int j = 0; j < k; j++) {
+            int bw = 0;
+            ulong be = 0ul;
+            for (int w = 0; w < wg; w++) {
+                ulong e = head[w] < k ? lists[w * k + head[w]] : 0ul;
+                if (e > be) {
+                    be = e;
+                    bw = w;
+                }
+            }
+            head[bw]++;
+            int pos = (int)~(uint)(be & 0xFFFFFFFFul);
             out_v[out_v_off + o + j] = v[pos];
             out_i[out_i_off + o + j] = has_idx ? in_i[in_i_off + row * n + start + pos] : start + pos;
         }

@@ -34,7 +34,21 @@ static oclnn_status l2n_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
     if (!s) s = oclnn_arg_counts(l->kernel, &i, 2, node->iparam, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof eps, &eps, op);
-    return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)node->iparam[0], op);
+    if (s) return s;
+    /* W work items per row, about 4 columns each; a few rows per group so
+     * that groups stay many times the compute units without tiny groups */
+    int64_t rows = node->iparam[0], D = node->iparam[1], cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t wg = 0, W = 1;
+    cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
+    while (W < 64 && (int64_t)W * 4 < D && W * 2 <= wg && W * 2 <= ctx->info.max_work_group_size) W *= 2;
+    int64_t per = rows / (16 * cu);
+    per = per < 1 ? 1 : per > 64 ? 64 : per;
+    s = oclnn_arg_counts(l->kernel, &i, 1, &per, op);
+    l->dims = 1;
+    l->local[0] = W;
+    l->global[0] = (size_t)((rows + per - 1) / per) * W;
+    return s;
 }
 
 /* src = (dy, y, norms) */
@@ -241,28 +255,41 @@ oclnn_tensor *oclnn_pairwise(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b, o
  * iparam: rows, N, k, largest, parts, S (local slots). */
 enum { P_ROWS, P_N, P_K, P_LARGEST, P_PARTS, P_S };
 
+/* topk_small below this k (cl/similarity.cl TOPK_SMALL_MAX), else the
+ * radix selection. */
+enum { TOPK_SMALL_MAX = 32, TOPK_SMALL_WG = 64 };
+
+/* One selection pass over rows of length n split into `parts`: writes k
+ * candidates per (row, part) to ov / oi; ii (or NULL) maps positions to
+ * columns (the merge pass). */
 static oclnn_status topk_launch(oclnn_context *ctx, oclnn_tensor *node, oclnn_tensor *ov, oclnn_tensor *oi,
                                 oclnn_tensor *iv, oclnn_tensor *ii, int64_t n, int64_t parts)
 {
     const char *op = node->op->name;
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "topk_select", &l);
-    int64_t sz[7] = {ii != NULL, node->iparam[P_ROWS], n, parts, node->iparam[P_K], node->iparam[P_S],
-                     node->iparam[P_LARGEST]};
+    int64_t k = node->iparam[P_K];
+    int small = k <= TOPK_SMALL_MAX;
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", small ? "topk_small" : "topk_select", &l);
+    int64_t sz[7] = {ii != NULL, node->iparam[P_ROWS], n, parts, k, node->iparam[P_S], node->iparam[P_LARGEST]};
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, ov, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, oi, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, iv, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, ii ? ii : oi, op); /* unread without has_idx */
     if (!s) s = oclnn_arg_counts(l->kernel, &i, 7, sz, op);
-    size_t S = (size_t)node->iparam[P_S];
-    if (!s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_uint), NULL, op);
-    if (!s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_int), NULL, op);
     if (s) return s;
-    size_t wg = 0, lx = 128;
+    size_t wg = 0, lx = small ? TOPK_SMALL_WG : 128;
     cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
-    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size)) lx /= 2;
+    /* small: at least 4k elements per work item, or the merge of the
+     * per-work-item lists outweighs the scan */
+    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size || (small && (int64_t)lx * 4 * k > n / parts)))
+        lx /= 2;
+    size_t S = (size_t)node->iparam[P_S];
+    if (small) s = oclnn_arg(l->kernel, &i, lx * (size_t)k * sizeof(cl_ulong), NULL, op);
+    if (!small && !s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_uint), NULL, op);
+    if (!small && !s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_int), NULL, op);
+    if (s) return s;
     l->dims = 1;
     l->local[0] = lx;
     l->global[0] = (size_t)(node->iparam[P_ROWS] * parts) * lx;
