@@ -1,6 +1,7 @@
 /* Similarity and search: L2 normalisation, pairwise cosine / squared
- * euclidean / dot scores (one GEMM plus norms), top-k per row by radix
- * selection, and a chunked k-NN search over host tables of any size.
+ * euclidean / dot scores (one GEMM plus norms), top-k per row (private
+ * sorted lists for small k, radix selection for large k). The k-NN index
+ * and search built on them are in src/nn/knn_index.c.
  *
  * Input contract: every op here reads contiguous sources (the graph copies
  * views). Kernels in cl/similarity.cl. */
@@ -403,7 +404,7 @@ oclnn_tensor *oclnn_topk(oclnn_graph *g, oclnn_tensor *scores, int64_t k, int la
 /* This family's entries in the op registry (src/ops/registry.c). */
 const oclnn_op_def *const oclnn_similarity_ops[] = {&l2n_def, &l2n_bwd_def, &sqd_def, &topk_def, &topk_bwd_def, NULL};
 
-/* ---- k-NN search over a host table in chunks */
+/* ---- the order of top-k on the host (k-NN merges, tests) */
 
 int oclnn_topk_before(float a, int64_t ia, float b, int64_t ib, int largest)
 {
@@ -411,111 +412,4 @@ int oclnn_topk_before(float a, int64_t ia, float b, int64_t ib, int largest)
     if (na || nb) return na != nb ? nb : ia < ib;
     if (a != b) return largest ? a > b : a < b;
     return ia < ib;
-}
-
-typedef struct knn_graph {
-    oclnn_graph *g;
-    oclnn_tensor *q, *t, *v, *i;
-    int64_t rows, kk;
-} knn_graph;
-
-static oclnn_status knn_build(oclnn_context *ctx, const float *queries, int64_t m, int64_t rows, int64_t dim,
-                              int64_t k, oclnn_metric metric, knn_graph *kg)
-{
-    memset(kg, 0, sizeof *kg);
-    kg->g = oclnn_graph_create(ctx);
-    if (!kg->g) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "oclnn_knn_search: out of host memory");
-    kg->rows = rows;
-    kg->kk = k < rows ? k : rows;
-    kg->q = oclnn_input(kg->g, "queries", OCLNN_DTYPE_F32, 2, (const int64_t[]){m, dim});
-    kg->t = oclnn_input(kg->g, "table", OCLNN_DTYPE_F32, 2, (const int64_t[]){rows, dim});
-    oclnn_tensor *sc = oclnn_pairwise(kg->g, kg->q, kg->t, metric);
-    kg->v = oclnn_topk(kg->g, sc, kg->kk, oclnn_metric_largest(metric), &kg->i);
-    oclnn_status s = oclnn_graph_output(kg->g, kg->v);
-    if (!s) s = oclnn_graph_output(kg->g, kg->i);
-    if (!s) s = oclnn_graph_compile(kg->g, NULL);
-    if (!s) s = oclnn_tensor_write(kg->q, queries, (size_t)(m * dim) * sizeof(float));
-    return s;
-}
-
-/* Rows per chunk when the caller leaves it to us: the chunk and its
- * [m, rows] scores each within a quarter of the allocation limit (at most
- * 256 MiB) and under 2^31 elements. */
-static int64_t knn_auto_chunk(const oclnn_context *ctx, int64_t m, int64_t n, int64_t dim)
-{
-    uint64_t budget = ctx->info.max_alloc_bytes / 4;
-    if (budget > ((uint64_t)256 << 20) || budget == 0) budget = (uint64_t)256 << 20;
-    int64_t per = (int64_t)(budget / 4);
-    int64_t rows = n;
-    if (rows > per / dim) rows = per / dim;
-    if (rows > per / m) rows = per / m;
-    if (rows > INT_MAX / dim) rows = INT_MAX / dim;
-    if (rows > INT_MAX / m) rows = INT_MAX / m;
-    return rows < 1 ? 1 : rows;
-}
-
-oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t m, const float *table, int64_t n,
-                              int64_t dim, int64_t k, oclnn_metric metric, int64_t chunk_rows, float *values,
-                              int32_t *indices)
-{
-    if (!ctx || !queries || !table || !values || !indices)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_knn_search: NULL argument");
-    if (oclnn_metric_largest(metric) < 0)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_knn_search: unknown metric %d", (int)metric);
-    if (m < 1 || n < 1 || dim < 1 || n > INT32_MAX || chunk_rows < 0 || m > INT_MAX / dim)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG,
-                          "oclnn_knn_search: bad sizes (m %lld queries, n %lld rows of dim %lld, chunk %lld rows)",
-                          (long long)m, (long long)n, (long long)dim, (long long)chunk_rows);
-    if (k < 1 || k > n || k > OCLNN_TOPK_MAX)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_knn_search: k = %lld must be in [1, min(n = %lld, %d)]",
-                          (long long)k, (long long)n, OCLNN_TOPK_MAX);
-    int64_t chunk = chunk_rows ? chunk_rows : knn_auto_chunk(ctx, m, n, dim);
-    if (chunk > n) chunk = n;
-    int largest = oclnn_metric_largest(metric);
-    knn_graph full = {0}, last = {0};
-    float *cv = malloc(sizeof(float) * (size_t)(m * k)), *tv = malloc(sizeof(float) * (size_t)k);
-    int32_t *ci = malloc(sizeof(int32_t) * (size_t)(m * k)), *ti = malloc(sizeof(int32_t) * (size_t)k);
-    oclnn_status s = OCLNN_OK;
-    if (!cv || !tv || !ci || !ti) s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "oclnn_knn_search: out of host memory");
-    int64_t have = 0; /* entries per row in values / indices so far */
-    for (int64_t start = 0; start < n && !s; start += chunk) {
-        int64_t rows = n - start < chunk ? n - start : chunk;
-        knn_graph *kg = rows == chunk ? &full : &last;
-        if (!kg->g) s = knn_build(ctx, queries, m, rows, dim, k, metric, kg);
-        if (!s) s = oclnn_tensor_write(kg->t, table + start * dim, (size_t)(rows * dim) * sizeof(float));
-        if (!s) s = oclnn_graph_run(kg->g);
-        int64_t kk = kg->kk;
-        if (!s) s = oclnn_tensor_read(kg->v, cv, (size_t)(m * kk) * sizeof(float));
-        if (!s) s = oclnn_tensor_read(kg->i, ci, (size_t)(m * kk) * sizeof(int32_t));
-        if (s) break;
-        /* Exact merge of two sorted lists per row; equal values keep the
-         * earlier chunk's (lower) rows first. */
-        int64_t out = have + kk < k ? have + kk : k;
-        for (int64_t r = 0; r < m; r++) {
-            const float *av = values + r * k, *bv = cv + r * kk;
-            const int32_t *ai = indices + r * k, *bi = ci + r * kk;
-            int64_t x = 0, y = 0;
-            for (int64_t o = 0; o < out; o++) {
-                int64_t bidx = (int64_t)bi[y] + start;
-                int take_a = y >= kk || (x < have && oclnn_topk_before(av[x], ai[x], bv[y], bidx, largest));
-                if (take_a) {
-                    tv[o] = av[x];
-                    ti[o] = ai[x++];
-                } else {
-                    tv[o] = bv[y];
-                    ti[o] = (int32_t)(bi[y++] + start);
-                }
-            }
-            memcpy(values + r * k, tv, sizeof(float) * (size_t)out);
-            memcpy(indices + r * k, ti, sizeof(int32_t) * (size_t)out);
-        }
-        have = out;
-    }
-    oclnn_graph_release(full.g);
-    oclnn_graph_release(last.g);
-    free(cv);
-    free(tv);
-    free(ci);
-    free(ti);
-    return s;
 }

@@ -2,6 +2,7 @@
 #ifndef OCLNN_OPS_SIMILARITY_H
 #define OCLNN_OPS_SIMILARITY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* When > 0, oclnn_topk splits every row into this many parts (clamped so
@@ -14,5 +15,10 @@ extern int oclnn_topk_force_parts;
  * (b, ib). Larger (largest) or smaller values first, -0 equal to +0, NaN
  * after every number, equal values by lower index. */
 int oclnn_topk_before(float a, int64_t ia, float b, int64_t ib, int largest);
+
+/* Bytes of [m, chunk] scores per chunk of an oclnn_knn_index search (the
+ * chunk rows follow from it): small enough that the GEMM's output is still
+ * in cache when the top-k reads it. A variable so benches can compare. */
+extern size_t oclnn_knn_score_bytes;
 
 #endif
