@@ -57,6 +57,7 @@ static void search_graph_free(oclnn_knn_index *ix)
     ix->cv = NULL;
     ix->ci = NULL;
     ix->gm = ix->gk = 0;
+    ix->nlists = 0;
 }
 
 void oclnn_knn_index_release(oclnn_knn_index **index)
