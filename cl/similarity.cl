@@ -265,9 +265,7 @@ __kernel void topk_small(__global float *out_v, int out_v_off, __global int *out
     ulong best[TOPK_SMALL_MAX];
     for (int j = 0; j < k; j++) best[j] = 0ul;
     ulong worst = 0ul;
-    int seg = (L + wg - 1) / wg;
-    int s0 = min(lid * seg, L), s1 = min(s0 + seg, L);
-    for (int i = s0; i < s1; i++) {
+    for (int i = lid; i < L; i += wg) {
         ulong e = ((ulong)topk_key(v[i], largest) << 32) | (ulong)(~(uint)i);
         if (e > worst) {
             int j = k - 1;

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t oclnn_knn_score_bytes = (size_t)16 << 20;
+size_t oclnn_knn_score_bytes = (size_t)64 << 20;
 
 struct oclnn_knn_index {
     oclnn_context *ctx;

@@ -20,6 +20,7 @@
 extern const char oclnn_cl_similarity[];
 
 int oclnn_topk_force_parts = 0;
+int oclnn_topk_force_wg = 0;
 
 /* ---- l2_normalize: node = y, aux[0] = row norms; iparam 0 = rows, 1 = D */
 
@@ -282,9 +283,13 @@ static oclnn_status topk_launch(oclnn_context *ctx, oclnn_tensor *node, oclnn_te
     size_t wg = 0, lx = small ? TOPK_SMALL_WG : 128;
     cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
-    /* small: at least 4k elements per work item, or the merge of the
-     * per-work-item lists outweighs the scan */
-    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size || (small && (int64_t)lx * 4 * k > n / parts)))
+    /* small: each work item's stretch long against k, or inserting into
+     * the lists and merging them outweighs the scan; work items of a
+     * group run one after another on a CPU, where only the groups run in
+     * parallel, so there the stretches are much longer */
+    int64_t stretch = (ctx->info.is_cpu ? 1024 : 4) * k;
+    if (small && oclnn_topk_force_wg > 0) lx = (size_t)oclnn_topk_force_wg, stretch = 0;
+    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size || (small && (int64_t)lx * stretch > n / parts)))
         lx /= 2;
     size_t S = (size_t)node->iparam[P_S];
     if (small) s = oclnn_arg(l->kernel, &i, lx * (size_t)k * sizeof(cl_ulong), NULL, op);

@@ -11,6 +11,12 @@
  * on small rows. 0 (the default): chosen from the sizes and the device. */
 extern int oclnn_topk_force_parts;
 
+/* When > 0 (at most 64, a power of two), the small-k top-k kernel runs
+ * this many work items per group whatever the row length (each keeps a
+ * list of its best k, even of a stretch shorter than k): tests use it to
+ * exercise the merge of many lists on short rows. 0: from the sizes. */
+extern int oclnn_topk_force_wg;
+
 /* The order top-k uses, on the host: true when (a, ia) comes before
  * (b, ib). Larger (largest) or smaller values first, -0 equal to +0, NaN
  * after every number, equal values by lower index. */
