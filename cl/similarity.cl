@@ -102,6 +102,18 @@ uint topk_key(float f, int largest)
     return largest ? k : ~k;
 }
 
+/* The (row, part) of this work-group: the part is [start, start + L) of
+ * the row (L = 0 for a padding group, which returns 0). */
+int topk_part(int rows, int n, int parts, int *row, int *start, int *L)
+{
+    int grp = get_group_id(0);
+    *row = grp / parts;
+    int p = grp - *row * parts, active = *row < rows;
+    *start = (int)(((long)p * n) / parts);
+    *L = active ? (int)(((long)(p + 1) * n) / parts) - *start : 0;
+    return active;
+}
+
 /* One work-group per (row, part): selects the k best of the part's
  * elements of in_v (row length n, the part is [p*n/parts, (p+1)*n/parts),
  * at least k long) and writes them best first, ties by lower index, to
@@ -126,11 +138,7 @@ __kernel void topk_select(__global float *out_v, int out_v_off, __global int *ou
     __local uint sh_prefix;
     __local int sh_kk;
     int lid = get_local_id(0), wg = get_local_size(0);
-    int grp = get_group_id(0);
-    int row = grp / parts, p = grp - row * parts;
-    int active = row < rows;
-    int start = (int)(((long)p * n) / parts), end = (int)(((long)(p + 1) * n) / parts);
-    int L = active ? end - start : 0;
+    int row, start, L, active = topk_part(rows, n, parts, &row, &start, &L);
     __global const float *v = in_v + in_v_off + (active ? row * n + start : 0);
 
     uint prefix = 0u, mask = 0u;
@@ -229,7 +237,7 @@ __kernel void topk_select(__global float *out_v, int out_v_off, __global int *ou
     }
 
     if (active) {
-        int o = (row * parts + p) * k;
+        int o = get_group_id(0) * k; /* (row * parts + part) * k */
         for (int j = lid; j < k; j += wg) {
             int pos = spos[j];
             out_v[out_v_off + o + j] = v[pos];
@@ -255,11 +263,7 @@ __kernel void topk_small(__global float *out_v, int out_v_off, __global int *out
 {
     __local int head[TOPK_SMALL_WG];
     int lid = get_local_id(0), wg = get_local_size(0);
-    int grp = get_group_id(0);
-    int row = grp / parts, p = grp - row * parts;
-    int active = row < rows;
-    int start = (int)(((long)p * n) / parts), end = (int)(((long)(p + 1) * n) / parts);
-    int L = active ? end - start : 0;
+    int row, start, L, active = topk_part(rows, n, parts, &row, &start, &L);
     __global const float *v = in_v + in_v_off + (active ? row * n + start : 0);
 
     ulong best[TOPK_SMALL_MAX];
@@ -281,7 +285,7 @@ __kernel void topk_small(__global float *out_v, int out_v_off, __global int *out
     head[lid] = 0;
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid == 0 && active) {
-        int o = (row * parts + p) * k;
+        int o = get_group_id(0) * k; /* (row * parts + part) * k */
         for (int j = 0; j < k; j++) {
             int bw = 0;
             ulong be = 0ul;

@@ -448,6 +448,20 @@ START_TEST(test_knn_chunks)
 }
 END_TEST
 
+/* Cosine search of random vectors against ref_knn: every score within
+ * rounding, the row found has that score, and only near-ties may swap. */
+static void check_cosine_near(const float *v, const int32_t *ix, const float *rv, const int32_t *ri,
+                              const double *sv, int64_t m, int64_t n, int64_t k)
+{
+    int same = 0;
+    for (int64_t j = 0; j < m * k; j++) {
+        ck_assert_msg(fabs(v[j] - rv[j]) < 1e-5, "[%lld] %g want %g", (long long)j, v[j], rv[j]);
+        ck_assert(fabs(sv[(j / k) * n + ix[j]] - v[j]) < 1e-5);
+        same += ix[j] == ri[j];
+    }
+    ck_assert_int_ge(same, m * k - 4);
+}
+
 /* Random real vectors, cosine: the chunked search returns what one chunk does. */
 START_TEST(test_knn_cosine_random)
 {
@@ -459,13 +473,7 @@ START_TEST(test_knn_cosine_random)
     double *sv = malloc(sizeof *sv * (size_t)(m * n));
     TU_OK(oclnn_knn_search(tu_context(), q, m, t, n, dim, k, OCLNN_METRIC_COSINE, 33, v, ix));
     ref_knn(q, m, t, n, dim, k, OCLNN_METRIC_COSINE, rv, ri, sv);
-    int same = 0;
-    for (int j = 0; j < m * k; j++) {
-        ck_assert_msg(fabs(v[j] - rv[j]) < 1e-5, "[%d] %g want %g", j, v[j], rv[j]);
-        ck_assert(fabs(sv[(j / k) * n + ix[j]] - v[j]) < 1e-5);
-        same += ix[j] == ri[j];
-    }
-    ck_assert_int_ge(same, m * k - 4); /* only near-ties may swap */
+    check_cosine_near(v, ix, rv, ri, sv, m, n, k);
     free(q);
     free(t);
     free(sv);
@@ -546,13 +554,7 @@ START_TEST(test_knn_index_random)
     TU_OK(oclnn_knn_index_search(index, q, m, k, v, ix));
     oclnn_knn_score_bytes = saved;
     ref_knn(q, m, t, n, dim, k, OCLNN_METRIC_COSINE, rv, ri, sv);
-    int same = 0;
-    for (int j = 0; j < m * k; j++) {
-        ck_assert_msg(fabs(v[j] - rv[j]) < 1e-5, "[%d] %g want %g", j, v[j], rv[j]);
-        ck_assert(fabs(sv[(j / k) * n + ix[j]] - v[j]) < 1e-5);
-        same += ix[j] == ri[j];
-    }
-    ck_assert_int_ge(same, m * k - 4);
+    check_cosine_near(v, ix, rv, ri, sv, m, n, k);
     oclnn_knn_index_release(&index);
     free(q);
     free(t);
