@@ -23,7 +23,8 @@
  * Reported as queries/s (the img/s column) and GFLOP/s of the GEMMs
  * (2 m n D). A second row per case times oclnn_knn_search, whose table
  * lives on the host: it uploads and normalises the whole table at every
- * call. OCLNN_KNN_SCORE_MB (bench only) overrides the chunk budget.
+ * call. Bench-only knobs: OCLNN_KNN_SCORE_MB overrides the chunk budget,
+ * OCLNN_KNN_NO_FUSED=1 turns off the fused scan of a few queries.
  * Check: each query is a (scaled) table row; its top-1 must be that row
  * with cosine ~1, and the top-10 of two queries must equal a host
  * brute-force search.
@@ -277,6 +278,8 @@ oclnn_status bench_embedding(bench_env *env)
 {
     const char *mb = getenv("OCLNN_KNN_SCORE_MB");
     if (mb && atoi(mb) > 0) oclnn_knn_score_bytes = (size_t)atoi(mb) << 20;
+    const char *nf = getenv("OCLNN_KNN_NO_FUSED");
+    oclnn_knn_no_fused = nf && atoi(nf) > 0;
     const table_case full[] = {{"1m_x128", 1000000, 128}, {"100k_x300", 100000, 300}};
     const table_case quick[] = {{"100k_x128", 100000, 128}, {"20k_x300", 20000, 300}};
     const table_case tiny[] = {{"2k_x16", 2000, 16}};

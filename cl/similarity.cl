@@ -304,6 +304,62 @@ __kernel void topk_small(__global float *out_v, int out_v_off, __global int *out
     }
 }
 
+/* ---- fused k-NN scan for a few queries: dot scores and their top-k
+ * without the [m, n] score matrix (the table is read once, for all m
+ * queries). One work item per part of the table rows (at least k rows):
+ * per query a private sorted list as in topk_small; the winners' scores
+ * are computed again at the end (same code, same value) and written, best
+ * first, to (query * parts + part) * k with their rows. A topk_small merge
+ * pass (has_idx) then picks the k best of the parts. */
+#define KNN_SCAN_MAX_M 4
+
+/* <a, b> over D: eight fma lanes, then a fixed-order sum (deterministic). */
+float knn_dot(__global const float *a, __global const float *b, int D)
+{
+    float8 acc = (float8)(0.0f);
+    int j = 0;
+    for (; j + 8 <= D; j += 8) acc = fma(vload8(0, a + j), vload8(0, b + j), acc);
+    float s = ((acc.s0 + acc.s1) + (acc.s2 + acc.s3)) + ((acc.s4 + acc.s5) + (acc.s6 + acc.s7));
+    for (; j < D; j++) s = fma(a[j], b[j], s);
+    return s;
+}
+
+__kernel void knn_scan_dot(__global float *out_v, int out_v_off, __global int *out_i, int out_i_off,
+                           __global const float *q, int q_off, __global const float *t, int t_off, int m, int n,
+                           int D, int k, int parts, int largest)
+{
+    int p = get_global_id(0);
+    if (p >= parts) return;
+    int start = (int)(((long)p * n) / parts), end = (int)(((long)(p + 1) * n) / parts);
+    ulong best[KNN_SCAN_MAX_M * TOPK_SMALL_MAX];
+    ulong worst[KNN_SCAN_MAX_M];
+    for (int j = 0; j < m * k; j++) best[j] = 0ul;
+    for (int qi = 0; qi < m; qi++) worst[qi] = 0ul;
+    __global const float *qq = q + q_off;
+    for (int r = start; r < end; r++) {
+        __global const float *tr = t + t_off + (long)r * D;
+        for (int qi = 0; qi < m; qi++) {
+            ulong e = ((ulong)topk_key(knn_dot(qq + qi * D, tr, D), largest) << 32) | (ulong)(~(uint)r);
+            if (e > worst[qi]) {
+                ulong *b = best + qi * k;
+                int j = k - 1;
+                while (j > 0 && b[j - 1] < e) {
+                    b[j] = b[j - 1];
+                    j--;
+                }
+                b[j] = e;
+                worst[qi] = b[k - 1];
+            }
+        }
+    }
+    for (int qi = 0; qi < m; qi++)
+        for (int j = 0; j < k; j++) {
+            int r = (int)~(uint)(best[qi * k + j] & 0xFFFFFFFFul), o = (qi * parts + p) * k + j;
+            out_v[out_v_off + o] = knn_dot(qq + qi * D, t + t_off + (long)r * D, D);
+            out_i[out_i_off + o] = r;
+        }
+}
+
 /* Gradient of the top-k values: dscores is zero except at the selected
  * columns, which get dy (indices in a row are distinct: no conflicts). */
 __kernel void topk_grad_zero(__global float *dx, int dx_off, int total)

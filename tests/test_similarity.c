@@ -481,8 +481,9 @@ START_TEST(test_knn_cosine_random)
 END_TEST
 
 /* ---- oclnn_knn_index: one table searched repeatedly, with (m, k) changing
- * between calls (the search graph is rebuilt) and chunks of 4 rows (the
- * last shorter than k), exact against the host for small integer data. */
+ * between calls (the search graph is rebuilt), chunks of 4 rows (the last
+ * shorter than k) and the fused scan of up to 4 queries (on and off),
+ * exact against the host for small integer data. */
 static void check_index(oclnn_knn_index *ix, const float *q, int64_t m, const float *t, int64_t n, int64_t dim,
                         int64_t k, oclnn_metric metric)
 {
@@ -523,11 +524,15 @@ START_TEST(test_knn_index)
     for (int mt = 0; mt < 3; mt++) {
         oclnn_knn_index *ix = NULL;
         TU_OK(oclnn_knn_index_create(tu_context(), t, n, dim, (oclnn_metric)mt, &ix));
-        const int64_t ms[] = {9, 9, 1, 9}, ks[] = {10, 10, 1, 45};
-        for (int c = 0; c < 4; c++) {
-            oclnn_knn_score_bytes = c == 3 ? saved : sizeof(float) * 4 * (size_t)ms[c]; /* 4-row chunks */
-            check_index(ix, q, ms[c], t, n, dim, ks[c], (oclnn_metric)mt);
-        }
+        /* m <= 4 and k <= 32 take the fused scan (unless turned off) */
+        const int64_t ms[] = {9, 9, 1, 9, 4, 4, 5, 1}, ks[] = {10, 10, 1, 45, 32, 33, 10, 10};
+        for (int c = 0; c < 8; c++)
+            for (int nf = 0; nf < 2; nf++) {
+                oclnn_knn_no_fused = nf;
+                oclnn_knn_score_bytes = c == 3 ? saved : sizeof(float) * 4 * (size_t)ms[c]; /* 4-row chunks */
+                check_index(ix, q, ms[c], t, n, dim, ks[c], (oclnn_metric)mt);
+            }
+        oclnn_knn_no_fused = 0;
         oclnn_knn_score_bytes = saved;
         oclnn_knn_index_release(&ix);
         ck_assert_ptr_null(ix);
@@ -555,6 +560,8 @@ START_TEST(test_knn_index_random)
     oclnn_knn_score_bytes = saved;
     ref_knn(q, m, t, n, dim, k, OCLNN_METRIC_COSINE, rv, ri, sv);
     check_cosine_near(v, ix, rv, ri, sv, m, n, k);
+    TU_OK(oclnn_knn_index_search(index, q, 3, k, v, ix)); /* the fused scan: the first 3 queries */
+    check_cosine_near(v, ix, rv, ri, sv, 3, n, k);
     oclnn_knn_index_release(&index);
     free(q);
     free(t);

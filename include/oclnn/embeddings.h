@@ -66,11 +66,13 @@ oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t 
                               int32_t *indices);
 
 /* A table kept on the device for repeated k-NN searches: uploaded (and,
- * for cosine, L2-normalised in double on the host) once at create, then
+ * for cosine, L2-normalised on the device) once at create, then
  * each oclnn_knn_index_search call uploads only its queries, scores the
- * table in chunks (one GEMM each; a chunk's [m, chunk] scores stay small
- * enough to be cache-friendly), selects the top-k of every chunk on the
- * device and merges the chunk lists exactly on the host. Results are those
+ * table in chunks (one GEMM each, a chunk's [m, chunk] scores within 64
+ * MiB), selects the top-k of every chunk on the device and merges the
+ * chunk lists exactly on the host. Up to 4 queries with k <= 32 (cosine,
+ * dot) take a fused scan instead: the table is read once, scores and
+ * top-k together, no score matrix. Results are those
  * of oclnn_knn_search: best first, ties to the lower row, NaN last. The
  * table may exceed one device allocation (it is stored in pieces) but must
  * fit the device's memory. The search graph for one (m, k) is kept until

@@ -20,6 +20,7 @@
 #include <string.h>
 
 size_t oclnn_knn_score_bytes = (size_t)64 << 20;
+int oclnn_knn_no_fused = 0;
 
 struct oclnn_knn_index {
     oclnn_context *ctx;
@@ -70,32 +71,6 @@ void oclnn_knn_index_release(oclnn_knn_index **index)
     *index = NULL;
 }
 
-/* Rows [r0, r0 + rows) of the table into the piece tensor t at row off:
- * for cosine each row divided by max(|row|, 1e-12) computed in double, in
- * blocks through a small host buffer. */
-static oclnn_status upload_rows(oclnn_knn_index *ix, oclnn_tensor *t, const float *table, int64_t r0, int64_t rows,
-                                float *buf, int64_t block)
-{
-    const int64_t D = ix->dim;
-    for (int64_t b = 0; b < rows; b += block) {
-        int64_t nr = min64(block, rows - b);
-        const float *src = table + (r0 + b) * D;
-        if (ix->metric == OCLNN_METRIC_COSINE) {
-            for (int64_t r = 0; r < nr; r++) {
-                double ss = 0;
-                for (int64_t j = 0; j < D; j++) ss += (double)src[r * D + j] * src[r * D + j];
-                double inv = 1.0 / fmax(sqrt(ss), 1e-12);
-                for (int64_t j = 0; j < D; j++) buf[r * D + j] = (float)(src[r * D + j] * inv);
-            }
-            src = buf;
-        }
-        cl_int err = clEnqueueWriteBuffer(ix->ctx->queue, t->buffer, CL_TRUE, (size_t)(b * D) * sizeof(float),
-                                          (size_t)(nr * D) * sizeof(float), src, 0, NULL, NULL);
-        if (err) return oclnn_cl_check(err, "clEnqueueWriteBuffer", "oclnn_knn_index_create");
-    }
-    return OCLNN_OK;
-}
-
 /* piece_rows: rows per stored piece, 0 for the allocation limit. */
 static oclnn_status index_create(oclnn_context *ctx, const float *table, int64_t n, int64_t dim,
                                  oclnn_metric metric, int64_t piece_rows, oclnn_knn_index **out)
@@ -128,17 +103,14 @@ static oclnn_status index_create(oclnn_context *ctx, const float *table, int64_t
             s = oclnn_graph_status(ix->store);
     }
     if (!s) s = oclnn_graph_compile(ix->store, NULL);
-    int64_t block = min64(piece, 4096);
-    float *buf = s ? NULL : malloc((size_t)(block * dim) * sizeof *buf);
-    if (!s && !buf) s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "oclnn_knn_index_create: out of host memory");
-    for (int p = 0; p < ix->npieces && !s; p++)
-    {
+    /* upload each piece, then (cosine) normalise it in place on the device */
+    for (int p = 0; p < ix->npieces && !s; p++) {
         char name[32];
         snprintf(name, sizeof name, "knn.piece%d", p);
-        s = upload_rows(ix, oclnn_graph_find(ix->store, name), table, p * piece, min64(piece, n - p * piece), buf,
-                        block);
+        oclnn_tensor *t = oclnn_graph_find(ix->store, name);
+        s = oclnn_tensor_write(t, table + p * piece * dim, (size_t)(oclnn_tensor_numel(t)) * sizeof(float));
+        if (!s && metric == OCLNN_METRIC_COSINE) s = oclnn_l2_normalize_rows(ctx, t);
     }
-    free(buf);
     if (s) oclnn_knn_index_release(&ix);
     *out = ix;
     return s;
@@ -175,11 +147,23 @@ static oclnn_status search_graph_build(oclnn_knn_index *ix, int64_t m, int64_t k
     int cosine = ix->metric == OCLNN_METRIC_COSINE, largest = oclnn_metric_largest(ix->metric);
     oclnn_tensor *q = cosine ? oclnn_l2_normalize(g, ix->q, 0) : ix->q;
     oclnn_status s = OCLNN_OK;
+    /* a few queries and small k: the fused scan, one list per piece */
+    int fused = ix->metric != OCLNN_METRIC_SQ_EUCLIDEAN && m <= OCLNN_KNN_SCAN_MAX_M && k <= 32 &&
+                !oclnn_knn_no_fused;
     for (int p = 0; p < ix->npieces && !s; p++) {
         int64_t prow = min64(ix->piece, ix->n - p * ix->piece);
         char name[32];
         snprintf(name, sizeof name, "knn.piece%d", p);
         oclnn_tensor *t = oclnn_param(g, name, 2, (const int64_t[]){prow, ix->dim});
+        if (fused && k <= prow) {
+            int l = ix->nlists++;
+            ix->base[l] = p * ix->piece;
+            ix->len[l] = k;
+            ix->v[l] = oclnn_knn_scan_dot(g, q, t, k, largest, &ix->i[l]);
+            s = oclnn_graph_output(g, ix->v[l]);
+            if (!s) s = oclnn_graph_output(g, ix->i[l]);
+            continue;
+        }
         for (int64_t c = 0; c < prow && !s; c += chunk) {
             int64_t rows = min64(chunk, prow - c);
             oclnn_tensor *part = rows == prow ? t : oclnn_slice(g, t, 0, c, c + rows);

@@ -7,6 +7,7 @@
  * views). Kernels in cl/similarity.cl. */
 #include "ops/similarity.h"
 
+#include "core/context.h"
 #include "graph/graph.h"
 #include "ops/gemm.h"
 #include "oclnn/embeddings.h"
@@ -24,6 +25,58 @@ int oclnn_topk_force_wg = 0;
 
 /* ---- l2_normalize: node = y, aux[0] = row norms; iparam 0 = rows, 1 = D */
 
+/* l2n_forward's last argument (rows per group) and its grid: W work items
+ * per row, about 4 columns each; a few rows per group so that groups stay
+ * many times the compute units without tiny groups. */
+static oclnn_status l2n_geometry(oclnn_context *ctx, oclnn_launch *l, cl_uint *i, int64_t rows, int64_t D,
+                                 const char *op)
+{
+    int64_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t wg = 0, W = 1;
+    cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
+    while (W < 64 && (int64_t)W * 4 < D && W * 2 <= wg && W * 2 <= ctx->info.max_work_group_size) W *= 2;
+    int64_t per = rows / (16 * cu);
+    per = per < 1 ? 1 : per > 64 ? 64 : per;
+    l->dims = 1;
+    l->local[0] = W;
+    l->global[0] = (size_t)((rows + per - 1) / per) * W;
+    return oclnn_arg_counts(l->kernel, i, 1, &per, op);
+}
+
+oclnn_status oclnn_l2_normalize_rows(oclnn_context *ctx, oclnn_tensor *t)
+{
+    const char *op = "l2_normalize_rows";
+    int64_t rows = t->dims[0], D = t->dims[1], sz[2] = {rows, D};
+    float eps = 1e-12f;
+    int zero = 0;
+    cl_program prog;
+    cl_int err = CL_SUCCESS;
+    oclnn_launch l = {0};
+    cl_mem nrm = NULL;
+    cl_uint i = 0;
+    oclnn_status s = oclnn_program_get(ctx, oclnn_cl_similarity, "", op, &prog);
+    if (!s) l.kernel = clCreateKernel(prog, "l2n_forward", &err);
+    if (!s && err) s = oclnn_cl_check(err, "clCreateKernel", op);
+    if (!s) nrm = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, (size_t)rows * sizeof(float), NULL, &err);
+    if (!s && err) s = oclnn_cl_check(err, "clCreateBuffer", op);
+    /* y = x: every work item scales only the columns it read */
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof(cl_mem), &t->buffer, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof zero, &zero, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof(cl_mem), &nrm, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof zero, &zero, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof(cl_mem), &t->buffer, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof zero, &zero, op);
+    if (!s) s = oclnn_arg_counts(l.kernel, &i, 2, sz, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof eps, &eps, op);
+    if (!s) s = l2n_geometry(ctx, &l, &i, rows, D, op);
+    if (!s) s = oclnn_launch_enqueue(ctx, &l, op);
+    if (!s) s = oclnn_cl_check(clFinish(ctx->queue), "clFinish", op);
+    if (nrm) clReleaseMemObject(nrm);
+    if (l.kernel) clReleaseKernel(l.kernel);
+    return s;
+}
+
 static oclnn_status l2n_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const char *op = node->op->name;
@@ -36,21 +89,7 @@ static oclnn_status l2n_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
     if (!s) s = oclnn_arg_counts(l->kernel, &i, 2, node->iparam, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof eps, &eps, op);
-    if (s) return s;
-    /* W work items per row, about 4 columns each; a few rows per group so
-     * that groups stay many times the compute units without tiny groups */
-    int64_t rows = node->iparam[0], D = node->iparam[1], cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
-    size_t wg = 0, W = 1;
-    cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
-    if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
-    while (W < 64 && (int64_t)W * 4 < D && W * 2 <= wg && W * 2 <= ctx->info.max_work_group_size) W *= 2;
-    int64_t per = rows / (16 * cu);
-    per = per < 1 ? 1 : per > 64 ? 64 : per;
-    s = oclnn_arg_counts(l->kernel, &i, 1, &per, op);
-    l->dims = 1;
-    l->local[0] = W;
-    l->global[0] = (size_t)((rows + per - 1) / per) * W;
-    return s;
+    return s ? s : l2n_geometry(ctx, l, &i, node->iparam[0], node->iparam[1], op);
 }
 
 /* src = (dy, y, norms) */
@@ -406,8 +445,73 @@ oclnn_tensor *oclnn_topk(oclnn_graph *g, oclnn_tensor *scores, int64_t k, int la
     return t;
 }
 
+/* ---- fused k-NN scan (dot): node = values [m, k], aux[0] = indices,
+ * aux[1], aux[2] = the parts' candidates [m, parts * k]; src = (queries
+ * [m, D], table [n, D]); iparam as topk's (rows = m, N = n) plus D. */
+enum { P_D = P_S + 1 };
+
+static oclnn_status kscan_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_launch *l;
+    cl_uint i = 0;
+    int64_t *ip = node->iparam, parts = ip[P_PARTS];
+    int64_t sz[6] = {ip[P_ROWS], ip[P_N], ip[P_D], ip[P_K], parts, ip[P_LARGEST]};
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "knn_scan_dot", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[1], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[2], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[1], op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 6, sz, op);
+    if (s) return s;
+    l->dims = 1;
+    l->local[0] = 1; /* parts are few: one work item each, every one a group of its own */
+    l->global[0] = (size_t)parts;
+    return topk_launch(ctx, node, node, node->aux[0], node->aux[1], node->aux[2], parts * ip[P_K], 1);
+}
+
+static const oclnn_op_def kscan_def = {.name = "knn_scan", .prepare = kscan_prepare};
+
+oclnn_tensor *oclnn_knn_scan_dot(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *t, int64_t k, int largest,
+                                 oclnn_tensor **indices)
+{
+    *indices = NULL;
+    oclnn_tensor *srcs[2] = {q, t};
+    if (!oclnn_graph_usable(g, "knn_scan", 2, srcs)) return NULL;
+    int64_t m = q->dims[0], n = t->dims[0], D = t->dims[1];
+    if (q->ndim != 2 || t->ndim != 2 || q->dims[1] != D || m < 1 || m > OCLNN_KNN_SCAN_MAX_M || k < 1 ||
+        k > TOPK_SMALL_MAX || k > n)
+        return oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "knn_scan: needs q [m <= %d, D], t [n, D], 1 <= k <= min(n, %d)",
+                                OCLNN_KNN_SCAN_MAX_M, TOPK_SMALL_MAX);
+    if (!oclnn_tensor_is_contiguous(q)) q = oclnn_contiguous(g, q);
+    if (!oclnn_tensor_is_contiguous(t)) t = oclnn_contiguous(g, t);
+    srcs[0] = q;
+    srcs[1] = t;
+    int64_t dims[2] = {m, k};
+    oclnn_tensor *node = oclnn_node_new(g, &kscan_def, OCLNN_DTYPE_F32, 2, dims, 2, srcs);
+    if (!node) return NULL;
+    /* parts: several per compute unit, each at least k rows */
+    int64_t cu = g->ctx->info.compute_units ? g->ctx->info.compute_units : 1, parts = 8 * cu;
+    if (parts > n / k) parts = n / k;
+    if (parts < 1) parts = 1;
+    int64_t *ip = node->iparam;
+    ip[P_ROWS] = m;
+    ip[P_N] = n;
+    ip[P_K] = k;
+    ip[P_LARGEST] = largest != 0;
+    ip[P_PARTS] = parts;
+    ip[P_S] = 0; /* topk_small needs no slots */
+    ip[P_D] = D;
+    int64_t cd[2] = {m, parts * k};
+    oclnn_tensor *idx = oclnn_aux_new(node, OCLNN_DTYPE_I32, 2, dims);
+    if (!idx || !oclnn_aux_new(node, OCLNN_DTYPE_F32, 2, cd) || !oclnn_aux_new(node, OCLNN_DTYPE_I32, 2, cd))
+        return NULL;
+    *indices = idx;
+    return node;
+}
+
 /* This family's entries in the op registry (src/ops/registry.c). */
-const oclnn_op_def *const oclnn_similarity_ops[] = {&l2n_def, &l2n_bwd_def, &sqd_def, &topk_def, &topk_bwd_def, NULL};
+const oclnn_op_def *const oclnn_similarity_ops[] = {&l2n_def, &l2n_bwd_def, &sqd_def, &topk_def, &topk_bwd_def, &kscan_def, NULL};
 
 /* ---- the order of top-k on the host (k-NN merges, tests) */
 
