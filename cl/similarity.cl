@@ -102,6 +102,32 @@ uint topk_key(float f, int largest)
     return largest ? k : ~k;
 }
 
+/* topk_key of eight floats, branch-free: the same keys. */
+uint8 topk_key8(float8 f, int largest)
+{
+    uint8 u = select(as_uint8(f), (uint8)(0u), f == (float8)(0.0f)); /* -0 -> +0 */
+    uint8 k = u ^ ((uint8)(0u) - (u >> 31) | (uint8)(0x80000000u));
+    if (!largest) k = ~k;
+    return select(k, (uint8)(0u), isnan(f));
+}
+
+/* Puts (key, position) into the sorted list best[0..k) (best first, as
+ * 64-bit key << 32 | ~position) if it beats the last entry; returns the
+ * last entry's key. */
+uint topk_insert(ulong *best, int k, uint key, int pos)
+{
+    ulong e = ((ulong)key << 32) | (ulong)(~(uint)pos);
+    if (e > best[k - 1]) {
+        int j = k - 1;
+        while (j > 0 && best[j - 1] < e) {
+            best[j] = best[j - 1];
+            j--;
+        }
+        best[j] = e;
+    }
+    return (uint)(best[k - 1] >> 32);
+}
+
 /* The (row, part) of this work-group: the part is [start, start + L) of
  * the row (L = 0 for a padding group, which returns 0). */
 int topk_part(int rows, int n, int parts, int *row, int *start, int *L)
@@ -268,19 +294,18 @@ __kernel void topk_small(__global float *out_v, int out_v_off, __global int *out
 
     ulong best[TOPK_SMALL_MAX];
     for (int j = 0; j < k; j++) best[j] = 0ul;
-    ulong worst = 0ul;
-    for (int i = lid; i < L; i += wg) {
-        ulong e = ((ulong)topk_key(v[i], largest) << 32) | (ulong)(~(uint)i);
-        if (e > worst) {
-            int j = k - 1;
-            while (j > 0 && best[j - 1] < e) {
-                best[j] = best[j - 1];
-                j--;
-            }
-            best[j] = e;
-            worst = best[k - 1];
-        }
+    uint wkey = 0u; /* the key of the list's worst entry */
+    /* blocks of 8 (block b to work item b mod wg): eight keys at once, and
+     * only a block with a key that may enter goes element by element */
+    int i = 8 * lid;
+    for (; i + 8 <= L; i += 8 * wg) {
+        uint8 kv = topk_key8(vload8(0, v + i), largest);
+        if (!any(kv >= (uint8)(wkey))) continue;
+        uint kk[8];
+        vstore8(kv, 0, kk);
+        for (int t = 0; t < 8; t++) wkey = topk_insert(best, k, kk[t], i + t);
     }
+    for (; i < L; i++) wkey = topk_insert(best, k, topk_key(v[i], largest), i); /* the one partial block */
     for (int j = 0; j < k; j++) lists[lid * k + j] = best[j];
     head[lid] = 0;
     barrier(CLK_LOCAL_MEM_FENCE);
