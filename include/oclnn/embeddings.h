@@ -44,9 +44,9 @@ oclnn_tensor *oclnn_l2_normalize(oclnn_graph *g, oclnn_tensor *x, float eps);
  * NaNs by index): NaNs come out only when fewer than k numbers exist.
  * 1 <= k <= min(N, 1024). The gradient of the values goes to the selected
  * scores (zeros elsewhere). k <= 32: every work item keeps a sorted
- * private list of its best k over a stretch of the row and the lists are
- * merged (one compare per element for most elements); larger k: a radix
- * selection kernel. Neither sorts the row; a long row is split over
+ * private list of its best k over its share of the row (keys tested eight
+ * at a time against the list's worst; few elements enter) and the lists
+ * are merged; larger k: a radix selection kernel. Neither sorts the row; a long row is split over
  * several work-groups whose candidates are merged. */
 #define OCLNN_TOPK_MAX 1024
 oclnn_tensor *oclnn_topk(oclnn_graph *g, oclnn_tensor *scores, int64_t k, int largest, oclnn_tensor **indices);
@@ -72,8 +72,8 @@ oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t 
  * MiB), selects the top-k of every chunk on the device and merges the
  * chunk lists exactly on the host. Up to 4 queries with k <= 32 (cosine,
  * dot) take a fused scan instead: the table is read once, scores and
- * top-k together, no score matrix. Results are those
- * of oclnn_knn_search: best first, ties to the lower row, NaN last. The
+ * top-k together, no score matrix. Results are those of
+ * oclnn_knn_search: best first, ties to the lower row, NaN last. The
  * table may exceed one device allocation (it is stored in pieces) but must
  * fit the device's memory. The search graph for one (m, k) is kept until
  * a call with another m or k rebuilds it, so search batches of one size.
