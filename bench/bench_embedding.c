@@ -14,15 +14,17 @@
  * (at most n rows), i.e. twice the forward's bytes. The mul/sum of the loss
  * are timed too (PyTorch's run has the same ones) but not counted.
  *
- * Search: top-10 by cosine of m queries against a table of n rows. The
- * table is uploaded and L2-normalised once, as a user keeps it resident
- * (not timed). Timed per batch: upload of the m queries, their
- * normalisation, the scores (one GEMM per chunk of the table, so the
- * [m, chunk] scores stay within 256 MiB), top-10 per chunk on the device,
- * reading the per-chunk lists back and merging them on the host. Reported
- * as queries/s (the img/s column) and GFLOP/s of the GEMMs (2 m n D).
- * A second row per case times oclnn_knn_search, whose table lives on the
- * host: it uploads and scores the whole table at every call.
+ * Search: top-10 by cosine of m queries against a table of n rows held in
+ * an oclnn_knn_index (uploaded and L2-normalised once, not timed). Timed
+ * per batch, oclnn_knn_index_search: upload of the m queries, their
+ * normalisation, the scores (one GEMM per chunk of the table, the
+ * [m, chunk] scores within oclnn_knn_score_bytes), top-10 per chunk on the
+ * device, reading the per-chunk lists back and merging them on the host.
+ * Reported as queries/s (the img/s column) and GFLOP/s of the GEMMs
+ * (2 m n D). A second row per case times oclnn_knn_search, whose table
+ * lives on the host: it uploads and normalises the whole table at every
+ * call. Bench-only knobs: OCLNN_KNN_SCORE_MB overrides the chunk budget,
+ * OCLNN_KNN_NO_FUSED=1 turns off the fused scan of a few queries.
  * Check: each query is a (scaled) table row; its top-1 must be that row
  * with cosine ~1, and the top-10 of two queries must equal a host
  * brute-force search.
@@ -158,71 +160,6 @@ static void lookup_one(bench_env *env, const table_case *c, int train)
 
 /* ---- Search */
 
-typedef struct search_graph {
-    oclnn_graph *g;
-    oclnn_tensor *q, *table;
-    int nchunks;
-    int64_t chunk;
-    oclnn_tensor **v, **i; /* per chunk: values and indices [m, TOPK] */
-} search_graph;
-
-static oclnn_status search_build(bench_env *env, const float *normalised, int64_t n, int64_t D, int64_t m,
-                                 search_graph *sg)
-{
-    sg->chunk = ((int64_t)256 << 20) / 4 / m;
-    if (sg->chunk > n) sg->chunk = n;
-    sg->nchunks = (int)((n + sg->chunk - 1) / sg->chunk);
-    sg->v = calloc((size_t)sg->nchunks, sizeof *sg->v);
-    sg->i = calloc((size_t)sg->nchunks, sizeof *sg->i);
-    sg->g = oclnn_graph_create(env->ctx);
-    if (!sg->v || !sg->i || !sg->g) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "out of host memory");
-    sg->q = oclnn_input(sg->g, "queries", OCLNN_DTYPE_F32, 2, (const int64_t[]){m, D});
-    sg->table = oclnn_input(sg->g, "table", OCLNN_DTYPE_F32, 2, (const int64_t[]){n, D});
-    oclnn_tensor *qn = oclnn_l2_normalize(sg->g, sg->q, 0);
-    oclnn_status s = OCLNN_OK;
-    for (int c = 0; c < sg->nchunks && !s; c++) {
-        int64_t start = c * sg->chunk, end = start + sg->chunk < n ? start + sg->chunk : n;
-        oclnn_tensor *part = oclnn_slice(sg->g, sg->table, 0, start, end);
-        sg->v[c] = oclnn_topk(sg->g, oclnn_pairwise(sg->g, qn, part, OCLNN_METRIC_DOT), TOPK, 1, &sg->i[c]);
-        s = oclnn_graph_output(sg->g, sg->v[c]);
-        if (!s) s = oclnn_graph_output(sg->g, sg->i[c]);
-    }
-    if (!s) s = oclnn_graph_set_training(sg->g, 0);
-    if (!s) s = oclnn_graph_compile(sg->g, NULL);
-    if (!s) s = oclnn_tensor_write(sg->table, normalised, (size_t)(n * D) * sizeof(float));
-    return s;
-}
-
-/* One timed search: queries up, graph, lists back, exact host merge. */
-static oclnn_status search_run(bench_env *env, search_graph *sg, const float *queries, int64_t m, int64_t D,
-                               float *cv, int32_t *ci, float *values, int32_t *indices)
-{
-    oclnn_status s = oclnn_tensor_write(sg->q, queries, (size_t)(m * D) * sizeof(float));
-    if (!s) s = oclnn_graph_run(sg->g);
-    for (int c = 0; c < sg->nchunks && !s; c++) {
-        s = oclnn_tensor_read(sg->v[c], cv + (size_t)c * m * TOPK, (size_t)(m * TOPK) * sizeof(float));
-        if (!s) s = oclnn_tensor_read(sg->i[c], ci + (size_t)c * m * TOPK, (size_t)(m * TOPK) * sizeof(int32_t));
-    }
-    if (!s) s = oclnn_context_finish(env->ctx);
-    for (int64_t q = 0; q < m && !s; q++) {
-        int pos[64] = {0}; /* next entry of each chunk's list */
-        for (int o = 0; o < TOPK; o++) {
-            int best = -1;
-            for (int c = 0; c < sg->nchunks; c++) {
-                if (pos[c] >= TOPK) continue;
-                size_t e = ((size_t)c * m + q) * TOPK + pos[c];
-                size_t b = best < 0 ? 0 : ((size_t)best * m + q) * TOPK + pos[best];
-                if (best < 0 || oclnn_topk_before(cv[e], ci[e] + c * sg->chunk, cv[b], ci[b] + best * sg->chunk, 1))
-                    best = c;
-            }
-            size_t e = ((size_t)best * m + q) * TOPK + pos[best]++;
-            values[q * TOPK + o] = cv[e];
-            indices[q * TOPK + o] = (int32_t)(ci[e] + best * sg->chunk);
-        }
-    }
-    return s;
-}
-
 /* Query q is table row (q * 7919 + 13) mod n, times 3 (cosine ignores it). */
 static int64_t query_row(int64_t q, int64_t n) { return (q * 7919 + 13) % n; }
 
@@ -283,30 +220,22 @@ static void search_case(bench_env *env, const table_case *c, const float *normal
     snprintf(label, sizeof label, "search.%s.q%lld", c->label, (long long)m);
     snprintf(knn_label, sizeof knn_label, "knn_search.%s.q%lld", c->label, (long long)m);
     bench_progress(env, label);
-    search_graph sg = {0};
+    oclnn_knn_index *ix = NULL;
     float *queries = malloc((size_t)(m * D) * sizeof *queries), *values = malloc((size_t)(m * TOPK) * sizeof(float));
     int32_t *indices = malloc((size_t)(m * TOPK) * sizeof *indices);
     double *times = malloc((size_t)env->repeat * sizeof *times);
     for (int64_t q = 0; queries && q < m * D; q++) queries[q] = 3.0f * host[query_row(q / D, n) * D + q % D];
-    oclnn_status s = queries && values && indices && times ? search_build(env, normalised, n, D, m, &sg)
-                                                          : oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "out of host memory");
-    if (!s && sg.nchunks > 64) s = oclnn_fail(OCLNN_ERR_UNSUPPORTED, "more than 64 chunks");
-    float *cv = s ? NULL : malloc((size_t)(sg.nchunks * m * TOPK) * sizeof *cv);
-    int32_t *ci = s ? NULL : malloc((size_t)(sg.nchunks * m * TOPK) * sizeof *ci);
-    if (!s && (!cv || !ci)) s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "out of host memory");
-    if (!s) s = oclnn_context_finish(env->ctx); /* the table upload is not timed */
-    for (int r = -1; r < env->repeat && !s; r++) { /* r = -1: warm-up */
+    oclnn_status s = queries && values && indices && times
+                         ? oclnn_knn_index_create(env->ctx, host, n, D, OCLNN_METRIC_COSINE, &ix)
+                         : oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "out of host memory");
+    for (int r = -1; r < env->repeat && !s; r++) { /* r = -1: warm-up (builds the search graph) */
         double t0 = bench_now();
-        s = search_run(env, &sg, queries, m, D, cv, ci, values, indices);
+        s = oclnn_knn_index_search(ix, queries, m, TOPK, values, indices);
         if (r >= 0) times[r] = bench_now() - t0;
     }
     if (!s) search_report(env, label, c, m, times, search_check(normalised, n, D, m, values, indices));
     else bench_fail(env, "embedding", label, "-", oclnn_last_error());
-    oclnn_graph_release(sg.g);
-    free(sg.v);
-    free(sg.i);
-    free(cv);
-    free(ci);
+    oclnn_knn_index_release(&ix);
     /* oclnn_knn_search: the host table is uploaded and scored per call. */
     bench_progress(env, knn_label);
     s = queries && values && indices && times ? OCLNN_OK : OCLNN_ERR_OUT_OF_MEMORY;
@@ -347,6 +276,10 @@ static void search_table(bench_env *env, const table_case *c, const int64_t *bat
 
 oclnn_status bench_embedding(bench_env *env)
 {
+    const char *mb = getenv("OCLNN_KNN_SCORE_MB");
+    if (mb && atoi(mb) > 0) oclnn_knn_score_bytes = (size_t)atoi(mb) << 20;
+    const char *nf = getenv("OCLNN_KNN_NO_FUSED");
+    oclnn_knn_no_fused = nf && atoi(nf) > 0;
     const table_case full[] = {{"1m_x128", 1000000, 128}, {"100k_x300", 100000, 300}};
     const table_case quick[] = {{"100k_x128", 100000, 128}, {"20k_x300", 20000, 300}};
     const table_case tiny[] = {{"2k_x16", 2000, 16}};

@@ -8,20 +8,39 @@
  * when some returned): inactive work items only skip loads and stores. */
 
 /* ---- L2 normalisation over rows of length D: y = x / max(|x|, eps).
- * One work item per row; the norm is saved for backward. */
+ * A work-group of W work items per row, rows_per_group rows each: every
+ * work item sums the squares of columns lid, lid + W, ... (neighbouring
+ * work items read neighbouring columns, which PoCL vectorises), the
+ * partial sums are added in a fixed order (deterministic), then every work
+ * item scales its own columns (so y may alias x). The norm is saved for
+ * backward. W <= 256. */
 __kernel void l2n_forward(__global float *y, int y_off, __global float *nrm, int nrm_off,
-                          __global const float *x, int x_off, int rows, int D, float eps)
+                          __global const float *x, int x_off, int rows, int D, float eps, int rows_per_group)
 {
-    int r = get_global_id(0);
-    if (r >= rows) return;
-    __global const float *xr = x + x_off + r * D;
-    float s = 0.0f;
-    for (int j = 0; j < D; j++) s = fma(xr[j], xr[j], s);
-    float n = sqrt(s);
-    nrm[nrm_off + r] = n;
-    float inv = 1.0f / fmax(n, eps);
-    __global float *yr = y + y_off + r * D;
-    for (int j = 0; j < D; j++) yr[j] = xr[j] * inv;
+    __local float part[256];
+    __local float sh_inv;
+    int lid = get_local_id(0), W = get_local_size(0);
+    int r0 = get_group_id(0) * rows_per_group;
+    for (int rr = 0; rr < rows_per_group; rr++) { /* uniform over the group: barriers are safe */
+        int r = r0 + rr, active = r < rows;
+        __global const float *xr = x + x_off + (active ? r : 0) * D;
+        float s = 0.0f;
+        for (int j = lid; active && j < D; j += W) s = fma(xr[j], xr[j], s);
+        part[lid] = s;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid == 0) {
+            float t = 0.0f;
+            for (int w = 0; w < W; w++) t += part[w];
+            float n = sqrt(t);
+            if (active) nrm[nrm_off + r] = n;
+            sh_inv = 1.0f / fmax(n, eps);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float inv = sh_inv;
+        __global float *yr = y + y_off + (active ? r : 0) * D;
+        for (int j = lid; active && j < D; j += W) yr[j] = xr[j] * inv;
+        barrier(CLK_LOCAL_MEM_FENCE); /* part and sh_inv are reused */
+    }
 }
 
 /* dx = (dy - y * <dy, y>) / n for n > eps; dx = dy / eps otherwise (the
@@ -83,6 +102,44 @@ uint topk_key(float f, int largest)
     return largest ? k : ~k;
 }
 
+/* topk_key of eight floats, branch-free: the same keys. */
+uint8 topk_key8(float8 f, int largest)
+{
+    uint8 u = select(as_uint8(f), (uint8)(0u), f == (float8)(0.0f)); /* -0 -> +0 */
+    uint8 k = u ^ ((uint8)(0u) - (u >> 31) | (uint8)(0x80000000u));
+    if (!largest) k = ~k;
+    return select(k, (uint8)(0u), isnan(f));
+}
+
+/* Puts (key, position) into the sorted list best[0..k) (best first, as
+ * 64-bit key << 32 | ~position) if it beats the last entry; returns the
+ * last entry's key. */
+uint topk_insert(ulong *best, int k, uint key, int pos)
+{
+    ulong e = ((ulong)key << 32) | (ulong)(~(uint)pos);
+    if (e > best[k - 1]) {
+        int j = k - 1;
+        while (j > 0 && best[j - 1] < e) {
+            best[j] = best[j - 1];
+            j--;
+        }
+        best[j] = e;
+    }
+    return (uint)(best[k - 1] >> 32);
+}
+
+/* The (row, part) of this work-group: the part is [start, start + L) of
+ * the row (L = 0 for a padding group, which returns 0). */
+int topk_part(int rows, int n, int parts, int *row, int *start, int *L)
+{
+    int grp = get_group_id(0);
+    *row = grp / parts;
+    int p = grp - *row * parts, active = *row < rows;
+    *start = (int)(((long)p * n) / parts);
+    *L = active ? (int)(((long)(p + 1) * n) / parts) - *start : 0;
+    return active;
+}
+
 /* One work-group per (row, part): selects the k best of the part's
  * elements of in_v (row length n, the part is [p*n/parts, (p+1)*n/parts),
  * at least k long) and writes them best first, ties by lower index, to
@@ -107,11 +164,7 @@ __kernel void topk_select(__global float *out_v, int out_v_off, __global int *ou
     __local uint sh_prefix;
     __local int sh_kk;
     int lid = get_local_id(0), wg = get_local_size(0);
-    int grp = get_group_id(0);
-    int row = grp / parts, p = grp - row * parts;
-    int active = row < rows;
-    int start = (int)(((long)p * n) / parts), end = (int)(((long)(p + 1) * n) / parts);
-    int L = active ? end - start : 0;
+    int row, start, L, active = topk_part(rows, n, parts, &row, &start, &L);
     __global const float *v = in_v + in_v_off + (active ? row * n + start : 0);
 
     uint prefix = 0u, mask = 0u;
@@ -210,13 +263,126 @@ __kernel void topk_select(__global float *out_v, int out_v_off, __global int *ou
     }
 
     if (active) {
-        int o = (row * parts + p) * k;
+        int o = get_group_id(0) * k; /* (row * parts + part) * k */
         for (int j = lid; j < k; j += wg) {
             int pos = spos[j];
             out_v[out_v_off + o + j] = v[pos];
             out_i[out_i_off + o + j] = has_idx ? in_i[in_i_off + row * n + start + pos] : start + pos;
         }
     }
+}
+
+/* Top-k for small k (k <= TOPK_SMALL_MAX): same arguments, grid and
+ * output as topk_select. Each work item scans a contiguous stretch of the
+ * part and keeps its best k in a private list sorted best first; an
+ * element costs one compare against the list's worst unless it enters.
+ * Entries are 64-bit (key << 32 | ~position): one compare orders by key,
+ * then lower position, and 0 (the empty slot) is below every element,
+ * NaN included. The lists go to local memory and work item 0 merges them
+ * (k picks among W heads). W <= TOPK_SMALL_WG. */
+#define TOPK_SMALL_MAX 32
+#define TOPK_SMALL_WG 64
+__kernel void topk_small(__global float *out_v, int out_v_off, __global int *out_i, int out_i_off,
+                         __global const float *in_v, int in_v_off, __global const int *in_i, int in_i_off,
+                         int has_idx, int rows, int n, int parts, int k, int S, int largest,
+                         __local ulong *lists)
+{
+    __local int head[TOPK_SMALL_WG];
+    int lid = get_local_id(0), wg = get_local_size(0);
+    int row, start, L, active = topk_part(rows, n, parts, &row, &start, &L);
+    __global const float *v = in_v + in_v_off + (active ? row * n + start : 0);
+
+    ulong best[TOPK_SMALL_MAX];
+    for (int j = 0; j < k; j++) best[j] = 0ul;
+    uint wkey = 0u; /* the key of the list's worst entry */
+    /* blocks of 8 (block b to work item b mod wg): eight keys at once, and
+     * only a block with a key that may enter goes element by element */
+    int i = 8 * lid;
+    for (; i + 8 <= L; i += 8 * wg) {
+        uint8 kv = topk_key8(vload8(0, v + i), largest);
+        if (!any(kv >= (uint8)(wkey))) continue;
+        uint kk[8];
+        vstore8(kv, 0, kk);
+        for (int t = 0; t < 8; t++) wkey = topk_insert(best, k, kk[t], i + t);
+    }
+    for (; i < L; i++) wkey = topk_insert(best, k, topk_key(v[i], largest), i); /* the one partial block */
+    for (int j = 0; j < k; j++) lists[lid * k + j] = best[j];
+    head[lid] = 0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0 && active) {
+        int o = get_group_id(0) * k; /* (row * parts + part) * k */
+        for (int j = 0; j < k; j++) {
+            int bw = 0;
+            ulong be = 0ul;
+            for (int w = 0; w < wg; w++) {
+                ulong e = head[w] < k ? lists[w * k + head[w]] : 0ul;
+                if (e > be) {
+                    be = e;
+                    bw = w;
+                }
+            }
+            head[bw]++;
+            int pos = (int)~(uint)(be & 0xFFFFFFFFul);
+            out_v[out_v_off + o + j] = v[pos];
+            out_i[out_i_off + o + j] = has_idx ? in_i[in_i_off + row * n + start + pos] : start + pos;
+        }
+    }
+}
+
+/* ---- fused k-NN scan for a few queries: dot scores and their top-k
+ * without the [m, n] score matrix (the table is read once, for all m
+ * queries). One work item per part of the table rows (at least k rows):
+ * per query a private sorted list as in topk_small; the winners' scores
+ * are computed again at the end (same code, same value) and written, best
+ * first, to (query * parts + part) * k with their rows. A topk_small merge
+ * pass (has_idx) then picks the k best of the parts. */
+#define KNN_SCAN_MAX_M 4
+
+/* <a, b> over D: eight fma lanes, then a fixed-order sum (deterministic). */
+float knn_dot(__global const float *a, __global const float *b, int D)
+{
+    float8 acc = (float8)(0.0f);
+    int j = 0;
+    for (; j + 8 <= D; j += 8) acc = fma(vload8(0, a + j), vload8(0, b + j), acc);
+    float s = ((acc.s0 + acc.s1) + (acc.s2 + acc.s3)) + ((acc.s4 + acc.s5) + (acc.s6 + acc.s7));
+    for (; j < D; j++) s = fma(a[j], b[j], s);
+    return s;
+}
+
+__kernel void knn_scan_dot(__global float *out_v, int out_v_off, __global int *out_i, int out_i_off,
+                           __global const float *q, int q_off, __global const float *t, int t_off, int m, int n,
+                           int D, int k, int parts, int largest)
+{
+    int p = get_global_id(0);
+    if (p >= parts) return;
+    int start = (int)(((long)p * n) / parts), end = (int)(((long)(p + 1) * n) / parts);
+    ulong best[KNN_SCAN_MAX_M * TOPK_SMALL_MAX];
+    ulong worst[KNN_SCAN_MAX_M];
+    for (int j = 0; j < m * k; j++) best[j] = 0ul;
+    for (int qi = 0; qi < m; qi++) worst[qi] = 0ul;
+    __global const float *qq = q + q_off;
+    for (int r = start; r < end; r++) {
+        __global const float *tr = t + t_off + (long)r * D;
+        for (int qi = 0; qi < m; qi++) {
+            ulong e = ((ulong)topk_key(knn_dot(qq + qi * D, tr, D), largest) << 32) | (ulong)(~(uint)r);
+            if (e > worst[qi]) {
+                ulong *b = best + qi * k;
+                int j = k - 1;
+                while (j > 0 && b[j - 1] < e) {
+                    b[j] = b[j - 1];
+                    j--;
+                }
+                b[j] = e;
+                worst[qi] = b[k - 1];
+            }
+        }
+    }
+    for (int qi = 0; qi < m; qi++)
+        for (int j = 0; j < k; j++) {
+            int r = (int)~(uint)(best[qi * k + j] & 0xFFFFFFFFul), o = (qi * parts + p) * k + j;
+            out_v[out_v_off + o] = knn_dot(qq + qi * D, t + t_off + (long)r * D, D);
+            out_i[out_i_off + o] = r;
+        }
 }
 
 /* Gradient of the top-k values: dscores is zero except at the selected

@@ -148,6 +148,38 @@ START_TEST(test_topk_long_rows)
 }
 END_TEST
 
+/* The small-k kernel (k <= 32) around its boundary with the radix path
+ * (33): every data kind (ties, NaN, +-inf, -0) in both orders, one and two
+ * stages, and forced work items per group: 64 on short rows leaves most
+ * per-work-item lists shorter than k (empty slots), 8 on long ones merges
+ * long lists. */
+START_TEST(test_topk_small)
+{
+    uint64_t rng = tu_seed() + 9;
+    const int64_t ks[] = {1, 10, 32, 33}, ns[] = {33, 50, 3001};
+    const int wgs[] = {0, 64, 8};
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 3; b++)
+            for (int w = 0; w < 3; w++) {
+                if (ks[a] > ns[b]) continue;
+                oclnn_topk_force_wg = wgs[w];
+                check_topk(5, ns[b], ks[a], 0, &rng);
+                if (ns[b] / ks[a] >= 3) check_topk(2, ns[b], ks[a], 3, &rng);
+                oclnn_topk_force_wg = 0;
+            }
+}
+END_TEST
+
+/* Rows long enough for the automatic split over several work-groups (and,
+ * on a CPU, several work items per group) with small k. */
+START_TEST(test_topk_small_long_rows)
+{
+    uint64_t rng = tu_seed() + 10;
+    check_topk(1, 300007, 1, 0, &rng);
+    check_topk(3, 70001, 32, 0, &rng);
+}
+END_TEST
+
 /* d/dscores of sum(w * topk(scores)) is w scattered to the selected columns. */
 START_TEST(test_topk_gradient)
 {
@@ -215,12 +247,15 @@ static void ref_topk_case(const double *const *in, double *out, const void *user
 START_TEST(test_topk_layouts)
 {
     uint64_t rng = tu_seed() + 4;
-    topk_user u = {7, 33, 5, 1};
-    tu_op_case c = {.name = "topk", .ninputs = 1, .ndim = {2}, .dims = {{7, 33}}, .lo = {-1}, .hi = {1},
-                    .build = build_topk, .reference = ref_topk_case, .user = &u};
-    tu_check_forward_layouts(&c, 0, &rng);
-    u.largest = 0;
-    tu_check_forward_layouts(&c, 0, &rng);
+    const int64_t ks[] = {1, 5, 32, 33}; /* small path, its limit, radix */
+    for (int a = 0; a < 4; a++) {
+        topk_user u = {7, 40, ks[a], 1};
+        tu_op_case c = {.name = "topk", .ninputs = 1, .ndim = {2}, .dims = {{7, 40}}, .lo = {-1}, .hi = {1},
+                        .build = build_topk, .reference = ref_topk_case, .user = &u};
+        tu_check_forward_layouts(&c, 0, &rng);
+        u.largest = 0;
+        tu_check_forward_layouts(&c, 0, &rng);
+    }
 }
 END_TEST
 
@@ -231,7 +266,7 @@ static oclnn_tensor *build_l2n(oclnn_graph *g, oclnn_tensor **in, const void *us
     return oclnn_l2_normalize(g, in[0], 0);
 }
 
-static const int64_t l2n_dims[2][3] = {{7, 33}, {3, 5, 7}};
+static const int64_t l2n_dims[5][3] = {{7, 33}, {3, 5, 7}, {203, 300}, {97, 1}, {3, 70, 130}};
 
 static void ref_l2n(const double *const *in, double *out, const void *user)
 {
@@ -259,6 +294,20 @@ START_TEST(test_l2_normalize)
 END_TEST
 
 /* A zero row stays zero (x / eps), and its gradient is dy / eps. */
+/* Long rows (several columns per work item), one-column rows, and row
+ * counts that leave the last group of rows partial. */
+START_TEST(test_l2_normalize_shapes)
+{
+    uint64_t rng = tu_seed() + 11;
+    for (int s = 2; s < 5; s++) {
+        tu_op_case c = {.name = "l2_normalize", .ninputs = 1, .ndim = {s == 4 ? 3 : 2}, .lo = {-1}, .hi = {1},
+                        .build = build_l2n, .reference = ref_l2n, .user = l2n_dims[s]};
+        memcpy(c.dims[0], l2n_dims[s], sizeof l2n_dims[s]);
+        tu_check_forward_layouts(&c, 1e-10, &rng);
+    }
+}
+END_TEST
+
 START_TEST(test_l2_normalize_zero_row)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
@@ -399,6 +448,20 @@ START_TEST(test_knn_chunks)
 }
 END_TEST
 
+/* Cosine search of random vectors against ref_knn: every score within
+ * rounding, the row found has that score, and only near-ties may swap. */
+static void check_cosine_near(const float *v, const int32_t *ix, const float *rv, const int32_t *ri,
+                              const double *sv, int64_t m, int64_t n, int64_t k)
+{
+    int same = 0;
+    for (int64_t j = 0; j < m * k; j++) {
+        ck_assert_msg(fabs(v[j] - rv[j]) < 1e-5, "[%lld] %g want %g", (long long)j, v[j], rv[j]);
+        ck_assert(fabs(sv[(j / k) * n + ix[j]] - v[j]) < 1e-5);
+        same += ix[j] == ri[j];
+    }
+    ck_assert_int_ge(same, m * k - 4);
+}
+
 /* Random real vectors, cosine: the chunked search returns what one chunk does. */
 START_TEST(test_knn_cosine_random)
 {
@@ -410,15 +473,102 @@ START_TEST(test_knn_cosine_random)
     double *sv = malloc(sizeof *sv * (size_t)(m * n));
     TU_OK(oclnn_knn_search(tu_context(), q, m, t, n, dim, k, OCLNN_METRIC_COSINE, 33, v, ix));
     ref_knn(q, m, t, n, dim, k, OCLNN_METRIC_COSINE, rv, ri, sv);
-    int same = 0;
-    for (int j = 0; j < m * k; j++) {
-        ck_assert_msg(fabs(v[j] - rv[j]) < 1e-5, "[%d] %g want %g", j, v[j], rv[j]);
-        ck_assert(fabs(sv[(j / k) * n + ix[j]] - v[j]) < 1e-5);
-        same += ix[j] == ri[j];
-    }
-    ck_assert_int_ge(same, m * k - 4); /* only near-ties may swap */
+    check_cosine_near(v, ix, rv, ri, sv, m, n, k);
     free(q);
     free(t);
+    free(sv);
+}
+END_TEST
+
+/* ---- oclnn_knn_index: one table searched repeatedly, with (m, k) changing
+ * between calls (the search graph is rebuilt), chunks of 4 rows (the last
+ * shorter than k) and the fused scan of up to 4 queries (on and off),
+ * exact against the host for small integer data. */
+static void check_index(oclnn_knn_index *ix, const float *q, int64_t m, const float *t, int64_t n, int64_t dim,
+                        int64_t k, oclnn_metric metric)
+{
+    float *v = malloc(sizeof *v * (size_t)(m * k)), *rv = malloc(sizeof *rv * (size_t)(m * k));
+    int32_t *ix_got = malloc(sizeof *ix_got * (size_t)(m * k)), *ri = malloc(sizeof *ri * (size_t)(m * k));
+    double *sv = malloc(sizeof *sv * (size_t)(m * n));
+    for (int64_t j = 0; j < m * k; j++) {
+        v[j] = TU_POISON;
+        ix_got[j] = -7;
+    }
+    TU_OK(oclnn_knn_index_search(ix, q, m, k, v, ix_got));
+    ref_knn(q, m, t, n, dim, k, metric, rv, ri, sv);
+    for (int64_t j = 0; j < m * k; j++) {
+        int exact = metric != OCLNN_METRIC_COSINE; /* cosine: the value, and the row has it */
+        int ok = exact ? v[j] == rv[j] && ix_got[j] == ri[j]
+                       : ix_got[j] >= 0 && ix_got[j] < n && fabs(v[j] - rv[j]) < 1e-6 &&
+                             fabs(sv[(j / k) * n + ix_got[j]] - v[j]) < 1e-6;
+        ck_assert_msg(ok, "index %s m %lld k %lld [%lld]: (%g, %d) want (%g, %d)", oclnn_metric_name(metric),
+                      (long long)m, (long long)k, (long long)j, v[j], ix_got[j], rv[j], ri[j]);
+    }
+    free(v);
+    free(rv);
+    free(ix_got);
+    free(ri);
+    free(sv);
+}
+
+START_TEST(test_knn_index)
+{
+    uint64_t rng = tu_seed() + 12;
+    const int64_t n = 45, dim = 6, mmax = 9;
+    float q[9 * 6], t[45 * 6];
+    for (int j = 0; j < mmax * dim; j++) q[j] = (float)((int)(next64(&rng) % 5) - 2);
+    for (int j = 0; j < n * dim; j++) t[j] = (float)((int)(next64(&rng) % 3) - 1);
+    memcpy(t + 30 * dim, t + 2 * dim, sizeof(float) * dim); /* equal rows in other chunks */
+    memcpy(t + 44 * dim, t + 2 * dim, sizeof(float) * dim);
+    size_t saved = oclnn_knn_score_bytes;
+    for (int mt = 0; mt < 3; mt++) {
+        oclnn_knn_index *ix = NULL;
+        TU_OK(oclnn_knn_index_create(tu_context(), t, n, dim, (oclnn_metric)mt, &ix));
+        /* m <= 4 and k <= 32 take the fused scan (unless turned off) */
+        const int64_t ms[] = {9, 9, 1, 9, 4, 4, 5, 1}, ks[] = {10, 10, 1, 45, 32, 33, 10, 10};
+        for (int c = 0; c < 8; c++)
+            for (int nf = 0; nf < 2; nf++) {
+                oclnn_knn_no_fused = nf;
+                oclnn_knn_score_bytes = c == 3 ? saved : sizeof(float) * 4 * (size_t)ms[c]; /* 4-row chunks */
+                check_index(ix, q, ms[c], t, n, dim, ks[c], (oclnn_metric)mt);
+            }
+        oclnn_knn_no_fused = 0;
+        oclnn_knn_score_bytes = saved;
+        oclnn_knn_index_release(&ix);
+        ck_assert_ptr_null(ix);
+        oclnn_knn_index_release(&ix); /* twice: a no-op */
+        oclnn_knn_index_release(NULL);
+    }
+}
+END_TEST
+
+/* Real vectors, cosine, 32 neighbours of 300 rows, in many chunks: the
+ * scores agree with the host in double, the rows wherever no near tie. */
+START_TEST(test_knn_index_random)
+{
+    uint64_t rng = tu_seed() + 13;
+    const int64_t m = 20, n = 3000, dim = 40, k = 32;
+    float *q = tu_random((size_t)(m * dim), -1, 1, &rng), *t = tu_random((size_t)(n * dim), -1, 1, &rng);
+    float *v = malloc(sizeof *v * (size_t)(m * k)), *rv = malloc(sizeof *rv * (size_t)(m * k));
+    int32_t *ix = malloc(sizeof *ix * (size_t)(m * k)), *ri = malloc(sizeof *ri * (size_t)(m * k));
+    double *sv = malloc(sizeof *sv * (size_t)(m * n));
+    oclnn_knn_index *index = NULL;
+    size_t saved = oclnn_knn_score_bytes;
+    oclnn_knn_score_bytes = sizeof(float) * (size_t)(m * 700);
+    TU_OK(oclnn_knn_index_create(tu_context(), t, n, dim, OCLNN_METRIC_COSINE, &index));
+    TU_OK(oclnn_knn_index_search(index, q, m, k, v, ix));
+    oclnn_knn_score_bytes = saved;
+    ref_knn(q, m, t, n, dim, k, OCLNN_METRIC_COSINE, rv, ri, sv);
+    check_cosine_near(v, ix, rv, ri, sv, m, n, k);
+    TU_OK(oclnn_knn_index_search(index, q, 3, k, v, ix)); /* the fused scan: the first 3 queries */
+    check_cosine_near(v, ix, rv, ri, sv, 3, n, k);
+    oclnn_knn_index_release(&index);
+    free(q);
+    free(t);
+    free(v);
+    free(rv);
+    free(ix);
+    free(ri);
     free(sv);
 }
 END_TEST
@@ -552,6 +702,40 @@ START_TEST(test_errors)
     ck_assert_int_eq(oclnn_knn_search(ctx, q, 2, t, 4, 3, 1, (oclnn_metric)7, 0, v, ix), OCLNN_ERR_INVALID_ARG);
     ck_assert_int_eq(oclnn_knn_search(ctx, NULL, 2, t, 4, 3, 1, OCLNN_METRIC_DOT, 0, v, ix), OCLNN_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(oclnn_last_error(), "NULL"));
+
+    /* the index: bad create arguments leave *out NULL */
+    oclnn_knn_index *index = (oclnn_knn_index *)&ix; /* overwritten with NULL */
+    ck_assert_int_eq(oclnn_knn_index_create(ctx, t, 0, 3, OCLNN_METRIC_DOT, &index), OCLNN_ERR_INVALID_ARG);
+    ck_assert_ptr_null(index);
+    ck_assert_ptr_nonnull(strstr(oclnn_last_error(), "bad sizes"));
+    ck_assert_int_eq(oclnn_knn_index_create(ctx, t, 4, 0, OCLNN_METRIC_DOT, &index), OCLNN_ERR_INVALID_ARG);
+    ck_assert_int_eq(oclnn_knn_index_create(ctx, t, (int64_t)INT32_MAX + 1, 3, OCLNN_METRIC_DOT, &index),
+                     OCLNN_ERR_INVALID_ARG);
+    ck_assert_int_eq(oclnn_knn_index_create(ctx, t, 4, 3, (oclnn_metric)7, &index), OCLNN_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(oclnn_last_error(), "metric 7"));
+    ck_assert_int_eq(oclnn_knn_index_create(ctx, NULL, 4, 3, OCLNN_METRIC_DOT, &index), OCLNN_ERR_INVALID_ARG);
+    ck_assert_int_eq(oclnn_knn_index_create(NULL, t, 4, 3, OCLNN_METRIC_DOT, &index), OCLNN_ERR_INVALID_ARG);
+    ck_assert_int_eq(oclnn_knn_index_create(ctx, t, 4, 3, OCLNN_METRIC_DOT, NULL), OCLNN_ERR_INVALID_ARG);
+    ck_assert_ptr_null(index);
+    /* bad searches fail cleanly and leave the index usable */
+    TU_OK(oclnn_knn_index_create(ctx, t, 4, 3, OCLNN_METRIC_DOT, &index));
+    ck_assert_int_eq(oclnn_knn_index_search(index, q, 2, 5, v, ix), OCLNN_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(oclnn_last_error(), "k = 5"));
+    ck_assert_int_eq(oclnn_knn_index_search(index, q, 2, 0, v, ix), OCLNN_ERR_INVALID_ARG);
+    ck_assert_int_eq(oclnn_knn_index_search(index, q, 0, 1, v, ix), OCLNN_ERR_INVALID_ARG);
+    ck_assert_int_eq(oclnn_knn_index_search(index, q, -3, 1, v, ix), OCLNN_ERR_INVALID_ARG);
+    ck_assert_int_eq(oclnn_knn_index_search(index, NULL, 2, 1, v, ix), OCLNN_ERR_INVALID_ARG);
+    ck_assert_int_eq(oclnn_knn_index_search(index, q, 2, 1, v, NULL), OCLNN_ERR_INVALID_ARG);
+    ck_assert_int_eq(oclnn_knn_index_search(NULL, q, 2, 1, v, ix), OCLNN_ERR_INVALID_ARG);
+    q[0] = 1.0f;
+    t[3 * 3] = 2.0f; /* the index holds its own copy: row 3 stays zero */
+    TU_OK(oclnn_knn_index_search(index, q, 2, 4, v, ix));
+    ck_assert_int_eq(ix[0], 0); /* all scores 0: ties by row */
+    ck_assert_int_eq(ix[3], 3);
+    ck_assert(v[0] == 0.0f && v[3] == 0.0f);
+    oclnn_knn_index_release(&index);
+    ck_assert_ptr_null(index);
+    oclnn_knn_index_release(&index); /* released twice: nothing happens */
 }
 END_TEST
 
@@ -562,13 +746,18 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_topk_sizes);
     tcase_add_test(tc, test_topk_long_rows);
+    tcase_add_test(tc, test_topk_small);
+    tcase_add_test(tc, test_topk_small_long_rows);
     tcase_add_test(tc, test_topk_gradient);
     tcase_add_test(tc, test_topk_layouts);
     tcase_add_test(tc, test_l2_normalize);
+    tcase_add_test(tc, test_l2_normalize_shapes);
     tcase_add_test(tc, test_l2_normalize_zero_row);
     tcase_add_test(tc, test_pairwise);
     tcase_add_test(tc, test_knn_chunks);
     tcase_add_test(tc, test_knn_cosine_random);
+    tcase_add_test(tc, test_knn_index);
+    tcase_add_test(tc, test_knn_index_random);
     tcase_add_test(tc, test_knn_precision_by_hand);
     tcase_add_test(tc, test_knn_precision_random);
     tcase_add_test(tc, test_errors);

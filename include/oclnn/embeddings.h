@@ -43,23 +43,52 @@ oclnn_tensor *oclnn_l2_normalize(oclnn_graph *g, oclnn_tensor *x, float eps);
  * deterministic. NaN ranks after every number in both orders (ties among
  * NaNs by index): NaNs come out only when fewer than k numbers exist.
  * 1 <= k <= min(N, 1024). The gradient of the values goes to the selected
- * scores (zeros elsewhere). A radix selection kernel, not a sort; a long
- * row is split over several work-groups whose candidates are merged. */
+ * scores (zeros elsewhere). k <= 32: every work item keeps a sorted
+ * private list of its best k over its share of the row (keys tested eight
+ * at a time against the list's worst; few elements enter) and the lists
+ * are merged; larger k: a radix selection kernel. Neither sorts the row; a long row is split over
+ * several work-groups whose candidates are merged. */
 #define OCLNN_TOPK_MAX 1024
 oclnn_tensor *oclnn_topk(oclnn_graph *g, oclnn_tensor *scores, int64_t k, int largest, oclnn_tensor **indices);
 
 /* Brute-force k nearest neighbours of m queries [m, dim] among n table rows
  * [n, dim] (host row-major f32): values [m, k] and indices [m, k] (rows of
  * the table), best first, ordered as oclnn_topk orders them (the metric
- * says largest or smallest). The table need not fit one device allocation:
- * it is uploaded chunk_rows rows at a time (0: as many as the device's
- * allocation limit allows), each chunk is scored (one GEMM) and
- * top-k-selected on the device, and the per-chunk lists are merged
- * exactly on the host (ties still go to the lower table row).
- * 1 <= k <= min(n, OCLNN_TOPK_MAX), n <= INT32_MAX. */
+ * says largest or smallest). One search of an oclnn_knn_index made for the
+ * call (so the table must fit device memory; to search one table many
+ * times, keep an oclnn_knn_index instead): the table is stored in pieces
+ * of chunk_rows rows (0: as many as the device's allocation limit allows),
+ * each chunk is scored (one GEMM) and top-k-selected on the device, and
+ * the per-chunk lists are merged exactly on the host (ties still go to the
+ * lower table row). 1 <= k <= min(n, OCLNN_TOPK_MAX), n <= INT32_MAX. */
 oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t m, const float *table, int64_t n,
                               int64_t dim, int64_t k, oclnn_metric metric, int64_t chunk_rows, float *values,
                               int32_t *indices);
+
+/* A table kept on the device for repeated k-NN searches: uploaded (and,
+ * for cosine, L2-normalised on the device) once at create, then
+ * each oclnn_knn_index_search call uploads only its queries, scores the
+ * table in chunks (one GEMM each, a chunk's [m, chunk] scores within 64
+ * MiB), selects the top-k of every chunk on the device and merges the
+ * chunk lists exactly on the host. Up to 4 queries with k <= 32 (cosine,
+ * dot) take a fused scan instead: the table is read once, scores and
+ * top-k together, no score matrix. Results are those of
+ * oclnn_knn_search: best first, ties to the lower row, NaN last. The
+ * table may exceed one device allocation (it is stored in pieces) but must
+ * fit the device's memory. The search graph for one (m, k) is kept until
+ * a call with another m or k rebuilds it, so search batches of one size.
+ * The index does not keep the caller's table pointer.
+ *   create: n >= 1 rows of dim >= 1 (n <= INT32_MAX), a known metric;
+ *   search: m >= 1 queries [m, dim], 1 <= k <= min(n, OCLNN_TOPK_MAX),
+ *           values / indices [m, k];
+ *   release: frees the index and sets *index to NULL, so releasing the
+ *           same variable twice (or a NULL one) does nothing. */
+typedef struct oclnn_knn_index oclnn_knn_index;
+oclnn_status oclnn_knn_index_create(oclnn_context *ctx, const float *table, int64_t n, int64_t dim,
+                                    oclnn_metric metric, oclnn_knn_index **out);
+oclnn_status oclnn_knn_index_search(oclnn_knn_index *index, const float *queries, int64_t m, int64_t k,
+                                    float *values, int32_t *indices);
+void oclnn_knn_index_release(oclnn_knn_index **index);
 
 /* How well labelled vectors [n, dim] (host row-major f32) retrieve their
  * own kind: each row queries all the others (leave-one-out) for its k

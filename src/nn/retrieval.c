@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define EMBED_BATCH 500
+#define PRECISION_BATCH 8192
 
 oclnn_status oclnn_simple_cnn_embed(oclnn_context *ctx, const char *weights_path, const float *images, int64_t n,
                                     float *embeddings)
@@ -64,9 +65,17 @@ oclnn_status oclnn_knn_precision(oclnn_context *ctx, const float *vectors, int64
     int32_t *found = malloc((size_t)(n * kk) * sizeof *found);
     double *sum = calloc((size_t)num_classes, sizeof *sum);
     int64_t *rows = calloc((size_t)num_classes, sizeof *rows);
+    oclnn_knn_index *ix = NULL;
     oclnn_status s = values && found && sum && rows
-                         ? oclnn_knn_search(ctx, vectors, n, vectors, n, dim, kk, metric, 0, values, found)
+                         ? oclnn_knn_index_create(ctx, vectors, n, dim, metric, &ix)
                          : oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "oclnn_knn_precision: out of host memory");
+    /* every row queries the table uploaded once, in batches that bound the
+     * host and device lists */
+    for (int64_t start = 0; start < n && !s; start += PRECISION_BATCH) {
+        int64_t b = n - start < PRECISION_BATCH ? n - start : PRECISION_BATCH;
+        s = oclnn_knn_index_search(ix, vectors + start * dim, b, kk, values + start * kk, found + start * kk);
+    }
+    oclnn_knn_index_release(&ix);
     double total = 0;
     for (int64_t i = 0; i < n && !s; i++) {
         const int32_t *list = found + i * kk;

@@ -1,9 +1,10 @@
 /* Word-vector queries on the device: gensim's most_similar for many
  * queries at once (nearest neighbours, analogies). The query vectors are
- * combined on the host (a few rows each); the search over the table is
- * oclnn_knn_search (one GEMM and a top-k selection per chunk of the table),
- * asked for k plus the number of input rows so that dropping the inputs
- * still leaves k. */
+ * combined on the host (a few rows each); the table (or its first
+ * restrict_vocab rows) goes to the device once per call as an
+ * oclnn_knn_index, searched batch by batch (one GEMM and a top-k selection
+ * per chunk of the table) for k plus the number of input rows so that
+ * dropping the inputs still leaves k. */
 #include "core/error.h"
 #include "oclnn/embeddings.h"
 
@@ -11,9 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Queries per oclnn_knn_search call: the table is uploaded once per call,
- * and the scores of a chunk are [batch, rows], so a batch this size keeps
- * table chunks large while bounding device memory. */
+/* Queries per index search: bounds the host and device lists. */
 #define QUERY_BATCH 8192
 
 oclnn_status oclnn_wordvec_lookup(const oclnn_wordvec *wv, int64_t n, const char *const *words, int64_t *rows)
@@ -97,12 +96,14 @@ oclnn_status oclnn_wordvec_most_similar(oclnn_context *ctx, const oclnn_wordvec 
     float *q = malloc(sizeof *q * (size_t)(batch * dim)), *v = malloc(sizeof *v * (size_t)(batch * kk));
     int32_t *idx = malloc(sizeof *idx * (size_t)(batch * kk));
     int64_t *in = malloc(sizeof *in * (size_t)nin);
+    oclnn_knn_index *ix = NULL;
     if (!acc || !q || !v || !idx || !in)
         s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "oclnn_wordvec_most_similar: out of host memory");
+    if (!s) s = oclnn_knn_index_create(ctx, oclnn_wordvec_vectors(wv), n, dim, OCLNN_METRIC_COSINE, &ix);
     for (int64_t start = 0; start < m && !s; start += batch) {
         int64_t b = m - start < batch ? m - start : batch;
         build_queries(wv, start, b, npositive, positive, nnegative, negative, acc, q);
-        s = oclnn_knn_search(ctx, q, b, oclnn_wordvec_vectors(wv), n, dim, kk, OCLNN_METRIC_COSINE, 0, v, idx);
+        s = oclnn_knn_index_search(ix, q, b, kk, v, idx);
         for (int64_t r = 0; r < b && !s; r++) {
             const int64_t g = start + r;
             memcpy(in, positive + g * npositive, sizeof *in * (size_t)npositive);
@@ -119,6 +120,7 @@ oclnn_status oclnn_wordvec_most_similar(oclnn_context *ctx, const oclnn_wordvec 
             }
         }
     }
+    oclnn_knn_index_release(&ix);
     free(acc);
     free(q);
     free(v);

@@ -1,11 +1,13 @@
 /* Similarity and search: L2 normalisation, pairwise cosine / squared
- * euclidean / dot scores (one GEMM plus norms), top-k per row by radix
- * selection, and a chunked k-NN search over host tables of any size.
+ * euclidean / dot scores (one GEMM plus norms), top-k per row (private
+ * sorted lists for small k, radix selection for large k). The k-NN index
+ * and search built on them are in src/nn/knn_index.c.
  *
  * Input contract: every op here reads contiguous sources (the graph copies
  * views). Kernels in cl/similarity.cl. */
 #include "ops/similarity.h"
 
+#include "core/context.h"
 #include "graph/graph.h"
 #include "ops/gemm.h"
 #include "oclnn/embeddings.h"
@@ -19,8 +21,61 @@
 extern const char oclnn_cl_similarity[];
 
 int oclnn_topk_force_parts = 0;
+int oclnn_topk_force_wg = 0;
 
 /* ---- l2_normalize: node = y, aux[0] = row norms; iparam 0 = rows, 1 = D */
+
+/* l2n_forward's last argument (rows per group) and its grid: W work items
+ * per row, about 4 columns each; a few rows per group so that groups stay
+ * many times the compute units without tiny groups. */
+static oclnn_status l2n_geometry(oclnn_context *ctx, oclnn_launch *l, cl_uint *i, int64_t rows, int64_t D,
+                                 const char *op)
+{
+    int64_t cu = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    size_t wg = 0, W = 1;
+    cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
+    while (W < 64 && (int64_t)W * 4 < D && W * 2 <= wg && W * 2 <= ctx->info.max_work_group_size) W *= 2;
+    int64_t per = rows / (16 * cu);
+    per = per < 1 ? 1 : per > 64 ? 64 : per;
+    l->dims = 1;
+    l->local[0] = W;
+    l->global[0] = (size_t)((rows + per - 1) / per) * W;
+    return oclnn_arg_counts(l->kernel, i, 1, &per, op);
+}
+
+oclnn_status oclnn_l2_normalize_rows(oclnn_context *ctx, oclnn_tensor *t)
+{
+    const char *op = "l2_normalize_rows";
+    int64_t rows = t->dims[0], D = t->dims[1], sz[2] = {rows, D};
+    float eps = 1e-12f;
+    int zero = 0;
+    cl_program prog;
+    cl_int err = CL_SUCCESS;
+    oclnn_launch l = {0};
+    cl_mem nrm = NULL;
+    cl_uint i = 0;
+    oclnn_status s = oclnn_program_get(ctx, oclnn_cl_similarity, "", op, &prog);
+    if (!s) l.kernel = clCreateKernel(prog, "l2n_forward", &err);
+    if (!s && err) s = oclnn_cl_check(err, "clCreateKernel", op);
+    if (!s) nrm = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, (size_t)rows * sizeof(float), NULL, &err);
+    if (!s && err) s = oclnn_cl_check(err, "clCreateBuffer", op);
+    /* y = x: every work item scales only the columns it read */
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof(cl_mem), &t->buffer, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof zero, &zero, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof(cl_mem), &nrm, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof zero, &zero, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof(cl_mem), &t->buffer, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof zero, &zero, op);
+    if (!s) s = oclnn_arg_counts(l.kernel, &i, 2, sz, op);
+    if (!s) s = oclnn_arg(l.kernel, &i, sizeof eps, &eps, op);
+    if (!s) s = l2n_geometry(ctx, &l, &i, rows, D, op);
+    if (!s) s = oclnn_launch_enqueue(ctx, &l, op);
+    if (!s) s = oclnn_cl_check(clFinish(ctx->queue), "clFinish", op);
+    if (nrm) clReleaseMemObject(nrm);
+    if (l.kernel) clReleaseKernel(l.kernel);
+    return s;
+}
 
 static oclnn_status l2n_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
@@ -34,7 +89,7 @@ static oclnn_status l2n_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
     if (!s) s = oclnn_arg_counts(l->kernel, &i, 2, node->iparam, op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof eps, &eps, op);
-    return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)node->iparam[0], op);
+    return s ? s : l2n_geometry(ctx, l, &i, node->iparam[0], node->iparam[1], op);
 }
 
 /* src = (dy, y, norms) */
@@ -241,28 +296,45 @@ oclnn_tensor *oclnn_pairwise(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b, o
  * iparam: rows, N, k, largest, parts, S (local slots). */
 enum { P_ROWS, P_N, P_K, P_LARGEST, P_PARTS, P_S };
 
+/* topk_small below this k (cl/similarity.cl TOPK_SMALL_MAX), else the
+ * radix selection. */
+enum { TOPK_SMALL_MAX = 32, TOPK_SMALL_WG = 64 };
+
+/* One selection pass over rows of length n split into `parts`: writes k
+ * candidates per (row, part) to ov / oi; ii (or NULL) maps positions to
+ * columns (the merge pass). */
 static oclnn_status topk_launch(oclnn_context *ctx, oclnn_tensor *node, oclnn_tensor *ov, oclnn_tensor *oi,
                                 oclnn_tensor *iv, oclnn_tensor *ii, int64_t n, int64_t parts)
 {
     const char *op = node->op->name;
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "topk_select", &l);
-    int64_t sz[7] = {ii != NULL, node->iparam[P_ROWS], n, parts, node->iparam[P_K], node->iparam[P_S],
-                     node->iparam[P_LARGEST]};
+    int64_t k = node->iparam[P_K];
+    int small = k <= TOPK_SMALL_MAX;
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", small ? "topk_small" : "topk_select", &l);
+    int64_t sz[7] = {ii != NULL, node->iparam[P_ROWS], n, parts, k, node->iparam[P_S], node->iparam[P_LARGEST]};
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, ov, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, oi, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, iv, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, ii ? ii : oi, op); /* unread without has_idx */
     if (!s) s = oclnn_arg_counts(l->kernel, &i, 7, sz, op);
-    size_t S = (size_t)node->iparam[P_S];
-    if (!s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_uint), NULL, op);
-    if (!s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_int), NULL, op);
     if (s) return s;
-    size_t wg = 0, lx = 128;
+    size_t wg = 0, lx = small ? TOPK_SMALL_WG : 128;
     cl_int err = clGetKernelWorkGroupInfo(l->kernel, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     if (err) return oclnn_cl_check(err, "clGetKernelWorkGroupInfo", op);
-    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size)) lx /= 2;
+    /* small: each work item's stretch long against k, or inserting into
+     * the lists and merging them outweighs the scan; work items of a
+     * group run one after another on a CPU, where only the groups run in
+     * parallel, so there the stretches are much longer */
+    int64_t stretch = (ctx->info.is_cpu ? 1024 : 4) * k;
+    if (small && oclnn_topk_force_wg > 0) lx = (size_t)oclnn_topk_force_wg, stretch = 0;
+    while (lx > 1 && (lx > wg || lx > ctx->info.max_work_group_size || (small && (int64_t)lx * stretch > n / parts)))
+        lx /= 2;
+    size_t S = (size_t)node->iparam[P_S];
+    if (small) s = oclnn_arg(l->kernel, &i, lx * (size_t)k * sizeof(cl_ulong), NULL, op);
+    if (!small && !s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_uint), NULL, op);
+    if (!small && !s) s = oclnn_arg(l->kernel, &i, S * sizeof(cl_int), NULL, op);
+    if (s) return s;
     l->dims = 1;
     l->local[0] = lx;
     l->global[0] = (size_t)(node->iparam[P_ROWS] * parts) * lx;
@@ -373,10 +445,75 @@ oclnn_tensor *oclnn_topk(oclnn_graph *g, oclnn_tensor *scores, int64_t k, int la
     return t;
 }
 
-/* This family's entries in the op registry (src/ops/registry.c). */
-const oclnn_op_def *const oclnn_similarity_ops[] = {&l2n_def, &l2n_bwd_def, &sqd_def, &topk_def, &topk_bwd_def, NULL};
+/* ---- fused k-NN scan (dot): node = values [m, k], aux[0] = indices,
+ * aux[1], aux[2] = the parts' candidates [m, parts * k]; src = (queries
+ * [m, D], table [n, D]); iparam as topk's (rows = m, N = n) plus D. */
+enum { P_D = P_S + 1 };
 
-/* ---- k-NN search over a host table in chunks */
+static oclnn_status kscan_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    oclnn_launch *l;
+    cl_uint i = 0;
+    int64_t *ip = node->iparam, parts = ip[P_PARTS];
+    int64_t sz[6] = {ip[P_ROWS], ip[P_N], ip[P_D], ip[P_K], parts, ip[P_LARGEST]};
+    oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_similarity, "", "knn_scan_dot", &l);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[1], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[2], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[1], op);
+    if (!s) s = oclnn_arg_counts(l->kernel, &i, 6, sz, op);
+    if (s) return s;
+    l->dims = 1;
+    l->local[0] = 1; /* parts are few: one work item each, every one a group of its own */
+    l->global[0] = (size_t)parts;
+    return topk_launch(ctx, node, node, node->aux[0], node->aux[1], node->aux[2], parts * ip[P_K], 1);
+}
+
+static const oclnn_op_def kscan_def = {.name = "knn_scan", .prepare = kscan_prepare};
+
+oclnn_tensor *oclnn_knn_scan_dot(oclnn_graph *g, oclnn_tensor *q, oclnn_tensor *t, int64_t k, int largest,
+                                 oclnn_tensor **indices)
+{
+    *indices = NULL;
+    oclnn_tensor *srcs[2] = {q, t};
+    if (!oclnn_graph_usable(g, "knn_scan", 2, srcs)) return NULL;
+    int64_t m = q->dims[0], n = t->dims[0], D = t->dims[1];
+    if (q->ndim != 2 || t->ndim != 2 || q->dims[1] != D || m < 1 || m > OCLNN_KNN_SCAN_MAX_M || k < 1 ||
+        k > TOPK_SMALL_MAX || k > n)
+        return oclnn_graph_fail(g, OCLNN_ERR_SHAPE, "knn_scan: needs q [m <= %d, D], t [n, D], 1 <= k <= min(n, %d)",
+                                OCLNN_KNN_SCAN_MAX_M, TOPK_SMALL_MAX);
+    if (!oclnn_tensor_is_contiguous(q)) q = oclnn_contiguous(g, q);
+    if (!oclnn_tensor_is_contiguous(t)) t = oclnn_contiguous(g, t);
+    srcs[0] = q;
+    srcs[1] = t;
+    int64_t dims[2] = {m, k};
+    oclnn_tensor *node = oclnn_node_new(g, &kscan_def, OCLNN_DTYPE_F32, 2, dims, 2, srcs);
+    if (!node) return NULL;
+    /* parts: several per compute unit, each at least k rows */
+    int64_t cu = g->ctx->info.compute_units ? g->ctx->info.compute_units : 1, parts = 8 * cu;
+    if (parts > n / k) parts = n / k;
+    if (parts < 1) parts = 1;
+    int64_t *ip = node->iparam;
+    ip[P_ROWS] = m;
+    ip[P_N] = n;
+    ip[P_K] = k;
+    ip[P_LARGEST] = largest != 0;
+    ip[P_PARTS] = parts;
+    ip[P_S] = 0; /* topk_small needs no slots */
+    ip[P_D] = D;
+    int64_t cd[2] = {m, parts * k};
+    oclnn_tensor *idx = oclnn_aux_new(node, OCLNN_DTYPE_I32, 2, dims);
+    if (!idx || !oclnn_aux_new(node, OCLNN_DTYPE_F32, 2, cd) || !oclnn_aux_new(node, OCLNN_DTYPE_I32, 2, cd))
+        return NULL;
+    *indices = idx;
+    return node;
+}
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_similarity_ops[] = {&l2n_def, &l2n_bwd_def, &sqd_def, &topk_def, &topk_bwd_def, &kscan_def, NULL};
+
+/* ---- the order of top-k on the host (k-NN merges, tests) */
 
 int oclnn_topk_before(float a, int64_t ia, float b, int64_t ib, int largest)
 {
@@ -384,111 +521,4 @@ int oclnn_topk_before(float a, int64_t ia, float b, int64_t ib, int largest)
     if (na || nb) return na != nb ? nb : ia < ib;
     if (a != b) return largest ? a > b : a < b;
     return ia < ib;
-}
-
-typedef struct knn_graph {
-    oclnn_graph *g;
-    oclnn_tensor *q, *t, *v, *i;
-    int64_t rows, kk;
-} knn_graph;
-
-static oclnn_status knn_build(oclnn_context *ctx, const float *queries, int64_t m, int64_t rows, int64_t dim,
-                              int64_t k, oclnn_metric metric, knn_graph *kg)
-{
-    memset(kg, 0, sizeof *kg);
-    kg->g = oclnn_graph_create(ctx);
-    if (!kg->g) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "oclnn_knn_search: out of host memory");
-    kg->rows = rows;
-    kg->kk = k < rows ? k : rows;
-    kg->q = oclnn_input(kg->g, "queries", OCLNN_DTYPE_F32, 2, (const int64_t[]){m, dim});
-    kg->t = oclnn_input(kg->g, "table", OCLNN_DTYPE_F32, 2, (const int64_t[]){rows, dim});
-    oclnn_tensor *sc = oclnn_pairwise(kg->g, kg->q, kg->t, metric);
-    kg->v = oclnn_topk(kg->g, sc, kg->kk, oclnn_metric_largest(metric), &kg->i);
-    oclnn_status s = oclnn_graph_output(kg->g, kg->v);
-    if (!s) s = oclnn_graph_output(kg->g, kg->i);
-    if (!s) s = oclnn_graph_compile(kg->g, NULL);
-    if (!s) s = oclnn_tensor_write(kg->q, queries, (size_t)(m * dim) * sizeof(float));
-    return s;
-}
-
-/* Rows per chunk when the caller leaves it to us: the chunk and its
- * [m, rows] scores each within a quarter of the allocation limit (at most
- * 256 MiB) and under 2^31 elements. */
-static int64_t knn_auto_chunk(const oclnn_context *ctx, int64_t m, int64_t n, int64_t dim)
-{
-    uint64_t budget = ctx->info.max_alloc_bytes / 4;
-    if (budget > ((uint64_t)256 << 20) || budget == 0) budget = (uint64_t)256 << 20;
-    int64_t per = (int64_t)(budget / 4);
-    int64_t rows = n;
-    if (rows > per / dim) rows = per / dim;
-    if (rows > per / m) rows = per / m;
-    if (rows > INT_MAX / dim) rows = INT_MAX / dim;
-    if (rows > INT_MAX / m) rows = INT_MAX / m;
-    return rows < 1 ? 1 : rows;
-}
-
-oclnn_status oclnn_knn_search(oclnn_context *ctx, const float *queries, int64_t m, const float *table, int64_t n,
-                              int64_t dim, int64_t k, oclnn_metric metric, int64_t chunk_rows, float *values,
-                              int32_t *indices)
-{
-    if (!ctx || !queries || !table || !values || !indices)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_knn_search: NULL argument");
-    if (oclnn_metric_largest(metric) < 0)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_knn_search: unknown metric %d", (int)metric);
-    if (m < 1 || n < 1 || dim < 1 || n > INT32_MAX || chunk_rows < 0 || m > INT_MAX / dim)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG,
-                          "oclnn_knn_search: bad sizes (m %lld queries, n %lld rows of dim %lld, chunk %lld rows)",
-                          (long long)m, (long long)n, (long long)dim, (long long)chunk_rows);
-    if (k < 1 || k > n || k > OCLNN_TOPK_MAX)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_knn_search: k = %lld must be in [1, min(n = %lld, %d)]",
-                          (long long)k, (long long)n, OCLNN_TOPK_MAX);
-    int64_t chunk = chunk_rows ? chunk_rows : knn_auto_chunk(ctx, m, n, dim);
-    if (chunk > n) chunk = n;
-    int largest = oclnn_metric_largest(metric);
-    knn_graph full = {0}, last = {0};
-    float *cv = malloc(sizeof(float) * (size_t)(m * k)), *tv = malloc(sizeof(float) * (size_t)k);
-    int32_t *ci = malloc(sizeof(int32_t) * (size_t)(m * k)), *ti = malloc(sizeof(int32_t) * (size_t)k);
-    oclnn_status s = OCLNN_OK;
-    if (!cv || !tv || !ci || !ti) s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "oclnn_knn_search: out of host memory");
-    int64_t have = 0; /* entries per row in values / indices so far */
-    for (int64_t start = 0; start < n && !s; start += chunk) {
-        int64_t rows = n - start < chunk ? n - start : chunk;
-        knn_graph *kg = rows == chunk ? &full : &last;
-        if (!kg->g) s = knn_build(ctx, queries, m, rows, dim, k, metric, kg);
-        if (!s) s = oclnn_tensor_write(kg->t, table + start * dim, (size_t)(rows * dim) * sizeof(float));
-        if (!s) s = oclnn_graph_run(kg->g);
-        int64_t kk = kg->kk;
-        if (!s) s = oclnn_tensor_read(kg->v, cv, (size_t)(m * kk) * sizeof(float));
-        if (!s) s = oclnn_tensor_read(kg->i, ci, (size_t)(m * kk) * sizeof(int32_t));
-        if (s) break;
-        /* Exact merge of two sorted lists per row; equal values keep the
-         * earlier chunk's (lower) rows first. */
-        int64_t out = have + kk < k ? have + kk : k;
-        for (int64_t r = 0; r < m; r++) {
-            const float *av = values + r * k, *bv = cv + r * kk;
-            const int32_t *ai = indices + r * k, *bi = ci + r * kk;
-            int64_t x = 0, y = 0;
-            for (int64_t o = 0; o < out; o++) {
-                int64_t bidx = (int64_t)bi[y] + start;
-                int take_a = y >= kk || (x < have && oclnn_topk_before(av[x], ai[x], bv[y], bidx, largest));
-                if (take_a) {
-                    tv[o] = av[x];
-                    ti[o] = ai[x++];
-                } else {
-                    tv[o] = bv[y];
-                    ti[o] = (int32_t)(bi[y++] + start);
-                }
-            }
-            memcpy(values + r * k, tv, sizeof(float) * (size_t)out);
-            memcpy(indices + r * k, ti, sizeof(int32_t) * (size_t)out);
-        }
-        have = out;
-    }
-    oclnn_graph_release(full.g);
-    oclnn_graph_release(last.g);
-    free(cv);
-    free(tv);
-    free(ci);
-    free(ti);
-    return s;
 }
