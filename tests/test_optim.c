@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "graph/graph.h"
+#include "train/feed.h"
 #include "testutil.h"
 
 /* Awkward sizes: one element, primes, and one spanning several work groups
@@ -217,6 +218,76 @@ START_TEST(test_fused_matches_per_param)
     check_configs(sgd_configs, sizeof sgd_configs / sizeof sgd_configs[0], tu_seed() + 23, 1);
     check_configs(adam_configs, sizeof adam_configs / sizeof adam_configs[0], tu_seed() + 24, 1);
     check_configs(adagrad_configs, sizeof adagrad_configs / sizeof adagrad_configs[0], tu_seed() + 25, 1);
+}
+END_TEST
+
+/* zero_grad clears every accumulator (they share one block) in one fill. */
+START_TEST(test_zero_grad_clears_block)
+{
+    oclnn_tensor *params[NPARAM];
+    oclnn_graph *g = make_graph(params);
+    ck_assert_ptr_nonnull(g->grad_block);
+    for (int i = 0; i < NPARAM; i++) {
+        float *v = tu_random(numel(i), 1, 2, &(uint64_t){7});
+        TU_OK(oclnn_tensor_write(oclnn_tensor_grad(params[i]), v, numel(i) * sizeof *v));
+        free(v);
+    }
+    TU_OK(oclnn_graph_zero_grad(g));
+    for (int i = 0; i < NPARAM; i++) {
+        float *v = malloc(numel(i) * sizeof *v);
+        TU_OK(oclnn_tensor_read(oclnn_tensor_grad(params[i]), v, numel(i) * sizeof *v));
+        for (size_t k = 0; k < numel(i); k++) ck_assert_msg(v[k] == 0.0f, "grad %d[%zu] = %g", i, k, (double)v[k]);
+        free(v);
+    }
+    oclnn_graph_release(g);
+}
+END_TEST
+
+/* A training loop's inputs go through double-buffered staging without
+ * blocking; each step sees its own values, and scalar reads report the
+ * value of the step they were started after. */
+START_TEST(test_feed_and_scalar_reader)
+{
+    enum { N = 7, STEPS2 = 9 };
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 1, (const int64_t[]){N});
+    oclnn_tensor *k = oclnn_input(g, "k", OCLNN_DTYPE_F32, 1, (const int64_t[]){1});
+    oclnn_tensor *y = oclnn_add(g, oclnn_sum_all(g, x), oclnn_sum_all(g, k));
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    train_feed feed;
+    scalar_reader r = {.tensor = y};
+    TU_OK(feed_init(&feed, 2, (oclnn_tensor *const[]){x, k}));
+    float want[STEPS2 + 1];
+    oclnn_status st = OCLNN_OK;
+    for (int step = 1; step <= STEPS2; step++) {
+        TU_OK(feed_wait(&feed));
+        float *hx = feed_host(&feed, 0), *hk = feed_host(&feed, 1);
+        want[step] = 0;
+        for (int i = 0; i < N; i++) {
+            hx[i] = (float)(step * 10 + i);
+            want[step] += hx[i];
+        }
+        hk[0] = (float)step;
+        want[step] += (float)step;
+        TU_OK(feed_submit(&feed));
+        TU_OK(oclnn_graph_run(g));
+        if (step == STEPS2 && scalar_poll(&r, true, &st)) { /* as a loop does before its last read */
+            ck_assert_float_eq(r.value, want[r.tag]);
+        }
+        TU_OK(scalar_start(&r, step));
+        if (scalar_poll(&r, false, &st)) {
+            ck_assert_float_eq(r.value, want[r.tag]);
+        }
+        TU_OK(st);
+    }
+    ck_assert(r.pending ? scalar_poll(&r, true, &st) : r.tag == STEPS2); /* it may have landed already */
+    ck_assert_int_eq(r.tag, STEPS2);
+    ck_assert_float_eq(r.value, want[STEPS2]);
+    ck_assert(!scalar_poll(&r, true, &st)); /* nothing pending any more */
+    scalar_release(&r);
+    feed_release(&feed);
+    oclnn_graph_release(g);
 }
 END_TEST
 
@@ -445,6 +516,8 @@ int main(void)
     tcase_add_test(tc, test_sgd_matches_reference);
     tcase_add_test(tc, test_adam_matches_reference);
     tcase_add_test(tc, test_fused_matches_per_param);
+    tcase_add_test(tc, test_zero_grad_clears_block);
+    tcase_add_test(tc, test_feed_and_scalar_reader);
     tcase_add_test(tc, test_training_loop_descends);
     tcase_add_test(tc, test_optimizer_errors);
     tcase_add_test(tc, test_lr_schedules);

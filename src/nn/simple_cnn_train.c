@@ -138,8 +138,7 @@ static oclnn_status train_epoch(classifier *tr, oclnn_optimizer *opt, oclnn_batc
     int64_t b = 0;
     while (!s && n > 0) {
         b++;
-        s = feed_submit(&feed, (const size_t[]){(size_t)n * feed.bytes[0] / (size_t)tr->batch,
-                                                (size_t)n * feed.bytes[1] / (size_t)tr->batch});
+        s = feed_submit(&feed); /* n == batch: the batcher drops a last partial batch */
         /* per batch, as CosineAnnealingLR(T_max = all steps) stepped each batch:
          * per-epoch steps would hold the rate high through a short run */
         if (!s && o->cosine)

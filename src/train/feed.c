@@ -32,12 +32,12 @@ oclnn_status feed_init(train_feed *f, int count, oclnn_tensor *const *tensors)
 
 oclnn_status feed_wait(train_feed *f) { return wait_release(&f->written[f->cur]); }
 
-oclnn_status feed_submit(train_feed *f, const size_t *bytes)
+oclnn_status feed_submit(train_feed *f)
 {
     oclnn_status s = wait_release(&f->written[f->cur]);
     for (int i = 0; i < f->count && !s; i++) {
         cl_event e = NULL;
-        s = oclnn_tensor_write_async(f->tensor[i], f->host[f->cur][i], bytes ? bytes[i] : f->bytes[i], &e);
+        s = oclnn_tensor_write_async(f->tensor[i], f->host[f->cur][i], f->bytes[i], &e);
         if (e && f->written[f->cur]) clReleaseEvent(f->written[f->cur]); /* in order: the last write covers all */
         if (e) f->written[f->cur] = e;
     }

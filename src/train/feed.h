@@ -21,7 +21,7 @@
 typedef struct train_feed {
     int count;
     oclnn_tensor *tensor[FEED_MAX];
-    size_t bytes[FEED_MAX]; /* the tensor's size: room in each staging buffer */
+    size_t bytes[FEED_MAX]; /* the tensor's size, and each staging buffer's */
     void *host[2][FEED_MAX];
     cl_event written[2];
     int cur;
@@ -32,9 +32,9 @@ oclnn_status feed_init(train_feed *f, int count, oclnn_tensor *const *tensors);
 /* The current set's buffer for tensor i, once its previous write is done. */
 oclnn_status feed_wait(train_feed *f);
 static inline void *feed_host(train_feed *f, int i) { return f->host[f->cur][i]; }
-/* Queues the writes of the current set (bytes[i] of tensor i; NULL: all of
- * each), flushes, and switches sets. */
-oclnn_status feed_submit(train_feed *f, const size_t *bytes);
+/* Queues the writes of the current set (whole tensors), flushes, and
+ * switches sets. */
+oclnn_status feed_submit(train_feed *f);
 void feed_release(train_feed *f);
 
 typedef struct scalar_reader {
