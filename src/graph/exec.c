@@ -51,13 +51,16 @@ static bool block_member(const oclnn_tensor *t, unsigned flag) { return needs_bu
  * (T_GRAD) not yet allocated into one block, each tensor a sub-buffer at an
  * offset aligned for sub-buffer origins. One buffer per kind lets the
  * optimizer update all parameters in one launch and zero_grad clear all
- * gradients with one fill; each tensor still sees its own buffer at 0. */
+ * gradients with one fill; each tensor still sees its own buffer at 0.
+ * Tensors left without a buffer (none, or a block too large for one
+ * allocation) get their own in allocate_persistent. */
 static oclnn_status allocate_block(oclnn_graph *g, unsigned flag, cl_mem *block, size_t *block_bytes)
 {
     size_t total = 0, align = g->arena_align;
     for (int i = 0; i < g->count; i++)
         if (block_member(g->tensors[i], flag)) total += (g->tensors[i]->bytes + align - 1) / align * align;
-    if (!total) return OCLNN_OK;
+    /* past the device's largest allocation: one buffer each, as before */
+    if (!total || (g->ctx->info.max_alloc_bytes && total > g->ctx->info.max_alloc_bytes)) return OCLNN_OK;
     const char *what = flag == T_PARAM ? "parameter block" : "gradient block";
     oclnn_status s = oclnn_buffer_create(g->ctx, total, what, block);
     if (s) return s;
