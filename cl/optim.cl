@@ -82,49 +82,39 @@ __kernel void adagrad_step(__global float *p, int p_off, __global const float *g
 }
 
 /* ---- Every parameter in one launch. The parameters live in one buffer p,
- * their gradients in one buffer g and each state in one buffer; seg holds
- * nseg rows {first item, p offset, g offset, state offset}, sorted by first
- * item (0 for row 0); item i of the n belongs to the last row whose first
- * item is <= i. */
+ * their gradients in one buffer g and each state in one buffer. Work item w
+ * updates `chunk` consecutive elements of one parameter: seg holds a row
+ * {first work item, n, p offset, g offset, state offset} per parameter, grp
+ * the row of each work item. A chunk of 1 is one element per item (GPUs);
+ * on CPUs a long chunk gives an inner loop whose bounds and bases are known
+ * before it starts, which the compiler vectorises (loads of the table inside
+ * a work-item loop kept PoCL from vectorising one element per item). */
 
-int fused_seg(__global const int *seg, int nseg, int i)
-{
-    int lo = 0, hi = nseg - 1;
-    while (lo < hi) {
-        int mid = lo + (hi - lo + 1) / 2;
-        if (seg[4 * mid] <= i) lo = mid;
-        else hi = mid - 1;
-    }
-    return lo;
-}
-
-#define FUSED_INDEX                                                                                                    \
-    int i = get_global_id(0);                                                                                          \
-    if (i >= n) return;                                                                                                \
-    int r = 4 * fused_seg(seg, nseg, i), j = i - seg[r];                                                               \
-    int pi = seg[r + 1] + j, gi = seg[r + 2] + j, si = seg[r + 3] + j;
+#define FUSED_LOOP(update)                                                                                             \
+    int w = get_global_id(0);                                                                                          \
+    if (w >= nitems) return;                                                                                           \
+    int r = 5 * grp[w], j0 = (w - seg[r]) * chunk, n = seg[r + 1];                                                     \
+    int j1 = n - j0 < chunk ? n : j0 + chunk, pb = seg[r + 2], gb = seg[r + 3], sb = seg[r + 4];                       \
+    for (int j = j0; j < j1; j++) update;
 
 __kernel void sgd_fused(__global float *p, __global const float *g, __global float *buf, __global const int *seg,
-                        int nseg, int n, float lr, float momentum, float dampening, float weight_decay, int nesterov,
-                        int first)
+                        __global const int *grp, int nitems, int chunk, float lr, float momentum, float dampening,
+                        float weight_decay, int nesterov, int first)
 {
-    FUSED_INDEX
-    sgd_elem(p, pi, g, gi, buf, si, lr, momentum, dampening, weight_decay, nesterov, first);
+    FUSED_LOOP(sgd_elem(p, pb + j, g, gb + j, buf, sb + j, lr, momentum, dampening, weight_decay, nesterov, first))
 }
 
 __kernel void adam_fused(__global float *p, __global const float *g, __global float *m, __global float *v,
-                         __global const int *seg, int nseg, int n, float beta1, float beta2, float eps, float decay,
-                         float l2, float step_size, float bc2_sqrt)
+                         __global const int *seg, __global const int *grp, int nitems, int chunk, float beta1,
+                         float beta2, float eps, float decay, float l2, float step_size, float bc2_sqrt)
 {
-    FUSED_INDEX
-    adam_elem(p, pi, g, gi, m, v, si, beta1, beta2, eps, decay, l2, step_size, bc2_sqrt);
+    FUSED_LOOP(adam_elem(p, pb + j, g, gb + j, m, v, sb + j, beta1, beta2, eps, decay, l2, step_size, bc2_sqrt))
 }
 
 __kernel void adagrad_fused(__global float *p, __global const float *g, __global float *sum, __global const int *seg,
-                            int nseg, int n, float clr, float eps, float weight_decay)
+                            __global const int *grp, int nitems, int chunk, float clr, float eps, float weight_decay)
 {
-    FUSED_INDEX
-    adagrad_elem(p, pi, g, gi, sum, si, clr, eps, weight_decay);
+    FUSED_LOOP(adagrad_elem(p, pb + j, g, gb + j, sum, sb + j, clr, eps, weight_decay))
 }
 
 /* ---- Row-sparse gradients (layout in src/graph/sparse_grad.h): entries

@@ -30,6 +30,7 @@ void oclnn_optim_units_release(oclnn_optimizer *opt)
     for (int u = 0; u < opt->nunits; u++) {
         if (opt->units[u].kernel) clReleaseKernel(opt->units[u].kernel);
         if (opt->units[u].table) clReleaseMemObject(opt->units[u].table);
+        if (opt->units[u].groups) clReleaseMemObject(opt->units[u].groups);
     }
     free(opt->units);
     opt->units = NULL;
@@ -106,55 +107,71 @@ static oclnn_status bind_single(const oclnn_optimizer *opt, opt_unit *u, const o
     return st;
 }
 
+static oclnn_status int_table(oclnn_optimizer *opt, const cl_int *values, size_t count, cl_mem *out)
+{
+    cl_int err;
+    *out = clCreateBuffer(opt->g->ctx->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, count * sizeof *values,
+                          (void *)values, &err);
+    if (err) *out = NULL;
+    return err ? oclnn_cl_check(err, "clCreateBuffer", kind_name[opt->kind]) : OCLNN_OK;
+}
+
+/* Elements per work item of a fused update: one on GPUs; on CPUs enough
+ * for a vectorised inner loop, and few enough items to share the cores. */
+#define CPU_CHUNK 1024
+
 /* A fused unit over the nseg slots listed: (p block, g block, state blocks,
- * table, nseg, n). Returns OCLNN_ERR_UNSUPPORTED, quietly, when an offset
- * would not fit an int: the caller then updates those slots one by one. */
+ * seg, grp, nitems, chunk); see cl/optim.cl. Returns OCLNN_ERR_UNSUPPORTED,
+ * quietly, when an offset would not fit an int: the caller then updates
+ * those slots one by one. */
 static oclnn_status bind_fused(oclnn_optimizer *opt, opt_unit *u, cl_mem pblock, cl_mem gblock, opt_slot *const *list,
                                int nseg)
 {
     const char *op = kind_name[opt->kind];
-    cl_int *rows = malloc((size_t)nseg * 4 * sizeof *rows);
-    if (!rows) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", op);
-    int64_t n = 0;
-    for (int r = 0; r < nseg; r++) {
+    int64_t chunk = opt->g->ctx->info.is_gpu ? 1 : CPU_CHUNK, items = 0;
+    for (int r = 0; r < nseg; r++) items += ((int64_t)list[r]->n + chunk - 1) / chunk;
+    cl_int *rows = malloc((size_t)nseg * 5 * sizeof *rows), *grp = malloc((size_t)(items ? items : 1) * sizeof *grp);
+    if (!rows || !grp) {
+        free(rows);
+        free(grp);
+        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", op);
+    }
+    oclnn_status st = OCLNN_OK;
+    int64_t w = 0;
+    for (int r = 0; r < nseg && !st; r++) {
         cl_mem b;
-        int64_t poff, goff, end = (int64_t)list[r]->state_off + (int64_t)list[r]->n;
+        int64_t poff, goff, n = (int64_t)list[r]->n;
         block_of(list[r]->param, &b, &poff);
         block_of(list[r]->grad, &b, &goff);
-        if (n + (int64_t)list[r]->n > INT32_MAX || poff + (int64_t)list[r]->n > INT32_MAX ||
-            goff + (int64_t)list[r]->n > INT32_MAX || end > INT32_MAX) {
-            free(rows);
-            return OCLNN_ERR_UNSUPPORTED;
+        if (poff + n > INT32_MAX || goff + n > INT32_MAX || (int64_t)list[r]->state_off + n > INT32_MAX) {
+            st = OCLNN_ERR_UNSUPPORTED;
+            break;
         }
-        rows[4 * r] = (cl_int)n;
-        rows[4 * r + 1] = (cl_int)poff;
-        rows[4 * r + 2] = (cl_int)goff;
-        rows[4 * r + 3] = (cl_int)list[r]->state_off;
-        n += (int64_t)list[r]->n;
+        const cl_int row[5] = {(cl_int)w, (cl_int)n, (cl_int)poff, (cl_int)goff, (cl_int)list[r]->state_off};
+        memcpy(rows + 5 * r, row, sizeof row);
+        for (int64_t e = 0; e < (n + chunk - 1) / chunk; e++) grp[w++] = r;
     }
-    cl_int err;
-    u->table = clCreateBuffer(opt->g->ctx->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                              (size_t)nseg * 4 * sizeof *rows, rows, &err);
+    if (!st) st = int_table(opt, rows, (size_t)nseg * 5, &u->table);
+    if (!st) st = int_table(opt, grp, (size_t)(items ? items : 1), &u->groups);
     free(rows);
-    if (err) {
-        u->table = NULL;
-        return oclnn_cl_check(err, "clCreateBuffer", op);
-    }
+    free(grp);
+    if (st) return st;
     u->nseg = nseg;
     cl_uint i = 0;
-    oclnn_status st = oclnn_arg(u->kernel, &i, sizeof pblock, &pblock, op);
+    st = oclnn_arg(u->kernel, &i, sizeof pblock, &pblock, op);
     if (!st) st = oclnn_arg(u->kernel, &i, sizeof gblock, &gblock, op);
-    for (int k = 0; k < state_args(opt) && !st; k++) {
-        cl_mem b = opt->state_block[k] ? opt->state_block[k] : pblock;
+    for (int s = 0; s < state_args(opt) && !st; s++) {
+        cl_mem b = opt->state_block[s] ? opt->state_block[s] : pblock;
         st = oclnn_arg(u->kernel, &i, sizeof b, &b, op);
     }
     if (!st) st = oclnn_arg(u->kernel, &i, sizeof u->table, &u->table, op);
-    if (!st) st = oclnn_arg(u->kernel, &i, sizeof(cl_int), &(cl_int){nseg}, op);
-    if (!st) st = oclnn_arg_count(u->kernel, &i, n, op);
+    if (!st) st = oclnn_arg(u->kernel, &i, sizeof u->groups, &u->groups, op);
+    if (!st) st = oclnn_arg_count(u->kernel, &i, items, op);
+    if (!st) st = oclnn_arg_count(u->kernel, &i, chunk, op);
     u->step_args = i;
     oclnn_launch l = {.kernel = u->kernel};
-    if (!st) st = oclnn_launch_1d_groups(opt->g->ctx, &l, (size_t)n, op);
-    u->global = l.global[0];
+    if (!st && opt->g->ctx->info.is_gpu) st = oclnn_launch_1d_groups(opt->g->ctx, &l, (size_t)items, op);
+    u->global = l.local[0] ? l.global[0] : (size_t)items; /* CPUs: the driver splits the items */
     u->local = l.local[0];
     return st;
 }

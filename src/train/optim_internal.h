@@ -28,7 +28,7 @@ typedef struct opt_slot {
 typedef struct opt_unit {
     cl_kernel kernel;
     cl_uint step_args;
-    cl_mem table;           /* fused: segment rows, see cl/optim.cl */
+    cl_mem table, groups;   /* fused: segment rows and each work item's row (cl/optim.cl) */
     size_t global, local;   /* local 0: the driver chooses */
     const opt_slot *first;  /* for messages */
     int nseg;
