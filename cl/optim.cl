@@ -1,4 +1,5 @@
-/* Optimizer updates, one work item per parameter element; the rules are
+/* Optimizer updates (one work item per parameter element, or per chunk of
+ * them in the fused kernels); the rules are
  * torch.optim's single-tensor implementations, written in the same order
  * of operations. Per-step scalars (lr, bias corrections) arrive as
  * arguments, so there is no -D specialisation. */
