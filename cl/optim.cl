@@ -1,7 +1,8 @@
 /* Optimizer updates, one work item per parameter element (or per chunk of
  * elements in the fused kernels); the rules are torch.optim's single-tensor
- * implementations, written in the same order of operations. Per-step scalars (lr, bias corrections) arrive as
- * arguments, so there is no -D specialisation. */
+ * implementations, written in the same order of operations. Per-step
+ * scalars (lr, bias corrections) arrive as arguments, so there is no -D
+ * specialisation. */
 
 /* The per-element rules, shared by the per-parameter kernels and the fused
  * ones so that both give the same bits. p[pi], g[gi]: the element and its
