@@ -47,6 +47,13 @@ static bool needs_buffer(const oclnn_tensor *t)
 
 static bool block_member(const oclnn_tensor *t, unsigned flag) { return needs_buffer(t) && (t->flags & flag); }
 
+/* Bytes a tensor takes in a block: aligned, and at least one byte, since an
+ * empty tensor still gets a (1-byte) sub-buffer. */
+static size_t block_span(const oclnn_tensor *t, size_t align)
+{
+    return ((t->bytes ? t->bytes : 1) + align - 1) / align * align;
+}
+
 /* Puts every parameter (flag T_PARAM) or every dense gradient accumulator
  * (T_GRAD) not yet allocated into one block, each tensor a sub-buffer at an
  * offset aligned for sub-buffer origins. One buffer per kind lets the
@@ -58,7 +65,7 @@ static oclnn_status allocate_block(oclnn_graph *g, unsigned flag, cl_mem *block,
 {
     size_t total = 0, align = g->arena_align;
     for (int i = 0; i < g->count; i++)
-        if (block_member(g->tensors[i], flag)) total += (g->tensors[i]->bytes + align - 1) / align * align;
+        if (block_member(g->tensors[i], flag)) total += block_span(g->tensors[i], align);
     /* past the device's largest allocation: one buffer each, as before */
     if (!total || (g->ctx->info.max_alloc_bytes && total > g->ctx->info.max_alloc_bytes)) return OCLNN_OK;
     const char *what = flag == T_PARAM ? "parameter block" : "gradient block";
@@ -78,7 +85,7 @@ static oclnn_status allocate_block(oclnn_graph *g, unsigned flag, cl_mem *block,
         }
         t->owns_buffer = t->in_block = true;
         t->byte_offset = 0;
-        off += (t->bytes + align - 1) / align * align;
+        off += block_span(t, align);
         if ((s = fill_initial(g, t))) return s;
     }
     return OCLNN_OK;

@@ -64,7 +64,7 @@ static oclnn_status state_blocks(oclnn_optimizer *opt)
         opt_slot *s = &opt->slots[p];
         if (s->sparse) continue;
         s->state_off = total / sizeof(float);
-        total += (s->n * sizeof(float) + align - 1) / align * align;
+        total += ((s->n ? s->n : 1) * sizeof(float) + align - 1) / align * align; /* empty: a 1-float sub-buffer */
     }
     const float init = opt->kind == OPT_ADAGRAD ? (float)opt->initial_accumulator_value : 0.0f;
     oclnn_status st = OCLNN_OK;
