@@ -1,24 +1,26 @@
-/* Optimizer updates, one work item per parameter element; the rules are
- * torch.optim's single-tensor implementations, written in the same order
- * of operations. Per-step scalars (lr, bias corrections) arrive as
- * arguments, so there is no -D specialisation. State buffers start at
- * element 0 of their own buffers. */
+/* Optimizer updates, one work item per parameter element (or per chunk of
+ * elements in the fused kernels); the rules are torch.optim's single-tensor
+ * implementations, written in the same order of operations. Per-step
+ * scalars (lr, bias corrections) arrive as arguments, so there is no -D
+ * specialisation. */
+
+/* The per-element rules, shared by the per-parameter kernels and the fused
+ * ones so that both give the same bits. p[pi], g[gi]: the element and its
+ * gradient; state[si]: the element's optimizer state. */
 
 /* SGD: momentum == 0 leaves buf untouched (it may alias p). */
-__kernel void sgd_step(__global float *p, int p_off, __global const float *g, int g_off, __global float *buf, int n,
-                       float lr, float momentum, float dampening, float weight_decay, int nesterov, int first)
+void sgd_elem(__global float *p, int pi, __global const float *g, int gi, __global float *buf, int si, float lr,
+              float momentum, float dampening, float weight_decay, int nesterov, int first)
 {
-    int i = get_global_id(0);
-    if (i >= n) return;
-    float param = p[p_off + i];
-    float d = g[g_off + i];
+    float param = p[pi];
+    float d = g[gi];
     if (weight_decay != 0.0f) d = d + weight_decay * param;
     if (momentum != 0.0f) {
-        float b = first ? d : momentum * buf[i] + (1.0f - dampening) * d;
-        buf[i] = b;
+        float b = first ? d : momentum * buf[si] + (1.0f - dampening) * d;
+        buf[si] = b;
         d = nesterov ? d + momentum * b : b;
     }
-    p[p_off + i] = param - lr * d;
+    p[pi] = param - lr * d;
 }
 
 /* torch.lerp(a, b, w): the formula switches at w = 0.5 to stay exact at w = 1 */
@@ -26,36 +28,94 @@ float lerp_torch(float a, float b, float w) { return w < 0.5f ? a + w * (b - a) 
 
 /* Adam / AdamW. decay: 1 - lr*wd (AdamW) or 1; l2: wd (Adam) or 0;
  * step_size = lr / (1 - beta1^t); bc2_sqrt = sqrt(1 - beta2^t). */
+void adam_elem(__global float *p, int pi, __global const float *g, int gi, __global float *m, __global float *v,
+               int si, float beta1, float beta2, float eps, float decay, float l2, float step_size, float bc2_sqrt)
+{
+    float param = p[pi];
+    float grad = g[gi];
+    if (l2 != 0.0f) grad = grad + l2 * param;
+    if (decay != 1.0f) param = param * decay;
+    float mi = lerp_torch(m[si], grad, 1.0f - beta1);
+    float vi = v[si] * beta2 + (1.0f - beta2) * grad * grad;
+    m[si] = mi;
+    v[si] = vi;
+    float denom = sqrt(vi) / bc2_sqrt + eps;
+    p[pi] = param - step_size * (mi / denom);
+}
+
+/* Adagrad (dense). clr = lr / (1 + (t-1)*lr_decay); wd: L2 weight decay. */
+void adagrad_elem(__global float *p, int pi, __global const float *g, int gi, __global float *sum, int si, float clr,
+                  float eps, float weight_decay)
+{
+    float param = p[pi];
+    float grad = g[gi];
+    if (weight_decay != 0.0f) grad = grad + weight_decay * param;
+    float s = sum[si] + grad * grad;
+    sum[si] = s;
+    p[pi] = param - clr * (grad / (sqrt(s) + eps));
+}
+
+/* ---- One parameter per launch; state buffers start at element 0. */
+
+__kernel void sgd_step(__global float *p, int p_off, __global const float *g, int g_off, __global float *buf, int n,
+                       float lr, float momentum, float dampening, float weight_decay, int nesterov, int first)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    sgd_elem(p, p_off + i, g, g_off + i, buf, i, lr, momentum, dampening, weight_decay, nesterov, first);
+}
+
 __kernel void adam_step(__global float *p, int p_off, __global const float *g, int g_off, __global float *m,
                         __global float *v, int n, float beta1, float beta2, float eps, float decay, float l2,
                         float step_size, float bc2_sqrt)
 {
     int i = get_global_id(0);
     if (i >= n) return;
-    float param = p[p_off + i];
-    float grad = g[g_off + i];
-    if (l2 != 0.0f) grad = grad + l2 * param;
-    if (decay != 1.0f) param = param * decay;
-    float mi = lerp_torch(m[i], grad, 1.0f - beta1);
-    float vi = v[i] * beta2 + (1.0f - beta2) * grad * grad;
-    m[i] = mi;
-    v[i] = vi;
-    float denom = sqrt(vi) / bc2_sqrt + eps;
-    p[p_off + i] = param - step_size * (mi / denom);
+    adam_elem(p, p_off + i, g, g_off + i, m, v, i, beta1, beta2, eps, decay, l2, step_size, bc2_sqrt);
 }
 
-/* Adagrad (dense). clr = lr / (1 + (t-1)*lr_decay); wd: L2 weight decay. */
 __kernel void adagrad_step(__global float *p, int p_off, __global const float *g, int g_off, __global float *sum,
                            int n, float clr, float eps, float weight_decay)
 {
     int i = get_global_id(0);
     if (i >= n) return;
-    float param = p[p_off + i];
-    float grad = g[g_off + i];
-    if (weight_decay != 0.0f) grad = grad + weight_decay * param;
-    float s = sum[i] + grad * grad;
-    sum[i] = s;
-    p[p_off + i] = param - clr * (grad / (sqrt(s) + eps));
+    adagrad_elem(p, p_off + i, g, g_off + i, sum, i, clr, eps, weight_decay);
+}
+
+/* ---- Every parameter in one launch. The parameters live in one buffer p,
+ * their gradients in one buffer g and each state in one buffer. Work item w
+ * updates `chunk` consecutive elements of one parameter: seg holds a row
+ * {first work item, n, p offset, g offset, state offset} per parameter, grp
+ * the row of each work item. A chunk of 1 is one element per item (GPUs);
+ * on CPUs a long chunk gives an inner loop whose bounds and bases are known
+ * before it starts, which the compiler vectorises (loads of the table inside
+ * a work-item loop kept PoCL from vectorising one element per item). */
+
+#define FUSED_LOOP(update)                                                                                             \
+    int w = get_global_id(0);                                                                                          \
+    if (w >= nitems) return;                                                                                           \
+    int r = 5 * grp[w], j0 = (w - seg[r]) * chunk, n = seg[r + 1];                                                     \
+    int j1 = n - j0 < chunk ? n : j0 + chunk, pb = seg[r + 2], gb = seg[r + 3], sb = seg[r + 4];                       \
+    for (int j = j0; j < j1; j++) update;
+
+__kernel void sgd_fused(__global float *p, __global const float *g, __global float *buf, __global const int *seg,
+                        __global const int *grp, int nitems, int chunk, float lr, float momentum, float dampening,
+                        float weight_decay, int nesterov, int first)
+{
+    FUSED_LOOP(sgd_elem(p, pb + j, g, gb + j, buf, sb + j, lr, momentum, dampening, weight_decay, nesterov, first))
+}
+
+__kernel void adam_fused(__global float *p, __global const float *g, __global float *m, __global float *v,
+                         __global const int *seg, __global const int *grp, int nitems, int chunk, float beta1,
+                         float beta2, float eps, float decay, float l2, float step_size, float bc2_sqrt)
+{
+    FUSED_LOOP(adam_elem(p, pb + j, g, gb + j, m, v, sb + j, beta1, beta2, eps, decay, l2, step_size, bc2_sqrt))
+}
+
+__kernel void adagrad_fused(__global float *p, __global const float *g, __global float *sum, __global const int *seg,
+                            __global const int *grp, int nitems, int chunk, float clr, float eps, float weight_decay)
+{
+    FUSED_LOOP(adagrad_elem(p, pb + j, g, gb + j, sum, sb + j, clr, eps, weight_decay))
 }
 
 /* ---- Row-sparse gradients (layout in src/graph/sparse_grad.h): entries

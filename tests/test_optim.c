@@ -6,18 +6,22 @@
 #include <string.h>
 
 #include "graph/graph.h"
+#include "train/feed.h"
 #include "testutil.h"
 
-enum { NPARAM = 4, STEPS = 6 };
-static const int64_t pdims[NPARAM][2] = {{1, 0}, {7, 0}, {33, 5}, {129, 0}};
-static const int pndim[NPARAM] = {1, 1, 2, 1};
+/* Awkward sizes: one element, primes, an empty one, and one spanning
+ * several chunks of the fused update. */
+enum { NPARAM = 6, STEPS = 6 };
+static const int64_t pdims[NPARAM][2] = {{1, 0}, {7, 0}, {0, 4}, {33, 5}, {129, 0}, {1031, 3}};
+static const int pndim[NPARAM] = {1, 1, 2, 2, 1, 2};
 
 typedef struct opt_config {
-    int adam;
+    int adam, adagrad;
     float lr, momentum, dampening, weight_decay; /* SGD */
     int nesterov;
-    float beta1, beta2, eps;                     /* Adam */
+    float beta1, beta2, eps;                     /* Adam, Adagrad's eps */
     int decoupled;
+    float lr_decay, initial;                     /* Adagrad */
 } opt_config;
 
 /* A graph whose loss depends on every param (plus one it ignores), compiled
@@ -75,18 +79,36 @@ static void check_values(const char *what, const float *got, const double *want,
                       (double)got[i], want[i]);
 }
 
-static void run_config(const opt_config *c, uint64_t *rng)
+static oclnn_optimizer *make_optimizer(oclnn_graph *g, const opt_config *c, int fused)
+{
+    if (!fused) setenv("OCLNN_FUSED_OPTIM", "0", 1);
+    oclnn_optimizer *opt =
+        c->adagrad ? oclnn_optimizer_adagrad(g, c->lr, c->lr_decay, c->weight_decay, c->initial, c->eps)
+        : c->adam  ? oclnn_optimizer_adam(g, c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, c->decoupled)
+                   : oclnn_optimizer_sgd(g, c->lr, c->momentum, c->dampening, c->weight_decay, c->nesterov);
+    unsetenv("OCLNN_FUSED_OPTIM");
+    ck_assert_msg(opt != NULL, "%s", oclnn_last_error());
+    return opt;
+}
+
+static const char *state_suffix(const opt_config *c, int k)
+{
+    return c->adagrad ? "sum" : c->adam ? (k ? "exp_avg_sq" : "exp_avg") : "momentum_buffer";
+}
+
+/* Six steps of c from random params and gradients (changing lr after the
+ * third), fused (one launch per step, checked) or one launch per param.
+ * SGD and Adam are checked against the reference; returns every param then
+ * every state, concatenated, for the fused-vs-per-param comparison. */
+static float *run_config(const opt_config *c, uint64_t *rng, int fused, size_t *nout)
 {
     oclnn_tensor *params[NPARAM];
     oclnn_graph *g = make_graph(params);
-    oclnn_optimizer *opt = c->adam ? oclnn_optimizer_adam(g, c->lr, c->beta1, c->beta2, c->eps, c->weight_decay,
-                                                          c->decoupled)
-                                   : oclnn_optimizer_sgd(g, c->lr, c->momentum, c->dampening, c->weight_decay,
-                                                         c->nesterov);
-    ck_assert_msg(opt != NULL, "%s", oclnn_last_error());
-    int nstates = c->adam ? 2 : c->momentum != 0;
+    oclnn_optimizer *opt = make_optimizer(g, c, fused);
+    int nstates = c->adam ? 2 : c->adagrad ? 1 : c->momentum != 0;
     ck_assert_int_eq(oclnn_optimizer_state_count(opt), NPARAM * nstates);
     double *p[NPARAM], *s0[NPARAM], *s1[NPARAM];
+    size_t total = 0;
     for (int i = 0; i < NPARAM; i++) {
         float *init = tu_random(numel(i), -1, 1, rng);
         TU_OK(oclnn_tensor_write(params[i], init, numel(i) * sizeof(float)));
@@ -95,6 +117,7 @@ static void run_config(const opt_config *c, uint64_t *rng)
         s1[i] = calloc(numel(i), sizeof(double));
         for (size_t k = 0; k < numel(i); k++) p[i][k] = init[k];
         free(init);
+        total += numel(i) * (size_t)(1 + nstates);
     }
     double lr = c->lr;
     for (int step = 1; step <= STEPS; step++) {
@@ -105,59 +128,168 @@ static void run_config(const opt_config *c, uint64_t *rng)
         for (int i = 0; i < NPARAM; i++) {
             float *grad = tu_random(numel(i), -1, 1, rng);
             TU_OK(oclnn_tensor_write(oclnn_tensor_grad(params[i]), grad, numel(i) * sizeof(float)));
-            ref_step(c, lr, step, numel(i), p[i], grad, s0[i], s1[i]);
+            if (!c->adagrad) ref_step(c, lr, step, numel(i), p[i], grad, s0[i], s1[i]);
             free(grad);
         }
+        uint64_t launches = tu_context()->launch_count;
         TU_OK(oclnn_optimizer_step(opt));
+        int nonempty = 0; /* an empty param launches nothing */
+        for (int i = 0; i < NPARAM; i++) nonempty += numel(i) > 0;
+        ck_assert_int_eq(tu_context()->launch_count - launches, fused ? 1 : nonempty);
     }
     ck_assert_int_eq(oclnn_optimizer_get_step(opt), STEPS);
-    for (int i = 0; i < NPARAM; i++) {
-        float *got = malloc(numel(i) * sizeof(float));
+    float *out = malloc(total * sizeof *out), *got = out;
+    for (int i = 0; i < NPARAM; i++, got += numel(i - 1)) {
         TU_OK(oclnn_tensor_read(params[i], got, numel(i) * sizeof(float)));
-        check_values(oclnn_tensor_name(params[i]), got, p[i], numel(i));
-        for (int k = 0; k < nstates; k++) {
+        if (!c->adagrad) check_values(oclnn_tensor_name(params[i]), got, p[i], numel(i));
+    }
+    for (int i = 0; i < NPARAM; i++) {
+        for (int k = 0; k < nstates; k++, got += numel(i)) {
             int idx = i * nstates + k;
             char want_name[64];
-            snprintf(want_name, sizeof want_name, "p%d.weight.%s", i,
-                     c->adam ? (k ? "exp_avg_sq" : "exp_avg") : "momentum_buffer");
+            snprintf(want_name, sizeof want_name, "p%d.weight.%s", i, state_suffix(c, k));
             ck_assert_str_eq(oclnn_optimizer_state_name(opt, idx), want_name);
             ck_assert_ptr_eq(oclnn_optimizer_state_param(opt, idx), params[i]);
             TU_OK(oclnn_optimizer_state_read(opt, idx, got, numel(i) * sizeof(float)));
-            check_values(want_name, got, k ? s1[i] : s0[i], numel(i));
+            if (!c->adagrad) check_values(want_name, got, k ? s1[i] : s0[i], numel(i));
         }
-        free(got);
         free(p[i]);
         free(s0[i]);
         free(s1[i]);
     }
     oclnn_optimizer_release(opt);
     oclnn_graph_release(g);
+    *nout = total;
+    return out;
+}
+
+static const opt_config sgd_configs[] = {
+    {.lr = 0.1f},
+    {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 0.01f},
+    {.lr = 0.05f, .momentum = 0.9f, .dampening = 0.3f},
+    {.lr = 0.05f, .momentum = 0.8f, .weight_decay = 0.02f, .nesterov = 1},
+    {.lr = 0.2f, .weight_decay = 0.1f},
+};
+static const opt_config adam_configs[] = {
+    {.adam = 1, .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
+    {.adam = 1, .lr = 3e-2f, .beta1 = 0.8f, .beta2 = 0.99f, .eps = 1e-6f, .weight_decay = 0.1f},
+    {.adam = 1, .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f, .decoupled = 1},
+    {.adam = 1, .lr = 1e-3f, .beta1 = 0.0f, .beta2 = 0.5f, .eps = 1e-3f, .weight_decay = 0.5f, .decoupled = 1},
+};
+/* Adagrad's rule is checked against torch in test_sparse_optim.c */
+static const opt_config adagrad_configs[] = {
+    {.adagrad = 1, .lr = 0.1f, .eps = 1e-10f},
+    {.adagrad = 1, .lr = 0.05f, .eps = 1e-6f, .lr_decay = 0.1f, .weight_decay = 0.05f, .initial = 0.3f},
+};
+
+static void check_configs(const opt_config *configs, size_t n, uint64_t seed, int compare)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t rng = seed + i, again = rng;
+        size_t count, count2;
+        float *fused = run_config(&configs[i], &rng, 1, &count);
+        if (compare) { /* the same rule per element: the same bits */
+            float *single = run_config(&configs[i], &again, 0, &count2);
+            ck_assert_int_eq(count, count2);
+            for (size_t k = 0; k < count; k++)
+                ck_assert_msg(memcmp(&fused[k], &single[k], sizeof(float)) == 0,
+                              "config %zu: value %zu is %.9g fused, %.9g per parameter", i, k, (double)fused[k],
+                              (double)single[k]);
+            free(single);
+        }
+        free(fused);
+    }
 }
 
 START_TEST(test_sgd_matches_reference)
 {
-    uint64_t rng = tu_seed() + 21;
-    const opt_config configs[] = {
-        {.lr = 0.1f},
-        {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 0.01f},
-        {.lr = 0.05f, .momentum = 0.9f, .dampening = 0.3f},
-        {.lr = 0.05f, .momentum = 0.8f, .weight_decay = 0.02f, .nesterov = 1},
-        {.lr = 0.2f, .weight_decay = 0.1f},
-    };
-    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) run_config(&configs[i], &rng);
+    check_configs(sgd_configs, sizeof sgd_configs / sizeof sgd_configs[0], tu_seed() + 21, 0);
 }
 END_TEST
 
 START_TEST(test_adam_matches_reference)
 {
-    uint64_t rng = tu_seed() + 22;
-    const opt_config configs[] = {
-        {.adam = 1, .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f},
-        {.adam = 1, .lr = 3e-2f, .beta1 = 0.8f, .beta2 = 0.99f, .eps = 1e-6f, .weight_decay = 0.1f},
-        {.adam = 1, .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.1f, .decoupled = 1},
-        {.adam = 1, .lr = 1e-3f, .beta1 = 0.0f, .beta2 = 0.5f, .eps = 1e-3f, .weight_decay = 0.5f, .decoupled = 1},
-    };
-    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) run_config(&configs[i], &rng);
+    check_configs(adam_configs, sizeof adam_configs / sizeof adam_configs[0], tu_seed() + 22, 0);
+}
+END_TEST
+
+/* One launch for every parameter gives bit-for-bit what one launch per
+ * parameter gives, for every optimizer and option. */
+START_TEST(test_fused_matches_per_param)
+{
+    check_configs(sgd_configs, sizeof sgd_configs / sizeof sgd_configs[0], tu_seed() + 23, 1);
+    check_configs(adam_configs, sizeof adam_configs / sizeof adam_configs[0], tu_seed() + 24, 1);
+    check_configs(adagrad_configs, sizeof adagrad_configs / sizeof adagrad_configs[0], tu_seed() + 25, 1);
+}
+END_TEST
+
+/* zero_grad clears every accumulator (they share one block) in one fill. */
+START_TEST(test_zero_grad_clears_block)
+{
+    oclnn_tensor *params[NPARAM];
+    oclnn_graph *g = make_graph(params);
+    ck_assert_ptr_nonnull(g->grad_block);
+    for (int i = 0; i < NPARAM; i++) {
+        float *v = tu_random(numel(i), 1, 2, &(uint64_t){7});
+        TU_OK(oclnn_tensor_write(oclnn_tensor_grad(params[i]), v, numel(i) * sizeof *v));
+        free(v);
+    }
+    TU_OK(oclnn_graph_zero_grad(g));
+    for (int i = 0; i < NPARAM; i++) {
+        float *v = malloc(numel(i) * sizeof *v);
+        TU_OK(oclnn_tensor_read(oclnn_tensor_grad(params[i]), v, numel(i) * sizeof *v));
+        for (size_t k = 0; k < numel(i); k++) ck_assert_msg(v[k] == 0.0f, "grad %d[%zu] = %g", i, k, (double)v[k]);
+        free(v);
+    }
+    oclnn_graph_release(g);
+}
+END_TEST
+
+/* A training loop's inputs go through double-buffered staging without
+ * blocking; each step sees its own values, and scalar reads report the
+ * value of the step they were started after. */
+START_TEST(test_feed_and_scalar_reader)
+{
+    enum { N = 7, STEPS2 = 9 };
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input(g, "x", OCLNN_DTYPE_F32, 1, (const int64_t[]){N});
+    oclnn_tensor *k = oclnn_input(g, "k", OCLNN_DTYPE_F32, 1, (const int64_t[]){1});
+    oclnn_tensor *y = oclnn_add(g, oclnn_sum_all(g, x), oclnn_sum_all(g, k));
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    train_feed feed;
+    scalar_reader r = {.tensor = y};
+    TU_OK(feed_init(&feed, 2, (oclnn_tensor *const[]){x, k}));
+    float want[STEPS2 + 1];
+    oclnn_status st = OCLNN_OK;
+    for (int step = 1; step <= STEPS2; step++) {
+        TU_OK(feed_wait(&feed));
+        float *hx = feed_host(&feed, 0), *hk = feed_host(&feed, 1);
+        want[step] = 0;
+        for (int i = 0; i < N; i++) {
+            hx[i] = (float)(step * 10 + i);
+            want[step] += hx[i];
+        }
+        hk[0] = (float)step;
+        want[step] += (float)step;
+        TU_OK(feed_submit(&feed));
+        TU_OK(oclnn_graph_run(g));
+        if (step == STEPS2 && scalar_poll(&r, true, &st)) { /* as a loop does before its last read */
+            ck_assert_float_eq(r.value, want[r.tag]);
+        }
+        TU_OK(scalar_start(&r, step));
+        if (scalar_poll(&r, false, &st)) {
+            ck_assert_float_eq(r.value, want[r.tag]);
+        }
+        TU_OK(st);
+    }
+    ck_assert(r.pending ? scalar_poll(&r, true, &st) : r.tag == STEPS2); /* it may have landed already */
+    ck_assert_int_eq(r.tag, STEPS2);
+    ck_assert_float_eq(r.value, want[STEPS2]);
+    ck_assert(!scalar_poll(&r, true, &st)); /* nothing pending any more */
+    scalar_release(&r);
+    feed_release(&feed);
+    oclnn_graph_release(g);
 }
 END_TEST
 
@@ -385,6 +517,9 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_sgd_matches_reference);
     tcase_add_test(tc, test_adam_matches_reference);
+    tcase_add_test(tc, test_fused_matches_per_param);
+    tcase_add_test(tc, test_zero_grad_clears_block);
+    tcase_add_test(tc, test_feed_and_scalar_reader);
     tcase_add_test(tc, test_training_loop_descends);
     tcase_add_test(tc, test_optimizer_errors);
     tcase_add_test(tc, test_lr_schedules);

@@ -3,6 +3,7 @@
 #define OCLNN_CONTEXT_H
 
 #include <CL/cl.h>
+#include <stdint.h>
 
 #include "oclnn/core.h"
 
@@ -32,6 +33,7 @@ struct oclnn_context {
     oclnn_cache_stats stats;
     oclnn_context_ext_entry *exts;
     int ext_count, ext_capacity;
+    uint64_t launch_count; /* kernels enqueued through oclnn_launch_enqueue (tests count launches per step) */
 };
 
 /* Finds the device a spec selects (see oclnn_device_select) and its id. */

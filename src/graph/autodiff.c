@@ -170,9 +170,15 @@ oclnn_tensor *oclnn_tensor_grad(const oclnn_tensor *param)
 oclnn_status oclnn_graph_zero_grad(oclnn_graph *g)
 {
     if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_zero_grad: NULL graph");
+    if (g->grad_block) { /* every dense accumulator in one fill (padding included) */
+        const float zero = 0.0f;
+        cl_int err = clEnqueueFillBuffer(g->ctx->queue, g->grad_block, &zero, sizeof zero, 0, g->grad_block_bytes, 0,
+                                         NULL, NULL);
+        if (err) return oclnn_cl_check(err, "clEnqueueFillBuffer", "zero_grad");
+    }
     for (int i = 0; i < g->count; i++) {
         oclnn_sparse_grad_clear(g->tensors[i]->sparse_grad); /* O(1): forgets the rows, touches no memory */
-        if (!(g->tensors[i]->flags & T_GRAD)) continue;
+        if (!(g->tensors[i]->flags & T_GRAD) || g->tensors[i]->in_block) continue;
         oclnn_status s = oclnn_tensor_fill(g->tensors[i], 0.0f);
         if (s) return s;
     }

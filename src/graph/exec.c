@@ -39,18 +39,73 @@ static oclnn_status fill_initial(oclnn_graph *g, oclnn_tensor *t)
     return oclnn_cl_check(err, "clEnqueueFillBuffer", t->name ? t->name : "compile");
 }
 
-static oclnn_status allocate_persistent(oclnn_graph *g)
+/* Own persistent storage that is not shared from another graph. */
+static bool needs_buffer(const oclnn_tensor *t)
 {
+    return t->storage == t && (t->flags & T_PERSISTENT) && !t->buffer;
+}
+
+static bool block_member(const oclnn_tensor *t, unsigned flag) { return needs_buffer(t) && (t->flags & flag); }
+
+/* Bytes a tensor takes in a block: aligned, and at least one byte, since an
+ * empty tensor still gets a (1-byte) sub-buffer. */
+static size_t block_span(const oclnn_tensor *t, size_t align)
+{
+    return ((t->bytes ? t->bytes : 1) + align - 1) / align * align;
+}
+
+/* Puts every parameter (flag T_PARAM) or every dense gradient accumulator
+ * (T_GRAD) not yet allocated into one block, each tensor a sub-buffer at an
+ * offset aligned for sub-buffer origins. One buffer per kind lets the
+ * optimizer update all parameters in one launch and zero_grad clear all
+ * gradients with one fill; each tensor still sees its own buffer at 0.
+ * Tensors left without a buffer (none, or a block too large for one
+ * allocation) get their own in allocate_persistent. */
+static oclnn_status allocate_block(oclnn_graph *g, unsigned flag, cl_mem *block, size_t *block_bytes)
+{
+    size_t total = 0, align = g->arena_align;
+    for (int i = 0; i < g->count; i++)
+        if (block_member(g->tensors[i], flag)) total += block_span(g->tensors[i], align);
+    /* past the device's largest allocation: one buffer each, as before */
+    if (!total || (g->ctx->info.max_alloc_bytes && total > g->ctx->info.max_alloc_bytes)) return OCLNN_OK;
+    const char *what = flag == T_PARAM ? "parameter block" : "gradient block";
+    oclnn_status s = oclnn_buffer_create(g->ctx, total, what, block);
+    if (s) return s;
+    *block_bytes = total;
+    size_t off = 0;
     for (int i = 0; i < g->count; i++) {
         oclnn_tensor *t = g->tensors[i];
-        if (t->storage != t || !(t->flags & T_PERSISTENT) || t->buffer) continue; /* t->buffer: shared */
-        oclnn_status s = oclnn_buffer_create(g->ctx, t->bytes, t->name ? t->name : "persistent tensor", &t->buffer);
-        if (s) return s;
-        t->owns_buffer = true;
+        if (!block_member(t, flag)) continue;
+        cl_buffer_region region = {off, t->bytes ? t->bytes : 1};
+        cl_int err = CL_SUCCESS;
+        t->buffer = clCreateSubBuffer(*block, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region, &err);
+        if (err) {
+            t->buffer = NULL;
+            return oclnn_cl_check(err, "clCreateSubBuffer", t->name ? t->name : what);
+        }
+        t->owns_buffer = t->in_block = true;
         t->byte_offset = 0;
+        off += block_span(t, align);
         if ((s = fill_initial(g, t))) return s;
     }
     return OCLNN_OK;
+}
+
+static oclnn_status allocate_persistent(oclnn_graph *g)
+{
+    size_t param_bytes = 0;
+    oclnn_status s = g->param_block ? OCLNN_OK : allocate_block(g, T_PARAM, &g->param_block, &param_bytes);
+    if (!s && !g->grad_block) s = allocate_block(g, T_GRAD, &g->grad_block, &g->grad_block_bytes);
+    for (int i = 0; i < g->count && !s; i++) {
+        oclnn_tensor *t = g->tensors[i];
+        if (!needs_buffer(t)) continue; /* t->buffer: shared or in a block */
+        s = oclnn_buffer_create(g->ctx, t->bytes, t->name ? t->name : "persistent tensor", &t->buffer);
+        if (s) return s;
+        t->owns_buffer = true;
+        t->byte_offset = 0;
+        s = fill_initial(g, t);
+    }
+    return s;
 }
 
 /* Each intermediate gets a sub-buffer of its arena range, so kernels see
@@ -192,6 +247,7 @@ oclnn_status oclnn_launch_enqueue(oclnn_context *ctx, const oclnn_launch *l, con
         return OCLNN_OK; /* empty tensor: nothing to do */
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, l->kernel, l->dims, NULL, l->global,
                                         l->local[0] ? l->local : NULL, 0, NULL, NULL);
+    ctx->launch_count++;
     return oclnn_cl_check(err, "clEnqueueNDRangeKernel", op);
 }
 
@@ -329,22 +385,39 @@ static size_t tensor_byte_offset(const oclnn_tensor *t)
     return t->byte_offset + (size_t)t->offset * oclnn_dtype_size(t->dtype);
 }
 
+/* Blocking (done NULL) or not: then *done gets an event to wait on or
+ * release, and data must stay untouched until it completes. */
+static oclnn_status transfer(oclnn_tensor *t, void *data, size_t bytes, bool write, cl_event *done)
+{
+    const char *what = write ? "oclnn_tensor_write" : "oclnn_tensor_read";
+    if (done) *done = NULL;
+    oclnn_status s = check_transfer(t, bytes, what);
+    if (s || bytes == 0) return s;
+    cl_command_queue q = t->graph->ctx->queue;
+    cl_bool blocking = done ? CL_FALSE : CL_TRUE;
+    cl_int err = write ? clEnqueueWriteBuffer(q, t->buffer, blocking, tensor_byte_offset(t), bytes, data, 0, NULL, done)
+                       : clEnqueueReadBuffer(q, t->buffer, blocking, tensor_byte_offset(t), bytes, data, 0, NULL, done);
+    return oclnn_cl_check(err, write ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer", t->name ? t->name : what);
+}
+
 oclnn_status oclnn_tensor_write(oclnn_tensor *t, const void *data, size_t bytes)
 {
-    oclnn_status s = check_transfer(t, bytes, "oclnn_tensor_write");
-    if (s || bytes == 0) return s;
-    cl_int err = clEnqueueWriteBuffer(t->graph->ctx->queue, t->buffer, CL_TRUE, tensor_byte_offset(t), bytes, data,
-                                      0, NULL, NULL);
-    return oclnn_cl_check(err, "clEnqueueWriteBuffer", t->name ? t->name : "tensor_write");
+    return transfer(t, (void *)data, bytes, true, NULL);
 }
 
 oclnn_status oclnn_tensor_read(oclnn_tensor *t, void *data, size_t bytes)
 {
-    oclnn_status s = check_transfer(t, bytes, "oclnn_tensor_read");
-    if (s || bytes == 0) return s;
-    cl_int err = clEnqueueReadBuffer(t->graph->ctx->queue, t->buffer, CL_TRUE, tensor_byte_offset(t), bytes, data,
-                                     0, NULL, NULL);
-    return oclnn_cl_check(err, "clEnqueueReadBuffer", t->name ? t->name : "tensor_read");
+    return transfer(t, data, bytes, false, NULL);
+}
+
+oclnn_status oclnn_tensor_write_async(oclnn_tensor *t, const void *data, size_t bytes, cl_event *done)
+{
+    return transfer(t, (void *)data, bytes, true, done);
+}
+
+oclnn_status oclnn_tensor_read_async(oclnn_tensor *t, void *data, size_t bytes, cl_event *done)
+{
+    return transfer(t, data, bytes, false, done);
 }
 
 oclnn_status oclnn_tensor_fill(oclnn_tensor *t, float value)

@@ -457,6 +457,8 @@ void oclnn_graph_release(oclnn_graph *g)
         free(t);
     }
     if (g->arena) clReleaseMemObject(g->arena);
+    if (g->param_block) clReleaseMemObject(g->param_block); /* after its sub-buffers */
+    if (g->grad_block) clReleaseMemObject(g->grad_block);
     free(g->tensors);
     free(g);
 }

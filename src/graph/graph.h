@@ -67,6 +67,7 @@ struct oclnn_tensor {
     struct oclnn_sparse_grad *sparse_grad; /* params: row-sparse accumulator instead of grad (graph/sparse_grad.h) */
     double init_value;               /* persistent state: value it starts with when allocated */
     bool owns_buffer;                /* this tensor holds one reference to buffer */
+    bool in_block;                   /* buffer is a sub-buffer of the graph's param or grad block */
     oclnn_tensor *inplace_of;        /* planner: storage whose arena range this node writes in place */
 
     /* planning and execution */
@@ -122,6 +123,11 @@ struct oclnn_graph {
     uint64_t run_count;              /* number of completed oclnn_graph_run calls */
     double *node_seconds;            /* $OCLNN_PROFILE: wall time per node (finish after each) */
     cl_mem arena;
+    /* Parameters and dense gradient accumulators are sub-buffers of one
+     * block each (allocated at compile), so a fused optimizer updates them
+     * all in one launch and zero_grad clears them with one fill. */
+    cl_mem param_block, grad_block;
+    size_t grad_block_bytes;
     size_t arena_bytes, naive_bytes;
     size_t arena_align;              /* bytes: the device's sub-buffer origin alignment, at least 256 */
     int node_count;
@@ -178,6 +184,13 @@ int64_t oclnn_tensor_elem_offset(const oclnn_tensor *t);
 oclnn_status oclnn_arg_count(cl_kernel k, cl_uint *index, int64_t n, const char *op);
 /* The same for n consecutive counts (sizes kept in a node's iparam). */
 oclnn_status oclnn_arg_counts(cl_kernel k, cl_uint *index, int n, const int64_t *values, const char *op);
+
+/* ---- for training loops: transfers that do not wait. The copy is queued
+ * in order with the kernels; *done gets an event (NULL for 0 bytes) that
+ * the caller waits on (clWaitForEvents) before touching data again, and
+ * releases. */
+oclnn_status oclnn_tensor_write_async(oclnn_tensor *t, const void *data, size_t bytes, cl_event *done);
+oclnn_status oclnn_tensor_read_async(oclnn_tensor *t, void *data, size_t bytes, cl_event *done);
 
 /* ---- for backward() */
 void oclnn_grad_add(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *contribution);

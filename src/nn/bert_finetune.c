@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "nn/bert_internal.h"
 #include "oclnn/oclnn.h"
+#include "train/feed.h"
 
 typedef struct encoded {
     int64_t count, *len;
@@ -82,10 +83,10 @@ static oclnn_status build_head(oclnn_context *ctx, const oclnn_bert_config *cfg,
     return s;
 }
 
-/* Fills the inputs with rows idx[0..n) of e (rows past `real` are padding
- * rows: all keys masked, no pooling, label 0). */
-static oclnn_status fill(head_graph *h, const encoded *e, const int32_t *labels, const int64_t *idx, int64_t n,
-                         int64_t real, int64_t len, int32_t *ids, int32_t *pad, float *pool, int32_t *lab)
+/* Fills host rows idx[0..n) of e (rows past `real` are padding rows: all
+ * keys masked, no pooling, label 0). */
+static void fill_rows(const encoded *e, const int32_t *labels, const int64_t *idx, int64_t n, int64_t real,
+                      int64_t len, int32_t *ids, int32_t *pad, float *pool, int32_t *lab)
 {
     for (int64_t r = 0; r < n; r++) {
         int64_t k = r < real ? idx[r] : -1, l = k >= 0 ? e->len[k] : 0;
@@ -96,10 +97,32 @@ static oclnn_status fill(head_graph *h, const encoded *e, const int32_t *labels,
         }
         lab[r] = k >= 0 ? labels[k] : 0;
     }
+}
+
+/* The same, written to the inputs (waiting: evaluation reads right after). */
+static oclnn_status fill(head_graph *h, const encoded *e, const int32_t *labels, const int64_t *idx, int64_t n,
+                         int64_t real, int64_t len, int32_t *ids, int32_t *pad, float *pool, int32_t *lab)
+{
+    fill_rows(e, labels, idx, n, real, len, ids, pad, pool, lab);
     oclnn_status s = oclnn_tensor_write(h->ids, ids, (size_t)(n * len) * sizeof(int32_t));
     if (!s) s = oclnn_tensor_write(h->pad, pad, (size_t)(n * len) * sizeof(int32_t));
     if (!s) s = oclnn_tensor_write(h->pool, pool, (size_t)(n * len) * sizeof(float));
     if (!s) s = oclnn_tensor_write(h->labels, lab, (size_t)n * sizeof(int32_t));
+    return s;
+}
+
+/* Waits for the loss reads queued so far (in order: the last one covers
+ * all) and sums the first n. */
+static oclnn_status loss_total(cl_event *last, const float *losses, int64_t n, double *sum)
+{
+    oclnn_status s = OCLNN_OK;
+    if (*last) {
+        s = oclnn_cl_check(clWaitForEvents(1, last), "clWaitForEvents", "finetune loss");
+        clReleaseEvent(*last);
+        *last = NULL;
+    }
+    *sum = 0;
+    for (int64_t i = 0; i < n; i++) *sum += losses[i];
     return s;
 }
 
@@ -227,7 +250,9 @@ oclnn_status oclnn_bert_finetune(oclnn_context *ctx, const char *model_dir, int 
     oclnn_optimizer *opt = NULL;
     int64_t *order = NULL;
     int32_t *ids = NULL, *pad = NULL, *lab = NULL;
-    float *pool = NULL, *logits = NULL;
+    float *pool = NULL, *logits = NULL, *losses = NULL;
+    train_feed feed = {0};
+    cl_event last = NULL; /* the latest loss read */
     char file[4096];
     oclnn_status s = oclnn_bert_config_load(model_dir, &cfg);
     if (!s) {
@@ -286,8 +311,10 @@ oclnn_status oclnn_bert_finetune(oclnn_context *ctx, const char *model_dir, int 
     pool = malloc((size_t)(B * len) * sizeof *pool);
     lab = malloc((size_t)B * sizeof *lab);
     logits = malloc((size_t)(B * classes) * sizeof *logits);
-    if (!s && (!order || !ids || !pad || !pool || !lab || !logits))
+    losses = malloc((size_t)(train->count / B + 1) * sizeof *losses);
+    if (!s && (!order || !ids || !pad || !pool || !lab || !logits || !losses))
         s = oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "finetune: out of memory");
+    if (!s) s = feed_init(&feed, 4, (oclnn_tensor *const[]){tg.ids, tg.pad, tg.pool, tg.labels});
     const int64_t per_epoch = train->count / B, steps = per_epoch * o.epochs;
     const int64_t warm = (int64_t)(o.warmup * (double)steps);
     uint64_t rng = o.seed ^ 0x5eed;
@@ -300,20 +327,35 @@ oclnn_status oclnn_bert_finetune(oclnn_context *ctx, const char *model_dir, int 
             order[i] = order[j];
             order[j] = x;
         }
+        /* No wait inside a step: inputs go through double-buffered staging
+         * (train/feed.h) and each step's loss is read without blocking into
+         * losses[b], summed when a report needs it. */
         for (int64_t b = 0; !s && b < per_epoch; b++, step++) {
             double lr = step < warm ? o.lr * (double)(step + 1) / (double)warm
                                     : o.lr * (double)(steps - step) / (double)(steps - warm > 0 ? steps - warm : 1);
-            float loss = 0;
-            s = fill(&tg, &etrain, train->labels, order + b * B, B, B, len, ids, pad, pool, lab);
+            s = feed_wait(&feed);
+            if (!s) {
+                fill_rows(&etrain, train->labels, order + b * B, B, B, len, feed_host(&feed, 0), feed_host(&feed, 1),
+                          feed_host(&feed, 2), feed_host(&feed, 3));
+                s = feed_submit(&feed);
+            }
             if (!s) s = oclnn_optimizer_set_lr(opt, (float)lr);
             if (!s) s = oclnn_graph_zero_grad(tg.g);
             if (!s) s = oclnn_graph_run(tg.g);
             if (!s) s = oclnn_optimizer_step(opt);
-            if (!s) s = oclnn_tensor_read(tg.loss, &loss, sizeof loss);
-            loss_sum += loss;
-            if (!s && o.on_step && o.report_every > 0 && (b + 1) % o.report_every == 0)
-                o.on_step(o.user, epoch, b + 1, per_epoch, loss_sum / (double)(b + 1), lr);
+            cl_event e = NULL;
+            if (!s) s = oclnn_tensor_read_async(tg.loss, &losses[b], sizeof losses[b], &e);
+            if (e) {
+                if (last) clReleaseEvent(last);
+                last = e;
+                clFlush(ctx->queue);
+            }
+            if (!s && o.on_step && o.report_every > 0 && (b + 1) % o.report_every == 0) {
+                s = loss_total(&last, losses, b + 1, &loss_sum);
+                if (!s) o.on_step(o.user, epoch, b + 1, per_epoch, loss_sum / (double)(b + 1), lr);
+            }
         }
+        if (!s) s = loss_total(&last, losses, per_epoch, &loss_sum);
         int64_t correct = 0;
         for (int64_t i = 0; i < test->count; i++) order[i] = i;
         for (int64_t b = 0; !s && b < test->count; b += B) {
@@ -334,6 +376,10 @@ oclnn_status oclnn_bert_finetune(oclnn_context *ctx, const char *model_dir, int 
             o.on_epoch(o.user, epoch, per_epoch ? loss_sum / (double)per_epoch : 0, acc, oclnn_wall_seconds() - t0);
     }
     if (!s && save_dir) s = save_model(tg.g, st, model_dir, save_dir);
+    double unused;
+    loss_total(&last, losses, 0, &unused);
+    feed_release(&feed);
+    free(losses);
     oclnn_optimizer_release(opt);
     oclnn_graph_release(eg.g);
     oclnn_graph_release(tg.g);

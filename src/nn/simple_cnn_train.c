@@ -11,6 +11,7 @@
 #include "nn/classifier.h"
 #include "oclnn/nn.h"
 #include "oclnn/oclnn.h"
+#include "train/feed.h"
 
 #include <errno.h>
 #include <math.h>
@@ -106,27 +107,38 @@ static oclnn_status evaluate(classifier *eval, const oclnn_dataset *test, oclnn_
     return s;
 }
 
+static void report_loss(classifier *tr, const scalar_reader *r, int epoch, int64_t batches,
+                        const oclnn_train_options *o, double t0, double run_start, int64_t done_batches,
+                        int64_t total_batches, double *last_loss)
+{
+    *last_loss = r->value;
+    if (!o->on_progress) return;
+    double elapsed = oclnn_wall_seconds() - t0;
+    oclnn_train_progress p = {epoch, o->epochs, r->tag, batches, r->value, (double)(r->tag * tr->batch) / elapsed, 0,
+                              -1};
+    double per_batch = (oclnn_wall_seconds() - run_start) / (double)done_batches;
+    p.eta_s = per_batch * (double)(total_batches - done_batches);
+    o->on_progress(&p, o->user);
+}
+
+/* One epoch without waiting for the device inside a step: the next batch is
+ * drawn and staged while the device computes the current one (train/feed.h),
+ * and the loss is read back without blocking every LOSS_EVERY batches. */
 static oclnn_status train_epoch(classifier *tr, oclnn_optimizer *opt, oclnn_batcher *batcher, int epoch,
                                 const oclnn_train_options *o, double run_start, int64_t total_batches,
                                 int64_t *done_batches, double *train_seconds, double *last_loss)
 {
-    const size_t image_floats = 28 * 28;
-    float *images = malloc((size_t)tr->batch * image_floats * sizeof *images);
-    int32_t *labels = malloc((size_t)tr->batch * sizeof *labels);
-    if (!images || !labels) {
-        free(images);
-        free(labels);
-        return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", tr->name);
-    }
+    train_feed feed;
+    scalar_reader loss = {.tensor = tr->loss};
+    oclnn_status s = feed_init(&feed, 2, (oclnn_tensor *const[]){tr->images, tr->labels});
+    if (s) return s;
     int64_t batches = oclnn_batcher_batches_per_epoch(batcher);
     double t0 = oclnn_wall_seconds();
-    oclnn_status s = OCLNN_OK;
-    int n;
+    int n = oclnn_batcher_next(batcher, feed_host(&feed, 0), feed_host(&feed, 1));
     int64_t b = 0;
-    while (!s && (n = oclnn_batcher_next(batcher, images, labels)) > 0) {
+    while (!s && n > 0) {
         b++;
-        s = oclnn_tensor_write(tr->images, images, (size_t)n * image_floats * sizeof *images);
-        if (!s) s = oclnn_tensor_write(tr->labels, labels, (size_t)n * sizeof *labels);
+        s = feed_submit(&feed); /* n == batch: the batcher drops a last partial batch */
         /* per batch, as CosineAnnealingLR(T_max = all steps) stepped each batch:
          * per-epoch steps would hold the rate high through a short run */
         if (!s && o->cosine)
@@ -137,25 +149,21 @@ static oclnn_status train_epoch(classifier *tr, oclnn_optimizer *opt, oclnn_batc
         if (!s) s = oclnn_graph_run(tr->g);
         if (!s) s = oclnn_optimizer_step(opt);
         (*done_batches)++;
-        /* Reading the loss waits for the device: only every few batches. */
-        if (!s && (b % LOSS_EVERY == 0 || b == batches)) {
-            float loss;
-            s = oclnn_tensor_read(tr->loss, &loss, sizeof loss);
-            *last_loss = loss;
-            if (o->on_progress) {
-                double elapsed = oclnn_wall_seconds() - t0;
-                oclnn_train_progress p = {epoch, o->epochs, b, batches, loss,
-                                          (double)(b * tr->batch) / elapsed, 0, -1};
-                double per_batch = (oclnn_wall_seconds() - run_start) / (double)*done_batches;
-                p.eta_s = per_batch * (double)(total_batches - *done_batches);
-                o->on_progress(&p, o->user);
-            }
-        }
+        if (!s && b == batches && scalar_poll(&loss, true, &s)) /* the epoch's last loss must be read */
+            report_loss(tr, &loss, epoch, batches, o, t0, run_start, *done_batches, total_batches, last_loss);
+        if (!s && (b % LOSS_EVERY == 0 || b == batches)) s = scalar_start(&loss, b);
+        if (!s) s = oclnn_cl_check(clFlush(oclnn_graph_context(tr->g)->queue), "clFlush", tr->name);
+        if (!s && scalar_poll(&loss, false, &s))
+            report_loss(tr, &loss, epoch, batches, o, t0, run_start, *done_batches, total_batches, last_loss);
+        if (!s) s = feed_wait(&feed); /* the staging set's write of two steps ago */
+        if (!s) n = oclnn_batcher_next(batcher, feed_host(&feed, 0), feed_host(&feed, 1));
     }
     if (!s) s = oclnn_context_finish(oclnn_graph_context(tr->g));
+    if (!s && scalar_poll(&loss, true, &s))
+        report_loss(tr, &loss, epoch, batches, o, t0, run_start, *done_batches, total_batches, last_loss);
     *train_seconds += oclnn_wall_seconds() - t0;
-    free(images);
-    free(labels);
+    scalar_release(&loss);
+    feed_release(&feed);
     return s;
 }
 

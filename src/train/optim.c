@@ -3,9 +3,9 @@
  * Parameters with a row-sparse gradient are updated by optim_sparse.c.
  *
  * An optimizer is made after compile, when parameters and gradient
- * accumulators have their buffers; it owns one kernel per parameter (its
- * buffers bound once) and plain device buffers for its state, so the
- * graph's memory plan is untouched. Hyper-parameters are kept in double on
+ * accumulators have their buffers; it owns its kernels (buffers bound once;
+ * one launch for all dense parameters, see optim_fused.c) and device
+ * buffers for its state, so the graph's memory plan is untouched. Hyper-parameters are kept in double on
  * the host; per-step scalars such as Adam's bias corrections are computed in
  * double and passed to the kernels as float. */
 #include "train/optim_internal.h"
@@ -21,7 +21,6 @@ extern const char oclnn_cl_optim[];
 static const char *const state_suffix[4][MAX_STATES] = {
     {"momentum_buffer", NULL}, {"exp_avg", "exp_avg_sq"}, {"exp_avg", "exp_avg_sq"}, {"sum", NULL}};
 static const char *const kind_name[4] = {"sgd", "adam", "adamw", "adagrad"};
-static const char *const dense_kernel[4] = {"sgd_step", "adam_step", "adam_step", "adagrad_step"};
 
 void oclnn_optimizer_release(oclnn_optimizer *opt)
 {
@@ -34,28 +33,9 @@ void oclnn_optimizer_release(oclnn_optimizer *opt)
         }
         if (s->kernel) clReleaseKernel(s->kernel);
     }
+    oclnn_optim_units_release(opt);
     free(opt->slots);
     free(opt);
-}
-
-/* Binds the arguments that never change: buffers, offsets and n. */
-static oclnn_status bind_slot(oclnn_optimizer *opt, opt_slot *s)
-{
-    if (s->sparse) return oclnn_optim_sparse_bind(opt, s);
-    const char *op = kind_name[opt->kind];
-    cl_uint i = 0;
-    cl_int n = (cl_int)s->n;
-    oclnn_status st = oclnn_arg_tensor(s->kernel, &i, s->param, op);
-    if (!st) st = oclnn_arg_tensor(s->kernel, &i, s->grad, op);
-    /* SGD without momentum has no buffer; the unused argument aliases p. */
-    int nbuf = opt->kind == OPT_SGD || opt->kind == OPT_ADAGRAD ? 1 : 2;
-    for (int k = 0; k < nbuf && !st; k++) {
-        cl_mem b = s->state[k] ? s->state[k] : s->param->buffer;
-        st = oclnn_arg(s->kernel, &i, sizeof b, &b, op);
-    }
-    if (!st) st = oclnn_arg(s->kernel, &i, sizeof n, &n, op);
-    s->step_args = i;
-    return st;
 }
 
 static oclnn_optimizer *create(oclnn_graph *g, opt_kind kind, const char *what)
@@ -111,6 +91,7 @@ static oclnn_optimizer *finish(oclnn_optimizer *opt, int nstates)
                 break;
             }
             snprintf(s->state_name[k], len, "%s.%s", base, state_suffix[opt->kind][k]);
+            if (!sparse) continue; /* dense state: a sub-buffer of a state block (optim_fused.c) */
             st = oclnn_buffer_create(ctx, s->n * sizeof(float), s->state_name[k], &s->state[k]);
             if (st) break;
             float init = opt->kind == OPT_ADAGRAD ? (float)opt->initial_accumulator_value : 0.0f;
@@ -118,11 +99,11 @@ static oclnn_optimizer *finish(oclnn_optimizer *opt, int nstates)
                                                     s->n ? s->n * sizeof(float) : 4, 0, NULL, NULL),
                                 "clEnqueueFillBuffer", s->state_name[k]);
         }
-        if (!st)
-            st = oclnn_kernel_create(ctx, oclnn_cl_optim, "",
-                                     sparse ? oclnn_optim_sparse_kernel(opt) : dense_kernel[opt->kind], op, &s->kernel);
-        if (!st) st = bind_slot(opt, s);
+        if (!st && sparse)
+            st = oclnn_kernel_create(ctx, oclnn_cl_optim, "", oclnn_optim_sparse_kernel(opt), op, &s->kernel);
+        if (!st && sparse) st = oclnn_optim_sparse_bind(opt, s);
     }
+    if (!st) st = oclnn_optim_dense_setup(opt);
     if (st) {
         oclnn_optimizer_release(opt);
         return NULL;
@@ -207,49 +188,55 @@ oclnn_status oclnn_optim_set_int(cl_kernel k, cl_uint *i, int64_t v, const char 
 #define set_float oclnn_optim_set_float
 #define set_int oclnn_optim_set_int
 
+/* Sets a dense kernel's per-step scalars, from argument i on. */
+static oclnn_status set_step_args(const oclnn_optimizer *opt, cl_kernel k, cl_uint i, int64_t t)
+{
+    const char *op = kind_name[opt->kind];
+    oclnn_status st;
+    if (opt->kind == OPT_ADAGRAD) {
+        st = set_float(k, &i, opt->lr / (1.0 + (double)(t - 1) * opt->lr_decay), op);
+        if (!st) st = set_float(k, &i, opt->eps, op);
+        if (!st) st = set_float(k, &i, opt->weight_decay, op);
+    } else if (opt->kind == OPT_SGD) {
+        st = set_float(k, &i, opt->lr, op);
+        if (!st) st = set_float(k, &i, opt->momentum, op);
+        if (!st) st = set_float(k, &i, opt->dampening, op);
+        if (!st) st = set_float(k, &i, opt->weight_decay, op);
+        if (!st) st = set_int(k, &i, opt->nesterov, op);
+        if (!st) st = set_int(k, &i, t == 1, op);
+    } else {
+        bool adamw = opt->kind == OPT_ADAMW;
+        double step_size = opt->lr / (1.0 - pow(opt->beta1, (double)t));
+        double bc2_sqrt = sqrt(1.0 - pow(opt->beta2, (double)t));
+        st = set_float(k, &i, opt->beta1, op);
+        if (!st) st = set_float(k, &i, opt->beta2, op);
+        if (!st) st = set_float(k, &i, opt->eps, op);
+        if (!st) st = set_float(k, &i, adamw ? 1.0 - opt->lr * opt->weight_decay : 1.0, op);
+        if (!st) st = set_float(k, &i, adamw ? 0.0 : opt->weight_decay, op);
+        if (!st) st = set_float(k, &i, step_size, op);
+        if (!st) st = set_float(k, &i, bc2_sqrt, op);
+    }
+    return st;
+}
+
 oclnn_status oclnn_optimizer_step(oclnn_optimizer *opt)
 {
     if (!opt) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_optimizer_step: NULL optimizer");
-    const char *op = kind_name[opt->kind];
     int64_t t = opt->step + 1;
-    double step_size = 0, bc2_sqrt = 0;
-    if (opt->kind == OPT_ADAM || opt->kind == OPT_ADAMW) {
-        step_size = opt->lr / (1.0 - pow(opt->beta1, (double)t));
-        bc2_sqrt = sqrt(1.0 - pow(opt->beta2, (double)t));
-    }
     for (int p = 0; p < opt->nslots; p++) {
         opt_slot *s = &opt->slots[p];
-        cl_uint i = s->step_args;
-        oclnn_status st;
-        if (s->sparse) {
-            if ((st = oclnn_optim_sparse_step(opt, s, t)))
-                return oclnn_fail_append(st, " (updating '%s')", oclnn_tensor_name(s->param));
-            continue;
-        }
-        if (opt->kind == OPT_ADAGRAD) {
-            st = set_float(s->kernel, &i, opt->lr / (1.0 + (double)(t - 1) * opt->lr_decay), op);
-            if (!st) st = set_float(s->kernel, &i, opt->eps, op);
-            if (!st) st = set_float(s->kernel, &i, opt->weight_decay, op);
-        } else if (opt->kind == OPT_SGD) {
-            st = set_float(s->kernel, &i, opt->lr, op);
-            if (!st) st = set_float(s->kernel, &i, opt->momentum, op);
-            if (!st) st = set_float(s->kernel, &i, opt->dampening, op);
-            if (!st) st = set_float(s->kernel, &i, opt->weight_decay, op);
-            if (!st) st = set_int(s->kernel, &i, opt->nesterov, op);
-            if (!st) st = set_int(s->kernel, &i, opt->step == 0, op);
-        } else {
-            bool adamw = opt->kind == OPT_ADAMW;
-            st = set_float(s->kernel, &i, opt->beta1, op);
-            if (!st) st = set_float(s->kernel, &i, opt->beta2, op);
-            if (!st) st = set_float(s->kernel, &i, opt->eps, op);
-            if (!st) st = set_float(s->kernel, &i, adamw ? 1.0 - opt->lr * opt->weight_decay : 1.0, op);
-            if (!st) st = set_float(s->kernel, &i, adamw ? 0.0 : opt->weight_decay, op);
-            if (!st) st = set_float(s->kernel, &i, step_size, op);
-            if (!st) st = set_float(s->kernel, &i, bc2_sqrt, op);
-        }
-        oclnn_launch l = {.kernel = s->kernel, .dims = 1, .global = {s->n}};
-        if (!st) st = oclnn_launch_enqueue(opt->g->ctx, &l, op);
+        oclnn_status st = s->sparse ? oclnn_optim_sparse_step(opt, s, t) : OCLNN_OK;
         if (st) return oclnn_fail_append(st, " (updating '%s')", oclnn_tensor_name(s->param));
+    }
+    for (int u = 0; u < opt->nunits; u++) {
+        const opt_unit *un = &opt->units[u];
+        oclnn_launch l = {.kernel = un->kernel, .dims = 1, .global = {un->global}, .local = {un->local}};
+        oclnn_status st = set_step_args(opt, un->kernel, un->step_args, t);
+        if (!st) st = oclnn_launch_enqueue(opt->g->ctx, &l, kind_name[opt->kind]);
+        if (st && un->nseg > 1)
+            return oclnn_fail_append(st, " (updating %d parameters from '%s')", un->nseg,
+                                     oclnn_tensor_name(un->first->param));
+        if (st) return oclnn_fail_append(st, " (updating '%s')", oclnn_tensor_name(un->first->param));
     }
     opt->step = t;
     return OCLNN_OK;
