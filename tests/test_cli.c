@@ -997,7 +997,7 @@ static double json_field(const char *line, const char *key)
 
 START_TEST(wordvec_eval_matches_gensim)
 {
-    char args[8192], line[512], *fl[8];
+    char args[8192], line[512], *fl[8] = {0};
     char vec[1024];
     snprintf(vec, sizeof vec, "%s", wveval_path("vectors.bin"));
     FILE *f = fopen(wveval_path("expected_eval.txt"), "r");
