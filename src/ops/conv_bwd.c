@@ -92,7 +92,11 @@ static oclnn_status enqueue_cols(oclnn_context *ctx, oclnn_tensor *node, int n0,
     int args[4] = {n0, nb, batched ? howo : nb * howo, batched ? col_img : howo};
     l.global[1] = (size_t)nb;
     oclnn_status s = oclnn_conv_args_int(l.kernel, 4, op_of(node), 4, args);
-    return s ? s : oclnn_launch_enqueue(ctx, &l, op_of(node));
+    if (s) return s;
+    double t0 = oclnn_conv_phase_begin(ctx, node);
+    s = oclnn_launch_enqueue(ctx, &l, op_of(node));
+    oclnn_conv_phase_end(ctx, node, CONV_PHASE_COLS, t0);
+    return s;
 }
 
 /* ---- dW: src = {dt, x}, aux[0] = the wide col of one chunk; launch[0] im2col. */
