@@ -408,7 +408,9 @@ static oclnn_status conv_prepare(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_status s = oclnn_conv_kernel(ctx, node, rows ? "im2col_rows" : "im2col", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->naux ? node->aux[0] : x, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, x, op);
-    if (!s) oclnn_conv_launch3(ctx, l, (size_t)(rows ? c->ho : conv_howo(c)), 1, (size_t)c->cin * c->kh * c->kw);
+    size_t col_rows = (size_t)c->cin * c->kh * c->kw;
+    if (!s && rows) oclnn_conv_launch3(ctx, l, col_rows, 1, 1);
+    else if (!s) oclnn_conv_launch3(ctx, l, (size_t)conv_howo(c), 1, col_rows);
     if (!s && c->algo == OCLNN_CONV_IM2COL_WIDE) {
         i = 0;
         s = oclnn_conv_kernel(ctx, node, "permute_out", &l);

@@ -75,9 +75,14 @@ static oclnn_status bind_cols(oclnn_context *ctx, oclnn_tensor *node, cols_kerne
     if (s) return s;
     switch (which) {
     case COLS_IM2COL: oclnn_conv_launch3(ctx, l, howo, 1, rows); break;
-    case COLS_IM2COL_ROWS: oclnn_conv_launch3(ctx, l, (size_t)c->ho, 1, rows); break;
+    case COLS_IM2COL_ROWS: oclnn_conv_launch3(ctx, l, rows, 1, 1); break;
     case COLS_COL2IM: oclnn_conv_launch3(ctx, l, (size_t)c->h * c->w, 1, (size_t)c->cin); break;
-    case COLS_COL2IM_ROWS: oclnn_conv_launch3(ctx, l, (size_t)c->h, 1, (size_t)c->cin); break;
+    case COLS_COL2IM_ROWS:
+        /* an item per plane is enough work to be a group of its own: more
+         * groups than images share the cores evenly */
+        oclnn_conv_launch3(ctx, l, (size_t)c->cin, 1, 1);
+        if (ctx->info.is_cpu) l->local[0] = 1;
+        break;
     }
     return OCLNN_OK;
 }
