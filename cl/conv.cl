@@ -198,3 +198,20 @@ __kernel void bias_grad(__global float *db, int db_off, __global const float *dt
     }
     if (l == 0 && c < COUT) db[db_off + c] = part[0];
 }
+
+/* CPU version of bias_grad: a work item per channel sums its row in eight
+ * lanes (one float8, fixed order, so deterministic), then the lanes and
+ * the tail; no local memory or barriers, which PoCL runs slowly for a
+ * long row. global: (COUT) */
+__kernel void bias_grad_rows(__global float *db, int db_off, __global const float *dt, int dt_off, int len, GEOM)
+{
+    int c = get_global_id(0);
+    if (c >= COUT) return;
+    __global const float *row = dt + dt_off + c * len;
+    float8 acc = (float8)(0.0f);
+    int j = 0;
+    for (; j + 8 <= len; j += 8) acc += vload8(0, row + j);
+    float s = ((acc.s0 + acc.s1) + (acc.s2 + acc.s3)) + ((acc.s4 + acc.s5) + (acc.s6 + acc.s7));
+    for (; j < len; j++) s += row[j];
+    db[db_off + c] = s;
+}

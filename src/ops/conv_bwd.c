@@ -41,11 +41,13 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_launch *l;
     cl_uint i = 0;
     int len = c->n * conv_howo(c);
-    oclnn_status s = oclnn_conv_kernel(ctx, node, "bias_grad", &l);
+    /* the tiled (CPU) path: a work item per channel (bias_grad_rows) */
+    bool rows = c->bwd == OCLNN_CONV_IM2COL_TILED;
+    oclnn_status s = oclnn_conv_kernel(ctx, node, rows ? "bias_grad_rows" : "bias_grad", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof len, &len, op_of(node));
-    size_t wg = oclnn_conv_reduce_width(ctx);
+    size_t wg = rows ? 1 : oclnn_conv_reduce_width(ctx);
     l->dims = 1;
     l->global[0] = wg * (size_t)c->cout;
     l->local[0] = wg;
