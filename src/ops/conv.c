@@ -32,7 +32,7 @@ extern const char oclnn_cl_conv[];
 /* Col scratch per node. GPUs: enough for large batches of SimpleCNN-sized
  * convs in one chunk, small next to any device's memory. CPUs: a chunk
  * whose col matrix stays in the caches between im2col (or the data
- * gradient's GEMM) and its reader: on PoCL (2-core AVX-512, 2 MiB L2 per
+ * gradient's GEMM) and its reader: on PoCL (2-core AVX-512, 1 MiB L2 per
  * core, 32 MiB L3) SimpleCNN's four bench rows took 765 ms of CPU per
  * round with 2-3 MiB chunks against 990-1040 ms with one 96 MiB chunk
  * (one PoCL thread, CPU time, so that the shared machine's load does not
