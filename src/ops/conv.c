@@ -32,13 +32,14 @@ extern const char oclnn_cl_conv[];
 /* Col scratch per node. GPUs: enough for large batches of SimpleCNN-sized
  * convs in one chunk, small next to any device's memory. CPUs: a chunk
  * whose col matrix stays in the caches between im2col (or the data
- * gradient's GEMM) and its reader: on PoCL (2-core AVX-512, 1 MiB L2 per
- * core, 32 MiB L3) SimpleCNN's four bench rows took 765 ms of CPU per
- * round with 2-3 MiB chunks against 990-1040 ms with one 96 MiB chunk
- * (one PoCL thread, CPU time, so that the shared machine's load does not
- * enter; 1 MiB: 900 ms, 4-8 MiB: 860-1000 ms). */
+ * gradient's GEMM) and its reader. On PoCL (2-core Zen 4, 1 MiB L2 per
+ * core, 32 MiB L3), one PoCL thread, CPU time (so that the shared
+ * machine's load does not enter): SimpleCNN's four bench rows took 765 ms
+ * per round with 2-3 MiB chunks against 990-1040 ms with one 96 MiB chunk.
+ * Two threads, wall clock, three alternating rounds at load 2.3-2.6: 6 MiB
+ * ran the training steps 2-4% faster than 3 MiB, 1.5 MiB and 12 MiB slower. */
 #define CONV_COL_BUDGET_BYTES ((size_t)96 << 20)
-#define CONV_COL_BUDGET_CPU_BYTES ((size_t)3 << 20)
+#define CONV_COL_BUDGET_CPU_BYTES ((size_t)6 << 20)
 
 static size_t col_budget_override;
 
