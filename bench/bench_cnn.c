@@ -133,6 +133,14 @@ static void simplecnn_one(bench_env *env, int batch, int train)
     res.flops = train ? 3 * fwd - conv1 : fwd;
     bench_progress(env, label);
     if (!s) s = bench_time_train_step(env, g, opt, &res);
+    if (!s && env->torch) {
+        /* PyTorch's SimpleCNN right after oclnn's: both under the same load */
+        char req[64], why[256];
+        double tmin;
+        snprintf(req, sizeof req, "simplecnn %s %d %d", train ? "train" : "infer", batch, env->repeat);
+        if (bench_torch_time(env->torch, req, &res.torch_seconds, &tmin, why, sizeof why))
+            bench_note(env, "simplecnn %s: no PyTorch figure: %s", label, why);
+    }
     if (!s) bench_report(env, &res);
     else bench_fail(env, "simplecnn", label, res.shape, oclnn_last_error());
     oclnn_optimizer_release(opt);

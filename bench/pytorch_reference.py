@@ -35,6 +35,11 @@ on stdin until EOF:
   gemm M N K TA TB REPEAT   torch.matmul of op(A) [M, K] and op(B) [K, N] (TA/TB 1:
                             the operand is stored transposed and passed as a
                             .t() view, as the oclnn case stores it)
+  simplecnn KIND BATCH REPEAT
+                            SimpleCNN on random [BATCH, 1, 28, 28] images, KIND
+                            train (zero_grad, forward, cross-entropy, backward,
+                            SGD momentum 0.9 step) or infer (eval, no_grad); the
+                            model is made once per batch size and kept
 with "ok MEDIAN_S MIN_S" (after one warm-up run) or "error WHY".
 
 Use a current PyTorch (bench/setup-torch-venv.sh makes a virtual environment
@@ -64,7 +69,8 @@ class SimpleCNN(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
-def median_seconds(fn, repeat):
+def time_runs(fn, repeat):
+    """(median, min) wall seconds of repeat runs after one warm-up."""
     fn()  # warm-up
     times = []
     for _ in range(repeat):
@@ -72,7 +78,34 @@ def median_seconds(fn, repeat):
         fn()
         times.append(time.perf_counter() - t0)
     times.sort()
-    return times[len(times) // 2]
+    n = len(times)
+    return (times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])), times[0]
+
+
+def median_seconds(fn, repeat):
+    return time_runs(fn, repeat)[0]
+
+
+def simplecnn_steps(batch):
+    """The training step and inference pass timed for SimpleCNN at `batch`."""
+    model = SimpleCNN()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    x = torch.rand(batch, 1, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+
+    def train_step():
+        model.train()
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    def infer():
+        model.eval()
+        with torch.no_grad():
+            model(x)
+
+    return {"train": train_step, "infer": infer}
 
 
 # (label, input, hidden, layers, batch, steps), as in bench/bench_rnn.c
@@ -233,27 +266,28 @@ def time_gemm(m, n, k, ta, tb, repeat):
     a = torch.rand(k, m).t() if ta else torch.rand(m, k)
     b = torch.rand(n, k).t() if tb else torch.rand(k, n)
     with torch.no_grad():
-        torch.matmul(a, b)  # warm-up
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            torch.matmul(a, b)
-            times.append(time.perf_counter() - t0)
-    times.sort()
-    n_ = len(times)
-    median = times[n_ // 2] if n_ % 2 else 0.5 * (times[n_ // 2 - 1] + times[n_ // 2])
-    return median, times[0]
+        return time_runs(lambda: torch.matmul(a, b), repeat)
 
 
 def serve(threads):
     import sys
     print(f"ready torch {torch.__version__}, {threads} threads", flush=True)
+    cnn = {}  # batch -> steps, so that alternating requests reuse the model
     for line in sys.stdin:
         words = line.split()
         try:
             if words[:1] == ["gemm"] and len(words) == 7:
                 m, n, k, ta, tb, repeat = (int(w) for w in words[1:])
                 median, low = time_gemm(m, n, k, ta, tb, max(repeat, 1))
+                print(f"ok {median:.9f} {low:.9f}", flush=True)
+            elif words[:1] == ["simplecnn"] and len(words) == 4 and words[1] in ("train", "infer"):
+                batch, repeat = int(words[2]), int(words[3])
+                if batch < 1:
+                    raise ValueError(f"batch {batch}")
+                if batch not in cnn:
+                    torch.manual_seed(0)
+                    cnn[batch] = simplecnn_steps(batch)
+                median, low = time_runs(cnn[batch][words[1]], max(repeat, 1))
                 print(f"ok {median:.9f} {low:.9f}", flush=True)
             else:
                 print(f"error unknown request: {line.strip()}", flush=True)
@@ -291,27 +325,11 @@ def main():
         bench_embedding(args)
     if "simplecnn" not in only:
         return
-    model = SimpleCNN()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
     for batch in (64, 256):
-        x = torch.rand(batch, 1, 28, 28)
-        y = torch.randint(0, 10, (batch,))
-
-        def train_step():
-            model.train()
-            opt.zero_grad()
-            loss_fn(model(x), y).backward()
-            opt.step()
-
-        def infer():
-            model.eval()
-            with torch.no_grad():
-                model(x)
-
-        t = median_seconds(train_step, args.repeat)
+        steps = simplecnn_steps(batch)
+        t = median_seconds(steps["train"], args.repeat)
         print(f"simplecnn train_sgd.b{batch}: {t * 1e3:.1f} ms, {batch / t:.1f} img/s")
-        t = median_seconds(infer, args.repeat)
+        t = median_seconds(steps["infer"], args.repeat)
         print(f"simplecnn inference.b{batch}: {t * 1e3:.1f} ms, {batch / t:.1f} img/s")
 
 

@@ -71,59 +71,68 @@ __kernel void col2im(__global float *dx, int dx_off, __global const float *col, 
 }
 
 /* CPU versions of im2col and col2im (the tiled path): a work item per
- * output or input row runs a plain loop along it, which the compiler
- * vectorises, instead of a work item per element with its index maths. */
+ * (col row, image) or (channel, image) runs plain loops over the output
+ * rows, which the compiler vectorises, instead of a work item per element
+ * with its index maths; the bounds of each row's valid columns are worked
+ * out once, so the inner loops have no branches. */
 
-/* global: (HO, nb, CIN*KK) */
+/* The output columns ow whose input column ow*SW + iw0 lies in [0, W):
+ * [*lo, *hi), empty when *lo == *hi. */
+void valid_cols(int iw0, int W, int WO, int *lo, int *hi)
+{
+    int l = iw0 >= 0 ? 0 : (SW - 1 - iw0) / SW;
+    int h = W - iw0 <= 0 ? 0 : min(WO, (W - iw0 + SW - 1) / SW);
+    *lo = min(l, h);
+    *hi = h;
+}
+
+/* global: (CIN*KK, nb) */
 __kernel void im2col_rows(__global float *col, int col_off, __global const float *x, int x_off, int n0, int nb,
                           int row_stride, int n_stride, GEOM)
 {
-    int oh = get_global_id(0), n = get_global_id(1), r = get_global_id(2);
-    if (oh >= HO || n >= nb || r >= CIN * KK) return;
+    int r = get_global_id(0), n = get_global_id(1);
+    if (r >= CIN * KK || n >= nb) return;
     int c = r / KK, kr = r % KK;
-    int ih = oh * SH - PH + (kr / KW) * DH, iw0 = (kr % KW) * DW - PW;
-    __global float *dst = col + col_off + r * row_stride + n * n_stride + oh * WO;
-    if (ih < 0 || ih >= H) {
-        for (int ow = 0; ow < WO; ow++) dst[ow] = 0.0f;
-        return;
-    }
-    __global const float *src = x + x_off + ((n0 + n) * CIN + c) * (H * W) + ih * W;
-    for (int ow = 0; ow < WO; ow++) {
-        int iw = ow * SW + iw0;
-        dst[ow] = iw >= 0 && iw < W ? src[iw] : 0.0f;
+    int ih0 = (kr / KW) * DH - PH, iw0 = (kr % KW) * DW - PW, lo, hi;
+    valid_cols(iw0, W, WO, &lo, &hi);
+    __global float *dst = col + col_off + r * row_stride + n * n_stride;
+    __global const float *plane = x + x_off + ((n0 + n) * CIN + c) * (H * W) + iw0;
+    for (int oh = 0; oh < HO; oh++, dst += WO) {
+        int ih = oh * SH + ih0;
+        if (ih < 0 || ih >= H) {
+            for (int ow = 0; ow < WO; ow++) dst[ow] = 0.0f;
+            continue;
+        }
+        __global const float *src = plane + ih * W;
+        for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+        for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * SW];
+        for (int ow = hi; ow < WO; ow++) dst[ow] = 0.0f;
     }
 }
 
-/* Accumulates a row of dx in private memory, chunk by chunk (W is an
- * argument, so no private array of its size; one chunk covers the usual
- * widths), adding the col rows of each (ki, kj) in the same order as
- * col2im. global: (H, nb, CIN) */
-#define ROW_CHUNK 64
-
+/* The adjoint of im2col_rows: the plane dx(n, c) is zeroed, then every col
+ * row of channel c is added where im2col_rows took it from, rows in the
+ * order (ki, kj), so each input pixel sums its contributions in the same
+ * order as col2im (no atomics: one work item owns the plane, which stays
+ * in L1). global: (CIN, nb) */
 __kernel void col2im_rows(__global float *dx, int dx_off, __global const float *col, int col_off, int n0, int nb,
                           int row_stride, int n_stride, GEOM)
 {
-    int ih = get_global_id(0), n = get_global_id(1), c = get_global_id(2);
-    if (ih >= H || n >= nb || c >= CIN) return;
-    __global const float *base = col + col_off + c * KK * row_stride + n * n_stride;
-    __global float *dst = dx + dx_off + ((n0 + n) * CIN + c) * (H * W) + ih * W;
-    for (int w0 = 0; w0 < W; w0 += ROW_CHUNK) {
-        int len = min(ROW_CHUNK, W - w0);
-        float acc[ROW_CHUNK];
-        for (int i = 0; i < len; i++) acc[i] = 0.0f;
-        for (int ki = 0; ki < KH; ki++) {
-            int th = ih + PH - ki * DH;
-            if (th < 0 || th % SH != 0 || th / SH >= HO) continue;
-            for (int kj = 0; kj < KW; kj++) {
-                __global const float *src = base + (ki * KW + kj) * row_stride + (th / SH) * WO;
-                /* The outputs ow whose input column ow*SW + shift is in the chunk. */
-                int shift = kj * DW - PW, lo = w0 - shift, hi = w0 + len - shift;
-                lo = lo <= 0 ? 0 : (lo + SW - 1) / SW;
-                hi = hi <= 0 ? 0 : min((hi + SW - 1) / SW, WO);
-                for (int ow = lo; ow < hi; ow++) acc[ow * SW + shift - w0] += src[ow];
-            }
+    int c = get_global_id(0), n = get_global_id(1);
+    if (c >= CIN || n >= nb) return;
+    __global float *plane = dx + dx_off + ((n0 + n) * CIN + c) * (H * W);
+    for (int q = 0; q < H * W; q++) plane[q] = 0.0f;
+    __global const float *rows = col + col_off + c * KK * row_stride + n * n_stride;
+    for (int kr = 0; kr < KK; kr++) {
+        int ih0 = (kr / KW) * DH - PH, iw0 = (kr % KW) * DW - PW, lo, hi;
+        valid_cols(iw0, W, WO, &lo, &hi);
+        __global const float *src = rows + kr * row_stride;
+        for (int oh = 0; oh < HO; oh++, src += WO) {
+            int ih = oh * SH + ih0;
+            if (ih < 0 || ih >= H) continue;
+            __global float *dst = plane + ih * W + iw0;
+            for (int ow = lo; ow < hi; ow++) dst[ow * SW] += src[ow];
         }
-        for (int i = 0; i < len; i++) dst[w0 + i] = acc[i];
     }
 }
 
@@ -188,4 +197,21 @@ __kernel void bias_grad(__global float *db, int db_off, __global const float *dt
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (l == 0 && c < COUT) db[db_off + c] = part[0];
+}
+
+/* CPU version of bias_grad: a work item per channel sums its row in eight
+ * lanes (one float8, fixed order, so deterministic), then the lanes and
+ * the tail; no local memory or barriers, which PoCL runs slowly for a
+ * long row. global: (COUT) */
+__kernel void bias_grad_rows(__global float *db, int db_off, __global const float *dt, int dt_off, int len, GEOM)
+{
+    int c = get_global_id(0);
+    if (c >= COUT) return;
+    __global const float *row = dt + dt_off + c * len;
+    float8 acc = (float8)(0.0f);
+    int j = 0;
+    for (; j + 8 <= len; j += 8) acc += vload8(0, row + j);
+    float s = ((acc.s0 + acc.s1) + (acc.s2 + acc.s3)) + ((acc.s4 + acc.s5) + (acc.s6 + acc.s7));
+    for (; j < len; j++) s += row[j];
+    db[db_off + c] = s;
 }

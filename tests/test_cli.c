@@ -426,6 +426,39 @@ START_TEST(bench_compare_pytorch)
 }
 END_TEST
 
+/* --compare-pytorch on the SimpleCNN rows: one "simplecnn train|infer
+ * BATCH REPEAT" request per row, the reference's time and ratio in JSON. */
+START_TEST(bench_compare_pytorch_simplecnn)
+{
+    char py[] = "/tmp/oclnn_fake_torch_XXXXXX", log[64], args[1024];
+    int fd = mkstemp(py);
+    ck_assert_int_ge(fd, 0);
+    snprintf(log, sizeof log, "%s.log", py);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "#!/bin/sh\necho 'ready fake-torch 9.9, 2 threads'\nwhile read line; do echo \"$line\" >> '%s'; "
+               "echo 'ok 0.5 0.25'; done\n", log);
+    fclose(f);
+    ck_assert_int_eq(chmod(py, 0700), 0);
+    setenv("OCLNN_TORCH_PYTHON", py, 1);
+    snprintf(args, sizeof args, "bench --tiny --only simplecnn --repeat 1 --compare-pytorch --json - %s", device_arg());
+    run_result r = run(args);
+    unsetenv("OCLNN_TORCH_PYTHON");
+    ck_assert_msg(r.status == 0, "oclnn %s exited %d: %s", args, r.status, r.err);
+    int lines;
+    ck_assert_int_eq(check_json_lines(r.out, "\"torch_ms\":500,\"ratio_vs_torch\":", &lines), 2);
+    ck_assert_int_eq(lines, 2);
+    run_free(&r);
+    FILE *lf = fopen(log, "r");
+    ck_assert_ptr_nonnull(lf);
+    char *requests = slurp(lf);
+    fclose(lf);
+    ck_assert_str_eq(requests, "simplecnn train 8 1\nsimplecnn infer 8 1\n");
+    free(requests);
+    unlink(log);
+    unlink(py);
+}
+END_TEST
+
 START_TEST(bench_bad_device)
 {
     run_result r = run("bench --tiny --device nosuchdevice");
@@ -1335,6 +1368,7 @@ int main(void)
     tcase_add_test(tc, bench_json_stdout);
     tcase_add_test(tc, bench_bad_device);
     tcase_add_test(tc, bench_compare_pytorch);
+    tcase_add_test(tc, bench_compare_pytorch_simplecnn);
     tcase_add_test(tc, no_opencl_platform);
     tcase_add_test(tc, xor_result_line);
     tcase_add_test(tc, train_eval_forward_round_trip);

@@ -100,7 +100,11 @@ static const conv_cfg grid[] = {
     {3, 2, 7, 9, 4, 5, 5, 1, 1, 0, 0, 1, 1, 2, 1, 0, 0},  /* depthwise x2 multiplier, no padding */
     {3, 4, 5, 5, 4, 1, 1, 1, 1, 0, 0, 1, 1, 2, 1, 1, 0},  /* 1x1 direct, groups, relu */
     {1, 2, 3, 4, 3, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},  /* kernel height == padded input height */
-    {1, 2, 3, 70, 2, 1, 3, 1, 2, 0, 2, 1, 2, 1, 1, 0, 0}, /* rows wider than col2im_rows' 64-wide chunk */
+    {1, 2, 3, 70, 2, 1, 3, 1, 2, 0, 2, 1, 2, 1, 1, 0, 0}, /* wide rows */
+    /* the row kernels' valid-column bounds: stride 3 past padding 3 with
+     * dilation 2; a width-1 input where some kernel columns never hit it */
+    {2, 3, 6, 5, 4, 3, 3, 3, 3, 3, 3, 2, 2, 1, 1, 0, 0},
+    {1, 2, 4, 1, 3, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 0, 0},
 };
 
 START_TEST(test_grid_forward_and_gradient)

@@ -41,11 +41,13 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_launch *l;
     cl_uint i = 0;
     int len = c->n * conv_howo(c);
-    oclnn_status s = oclnn_conv_kernel(ctx, node, "bias_grad", &l);
+    /* the tiled (CPU) path: a work item per channel (bias_grad_rows) */
+    bool rows = c->bwd == OCLNN_CONV_IM2COL_TILED;
+    oclnn_status s = oclnn_conv_kernel(ctx, node, rows ? "bias_grad_rows" : "bias_grad", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof len, &len, op_of(node));
-    size_t wg = oclnn_conv_reduce_width(ctx);
+    size_t wg = rows ? 1 : oclnn_conv_reduce_width(ctx);
     l->dims = 1;
     l->global[0] = wg * (size_t)c->cout;
     l->local[0] = wg;
@@ -75,9 +77,14 @@ static oclnn_status bind_cols(oclnn_context *ctx, oclnn_tensor *node, cols_kerne
     if (s) return s;
     switch (which) {
     case COLS_IM2COL: oclnn_conv_launch3(ctx, l, howo, 1, rows); break;
-    case COLS_IM2COL_ROWS: oclnn_conv_launch3(ctx, l, (size_t)c->ho, 1, rows); break;
+    case COLS_IM2COL_ROWS: oclnn_conv_launch3(ctx, l, rows, 1, 1); break;
     case COLS_COL2IM: oclnn_conv_launch3(ctx, l, (size_t)c->h * c->w, 1, (size_t)c->cin); break;
-    case COLS_COL2IM_ROWS: oclnn_conv_launch3(ctx, l, (size_t)c->h, 1, (size_t)c->cin); break;
+    case COLS_COL2IM_ROWS:
+        /* an item per plane is enough work to be a group of its own: more
+         * groups than images share the cores evenly */
+        oclnn_conv_launch3(ctx, l, (size_t)c->cin, 1, 1);
+        if (ctx->info.is_cpu) l->local[0] = 1;
+        break;
     }
     return OCLNN_OK;
 }
@@ -92,7 +99,11 @@ static oclnn_status enqueue_cols(oclnn_context *ctx, oclnn_tensor *node, int n0,
     int args[4] = {n0, nb, batched ? howo : nb * howo, batched ? col_img : howo};
     l.global[1] = (size_t)nb;
     oclnn_status s = oclnn_conv_args_int(l.kernel, 4, op_of(node), 4, args);
-    return s ? s : oclnn_launch_enqueue(ctx, &l, op_of(node));
+    if (s) return s;
+    double t0 = oclnn_conv_phase_begin(ctx, node);
+    s = oclnn_launch_enqueue(ctx, &l, op_of(node));
+    oclnn_conv_phase_end(ctx, node, CONV_PHASE_COLS, t0);
+    return s;
 }
 
 /* ---- dW: src = {dt, x}, aux[0] = the wide col of one chunk; launch[0] im2col. */

@@ -45,7 +45,19 @@ oclnn_status oclnn_conv_args_int(cl_kernel k, cl_uint index, const char *op, int
 typedef struct conv_data {
     conv_geom geom;
     oclnn_gemm_plan plan;
+    /* $OCLNN_CONV_PROFILE: wall seconds per conv_phase, each launch timed
+     * between clFinish calls, printed to stderr when the node is released. */
+    bool profile;
+    double phase_seconds[3];
+    unsigned long phase_launches[3];
 } conv_data;
+
+/* What a timed launch is: index maps (im2col, col2im), GEMMs, the rest. */
+typedef enum { CONV_PHASE_COLS, CONV_PHASE_GEMM, CONV_PHASE_EPILOGUE } conv_phase;
+/* With profiling on: waits for the queue and returns the time (0 when off). */
+double oclnn_conv_phase_begin(oclnn_context *ctx, const oclnn_tensor *node);
+/* With profiling on: waits for the queue and adds the time since t0. */
+void oclnn_conv_phase_end(oclnn_context *ctx, oclnn_tensor *node, conv_phase phase, double t0);
 
 /* The engine a conv node's GEMMs run on: the TILED path is the tiled
  * engine with its fused epilogue, BATCHED and WIDE are CLBlast's. */
