@@ -59,6 +59,42 @@ float finish(float v, __global float *c, float alpha, float beta, __global const
     return v;
 }
 
+/* Stores the TR x TC accumulator tile acc[TR][NV] at C(m0.., n0..) through
+ * the epilogue: whole vectors where the tile lies in one contiguous run of
+ * C, element by element at the edges and across wraps. A macro rather than
+ * a function so that acc stays in registers whatever PoCL inlines. Uses the
+ * kernel's m0, n0, M, N, C, c_rs, c_cs, c_wrap, c_wrap_stride, alpha, beta,
+ * bias and flags, and the section's floatV, NV, vloadV and vstoreV. */
+#define STORE_TILE(acc, TR, TC)                                                                     \
+    {                                                                                               \
+        int in_wrap = n0 % c_wrap;                                                                  \
+        bool vec = c_cs == 1 && n0 + (TC) <= N && in_wrap + (TC) <= c_wrap;                         \
+        UNROLL for (int r = 0; r < (TR); r++)                                                       \
+        {                                                                                           \
+            int i = m0 + r;                                                                         \
+            if (i >= M) break;                                                                      \
+            if (vec) {                                                                              \
+                __global float *c = C + i * c_rs + (n0 / c_wrap) * c_wrap_stride + in_wrap;         \
+                UNROLL for (int v = 0; v < NV; v++)                                                 \
+                {                                                                                   \
+                    floatV x = acc[r][v] * alpha;                                                   \
+                    if (beta != 0.0f) x += beta * vloadV(v, c);                                     \
+                    if (flags & 1) x += (floatV)(bias[i]);                                          \
+                    if (flags & 2) x += vloadV(v, bias + n0);                                       \
+                    if (flags & 4) x = fmax(x, (floatV)(0.0f));                                     \
+                    vstoreV(x, v, c);                                                               \
+                }                                                                                   \
+            } else {                                                                                \
+                float t[TC];                                                                        \
+                UNROLL for (int v = 0; v < NV; v++) vstoreV(acc[r][v], v, t);                       \
+                for (int j = 0; j < (TC) && n0 + j < N; j++) {                                      \
+                    __global float *c = C + c_index(i, n0 + j, c_rs, c_cs, c_wrap, c_wrap_stride);  \
+                    *c = finish(t[j], c, alpha, beta, bias, i, n0 + j, flags);                      \
+                }                                                                                   \
+            }                                                                                       \
+        }                                                                                           \
+    }
+
 #ifdef ROWS
 
 #define floatV VTYPE(VW)
@@ -111,32 +147,7 @@ __kernel void gemm_rows(GEMM_ARGS)
             }
         }
     }
-    int in_wrap = n0 % c_wrap;
-    bool vec = c_cs == 1 && n0 + TN <= N && in_wrap + TN <= c_wrap;
-    UNROLL for (int r = 0; r < TM; r++)
-    {
-        int i = m0 + r;
-        if (i >= M) break;
-        if (vec) {
-            __global float *c = C + i * c_rs + (n0 / c_wrap) * c_wrap_stride + in_wrap;
-            UNROLL for (int v = 0; v < NV; v++)
-            {
-                floatV x = acc[r][v] * alpha;
-                if (beta != 0.0f) x += beta * vloadV(v, c);
-                if (flags & 1) x += (floatV)(bias[i]);
-                if (flags & 2) x += vloadV(v, bias + n0);
-                if (flags & 4) x = fmax(x, (floatV)(0.0f));
-                vstoreV(x, v, c);
-            }
-        } else {
-            float t[TN];
-            UNROLL for (int v = 0; v < NV; v++) vstoreV(acc[r][v], v, t);
-            for (int j = 0; j < TN && n0 + j < N; j++) {
-                __global float *c = C + c_index(i, n0 + j, c_rs, c_cs, c_wrap, c_wrap_stride);
-                *c = finish(t[j], c, alpha, beta, bias, i, n0 + j, flags);
-            }
-        }
-    }
+    STORE_TILE(acc, TM, TN)
 }
 
 #endif /* ROWS */
@@ -271,32 +282,7 @@ __kernel void gemm_packed(__global float *C, int c_off, __global const float *A,
         A += a_ks;
         b += NR;
     }
-    int in_wrap = n0 % c_wrap;
-    bool vec = c_cs == 1 && n0 + NR <= N && in_wrap + NR <= c_wrap;
-    UNROLL for (int r = 0; r < MR; r++)
-    {
-        int i = m0 + r;
-        if (i >= M) break;
-        if (vec) {
-            __global float *c = C + i * c_rs + (n0 / c_wrap) * c_wrap_stride + in_wrap;
-            UNROLL for (int v = 0; v < NV; v++)
-            {
-                floatV x = acc[r][v] * alpha;
-                if (beta != 0.0f) x += beta * vloadV(v, c);
-                if (flags & 1) x += (floatV)(bias[i]);
-                if (flags & 2) x += vloadV(v, bias + n0);
-                if (flags & 4) x = fmax(x, (floatV)(0.0f));
-                vstoreV(x, v, c);
-            }
-        } else {
-            float t[NR];
-            UNROLL for (int v = 0; v < NV; v++) vstoreV(acc[r][v], v, t);
-            for (int j = 0; j < NR && n0 + j < N; j++) {
-                __global float *c = C + c_index(i, n0 + j, c_rs, c_cs, c_wrap, c_wrap_stride);
-                *c = finish(t[j], c, alpha, beta, bias, i, n0 + j, flags);
-            }
-        }
-    }
+    STORE_TILE(acc, MR, NR)
 }
 
 #endif /* PACKED */
