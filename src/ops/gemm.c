@@ -504,9 +504,8 @@ static void matmul_args(const oclnn_tensor *node, oclnn_gemm_args *g)
 
 static oclnn_status matmul_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
-    oclnn_gemm_plan *plan = calloc(1, sizeof *plan);
-    if (!plan) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", node->op->name);
-    node->op_data = plan;
+    oclnn_gemm_plan *plan = oclnn_gemm_node_plan(node);
+    if (!plan) return OCLNN_ERR_OUT_OF_MEMORY; /* message set */
     oclnn_gemm_args g;
     matmul_args(node, &g);
     return oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &g, node->op->name, plan);
@@ -517,6 +516,19 @@ static oclnn_status matmul_forward(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_gemm_args g;
     matmul_args(node, &g);
     return oclnn_gemm_enqueue(ctx, node->op_data, &g, node->op->name);
+}
+
+oclnn_gemm_plan *oclnn_gemm_node_plan(oclnn_tensor *node)
+{
+    oclnn_gemm_plan *plan = node->op_data;
+    if (plan) {
+        oclnn_gemm_plan_release(plan);
+        return plan;
+    }
+    plan = calloc(1, sizeof *plan);
+    if (!plan) oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", node->op->name);
+    node->op_data = plan;
+    return plan;
 }
 
 void oclnn_gemm_node_release(oclnn_tensor *node)

@@ -74,6 +74,11 @@ oclnn_status oclnn_gemm_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *plan,
 void oclnn_gemm_plan_release(oclnn_gemm_plan *plan);
 /* op_def.release for a node whose op_data is a malloc'ed oclnn_gemm_plan. */
 void oclnn_gemm_node_release(struct oclnn_tensor *node);
+/* For such a node's prepare: its plan, allocated on the first compile and
+ * emptied (kernels released) on a later one, so that a compile retried
+ * after a failure neither leaks the earlier plan nor keeps its kernels.
+ * NULL when out of host memory (the error is set). */
+oclnn_gemm_plan *oclnn_gemm_node_plan(struct oclnn_tensor *node);
 
 /* The packed variant (src/ops/gemm_packed.c), called by the engine. */
 oclnn_status oclnn_gemm_packed_prepare(oclnn_context *ctx, oclnn_gemm_plan *plan, const char *op);

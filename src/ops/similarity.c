@@ -196,9 +196,8 @@ static oclnn_status sqd_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_counts(l->kernel, &i, 2, sz, op);
     if (!s) s = oclnn_launch_1d_groups(ctx, l, (size_t)(M * N), op);
     if (s) return s;
-    oclnn_gemm_plan *plan = calloc(1, sizeof *plan);
-    if (!plan) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "%s: out of host memory", op);
-    node->op_data = plan;
+    oclnn_gemm_plan *plan = oclnn_gemm_node_plan(node);
+    if (!plan) return OCLNN_ERR_OUT_OF_MEMORY; /* message set */
     oclnn_gemm_args g;
     sqd_gemm_args(node, &g);
     return oclnn_gemm_prepare(ctx, OCLNN_GEMM_AUTO, &g, op, plan);
