@@ -16,15 +16,7 @@
 
 #define TOL 1e-5
 
-static const char *data_path(const char *name)
-{
-    static char path[4][4096];
-    static int slot;
-    const char *root = getenv("OCLNN_TEST_DATA");
-    char *p = path[slot++ % 4];
-    snprintf(p, sizeof path[0], "%s/bert/%s", root && root[0] ? root : "tests/data", name);
-    return p;
-}
+static const char *data_path(const char *name) { return tu_data_path("bert/%s", name); }
 
 /* Lines of a text file (the fixture's texts), without their newline. */
 static int read_lines(const char *path, char ***lines)

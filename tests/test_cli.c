@@ -978,15 +978,7 @@ END_TEST
 /* ---- nearest / analogy / word2vec-eval on tests/data/wordvec_eval, against
  * numpy and gensim (tests/gen/wordvec_eval_fixtures.py). */
 
-static const char *wveval_path(const char *name)
-{
-    static char buf[4][1024];
-    static int k;
-    const char *data = getenv("OCLNN_TEST_DATA");
-    char *b = buf[k++ & 3];
-    snprintf(b, sizeof buf[0], "%s/wordvec_eval/%s", data && *data ? data : "tests/data", name);
-    return b;
-}
+static const char *wveval_path(const char *name) { return tu_data_path("wordvec_eval/%s", name); }
 
 /* Splits a line at tabs (newline dropped); returns the field count. */
 static int split_tabs(char *line, char **f, int max)

@@ -208,22 +208,6 @@ END_TEST
 
 /* ---- PyTorch fixtures */
 
-static const char *data_path(char *buf, size_t size, const char *name)
-{
-    const char *dir = getenv("OCLNN_TEST_DATA");
-    snprintf(buf, size, "%s/conv/%s", dir ? dir : "tests/data", name);
-    return buf;
-}
-
-static const oclnn_st_tensor *need(const oclnn_safetensors *st, const char *prefix, const char *name)
-{
-    char key[64];
-    snprintf(key, sizeof key, "%s%s", prefix, name);
-    const oclnn_st_tensor *t = oclnn_safetensors_find(st, key);
-    ck_assert_msg(t != NULL, "fixture tensor %s missing", key);
-    return t;
-}
-
 static void expect_close(oclnn_tensor *t, const oclnn_st_tensor *want, double limit, const char *what)
 {
     size_t n = want->nbytes / sizeof(float);
@@ -237,9 +221,8 @@ static void expect_close(oclnn_tensor *t, const oclnn_st_tensor *want, double li
 
 START_TEST(test_pytorch_fixtures)
 {
-    char path[512];
     oclnn_safetensors *st;
-    TU_OK(oclnn_safetensors_load(data_path(path, sizeof path, "conv_fixtures.safetensors"), &st));
+    TU_OK(oclnn_safetensors_load(tu_data_path("conv/conv_fixtures.safetensors"), &st));
     int configs = 0;
     for (int k = 0;; k++) {
         char prefix[16];
@@ -252,8 +235,8 @@ START_TEST(test_pytorch_fixtures)
         const int32_t *cfg = cfg_t->data;
         oclnn_conv2d_params p = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6],
                                  cfg[7] ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, OCLNN_CONV_AUTO};
-        const oclnn_st_tensor *xi = need(st, prefix, "input"), *wi = need(st, prefix, "weight");
-        const oclnn_st_tensor *lwi = need(st, prefix, "loss_weight"), *bi = cfg[8] ? need(st, prefix, "bias") : NULL;
+        const oclnn_st_tensor *xi = tu_fixture_tensor(st, prefix, "input"), *wi = tu_fixture_tensor(st, prefix, "weight");
+        const oclnn_st_tensor *lwi = tu_fixture_tensor(st, prefix, "loss_weight"), *bi = cfg[8] ? tu_fixture_tensor(st, prefix, "bias") : NULL;
         oclnn_graph *g = oclnn_graph_create(tu_context());
         oclnn_tensor *x = oclnn_param(g, "x", xi->ndim, xi->shape), *w = oclnn_param(g, "w", wi->ndim, wi->shape);
         oclnn_tensor *b = bi ? oclnn_param(g, "b", bi->ndim, bi->shape) : NULL;
@@ -268,10 +251,10 @@ START_TEST(test_pytorch_fixtures)
         if (b) TU_OK(oclnn_tensor_write(b, bi->data, bi->nbytes));
         TU_OK(oclnn_tensor_write(lw, lwi->data, lwi->nbytes));
         TU_OK(oclnn_graph_run(g));
-        expect_close(y, need(st, prefix, "output"), 1e-10, "output");
-        expect_close(oclnn_tensor_grad(x), need(st, prefix, "grad_input"), 1e-10, "grad_input");
-        expect_close(oclnn_tensor_grad(w), need(st, prefix, "grad_weight"), 1e-10, "grad_weight");
-        if (b) expect_close(oclnn_tensor_grad(b), need(st, prefix, "grad_bias"), 1e-10, "grad_bias");
+        expect_close(y, tu_fixture_tensor(st, prefix, "output"), 1e-10, "output");
+        expect_close(oclnn_tensor_grad(x), tu_fixture_tensor(st, prefix, "grad_input"), 1e-10, "grad_input");
+        expect_close(oclnn_tensor_grad(w), tu_fixture_tensor(st, prefix, "grad_weight"), 1e-10, "grad_weight");
+        if (b) expect_close(oclnn_tensor_grad(b), tu_fixture_tensor(st, prefix, "grad_bias"), 1e-10, "grad_bias");
         oclnn_graph_release(g);
     }
     ck_assert_int_ge(configs, 4);

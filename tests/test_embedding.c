@@ -291,9 +291,7 @@ static void match_torch(const float *got, const oclnn_st_tensor *want, const cha
 START_TEST(test_max_norm_vs_pytorch)
 {
     int k = _i / 2, sparse = _i % 2;
-    char path[512];
-    const char *dir = getenv("OCLNN_TEST_DATA");
-    snprintf(path, sizeof path, "%s/embedding/max_norm_fixture.safetensors", dir ? dir : "tests/data");
+    const char *path = tu_data_path("embedding/max_norm_fixture.safetensors");
     oclnn_safetensors *st;
     TU_OK(oclnn_safetensors_load(path, &st));
     const int32_t *cf = need(st, k, "config")->data;

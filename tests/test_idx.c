@@ -2,6 +2,7 @@
  * Host only: no OpenCL device needed. Fixtures come from
  * tests/gen/make_idx_fixtures.py and live in $OCLNN_TEST_DATA/idx. */
 #include "oclnn/data.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <math.h>
@@ -14,13 +15,7 @@
 
 /* Path of a fixture under $OCLNN_TEST_DATA/idx (tests/data when unset, for
  * runs from the repository root). Returns a static buffer. */
-static const char *fixture(const char *name)
-{
-    static char path[4096];
-    const char *root = getenv("OCLNN_TEST_DATA");
-    snprintf(path, sizeof path, "%s/idx/%s", root && root[0] ? root : "tests/data", name);
-    return path;
-}
+static const char *fixture(const char *name) { return tu_data_path("idx/%s", name); }
 
 /* Asserts a failure status and that the message mentions `word`. */
 #define ck_fails_with(expr, status, word)                                                   \

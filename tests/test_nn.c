@@ -54,13 +54,7 @@ START_TEST(test_simple_cnn_structure)
 }
 END_TEST
 
-static char *data_path(const char *rel)
-{
-    const char *root = getenv("OCLNN_TEST_DATA");
-    static char buf[1024];
-    snprintf(buf, sizeof buf, "%s/%s", root ? root : "tests/data", rel);
-    return buf;
-}
+static const char *data_path(const char *rel) { return tu_data_path("%s", rel); }
 
 START_TEST(test_simple_cnn_matches_pytorch)
 {

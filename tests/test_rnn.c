@@ -705,42 +705,9 @@ END_TEST
 /* ---- PyTorch fixtures (tests/gen/rnn_fixtures.py): torch.nn.LSTM / GRU in
  * float64 on the same f32 inputs and weights. Each tensor must be within a
  * max error of 1e-4 relative to its largest element. */
-static const oclnn_st_tensor *need(const oclnn_safetensors *st, const char *prefix, const char *name)
-{
-    char key[128];
-    snprintf(key, sizeof key, "%s%s", prefix, name);
-    const oclnn_st_tensor *t = oclnn_safetensors_find(st, key);
-    ck_assert_msg(t != NULL, "fixture tensor %s missing", key);
-    return t;
-}
-
-static void write_st(oclnn_tensor *t, const oclnn_st_tensor *v)
-{
-    ck_assert_int_eq(oclnn_tensor_numel(t) * 4, (int64_t)v->nbytes);
-    TU_OK(oclnn_tensor_write(t, v->data, v->nbytes));
-}
-
-static void match_torch(oclnn_tensor *t, const oclnn_st_tensor *want, const char *what)
-{
-    size_t n = want->nbytes / sizeof(float);
-    ck_assert_int_eq(oclnn_tensor_numel(t), (int64_t)n);
-    float *got = read_f(t, n);
-    const float *w = want->data;
-    double scale = 0, err = 0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs(w[i]));
-        err = fmax(err, fabs((double)got[i] - w[i]));
-    }
-    ck_assert_msg(err <= 1e-4 * scale, "%s: max error %.3g vs PyTorch, %.3g of the largest element %.3g", what,
-                  err, scale ? err / scale : err, scale);
-    free(got);
-}
-
 START_TEST(test_pytorch_fixtures)
 {
-    char path[512];
-    const char *dir = getenv("OCLNN_TEST_DATA");
-    snprintf(path, sizeof path, "%s/rnn/rnn_fixtures.safetensors", dir ? dir : "tests/data");
+    const char *path = tu_data_path("rnn/rnn_fixtures.safetensors");
     oclnn_safetensors *st;
     TU_OK(oclnn_safetensors_load(path, &st));
     int cases_seen = 0;
@@ -781,34 +748,34 @@ START_TEST(test_pytorch_fixtures)
         if (!gru) TU_OK(oclnn_graph_output(g, out.c_n));
         TU_OK(oclnn_graph_backward(g, loss));
         TU_OK(oclnn_graph_compile(g, NULL));
-        write_st(x, need(st, p, "input"));
-        if (h0) write_st(h0, need(st, p, "h0"));
-        if (c0) write_st(c0, need(st, p, "c0"));
-        if (len) write_st(len, need(st, p, "lengths"));
-        write_st(wy, need(st, p, "wy"));
-        write_st(wh, need(st, p, "wh"));
-        if (wc) write_st(wc, need(st, p, "wc"));
+        tu_fixture_write(x, tu_fixture_tensor(st, p, "input"));
+        if (h0) tu_fixture_write(h0, tu_fixture_tensor(st, p, "h0"));
+        if (c0) tu_fixture_write(c0, tu_fixture_tensor(st, p, "c0"));
+        if (len) tu_fixture_write(len, tu_fixture_tensor(st, p, "lengths"));
+        tu_fixture_write(wy, tu_fixture_tensor(st, p, "wy"));
+        tu_fixture_write(wh, tu_fixture_tensor(st, p, "wh"));
+        if (wc) tu_fixture_write(wc, tu_fixture_tensor(st, p, "wc"));
         for (int l = 0; l < L; l++)
             for (int d = 0; d < D; d++)
                 for (int w = 0; w < 4; w++) {
                     oclnn_tensor *t = find_weight(g, prefix, w, l, d);
-                    write_st(t, need(st, "", oclnn_tensor_name(t)));
+                    tu_fixture_write(t, tu_fixture_tensor(st, "", oclnn_tensor_name(t)));
                 }
         TU_OK(oclnn_graph_zero_grad(g));
         TU_OK(oclnn_graph_run(g));
-        match_torch(out.output, need(st, p, "output"), "output");
-        match_torch(out.h_n, need(st, p, "h_n"), "h_n");
-        if (!gru) match_torch(out.c_n, need(st, p, "c_n"), "c_n");
-        match_torch(oclnn_tensor_grad(x), need(st, p, "grad.input"), "grad.input");
-        if (h0) match_torch(oclnn_tensor_grad(h0), need(st, p, "grad.h0"), "grad.h0");
-        if (c0) match_torch(oclnn_tensor_grad(c0), need(st, p, "grad.c0"), "grad.c0");
+        tu_fixture_match(out.output, tu_fixture_tensor(st, p, "output"), 1e-4, "output");
+        tu_fixture_match(out.h_n, tu_fixture_tensor(st, p, "h_n"), 1e-4, "h_n");
+        if (!gru) tu_fixture_match(out.c_n, tu_fixture_tensor(st, p, "c_n"), 1e-4, "c_n");
+        tu_fixture_match(oclnn_tensor_grad(x), tu_fixture_tensor(st, p, "grad.input"), 1e-4, "grad.input");
+        if (h0) tu_fixture_match(oclnn_tensor_grad(h0), tu_fixture_tensor(st, p, "grad.h0"), 1e-4, "grad.h0");
+        if (c0) tu_fixture_match(oclnn_tensor_grad(c0), tu_fixture_tensor(st, p, "grad.c0"), 1e-4, "grad.c0");
         for (int l = 0; l < L; l++)
             for (int d = 0; d < D; d++)
                 for (int w = 0; w < 4; w++) {
                     oclnn_tensor *t = find_weight(g, prefix, w, l, d);
                     char gname[128];
                     snprintf(gname, sizeof gname, "grad.%s", oclnn_tensor_name(t) + strlen(p));
-                    match_torch(oclnn_tensor_grad(t), need(st, p, gname), oclnn_tensor_name(t));
+                    tu_fixture_match(oclnn_tensor_grad(t), tu_fixture_tensor(st, p, gname), 1e-4, oclnn_tensor_name(t));
                 }
         oclnn_graph_release(g);
     }

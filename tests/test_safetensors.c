@@ -5,6 +5,7 @@
 #define _XOPEN_SOURCE 700
 
 #include "oclnn/safetensors.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -65,13 +66,7 @@ static const char *tmp_path(const char *name)
     return p;
 }
 
-static const char *fixture(const char *name)
-{
-    static char buf[1024];
-    const char *dir = getenv("OCLNN_TEST_DATA");
-    snprintf(buf, sizeof buf, "%s/safetensors/%s", dir ? dir : "tests/data", name);
-    return buf;
-}
+static const char *fixture(const char *name) { return tu_data_path("safetensors/%s", name); }
 
 /* Whole file into memory (malloc'ed), or NULL. */
 static unsigned char *slurp(const char *path, size_t *size)
@@ -419,9 +414,7 @@ END_TEST
  * be forgotten), and each is under 1 KB. */
 START_TEST(test_fixture_table_complete)
 {
-    char dir[1024];
-    const char *data = getenv("OCLNN_TEST_DATA");
-    snprintf(dir, sizeof dir, "%s/safetensors", data ? data : "tests/data");
+    const char *dir = tu_data_path("safetensors");
     DIR *d = opendir(dir);
     ck_assert_msg(d != NULL, "cannot open %s", dir);
     struct dirent *e;

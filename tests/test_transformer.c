@@ -11,51 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const oclnn_st_tensor *need(const oclnn_safetensors *st, const char *prefix, const char *name)
-{
-    char key[160];
-    snprintf(key, sizeof key, "%s%s", prefix, name);
-    const oclnn_st_tensor *t = oclnn_safetensors_find(st, key);
-    ck_assert_msg(t != NULL, "fixture tensor %s missing", key);
-    return t;
-}
-
-static void write_st(oclnn_tensor *t, const oclnn_st_tensor *v)
-{
-    ck_assert_int_eq(oclnn_tensor_numel(t) * 4, (int64_t)v->nbytes);
-    TU_OK(oclnn_tensor_write(t, v->data, v->nbytes));
-}
-
-/* Max error within 1e-4 of the largest element. */
-static void match_torch(oclnn_tensor *t, const oclnn_st_tensor *want, const char *what)
-{
-    ck_assert_msg(t != NULL, "%s: no tensor", what);
-    size_t n = want->nbytes / sizeof(float);
-    ck_assert_int_eq(oclnn_tensor_numel(t), (int64_t)n);
-    float *got = malloc(n * sizeof *got);
-    TU_OK(oclnn_tensor_read(t, got, n * sizeof *got));
-    const float *w = want->data;
-    double scale = 0, err = 0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs(w[i]));
-        err = fmax(err, fabs((double)got[i] - w[i]));
-    }
-    ck_assert_msg(scale > 0, "%s: the fixture is all zeros, it tests nothing", what);
-    ck_assert_msg(err <= 1e-4 * scale, "%s: max error %.3g vs PyTorch, %.3g of the largest element %.3g", what, err,
-                  err / scale, scale);
-    free(got);
-}
-
 START_TEST(test_pytorch_fixture)
 {
-    char path[512];
-    const char *dir = getenv("OCLNN_TEST_DATA");
-    snprintf(path, sizeof path, "%s/transformer/encoder_fixture.safetensors", dir ? dir : "tests/data");
+    const char *path = tu_data_path("transformer/encoder_fixture.safetensors");
     oclnn_safetensors *st;
     TU_OK(oclnn_safetensors_load(path, &st));
     char p[16];
     snprintf(p, sizeof p, "k%d.", _i);
-    const int *cf = need(st, p, "config")->data;
+    const int *cf = tu_fixture_tensor(st, p, "config")->data;
     const int N = cf[0], L = cf[1], E = cf[2], H = cf[3], F = cf[4], bf = cf[7];
     char prefix[32];
     snprintf(prefix, sizeof prefix, "%slayer", p);
@@ -72,27 +35,27 @@ START_TEST(test_pytorch_fixture)
     TU_OK(oclnn_graph_output(g, y));
     TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, wy))));
     TU_OK(oclnn_graph_compile(g, NULL));
-    write_st(x, need(st, p, "input"));
-    write_st(kpm, need(st, p, "key_padding_mask"));
-    write_st(wy, need(st, p, "wy"));
+    tu_fixture_write(x, tu_fixture_tensor(st, p, "input"));
+    tu_fixture_write(kpm, tu_fixture_tensor(st, p, "key_padding_mask"));
+    tu_fixture_write(wy, tu_fixture_tensor(st, p, "wy"));
     int weights = 0;
     for (int i = 0; i < oclnn_graph_param_count(g); i++) {
         oclnn_tensor *t = oclnn_graph_param(g, i);
         if (t == x) continue;
-        write_st(t, need(st, "", oclnn_tensor_name(t)));
+        tu_fixture_write(t, tu_fixture_tensor(st, "", oclnn_tensor_name(t)));
         weights++;
     }
     ck_assert_int_eq(weights, 12); /* every tensor of the layer's state_dict */
     TU_OK(oclnn_graph_zero_grad(g));
     TU_OK(oclnn_graph_run(g));
-    match_torch(y, need(st, p, "output"), "output");
-    match_torch(oclnn_tensor_grad(x), need(st, p, "grad.input"), "grad.input");
+    tu_fixture_match(y, tu_fixture_tensor(st, p, "output"), 1e-4, "output");
+    tu_fixture_match(oclnn_tensor_grad(x), tu_fixture_tensor(st, p, "grad.input"), 1e-4, "grad.input");
     for (int i = 0; i < oclnn_graph_param_count(g); i++) {
         oclnn_tensor *t = oclnn_graph_param(g, i);
         if (t == x) continue;
         char gname[160];
         snprintf(gname, sizeof gname, "grad.%s", oclnn_tensor_name(t) + strlen(p));
-        match_torch(oclnn_tensor_grad(t), need(st, p, gname), oclnn_tensor_name(t));
+        tu_fixture_match(oclnn_tensor_grad(t), tu_fixture_tensor(st, p, gname), 1e-4, oclnn_tensor_name(t));
     }
     oclnn_graph_release(g);
     oclnn_safetensors_free(st);
@@ -162,9 +125,7 @@ END_TEST
  * stack and the head, forward and every parameter's gradient. */
 START_TEST(test_vit_matches_pytorch)
 {
-    char path[512];
-    const char *dir = getenv("OCLNN_TEST_DATA");
-    snprintf(path, sizeof path, "%s/transformer/vit_fixture.safetensors", dir ? dir : "tests/data");
+    const char *path = tu_data_path("transformer/vit_fixture.safetensors");
     oclnn_safetensors *st;
     TU_OK(oclnn_safetensors_load(path, &st));
     oclnn_graph *g = oclnn_graph_create(tu_context());
@@ -175,17 +136,17 @@ START_TEST(test_vit_matches_pytorch)
     TU_OK(oclnn_graph_output(g, y));
     TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, wy))));
     TU_OK(oclnn_graph_compile(g, NULL));
-    write_st(x, need(st, "", "input"));
-    write_st(wy, need(st, "", "wy"));
+    tu_fixture_write(x, tu_fixture_tensor(st, "", "input"));
+    tu_fixture_write(wy, tu_fixture_tensor(st, "", "wy"));
     int np = oclnn_graph_param_count(g);
     ck_assert_int_eq(np, 4 + 2 * 12 + 4);
-    for (int i = 0; i < np; i++) write_st(oclnn_graph_param(g, i), need(st, "", oclnn_tensor_name(oclnn_graph_param(g, i))));
+    for (int i = 0; i < np; i++) tu_fixture_write(oclnn_graph_param(g, i), tu_fixture_tensor(st, "", oclnn_tensor_name(oclnn_graph_param(g, i))));
     TU_OK(oclnn_graph_zero_grad(g));
     TU_OK(oclnn_graph_run(g));
-    match_torch(y, need(st, "", "logits"), "logits");
+    tu_fixture_match(y, tu_fixture_tensor(st, "", "logits"), 1e-4, "logits");
     for (int i = 0; i < np; i++) {
         oclnn_tensor *t = oclnn_graph_param(g, i);
-        match_torch(oclnn_tensor_grad(t), need(st, "grad.", oclnn_tensor_name(t)), oclnn_tensor_name(t));
+        tu_fixture_match(oclnn_tensor_grad(t), tu_fixture_tensor(st, "grad.", oclnn_tensor_name(t)), 1e-4, oclnn_tensor_name(t));
     }
     oclnn_graph_release(g);
     oclnn_safetensors_free(st);

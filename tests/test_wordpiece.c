@@ -3,6 +3,7 @@
  * tests/gen/wordpiece_fixture.py and live in $OCLNN_TEST_DATA/wordpiece:
  * every case must match exactly. */
 #include "oclnn/tokenizer.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -10,13 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *fixture(const char *name)
-{
-    static char path[4096];
-    const char *root = getenv("OCLNN_TEST_DATA");
-    snprintf(path, sizeof path, "%s/wordpiece/%s", root && root[0] ? root : "tests/data", name);
-    return path;
-}
+static const char *fixture(const char *name) { return tu_data_path("wordpiece/%s", name); }
 
 #define ck_fails_with(expr, status, word)                                                     \
     do {                                                                                      \

@@ -22,15 +22,7 @@ static char words[COUNT][64];
 static float expected[COUNT * DIM];
 static char tmpdir[256];
 
-static const char *data_path(const char *name)
-{
-    static char buf[4][1024];
-    static int k;
-    const char *dir = getenv("OCLNN_TEST_DATA");
-    char *b = buf[k++ & 3];
-    snprintf(b, sizeof buf[0], "%s/wordvec/%s", dir ? dir : "tests/data", name);
-    return b;
-}
+static const char *data_path(const char *name) { return tu_data_path("wordvec/%s", name); }
 
 static const char *tmp_path(const char *name)
 {
@@ -416,13 +408,7 @@ END_TEST
 
 /* ---- fastText .bin (tests/data/fasttext, written by gensim) */
 
-static const char *ft_path(const char *name)
-{
-    static char buf[1024];
-    const char *dir = getenv("OCLNN_TEST_DATA");
-    snprintf(buf, sizeof buf, "%s/fasttext/%s", dir ? dir : "tests/data", name);
-    return buf;
-}
+static const char *ft_path(const char *name) { return tu_data_path("fasttext/%s", name); }
 
 enum { FT_DIM = 12, FT_WORDS = 75 };
 

@@ -19,15 +19,7 @@ enum { K = 10, MAXF = 64 };
 static oclnn_wordvec *wv;
 static char tmpdir[256];
 
-static const char *data_path(const char *name)
-{
-    static char buf[4][1024];
-    static int k;
-    const char *dir = getenv("OCLNN_TEST_DATA");
-    char *b = buf[k++ & 3];
-    snprintf(b, sizeof buf[0], "%s/wordvec_eval/%s", dir ? dir : "tests/data", name);
-    return b;
-}
+static const char *data_path(const char *name) { return tu_data_path("wordvec_eval/%s", name); }
 
 /* Writes text to a file in the temporary folder; returns its path. */
 static const char *tmp_file(const char *name, const char *text)

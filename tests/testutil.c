@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,4 +444,55 @@ void tu_check_gradient_strided(const tu_op_case *c, double fd_step, double limit
         lc.layout = (tu_layout)l;
         tu_check_gradient(&lc, fd_step, limit, max_checked, rng);
     }
+}
+
+/* ---- Committed fixtures */
+
+const char *tu_data_path(const char *fmt, ...)
+{
+    static char bufs[8][4096];
+    static unsigned next;
+    char *b = bufs[next++ % 8];
+    const char *root = getenv("OCLNN_TEST_DATA");
+    int n = snprintf(b, sizeof bufs[0], "%s/", root && *root ? root : "tests/data");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b + n, sizeof bufs[0] - (size_t)n, fmt, ap);
+    va_end(ap);
+    return b;
+}
+
+const oclnn_st_tensor *tu_fixture_tensor(const oclnn_safetensors *st, const char *prefix, const char *name)
+{
+    char key[256];
+    snprintf(key, sizeof key, "%s%s", prefix, name);
+    const oclnn_st_tensor *t = oclnn_safetensors_find(st, key);
+    ck_assert_msg(t != NULL, "fixture tensor %s missing", key);
+    return t;
+}
+
+void tu_fixture_write(oclnn_tensor *t, const oclnn_st_tensor *v)
+{
+    ck_assert_int_eq(oclnn_tensor_numel(t) * 4, (int64_t)v->nbytes);
+    TU_OK(oclnn_tensor_write(t, v->data, v->nbytes));
+}
+
+void tu_fixture_match(oclnn_tensor *t, const oclnn_st_tensor *want, double rel, const char *what)
+{
+    ck_assert_msg(t != NULL, "%s: no tensor", what);
+    size_t n = want->nbytes / sizeof(float);
+    ck_assert_int_eq(oclnn_tensor_numel(t), (int64_t)n);
+    float *got = malloc(n * sizeof *got);
+    ck_assert_ptr_nonnull(got);
+    TU_OK(oclnn_tensor_read(t, got, n * sizeof *got));
+    const float *w = want->data;
+    double scale = 0, err = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(w[i]));
+        err = fmax(err, fabs((double)got[i] - w[i]));
+    }
+    ck_assert_msg(scale > 0, "%s: the fixture is all zeros, it tests nothing", what);
+    ck_assert_msg(err <= rel * scale, "%s: max error %.3g vs the peer, %.3g of the largest element %.3g", what, err,
+                  err / scale, scale);
+    free(got);
 }

@@ -40,6 +40,21 @@ int tu_run_suite(Suite *s);
  * file of some other model). */
 void tu_write_simple_cnn_weights(const char *path, int64_t hidden);
 
+/* ---- Committed fixtures (tests/data, made by the scripts in tests/gen) */
+
+/* printf-style path under $OCLNN_TEST_DATA (tests/data when unset or empty,
+ * for runs from the repository root): tu_data_path("rnn/%s", name). The
+ * result lives in one of 8 static buffers, reused in turn, so a few paths
+ * may be held at once. */
+const char *tu_data_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The tensor prefix+name of a fixture file; fails the test when missing. */
+const oclnn_st_tensor *tu_fixture_tensor(const oclnn_safetensors *st, const char *prefix, const char *name);
+/* Writes an f32 fixture tensor into t (sizes must agree). */
+void tu_fixture_write(oclnn_tensor *t, const oclnn_st_tensor *v);
+/* t against the peer's values: the max error within rel of the largest
+ * |element|, and the fixture not all zeros (it would test nothing). */
+void tu_fixture_match(oclnn_tensor *t, const oclnn_st_tensor *want, double rel, const char *what);
+
 /* ---- Input layouts. An op must give the same result whatever the layout
  * of its inputs' memory: a tensor of shape dims can reach it as
  *   TU_CONTIGUOUS  the graph leaf itself;
