@@ -287,10 +287,12 @@ static void match_torch(const float *got, const oclnn_st_tensor *want, const cha
     ck_assert_msg(err <= 1e-6 * scale, "case %d %s: max error %.3g vs PyTorch (largest %.3g)", k, what, err, scale);
 }
 
-/* Loop index: fixture case (_i / 2), dense (even) or row-sparse gradient. */
+/* Loop index: fixture case (_i / 4), dense (even) or row-sparse gradient,
+ * ids contiguous or read through a transposed view ((_i / 2) % 2: stored
+ * [cols, rows], so the renormalising kernels walk them by strides). */
 START_TEST(test_max_norm_vs_pytorch)
 {
-    int k = _i / 2, sparse = _i % 2;
+    int k = _i / 4, sparse = _i % 2, transposed = (_i / 2) % 2;
     const char *path = tu_data_path("embedding/max_norm_fixture.safetensors");
     oclnn_safetensors *st;
     TU_OK(oclnn_safetensors_load(path, &st));
@@ -301,7 +303,9 @@ START_TEST(test_max_norm_vs_pytorch)
     oclnn_graph *g = oclnn_graph_create(tu_context());
     oclnn_tensor *table = oclnn_param(g, "emb.weight", 2, vd);
     if (sparse) TU_OK(oclnn_param_set_sparse_grad(table, runs));
-    oclnn_tensor *ids = oclnn_input(g, "ids", OCLNN_DTYPE_I32, 2, ad);
+    oclnn_tensor *ids_store = oclnn_input(g, "ids", OCLNN_DTYPE_I32, 2,
+                                          transposed ? (const int64_t[]){ad[1], ad[0]} : ad);
+    oclnn_tensor *ids = transposed ? oclnn_transpose(g, ids_store, 0, 1) : ids_store;
     oclnn_tensor *w = oclnn_input(g, "w", OCLNN_DTYPE_F32, 3, (const int64_t[]){ad[0], ad[1], vd[1]});
     oclnn_embedding_options o = {.max_norm = pf[0], .norm_type = pf[1]};
     oclnn_tensor *y = oclnn_embedding_ex(g, table, ids, cf[4], &o);
@@ -312,10 +316,15 @@ START_TEST(test_max_norm_vs_pytorch)
     TU_OK(oclnn_tensor_write(table, t0->data, t0->nbytes));
     TU_OK(oclnn_graph_zero_grad(g));
     float *got = malloc((size_t)(m > n ? m : n) * sizeof *got);
+    int32_t *ids_t = malloc((size_t)(ad[0] * ad[1]) * sizeof *ids_t);
     for (int r = 0; r < runs; r++) {
         char name[16];
         snprintf(name, sizeof name, "ids.%d", r);
-        TU_OK(oclnn_tensor_write(ids, need(st, k, name)->data, need(st, k, name)->nbytes));
+        const oclnn_st_tensor *idv = need(st, k, name);
+        const int32_t *idd = idv->data;
+        for (int64_t i = 0; i < ad[0] * ad[1]; i++) /* element (i / ad[1], i % ad[1]) */
+            ids_t[transposed ? (i % ad[1]) * ad[0] + i / ad[1] : i] = idd[i];
+        TU_OK(oclnn_tensor_write(ids_store, ids_t, idv->nbytes));
         snprintf(name, sizeof name, "w.%d", r);
         TU_OK(oclnn_tensor_write(w, need(st, k, name)->data, need(st, k, name)->nbytes));
         TU_OK(oclnn_graph_run(g));
@@ -329,6 +338,7 @@ START_TEST(test_max_norm_vs_pytorch)
     else TU_OK(oclnn_tensor_read(oclnn_tensor_grad(table), got, (size_t)n * sizeof *got));
     match_torch(got, need(st, k, "grad"), "grad", k);
     free(got);
+    free(ids_t);
     oclnn_graph_release(g);
     oclnn_safetensors_free(st);
 }
@@ -464,7 +474,7 @@ int main(void)
     tcase_add_test(tc, test_sparse_entries_and_capacity);
     tcase_add_test(tc, test_huge_table_touches_only_its_rows);
     tcase_add_test(tc, test_bad_inputs);
-    tcase_add_loop_test(tc, test_max_norm_vs_pytorch, 0, 10);
+    tcase_add_loop_test(tc, test_max_norm_vs_pytorch, 0, 20);
     tcase_add_test(tc, test_max_norm_bad_ids);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
