@@ -13,6 +13,7 @@
  * bench/gensim_word2vec.py train runs gensim on the same corpus.
  * Check: every vector finite and not all zero. */
 #include "bench.h"
+#include "core/data_dir.h"
 #include "core/error.h"
 
 #include <math.h>
@@ -108,20 +109,11 @@ static void train_one(bench_env *env, const char *corpus, const char *label, int
     oclnn_wordvec_release(wv);
 }
 
-static void corpus_path(char *path, size_t size)
-{
-    const char *data = getenv("OCLNN_DATA"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    if (data && *data) snprintf(path, size, "%s/corpus/gcide.txt", data);
-    else if (xdg && *xdg) snprintf(path, size, "%s/oclnn/corpus/gcide.txt", xdg);
-    else snprintf(path, size, "%s/.local/share/oclnn/corpus/gcide.txt", home ? home : ".");
-}
-
 oclnn_status bench_word2vec(bench_env *env)
 {
     char path[1024];
     if (!env->tiny && !env->quick) {
-        corpus_path(path, sizeof path);
-        if (access(path, R_OK) == 0) {
+        if (oclnn_data_dir_file("corpus/gcide.txt", path, sizeof path) && access(path, R_OK) == 0) {
             for (int cbow = 0; cbow <= 1; cbow++) train_one(env, path, "gcide", cbow);
         } else {
             bench_note(env, "word2vec on GCIDE skipped: no %s (scripts/get-corpus.sh)", path);

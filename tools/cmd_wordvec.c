@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/data_dir.h"
 
 /* Options and state shared by the three commands. */
 typedef struct wv_cli {
@@ -150,10 +151,7 @@ int cmd_analogy(int argc, char **argv)
  * else ${XDG_DATA_HOME:-~/.local/share}/oclnn/word-eval. */
 static void default_data_dir(char *buf, size_t size)
 {
-    const char *data = getenv("OCLNN_DATA"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    if (data && *data) snprintf(buf, size, "%s/word-eval", data);
-    else if (xdg && *xdg) snprintf(buf, size, "%s/oclnn/word-eval", xdg);
-    else snprintf(buf, size, "%s/.local/share/oclnn/word-eval", home && *home ? home : ".");
+    if (!oclnn_data_dir_file("word-eval", buf, size)) snprintf(buf, size, "word-eval");
 }
 
 static const char *const pair_files[] = {"wordsim353.tsv", "simlex999.txt"};

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/data_dir.h"
 #include "core/error.h"
 #include "graph/graph.h"
 #include "nn/bert_internal.h"
@@ -675,14 +676,7 @@ oclnn_status oclnn_bert_embed(oclnn_bert *m, int64_t count, const char *const *t
 const char *oclnn_model_dir(const char *name, char *buf, size_t size)
 {
     if (!name || !buf || !size) return NULL;
-    const char *data = getenv("OCLNN_DATA");
-    int n;
-    if (data && *data) n = snprintf(buf, size, "%s/models/%s", data, name);
-    else {
-        const char *xdg = getenv("XDG_DATA_HOME");
-        const char *home = getenv("HOME");
-        if (xdg && *xdg) n = snprintf(buf, size, "%s/oclnn/models/%s", xdg, name);
-        else n = snprintf(buf, size, "%s/.local/share/oclnn/models/%s", home && *home ? home : ".", name);
-    }
-    return n >= 0 && (size_t)n < size ? buf : NULL;
+    char rel[1024];
+    int n = snprintf(rel, sizeof rel, "models/%s", name);
+    return n >= 0 && (size_t)n < sizeof rel ? oclnn_data_dir_file(rel, buf, size) : NULL;
 }
