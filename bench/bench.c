@@ -104,6 +104,7 @@ static void json_head(bench_env *env, const char *bench, const char *label, cons
     fprintf(env->json, ",\"shape\":");
     cli_json_string(env->json, shape);
     if (env->host_load >= 0) fprintf(env->json, ",\"host_load\":%.2f", env->host_load);
+    if (env->rounds > 1) fprintf(env->json, ",\"round\":%d", env->round);
 }
 
 void bench_report(bench_env *env, const bench_result *r)
@@ -129,6 +130,7 @@ void bench_report(bench_env *env, const bench_result *r)
             r->seconds * 1e3, r->min_seconds * 1e3, gf, gb, img, peak, torch, r->check_failed ? "  WRONG RESULT" : "");
     fflush(env->table);
     if (r->check_failed) env->failures++;
+    bench_rounds_add(env->log, r);
     if (!env->json) return;
     json_head(env, r->bench, r->label, r->shape);
     if (r->layout[0]) fprintf(env->json, ",\"layout\":\"%s\"", r->layout);
@@ -436,7 +438,7 @@ oclnn_status bench_softmax(bench_env *env)
 
 typedef struct bench_options {
     const char *device, *json_path, *only;
-    long long repeat;
+    long long repeat, rounds;
     int quick, tiny;
     long long sizes[16];
     int nsizes;
@@ -476,7 +478,7 @@ static double host_load(void)
 static int bench_device(const bench_options *o, const char *spec, FILE *table, FILE *json)
 {
     bench_env env = {.repeat = (int)o->repeat, .quick = o->quick, .tiny = o->tiny, .table = table, .json = json,
-                     .torch = o->torch};
+                     .torch = o->torch, .rounds = (int)o->rounds};
     if (o->nsizes) {
         env.sizes = o->sizes;
         env.nsizes = o->nsizes;
@@ -507,26 +509,41 @@ static int bench_device(const bench_options *o, const char *spec, FILE *table, F
     fprintf(table, "%-12s %-30s %-22s %11s %11s %10s %9s\n", "bench", "case", "shape", "median ms", "min ms",
             "GFLOP/s", "GB/s");
     fflush(table);
-    for (int i = 0; i < NWORKLOADS; i++) {
-        if (!selected(o, workloads[i].name)) continue;
-        if (workloads[i].run(&env)) {
-            bench_fail(&env, workloads[i].name, "-", "-", oclnn_last_error());
-            break;
+    if (env.rounds > 1 && !(env.log = bench_rounds_new())) {
+        cli_error("bench: out of host memory");
+        env.failures++;
+        env.rounds = 0;
+    }
+    int stop = 0;
+    for (env.round = 1; env.round <= env.rounds && !stop; env.round++) {
+        if (env.rounds > 1) fprintf(table, "-- round %d of %d (host load %.2f)\n", env.round, env.rounds, host_load());
+        for (int i = 0; i < NWORKLOADS && !stop; i++) {
+            if (!selected(o, workloads[i].name)) continue;
+            if (workloads[i].run(&env)) {
+                bench_fail(&env, workloads[i].name, "-", "-", oclnn_last_error());
+                stop = 1;
+            }
         }
     }
     cli_progress_clear(&env.progress);
+    bench_rounds_print(env.log, table, env.rounds);
+    bench_rounds_free(env.log);
     oclnn_context_release(env.ctx);
     return env.failures;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_options o = {.repeat = -1, .torch_threads = -1};
+    bench_options o = {.repeat = -1, .rounds = 1, .torch_threads = -1};
     const char *sizes = NULL;
     const cli_option options[] = {
         {"device", CLI_STRING, &o.device, "D", "device to run on (gpu, cpu, P:D, part of a name) or 'all'", 0, 0},
         {"quick", CLI_FLAG, &o.quick, NULL, "smaller problems: SGEMM up to 1024, 4M-element vectors", 0, 0},
         {"repeat", CLI_INT, &o.repeat, "N", "timed runs per measurement, median reported (default 5)", 1, 1000},
+        {"rounds", CLI_INT, &o.rounds, "N",
+         "run the selection N times back to back and end with the median of each row over the rounds "
+         "(and of its ratio to PyTorch with --compare-pytorch)",
+         1, 100},
         {"json", CLI_STRING, &o.json_path, "FILE", "also write one JSON object per measurement ('-': stdout)", 0, 0},
         {"sizes", CLI_STRING, &sizes, "N,N,...", "square SGEMM sizes to run instead of the default ladder", 0, 0},
         {"only", CLI_STRING, &o.only, "W,W,...", "run only these workloads (see the list above)", 0, 0},

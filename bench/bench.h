@@ -26,6 +26,9 @@ typedef struct bench_torch {
     char version[256]; /* "torch 2.x, 2 threads" as the server announced itself */
 } bench_torch;
 
+/* The rows of every round of --rounds, for the summary (bench_rounds.c). */
+typedef struct bench_rounds bench_rounds;
+
 typedef struct bench_env {
     oclnn_context *ctx;
     const oclnn_device_info *dev;
@@ -40,6 +43,8 @@ typedef struct bench_env {
     int failures;            /* measurements that failed or gave wrong results */
     double host_load;        /* 1-minute load average at the start, -1 if unknown */
     bench_torch *torch;      /* --compare-pytorch: the reference process, else NULL */
+    int round, rounds;       /* --rounds: this round (1-based) of how many */
+    bench_rounds *log;       /* every reported row when rounds > 1, else NULL */
 } bench_env;
 
 /* One measurement. flops / bytes are the work of one run (0: not
@@ -93,6 +98,14 @@ int bench_torch_time(bench_torch *t, const char *request, double *median, double
 void bench_torch_stop(bench_torch *t);
 
 /* ---- Workloads */
+bench_rounds *bench_rounds_new(void);
+void bench_rounds_free(bench_rounds *log);
+/* Keeps r's case, time and PyTorch's time (NULL log: nothing). */
+void bench_rounds_add(bench_rounds *log, const bench_result *r);
+/* One line per case: rounds, median ms, PyTorch's median ms, the median
+ * ratio and its range over the rounds. */
+void bench_rounds_print(const bench_rounds *log, FILE *out, int rounds);
+
 typedef struct bench_workload {
     const char *name;
     const char *summary;

@@ -401,7 +401,23 @@ START_TEST(bench_compare_pytorch)
     ck_assert_int_eq(r.status, 0);
     ck_assert_msg(strstr(r.out, "\"torch_ms\":500,\"ratio_vs_torch\":"), "json: %s", r.out);
     run_free(&r);
+    /* --rounds: every round's rows, then the summary with the median ratio */
+    snprintf(args, sizeof args,
+             "bench --tiny --only sgemm --sizes 33,34 --repeat 1 --rounds 3 --compare-pytorch --json - %s",
+             device_arg());
+    r = run(args);
+    ck_assert_msg(r.status == 0, "oclnn %s exited %d: %s", args, r.status, r.err);
+    int lines;
+    ck_assert_int_eq(check_json_lines(r.out, "\"round\":3", &lines), 2);
+    ck_assert_int_eq(lines, 6);
+    ck_assert_msg(strstr(r.err, "-- round 3 of 3") && strstr(r.err, "summary over 3 rounds"), "table: %s", r.err);
+    const char *sum = strstr(r.err, "summary over 3 rounds");
+    ck_assert_msg(sum && strstr(sum, "33x33x33 NN                 3") && strstr(sum, "500.000"), "summary: %s", sum);
+    run_free(&r);
     unlink(py);
+    r = run("bench --tiny --only sgemm --rounds 0");
+    ck_assert_msg(r.status == 2 && strstr(r.err, "--rounds"), "rounds 0: %d %s", r.status, r.err);
+    run_free(&r);
 
     strcpy(py, "/tmp/oclnn_fake_torch_XXXXXX");
     fake_torch(py, "error boom");
