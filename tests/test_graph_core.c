@@ -73,6 +73,104 @@ START_TEST(test_gradient_through_a_transposed_operand)
 }
 END_TEST
 
+oclnn_tensor *oclnn_grad_accumulate_node(oclnn_graph *g, oclnn_tensor *acc, oclnn_tensor *x);
+
+/* Launches of the grad_accumulate node writing acc (-1: none found). */
+static int accumulate_launches(const oclnn_graph *g, const oclnn_tensor *acc)
+{
+    for (int i = 0; i < g->count; i++) {
+        const oclnn_tensor *t = g->tensors[i];
+        if (t->op && t->op->accumulator && t->storage == acc) return t->nlaunch;
+    }
+    return -1;
+}
+
+/* The graph of test_gradients_land_in_their_accumulators: p's gradient
+ * is one GEMM read only by its accumulator (fused), q's is the sum of two
+ * contributions (an add: not fusable), and acc gets a GEMM that a relu
+ * output reads as well (two readers: not fused). */
+typedef struct accumulate_graph {
+    oclnn_graph *g;
+    oclnn_tensor *x, *p, *q, *acc, *r;
+} accumulate_graph;
+
+static accumulate_graph accumulate_graph_new(const oclnn_compile_options *opt, const float *xv, const float *pv,
+                                             const float *qv)
+{
+    accumulate_graph a;
+    a.g = oclnn_graph_create(tu_context());
+    a.x = oclnn_input_f32(a.g, "x", 2, 5, 7);
+    a.p = oclnn_param(a.g, "p", 2, (const int64_t[]){3, 7});
+    a.q = oclnn_param(a.g, "q", 2, (const int64_t[]){3, 2});
+    oclnn_tensor *h = oclnn_linear(a.g, a.x, a.p, NULL); /* [5, 3] */
+    oclnn_tensor *y = oclnn_add(a.g, oclnn_matmul(a.g, h, a.q), oclnn_matmul(a.g, oclnn_scale(a.g, h, 0.5f, 1.0f), a.q));
+    oclnn_tensor *loss = oclnn_sum_all(a.g, oclnn_mul(a.g, y, y));
+    TU_OK(oclnn_graph_backward(a.g, loss));
+    oclnn_tensor *m = oclnn_matmul_t(a.g, a.x, 1, a.x, 0); /* [7, 7] */
+    a.acc = oclnn_state_new(a.g, "acc", OCLNN_DTYPE_F32, 2, m->dims, 0.5);
+    ck_assert_ptr_nonnull(oclnn_grad_accumulate_node(a.g, a.acc, m));
+    a.r = oclnn_relu(a.g, m);
+    TU_OK(oclnn_graph_output(a.g, a.r));
+    TU_OK(oclnn_graph_compile(a.g, opt));
+    TU_OK(oclnn_tensor_write(a.x, xv, 35 * sizeof(float)));
+    TU_OK(oclnn_tensor_write(a.p, pv, 21 * sizeof(float)));
+    TU_OK(oclnn_tensor_write(a.q, qv, 6 * sizeof(float)));
+    TU_OK(oclnn_graph_zero_grad(a.g));
+    /* twice without zero_grad: the second run must add to the first */
+    TU_OK(oclnn_graph_run(a.g));
+    TU_OK(oclnn_graph_run(a.g));
+    return a;
+}
+
+/* A gradient GEMM whose only reader is a parameter's accumulator adds
+ * straight into it (beta = 1) and the accumulator node launches nothing;
+ * gradients still accumulate over runs, and the cases that cannot be
+ * fused (two contributions, a second reader) are left alone. Every value
+ * matches the graph compiled without memory reuse, which fuses nothing. */
+START_TEST(test_gradients_land_in_their_accumulators)
+{
+    float *xv = iota(35, 0.05f), *pv = iota(21, -0.03f), *qv = iota(6, 0.2f);
+    oclnn_compile_options plain = {.no_memory_reuse = 1};
+    accumulate_graph fused = accumulate_graph_new(NULL, xv, pv, qv), ref = accumulate_graph_new(&plain, xv, pv, qv);
+    ck_assert_int_eq(accumulate_launches(fused.g, oclnn_tensor_grad(fused.p)), 0);
+    ck_assert_int_eq(accumulate_launches(fused.g, oclnn_tensor_grad(fused.q)), 1);
+    ck_assert_int_eq(accumulate_launches(fused.g, fused.acc), 1);
+    ck_assert_int_eq(accumulate_launches(ref.g, oclnn_tensor_grad(ref.p)), 1);
+    struct {
+        oclnn_tensor *a, *b;
+        int n;
+    } pairs[] = {{oclnn_tensor_grad(fused.p), oclnn_tensor_grad(ref.p), 21},
+                 {oclnn_tensor_grad(fused.q), oclnn_tensor_grad(ref.q), 6},
+                 {fused.acc, ref.acc, 49},
+                 {fused.r, ref.r, 49}};
+    float a[49], b[49];
+    for (int k = 0; k < 4; k++) {
+        TU_OK(oclnn_tensor_read(pairs[k].a, a, (size_t)pairs[k].n * sizeof(float)));
+        TU_OK(oclnn_tensor_read(pairs[k].b, b, (size_t)pairs[k].n * sizeof(float)));
+        for (int i = 0; i < pairs[k].n; i++)
+            ck_assert_msg(a[i] == b[i] && a[i] != 0.0f, "tensor %d [%d]: fused %g, unfused %g", k, i, a[i], b[i]);
+    }
+    /* acc = 0.5 + 2 x^T x, the relu reads x^T x itself */
+    for (int i = 0; i < 7; i++)
+        for (int j = 0; j < 7; j++) {
+            double want = 0;
+            for (int n = 0; n < 5; n++) want += (double)xv[n * 7 + i] * xv[n * 7 + j];
+            ck_assert_float_eq_tol(a[i * 7 + j], (float)want, 1e-4f * (float)want);
+        }
+    TU_OK(oclnn_tensor_read(fused.acc, a, 49 * sizeof(float)));
+    for (int i = 0; i < 49; i++) {
+        double want = 0;
+        for (int n = 0; n < 5; n++) want += (double)xv[n * 7 + i / 7] * xv[n * 7 + i % 7];
+        ck_assert_float_eq_tol(a[i], (float)(0.5 + 2 * want), 1e-4f * (float)(0.5 + 2 * want));
+    }
+    oclnn_graph_release(fused.g);
+    oclnn_graph_release(ref.g);
+    free(xv);
+    free(pv);
+    free(qv);
+}
+END_TEST
+
 /* add(x, slice(x)) where x dies at the add: writing the sum over x while
  * the slice still reads it corrupts the result. */
 START_TEST(test_in_place_reuse_respects_aliasing)
@@ -370,6 +468,7 @@ int main(void)
     tcase_add_test(tc, test_binary_op_reads_a_transposed_view);
     tcase_add_test(tc, test_gradient_through_a_transposed_operand);
     tcase_add_test(tc, test_in_place_reuse_respects_aliasing);
+    tcase_add_test(tc, test_gradients_land_in_their_accumulators);
     tcase_add_test(tc, test_gradients_of_every_output_arrive);
     tcase_add_test(tc, test_compiling_a_sharing_graph_keeps_state);
     tcase_add_test(tc, test_tensors_of_another_graph_are_refused);

@@ -69,6 +69,8 @@ struct oclnn_tensor {
     bool owns_buffer;                /* this tensor holds one reference to buffer */
     bool in_block;                   /* buffer is a sub-buffer of the graph's param or grad block */
     oclnn_tensor *inplace_of;        /* planner: storage whose arena range this node writes in place */
+    bool accumulate;                 /* planner: the node adds its result into storage (a gradient
+                                        accumulator) instead of overwriting it (see op_def.accumulates) */
 
     /* planning and execution */
     int node_index;                  /* position in execution order, -1 for leaves */
@@ -102,6 +104,15 @@ struct oclnn_op_def {
     void (*backward)(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads);
     void (*release)(oclnn_tensor *node);
     bool inplace;            /* output may reuse src[0]'s memory when src[0] dies here */
+    /* The node adds src[0] into its own persistent storage (grad_accumulate):
+     * the planner may have src[0]'s producer add into that storage itself. */
+    bool accumulator;
+    /* Whether this node could add its result to what its memory already
+     * holds (a GEMM with beta = 1) instead of overwriting it. When it can
+     * and its only reader is an accumulator, the planner points its storage
+     * at the accumulator's and sets node->accumulate: one pass and one
+     * launch fewer per parameter and step. NULL: never. */
+    bool (*accumulates)(const oclnn_tensor *node);
     unsigned strided_inputs; /* bit i: the kernel reads src i through its strides */
 };
 

@@ -4,7 +4,9 @@
  * it), so the order is the creation order. Each intermediate tensor lives
  * from the node that writes it to the last node that reads it (through any
  * view); its arena range is reused after that. An in-place op writes into
- * its first source's range when that source dies at this very node. */
+ * its first source's range when that source dies at this very node. A
+ * gradient that only feeds a parameter's accumulator is computed straight
+ * into it (fuse_accumulations). */
 #include "graph/graph.h"
 
 #include <stdlib.h>
@@ -85,6 +87,57 @@ static bool can_run_in_place(const oclnn_tensor *node, int index)
            st->op != NULL && !is_persistent(node);
 }
 
+/* Whether any node in (from, to) of tensor ids reads or writes storage st. */
+static bool touched_between(const oclnn_graph *g, int from, int to, const oclnn_tensor *st)
+{
+    for (int i = from + 1; i < to; i++) {
+        const oclnn_tensor *t = g->tensors[i];
+        if (!t->op) continue;
+        if (t->storage == st) return true;
+        for (int s = 0; s < t->nsrc; s++)
+            if (t->src[s]->storage == st) return true;
+    }
+    return false;
+}
+
+/* Number of node sources in the graph that read x (directly or through a
+ * view of it). */
+static int readers(const oclnn_graph *g, const oclnn_tensor *x)
+{
+    int n = 0;
+    for (int i = x->id + 1; i < g->count; i++) {
+        const oclnn_tensor *t = g->tensors[i];
+        for (int s = 0; s < t->nsrc; s++) n += t->src[s] == x || (t->src[s]->storage == x && t->src[s] != x);
+    }
+    return n;
+}
+
+/* A gradient computed only to be added into a parameter's accumulator is
+ * computed into the accumulator instead (its op adds rather than
+ * overwrites: node->accumulate), and the accumulator node does nothing.
+ * Only when that is invisible: the accumulator node is the value's only
+ * reader, the value is an intermediate of its own (no view, output or
+ * extra outputs), its producer reads nothing of the accumulator, and no
+ * node in between touches the accumulator. Idempotent, for a compile
+ * retried after a failure. */
+static void fuse_accumulations(oclnn_graph *g)
+{
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *acc_node = g->tensors[i];
+        if (!acc_node->op || !acc_node->op->accumulator) continue;
+        oclnn_tensor *x = acc_node->src[0], *acc = acc_node->storage;
+        if (x->accumulate) continue;
+        bool ok = x->op && x->op->accumulates && x->op->accumulates(x) && x->storage == x && x->naux == 0 &&
+                  !(x->flags & (T_PERSISTENT | T_AUX)) && !x->grad && x->offset == 0 && x->dtype == acc->dtype &&
+                  x->bytes == acc->bytes && oclnn_tensor_is_contiguous(x) && readers(g, x) == 1 &&
+                  !touched_between(g, x->id, acc_node->id, acc);
+        for (int s = 0; ok && s < x->nsrc; s++) ok = x->src[s]->storage != acc;
+        if (!ok) continue;
+        x->storage = acc;
+        x->accumulate = true;
+    }
+}
+
 /* Assigns node indices and last uses. */
 static void compute_liveness(oclnn_graph *g)
 {
@@ -111,6 +164,8 @@ static void compute_liveness(oclnn_graph *g)
 
 oclnn_status oclnn_graph_plan(oclnn_graph *g, bool reuse)
 {
+    /* without memory reuse (a debugging aid) every node keeps its own memory */
+    if (reuse) fuse_accumulations(g);
     compute_liveness(g);
     arena_plan plan = {.align = g->arena_align ? g->arena_align : 256};
     for (int i = 0; i < g->count; i++) g->tensors[i]->inplace_of = NULL;

@@ -278,10 +278,13 @@ oclnn_tensor *oclnn_full_like(oclnn_graph *g, oclnn_tensor *x, float value)
 
 static oclnn_status accumulate_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
+    /* the producer adds into the accumulator itself (planner) */
+    if (node->src[0]->accumulate) return OCLNN_OK;
     return launch_map(ctx, node, "", "accumulate", 1, &node->src[0], NULL, NULL);
 }
 
-static const oclnn_op_def accumulate_def = {.name = "grad_accumulate", .prepare = accumulate_prepare};
+static const oclnn_op_def accumulate_def = {
+    .name = "grad_accumulate", .prepare = accumulate_prepare, .accumulator = true};
 
 /* acc += x, where acc is a persistent tensor: the node's storage is acc. */
 oclnn_tensor *oclnn_grad_accumulate_node(oclnn_graph *g, oclnn_tensor *acc, oclnn_tensor *x)

@@ -485,7 +485,7 @@ static void matmul_args(const oclnn_tensor *node, oclnn_gemm_args *g)
     g->k = g->trans_a ? a_rows : a_cols;
     g->n = g->trans_b ? b_rows : b_cols;
     g->alpha = 1.0f;
-    g->beta = 0.0f;
+    g->beta = node->accumulate ? 1.0f : 0.0f;
     g->a = a->buffer;
     g->b = b->buffer;
     g->c = node->buffer;
@@ -551,11 +551,19 @@ static void matmul_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *co
         oclnn_grad_add(g, b, tb ? oclnn_matmul_t(g, grad, 1, a, ta) : oclnn_matmul_t(g, a, !ta, grad, 0));
 }
 
+/* C += A B is the same GEMM with beta = 1. */
+static bool matmul_accumulates(const oclnn_tensor *node)
+{
+    (void)node;
+    return true;
+}
+
 static const oclnn_op_def matmul_def = {.name = "matmul",
                                         .prepare = matmul_prepare,
                                         .forward = matmul_forward,
                                         .backward = matmul_backward,
-                                        .release = oclnn_gemm_node_release};
+                                        .release = oclnn_gemm_node_release,
+                                        .accumulates = matmul_accumulates};
 
 oclnn_tensor *oclnn_matmul_t(oclnn_graph *g, oclnn_tensor *a, int transpose_a, oclnn_tensor *b, int transpose_b)
 {
