@@ -222,6 +222,27 @@ START_TEST(test_linear)
 }
 END_TEST
 
+/* The bias goes into the GEMM's epilogue (one "linear" node) on the tiled
+ * engine, and stays a bias_add after the matmul on CLBlast, which has no
+ * epilogue; test_linear checks the values and gradients of both. */
+START_TEST(test_linear_fuses_its_bias_where_the_engine_can)
+{
+    const char *engine = getenv("OCLNN_GEMM");
+    bool tiled = engine && strcmp(engine, "clblast") != 0;
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input_f32(g, "x", 3, 2, 3, 5);
+    oclnn_tensor *w = oclnn_param(g, "w", 2, (const int64_t[]){4, 5});
+    oclnn_tensor *b = oclnn_param(g, "b", 1, (const int64_t[]){4});
+    oclnn_tensor *y = oclnn_linear(g, x, w, b);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(y->ndim, 3);
+    const oclnn_tensor *node = y->storage;
+    ck_assert_str_eq(node->op->name, tiled ? "linear" : "bias_add");
+    ck_assert_int_eq(node->nsrc, tiled ? 3 : 2);
+    oclnn_graph_release(g);
+}
+END_TEST
+
 /* Operands that are strided views or start at an element offset: plain,
  * transposed, batched and folded matmul and linear, forward and gradient. */
 START_TEST(test_layouts)
@@ -675,6 +696,7 @@ int main(void)
         tcase_add_test(tc, test_matmul_folded);
         tcase_add_test(tc, test_matmul_view_operand);
         tcase_add_test(tc, test_linear);
+        tcase_add_test(tc, test_linear_fuses_its_bias_where_the_engine_can);
         tcase_add_test(tc, test_layouts);
         tcase_add_test(tc, test_matmul_empty_dims);
         suite_add_tcase(s, tc);
