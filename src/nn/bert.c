@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "core/data_dir.h"
+#include "ops/gemm.h"
 #include "core/error.h"
 #include "graph/graph.h"
 #include "nn/bert_internal.h"
@@ -207,8 +208,8 @@ static oclnn_tensor *linear(oclnn_graph *g, oclnn_tensor *x, const char *prefix,
     int64_t dims[OCLNN_MAX_DIMS], flat[2] = {-1, in};
     for (int d = 0; d < nd; d++) dims[d] = oclnn_tensor_dim(x, d);
     dims[nd - 1] = out;
-    oclnn_tensor *y = oclnn_matmul_t(g, nd == 2 ? x : oclnn_reshape(g, x, 2, flat), 0, param(g, w, in, out), 0);
-    y = oclnn_bias_add(g, y, param(g, b, out, 0), 1);
+    oclnn_tensor *y = oclnn_matmul_bias(g, nd == 2 ? x : oclnn_reshape(g, x, 2, flat), param(g, w, in, out), 0,
+                                        param(g, b, out, 0));
     return nd == 2 ? y : oclnn_reshape(g, y, nd, dims);
 }
 

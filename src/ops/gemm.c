@@ -636,13 +636,30 @@ oclnn_tensor *oclnn_matmul(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b) { r
 /* The bias goes into the GEMM's epilogue where the engine has one: the
  * tiled engine (CPUs, or $OCLNN_GEMM=tiled), not CLBlast. A bias of the
  * wrong shape takes the bias_add path, which reports it. */
-static bool fused_bias_wanted(oclnn_graph *g, const oclnn_tensor *x, const oclnn_tensor *weight,
+static bool fused_bias_wanted(oclnn_graph *g, const oclnn_tensor *x, const oclnn_tensor *w, int64_t out,
                               const oclnn_tensor *bias)
 {
     oclnn_gemm_engine e;
     if (oclnn_gemm_engine_resolve(g->ctx, OCLNN_GEMM_AUTO, &e) || e != OCLNN_GEMM_TILED) return false;
-    return bias->dtype == OCLNN_DTYPE_F32 && bias->ndim == 1 && bias->dims[0] == weight->dims[0] &&
-           weight->dtype == OCLNN_DTYPE_F32 && x->dtype == OCLNN_DTYPE_F32;
+    return x->ndim == 2 && bias->dtype == OCLNN_DTYPE_F32 && bias->ndim == 1 && bias->dims[0] == out &&
+           w->dtype == OCLNN_DTYPE_F32 && x->dtype == OCLNN_DTYPE_F32;
+}
+
+oclnn_tensor *oclnn_matmul_bias(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *w, int transpose_w, oclnn_tensor *bias)
+{
+    oclnn_tensor *srcs[3] = {x, w, bias};
+    if (!oclnn_graph_usable(g, "linear", 3, srcs)) return NULL;
+    int64_t out = w->ndim == 2 ? w->dims[transpose_w ? 0 : 1] : -1;
+    int64_t in = w->ndim == 2 ? w->dims[transpose_w ? 1 : 0] : -1;
+    if (!fused_bias_wanted(g, x, w, out, bias) || x->dims[1] != in)
+        return oclnn_bias_add(g, oclnn_matmul_t(g, x, 0, w, transpose_w), bias, 1); /* they check the shapes */
+    srcs[0] = oclnn_contiguous(g, x);
+    srcs[1] = oclnn_contiguous(g, w);
+    srcs[2] = oclnn_contiguous(g, bias);
+    int64_t dims[2] = {x->dims[0], out};
+    oclnn_tensor *y = oclnn_node_new(g, &linear_def, OCLNN_DTYPE_F32, 2, dims, 3, srcs);
+    if (y) y->iparam[1] = transpose_w != 0;
+    return y;
 }
 
 oclnn_tensor *oclnn_linear(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight, oclnn_tensor *bias)
@@ -658,16 +675,7 @@ oclnn_tensor *oclnn_linear(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
         int64_t flat[2] = {-1, x->dims[x->ndim - 1]};
         x2 = oclnn_reshape(g, x, 2, flat);
     }
-    oclnn_tensor *y;
-    if (bias && fused_bias_wanted(g, x2, weight, bias)) {
-        oclnn_tensor *lsrcs[3] = {oclnn_contiguous(g, x2), oclnn_contiguous(g, weight), oclnn_contiguous(g, bias)};
-        int64_t dims[2] = {x2->dims[0], weight->dims[0]};
-        y = oclnn_node_new(g, &linear_def, OCLNN_DTYPE_F32, 2, dims, 3, lsrcs);
-        if (y) y->iparam[1] = 1; /* x W^T */
-    } else {
-        y = oclnn_matmul_t(g, x2, 0, weight, 1);
-        if (bias) y = oclnn_bias_add(g, y, bias, 1);
-    }
+    oclnn_tensor *y = bias ? oclnn_matmul_bias(g, x2, weight, 1, bias) : oclnn_matmul_t(g, x2, 0, weight, 1);
     if (x->ndim != 2 && y) {
         int64_t dims[OCLNN_MAX_DIMS];
         for (int d = 0; d < x->ndim - 1; d++) dims[d] = x->dims[d];

@@ -88,6 +88,12 @@ oclnn_status oclnn_gemm_packed_enqueue(oclnn_context *ctx, const oclnn_gemm_plan
                                        const char *op);
 
 /* The engine AUTO resolves to on ctx (reads $OCLNN_GEMM). */
+/* x op(w) + bias for 2-D x and w ([out, in] with transpose_w, else
+ * [in, out]) and bias [out]: one "linear" node with the bias in the GEMM's
+ * epilogue on the tiled engine, matmul + bias_add on CLBlast. */
+struct oclnn_graph;
+struct oclnn_tensor *oclnn_matmul_bias(struct oclnn_graph *g, struct oclnn_tensor *x, struct oclnn_tensor *w,
+                                       int transpose_w, struct oclnn_tensor *bias);
 oclnn_status oclnn_gemm_engine_resolve(const oclnn_context *ctx, oclnn_gemm_engine want, oclnn_gemm_engine *out);
 
 #endif
