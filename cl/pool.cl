@@ -16,7 +16,7 @@
  * taps are visited in the order a clipped loop visits them, so results
  * are the same bit for bit. */
 
-/* n / d for n < 2^31, given m and s from the host (pool.c, magic_div). */
+/* n / d for n < 2^31, given m and s from the host (oclnn_magic_div). */
 uint div_magic(uint n, uint m, uint s) { return (uint)(((ulong)n * m) >> s); }
 
 /* idx gets the argmax as h * W + w within the plane (PyTorch's

@@ -342,6 +342,75 @@ START_TEST(test_i64_f32_round_trip)
 }
 END_TEST
 
+/* ---- copies of views by each strided path of cast.c: rows of unit
+ * stride (cast_rows: strips of 8 and a tail), transposes by 8 x 8 blocks
+ * (cast_blocks: whole blocks, cut blocks, batched), anything else element
+ * by element (cast_strided); each against the host's index arithmetic. */
+typedef struct permute_case {
+    int ndim;
+    int64_t dims[4];
+    int perm[4]; /* y = contiguous(permute(x, perm)) */
+} permute_case;
+
+START_TEST(test_copies_of_permuted_views)
+{
+    const permute_case cases[] = {
+        {3, {3, 13, 21}, {0, 2, 1}},       /* batched transpose, cut blocks */
+        {4, {2, 5, 16, 24}, {0, 1, 3, 2}}, /* whole blocks */
+        {4, {2, 1, 9, 8}, {0, 3, 1, 2}},   /* a unit dim dropped: a batched transpose */
+        {4, {2, 3, 17, 10}, {0, 2, 1, 3}}, /* head split: rows of 10 (one strip and a tail) */
+        {4, {2, 7, 3, 37}, {2, 0, 1, 3}},  /* rows of 37 under three outer dims */
+        {3, {4, 6, 5}, {2, 1, 0}},         /* no dim of unit stride in place: element by element */
+        {4, {3, 4, 5, 6}, {3, 1, 0, 2}},
+    };
+    uint64_t rng = tu_seed() + 21;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const permute_case *vc = &cases[c];
+        int64_t n = 1, xstr[4], ydims[4];
+        for (int d = vc->ndim - 1; d >= 0; d--) {
+            xstr[d] = n;
+            n *= vc->dims[d];
+        }
+        for (int d = 0; d < vc->ndim; d++) ydims[d] = vc->dims[vc->perm[d]];
+        for (int dt = 0; dt < 3; dt++) {
+            oclnn_dtype type = dt == 0 ? F32 : dt == 1 ? I32 : I64;
+            size_t es = type == I64 ? 8 : 4;
+            int64_t *v = make_values(I64, (size_t)n, &rng);
+            unsigned char *xv = malloc((size_t)n * es), *got = malloc((size_t)n * es);
+            for (int64_t i = 0; i < n; i++) {
+                if (type == I64) ((int64_t *)xv)[i] = v[i];
+                else if (type == I32) ((int32_t *)xv)[i] = (int32_t)v[i];
+                else ((float *)xv)[i] = (float)(v[i] % 100000);
+            }
+            oclnn_graph *g = oclnn_graph_create(tu_context());
+            oclnn_tensor *x = oclnn_input(g, "x", type, vc->ndim, vc->dims);
+            oclnn_tensor *y = oclnn_contiguous(g, oclnn_permute(g, x, vc->perm));
+            TU_OK(oclnn_graph_output(g, y));
+            TU_OK(oclnn_graph_compile(g, NULL));
+            TU_OK(oclnn_tensor_write(x, xv, (size_t)n * es));
+            memset(got, 0xA5, (size_t)n * es);
+            TU_OK(oclnn_tensor_write(y, got, (size_t)n * es));
+            TU_OK(oclnn_graph_run(g));
+            TU_OK(oclnn_tensor_read(y, got, (size_t)n * es));
+            for (int64_t i = 0; i < n; i++) {
+                int64_t rem = i, src = 0;
+                for (int d = vc->ndim - 1; d >= 0; d--) {
+                    src += rem % ydims[d] * xstr[vc->perm[d]];
+                    rem /= ydims[d];
+                }
+                ck_assert_msg(!memcmp(got + (size_t)i * es, xv + (size_t)src * es, es),
+                              "case %zu dtype %d: element %lld is not x's element %lld", c, dt, (long long)i,
+                              (long long)src);
+            }
+            oclnn_graph_release(g);
+            free(v);
+            free(xv);
+            free(got);
+        }
+    }
+}
+END_TEST
+
 /* ---- i64 tensors: host transfers, fill, contiguous copies of views */
 START_TEST(test_i64_transfers_and_copies)
 {
@@ -488,6 +557,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_every_pair_contiguous);
     tcase_add_test(tc, test_every_pair_strided);
+    tcase_add_test(tc, test_copies_of_permuted_views);
     tcase_add_test(tc, test_known_values);
     tcase_add_test(tc, test_i64_f32_round_trip);
     tcase_add_test(tc, test_i64_transfers_and_copies);

@@ -348,6 +348,14 @@ void oclnn_launch_1d(oclnn_launch *l, size_t n)
     l->local[0] = 0;
 }
 
+void oclnn_magic_div(int64_t d, cl_uint *m, cl_uint *s)
+{
+    int l = 0;
+    while (((int64_t)1 << l) < d) l++;
+    *m = (cl_uint)(((uint64_t)1 << (31 + l)) / (uint64_t)d + 1);
+    *s = (cl_uint)(31 + l);
+}
+
 oclnn_status oclnn_launch_1d_groups(oclnn_context *ctx, oclnn_launch *l, size_t n, const char *op)
 {
     size_t wg = 0, lx = 256;

@@ -196,6 +196,12 @@ oclnn_status oclnn_arg_count(cl_kernel k, cl_uint *index, int64_t n, const char 
 /* The same for n consecutive counts (sizes kept in a node's iparam). */
 oclnn_status oclnn_arg_counts(cl_kernel k, cl_uint *index, int n, const int64_t *values, const char *op);
 
+/* m and s with n / d == (n * m) >> s for all 0 <= n < 2^31 and
+ * 1 <= d < 2^31 (Granlund and Montgomery: with l = ceil(log2 d),
+ * m = floor(2^(31+l) / d) + 1 < 2^32). Kernels split flat indices with
+ * these: a division by a runtime value does not vectorise on CPUs. */
+void oclnn_magic_div(int64_t d, cl_uint *m, cl_uint *s);
+
 /* ---- for training loops: transfers that do not wait. The copy is queued
  * in order with the kernels; *done gets an event (NULL for 0 bytes) that
  * the caller waits on (clWaitForEvents) before touching data again, and

@@ -81,17 +81,6 @@ static oclnn_tensor *backward_node(oclnn_graph *g, const oclnn_op_def *def, cons
 
 /* ---- max pooling */
 
-/* m and s with n / d == (n * m) >> s for all 0 <= n < 2^31 (Granlund and
- * Montgomery: with l = ceil(log2 d), m = floor(2^(31+l) / d) + 1 < 2^32).
- * Kernels split flat indices with these: a division by a runtime value
- * does not vectorise on CPUs. */
-static void magic_div(int64_t d, cl_uint *m, cl_uint *s)
-{
-    int l = 0;
-    while (((int64_t)1 << l) < d) l++;
-    *m = (cl_uint)(((uint64_t)1 << (31 + l)) / (uint64_t)d + 1);
-    *s = (cl_uint)(31 + l);
-}
 
 /* Binds out, the tensors in ts, n, the plane sizes, then the divisions
  * that split a flat index over planes of rows x cols; launches n items.
@@ -112,8 +101,8 @@ static oclnn_status launch_max(oclnn_context *ctx, oclnn_tensor *node, const cha
     cl_int ints[5] = {(cl_int)n, (cl_int)v[P_H], (cl_int)v[P_W], (cl_int)v[P_OH], (cl_int)v[P_OW]};
     for (int k = 0; k < 5 && !s; k++) s = oclnn_arg(l->kernel, &i, sizeof ints[k], &ints[k], op);
     cl_uint div[4];
-    magic_div(cols, &div[0], &div[1]);
-    magic_div(rows, &div[2], &div[3]);
+    oclnn_magic_div(cols, &div[0], &div[1]);
+    oclnn_magic_div(rows, &div[2], &div[3]);
     for (int k = 0; k < 4 && !s; k++) s = oclnn_arg(l->kernel, &i, sizeof div[k], &div[k], op);
     return s ? s : oclnn_launch_1d_groups(ctx, l, (size_t)n, op);
 }
