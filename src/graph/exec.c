@@ -350,6 +350,7 @@ void oclnn_launch_1d(oclnn_launch *l, size_t n)
 
 void oclnn_magic_div(int64_t d, cl_uint *m, cl_uint *s)
 {
+    if (d < 1) d = 1; /* an empty dim: no index is ever split by it */
     int l = 0;
     while (((int64_t)1 << l) < d) l++;
     *m = (cl_uint)(((uint64_t)1 << (31 + l)) / (uint64_t)d + 1);

@@ -199,7 +199,8 @@ oclnn_status oclnn_arg_counts(cl_kernel k, cl_uint *index, int n, const int64_t 
 /* m and s with n / d == (n * m) >> s for all 0 <= n < 2^31 and
  * 1 <= d < 2^31 (Granlund and Montgomery: with l = ceil(log2 d),
  * m = floor(2^(31+l) / d) + 1 < 2^32). Kernels split flat indices with
- * these: a division by a runtime value does not vectorise on CPUs. */
+ * these: a division by a runtime value does not vectorise on CPUs. A d
+ * below 1 (an empty dim) is taken as 1. */
 void oclnn_magic_div(int64_t d, cl_uint *m, cl_uint *s);
 
 /* ---- for training loops: transfers that do not wait. The copy is queued
