@@ -67,6 +67,15 @@ static void conv_one(bench_env *env, const conv_case *c, oclnn_conv_algorithm al
     res.flops = train ? 3 * fwd : fwd;
     bench_progress(env, label);
     if (!s) s = bench_time_graph(env, g, &res);
+    if (!s && env->torch && (algo == OCLNN_CONV_AUTO || algo == OCLNN_CONV_WINOGRAD)) {
+        /* PyTorch's F.conv2d right after oclnn's: both under the same load */
+        char req[96], why[256];
+        double tmin;
+        snprintf(req, sizeof req, "conv %s %d %d %d %d %d %d %d %d", train ? "train" : "fwd", c->n, c->cin, c->h,
+                 c->w, c->cout, c->k, c->pad, env->repeat);
+        if (bench_torch_time(env->torch, req, &res.torch_seconds, &tmin, why, sizeof why))
+            bench_note(env, "conv %s: no PyTorch figure: %s", label, why);
+    }
     if (!s) bench_report(env, &res);
     else bench_fail(env, "conv2d", label, shape, oclnn_last_error());
     oclnn_graph_release(g);

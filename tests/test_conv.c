@@ -417,11 +417,47 @@ static void expect_close(oclnn_tensor *t, const oclnn_st_tensor *want, double li
     free(got);
 }
 
+/* Config cfg of the fixture under prefix, on algorithm algo; returns the
+ * algorithm that ran. */
+static oclnn_conv_algorithm fixture_case(const oclnn_safetensors *st, const char *prefix, const int32_t *cfg,
+                                         oclnn_conv_algorithm algo)
+{
+    oclnn_conv2d_params p = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6],
+                             cfg[7] ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, algo};
+    const oclnn_st_tensor *xi = tu_fixture_tensor(st, prefix, "input"), *wi = tu_fixture_tensor(st, prefix, "weight");
+    const oclnn_st_tensor *lwi = tu_fixture_tensor(st, prefix, "loss_weight"), *bi = cfg[8] ? tu_fixture_tensor(st, prefix, "bias") : NULL;
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_param(g, "x", xi->ndim, xi->shape), *w = oclnn_param(g, "w", wi->ndim, wi->shape);
+    oclnn_tensor *b = bi ? oclnn_param(g, "b", bi->ndim, bi->shape) : NULL;
+    oclnn_tensor *lw = oclnn_input(g, "lw", OCLNN_DTYPE_F32, lwi->ndim, lwi->shape);
+    oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
+    oclnn_tensor *loss = oclnn_sum_to(g, oclnn_mul(g, y, lw), 0, NULL);
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_backward(g, loss));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    TU_OK(oclnn_tensor_write(x, xi->data, xi->nbytes));
+    TU_OK(oclnn_tensor_write(w, wi->data, wi->nbytes));
+    if (b) TU_OK(oclnn_tensor_write(b, bi->data, bi->nbytes));
+    TU_OK(oclnn_tensor_write(lw, lwi->data, lwi->nbytes));
+    TU_OK(oclnn_graph_run(g));
+    /* NMSE 1e-10: a relative error of 1e-5, well above float rounding
+     * (Winograd's included, ~1e-6) and far below any indexing mistake */
+    expect_close(y, tu_fixture_tensor(st, prefix, "output"), 1e-10, "output");
+    expect_close(oclnn_tensor_grad(x), tu_fixture_tensor(st, prefix, "grad_input"), 1e-10, "grad_input");
+    expect_close(oclnn_tensor_grad(w), tu_fixture_tensor(st, prefix, "grad_weight"), 1e-10, "grad_weight");
+    if (b) expect_close(oclnn_tensor_grad(b), tu_fixture_tensor(st, prefix, "grad_bias"), 1e-10, "grad_bias");
+    oclnn_conv_algorithm ran = oclnn_conv2d_algorithm(y);
+    oclnn_graph_release(g);
+    return ran;
+}
+
+/* Every config on AUTO's path and on WINOGRAD (which runs the 3x3
+ * stride-1 one and falls back on the others). */
 START_TEST(test_pytorch_fixtures)
 {
     oclnn_safetensors *st;
     TU_OK(oclnn_safetensors_load(tu_data_path("conv/conv_fixtures.safetensors"), &st));
-    int configs = 0;
+    int configs = 0, winograd = 0;
     for (int k = 0;; k++) {
         char prefix[16];
         snprintf(prefix, sizeof prefix, "c%d.", k);
@@ -430,32 +466,11 @@ START_TEST(test_pytorch_fixtures)
         const oclnn_st_tensor *cfg_t = oclnn_safetensors_find(st, key);
         if (!cfg_t) break;
         configs++;
-        const int32_t *cfg = cfg_t->data;
-        oclnn_conv2d_params p = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6],
-                                 cfg[7] ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, OCLNN_CONV_AUTO};
-        const oclnn_st_tensor *xi = tu_fixture_tensor(st, prefix, "input"), *wi = tu_fixture_tensor(st, prefix, "weight");
-        const oclnn_st_tensor *lwi = tu_fixture_tensor(st, prefix, "loss_weight"), *bi = cfg[8] ? tu_fixture_tensor(st, prefix, "bias") : NULL;
-        oclnn_graph *g = oclnn_graph_create(tu_context());
-        oclnn_tensor *x = oclnn_param(g, "x", xi->ndim, xi->shape), *w = oclnn_param(g, "w", wi->ndim, wi->shape);
-        oclnn_tensor *b = bi ? oclnn_param(g, "b", bi->ndim, bi->shape) : NULL;
-        oclnn_tensor *lw = oclnn_input(g, "lw", OCLNN_DTYPE_F32, lwi->ndim, lwi->shape);
-        oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
-        oclnn_tensor *loss = oclnn_sum_to(g, oclnn_mul(g, y, lw), 0, NULL);
-        TU_OK(oclnn_graph_output(g, y));
-        TU_OK(oclnn_graph_backward(g, loss));
-        TU_OK(oclnn_graph_compile(g, NULL));
-        TU_OK(oclnn_tensor_write(x, xi->data, xi->nbytes));
-        TU_OK(oclnn_tensor_write(w, wi->data, wi->nbytes));
-        if (b) TU_OK(oclnn_tensor_write(b, bi->data, bi->nbytes));
-        TU_OK(oclnn_tensor_write(lw, lwi->data, lwi->nbytes));
-        TU_OK(oclnn_graph_run(g));
-        expect_close(y, tu_fixture_tensor(st, prefix, "output"), 1e-10, "output");
-        expect_close(oclnn_tensor_grad(x), tu_fixture_tensor(st, prefix, "grad_input"), 1e-10, "grad_input");
-        expect_close(oclnn_tensor_grad(w), tu_fixture_tensor(st, prefix, "grad_weight"), 1e-10, "grad_weight");
-        if (b) expect_close(oclnn_tensor_grad(b), tu_fixture_tensor(st, prefix, "grad_bias"), 1e-10, "grad_bias");
-        oclnn_graph_release(g);
+        fixture_case(st, prefix, cfg_t->data, OCLNN_CONV_AUTO);
+        winograd += fixture_case(st, prefix, cfg_t->data, OCLNN_CONV_WINOGRAD) == OCLNN_CONV_WINOGRAD;
     }
-    ck_assert_int_ge(configs, 4);
+    ck_assert_int_ge(configs, 5);
+    ck_assert_int_eq(winograd, 1);
     oclnn_safetensors_free(st);
 }
 END_TEST

@@ -470,10 +470,18 @@ static oclnn_conv_algorithm auto_algorithm(const oclnn_graph *g)
     return e == OCLNN_GEMM_TILED ? OCLNN_CONV_IM2COL_TILED : OCLNN_CONV_IM2COL_BATCHED;
 }
 
-/* Winograd on CPUs (where AUTO means the tiled engine) for the 3x3 layers
- * with enough channels: its GEMMs have K = Cin, short products where the
- * transforms' memory traffic outweighs the multiplies saved.
- * MEASUREMENTS PENDING */
+/* Winograd on CPUs (where AUTO means the tiled engine) for the 3x3
+ * stride-1 layers with at least 32 input and output channels: its GEMMs
+ * have K = Cin, and with few channels the transforms' memory traffic
+ * outweighs the multiplies saved. Measured 2026-12-02 on the 2-core Zen 4
+ * EPYC (PoCL 3.1, shared machine at load 2-4, so the fastest of 2 x 9
+ * alternating runs), batch 8, pad 1, tiled vs winograd ms, forward / forward
+ * + both gradients: 16->16 56x56 2.6/2.8, 9.2/7.7; 16->16 28x28 0.5/0.7,
+ * 1.6/2.1; 3->64 56x56 0.8/3.3, 6.2/11.1 (all slower or even); 32->32
+ * 56x56 6.2/5.2, 28.3/22.7; 32->32 28x28 1.5/1.8, 6.9/6.0; 64->64 56x56
+ * 35.0/15.0, 86.8/59.2; 64->64 28x28 5.5/2.8, 15.2/15.3; 128->128 28x28
+ * 19.9/10.7, 64.5/55.6; 256->256 14x14 26.5/21.4, 85.5/69.4; 64->128
+ * 28x28 11.1/7.6, 55.0/44.4 (bench/results/winograd-pocl-2026-12-02.txt). */
 #define WINOGRAD_MIN_CHANNELS 32
 
 static oclnn_conv_algorithm auto_for_shape(const oclnn_graph *g, const conv_geom *c)
