@@ -107,18 +107,22 @@ static const conv_cfg grid[] = {
     {1, 2, 4, 1, 3, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 0, 0},
 };
 
+/* c's output against the double reference, its gradients against finite
+ * differences of it. */
+static void check_case(const conv_cfg *c, uint64_t *rng)
+{
+    char name[160];
+    tu_op_case t = make_case(c, name, sizeof name);
+    tu_check_forward(&t, 1e-9, rng);
+    /* fused ReLU: a tiny step (the reference is double) keeps finite
+     * differences from straddling the kink at 0 */
+    tu_check_gradient(&t, 1e-7, 1e-7, 40, rng);
+}
+
 START_TEST(test_grid_forward_and_gradient)
 {
     uint64_t rng = tu_seed() + 11;
-    for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++) {
-        conv_cfg c = grid[i];
-        char name[160];
-        tu_op_case t = make_case(&c, name, sizeof name);
-        tu_check_forward(&t, 1e-9, &rng);
-        /* fused ReLU: a tiny step (the reference is double) keeps finite
-         * differences from straddling the kink at 0 */
-        tu_check_gradient(&t, 1e-7, 1e-7, 40, &rng);
-    }
+    for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++) check_case(&grid[i], &rng);
 }
 END_TEST
 
@@ -171,19 +175,15 @@ START_TEST(test_chunked_batches)
     for (int a = OCLNN_CONV_IM2COL_BATCHED; a <= OCLNN_CONV_IM2COL_TILED; a++) {
         if (a == OCLNN_CONV_CLBLAST_CONVGEMM) continue;
         c.algo = (oclnn_conv_algorithm)a;
-        char name[160];
-        tu_op_case t = make_case(&c, name, sizeof name);
-        tu_check_forward(&t, 1e-9, &rng);
-        tu_check_gradient(&t, 1e-7, 1e-7, 40, &rng);
+        check_case(&c, &rng);
     }
     oclnn_conv_set_col_budget(old);
 }
 END_TEST
 
 /* An empty batch runs and adds nothing to the weight and bias gradients. */
-START_TEST(test_empty_batch)
+static void check_empty_batch(const conv_cfg *c)
 {
-    const conv_cfg *c = &grid[1];
     oclnn_graph *g = oclnn_graph_create(tu_context());
     oclnn_tensor *x = oclnn_param(g, "x", 4, (const int64_t[]){0, c->cin, c->h, c->w});
     oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c->cout, c->cin / c->groups, c->kh, c->kw});
@@ -197,13 +197,18 @@ START_TEST(test_empty_batch)
     TU_OK(oclnn_tensor_fill(oclnn_tensor_grad(w), 7.0f));
     TU_OK(oclnn_tensor_fill(oclnn_tensor_grad(b), 7.0f));
     TU_OK(oclnn_graph_run(g));
-    float gw[6 * 2 * 3 * 3], gb[6];
-    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), gw, sizeof gw));
-    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), gb, sizeof gb));
-    for (size_t i = 0; i < sizeof gw / sizeof gw[0]; i++) ck_assert_float_eq(gw[i], 7.0f);
-    for (size_t i = 0; i < sizeof gb / sizeof gb[0]; i++) ck_assert_float_eq(gb[i], 7.0f);
+    size_t nw = (size_t)oclnn_tensor_numel(w);
+    float *gw = malloc(nw * sizeof *gw), *gb = malloc((size_t)c->cout * sizeof *gb);
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), gw, nw * sizeof *gw));
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), gb, (size_t)c->cout * sizeof *gb));
+    for (size_t i = 0; i < nw; i++) ck_assert_float_eq(gw[i], 7.0f);
+    for (int i = 0; i < c->cout; i++) ck_assert_float_eq(gb[i], 7.0f);
+    free(gw);
+    free(gb);
     oclnn_graph_release(g);
 }
+
+START_TEST(test_empty_batch) { check_empty_batch(&grid[1]); }
 END_TEST
 
 /* ---- Winograd F(2x2, 3x3) */
@@ -320,14 +325,10 @@ START_TEST(test_winograd)
 {
     uint64_t rng = tu_seed() + 15;
     for (size_t i = 0; i < sizeof wino_grid / sizeof wino_grid[0]; i++) {
-        conv_cfg c = wino_grid[i];
-        char name[160];
-        tu_op_case t = make_case(&c, name, sizeof name);
         /* against the double reference too (NaN-poisoned outputs catch an
          * unwritten element) */
-        tu_check_forward(&t, 1e-9, &rng);
-        tu_check_gradient(&t, 1e-7, 1e-7, 40, &rng);
-        check_vs_tiled(&c, OCLNN_CONV_WINOGRAD, &rng);
+        check_case(&wino_grid[i], &rng);
+        check_vs_tiled(&wino_grid[i], OCLNN_CONV_WINOGRAD, &rng);
     }
     /* operands at buffer offsets and through strided views */
     conv_cfg c = wino_grid[0];
@@ -338,9 +339,11 @@ START_TEST(test_winograd)
 }
 END_TEST
 
-/* A budget of two images' scratch: several chunks, a ragged last one. */
+/* A budget of two images' scratch: several chunks, a ragged last one;
+ * and an empty batch. */
 START_TEST(test_winograd_chunks)
 {
+    check_empty_batch(&wino_grid[0]);
     uint64_t rng = tu_seed() + 16;
     conv_cfg c = wino_grid[0];
     c.n = 5;
@@ -372,10 +375,7 @@ START_TEST(test_winograd_fallback)
         ck_assert_int_eq(ran, oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pa)));
         ck_assert_int_ne(ran, OCLNN_CONV_WINOGRAD);
         oclnn_graph_release(g);
-        char name[160];
-        tu_op_case t = make_case(&c, name, sizeof name);
-        tu_check_forward(&t, 1e-9, &rng);
-        tu_check_gradient(&t, 1e-7, 1e-7, 40, &rng);
+        check_case(&c, &rng);
     }
 }
 END_TEST
