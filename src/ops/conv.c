@@ -15,6 +15,8 @@
  *            bias and relu, 87-97 vs 12 GFLOP/s forward including im2col).
  *   CLBlast's convgemm, kept for comparison: its im2col variant allocates
  *            and waits per image, and was the slowest everywhere measured.
+ *   winograd: 3x3 stride-1 layers only, F(2x2,3x3) transforms around one
+ *            batched GEMM of 16 products (conv_winograd.c).
  * The col matrix is an aux tensor of the node (the planner gives it arena
  * memory that is free again once the node has run), sized for one chunk of
  * images so that large batches do not need a huge scratch. */

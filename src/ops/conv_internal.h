@@ -72,9 +72,10 @@ oclnn_gemm_args oclnn_conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *
 oclnn_status oclnn_conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *base, int nb,
                             int groups, const size_t img[3], const size_t grp[3], bool dry);
 
-/* Bytes of col scratch a conv node may use (0: the default); returns the
- * previous setting. Applies to convs built afterwards. For tests, which
- * need several chunks on small shapes; not thread-safe. */
+/* Bytes of col scratch (or Winograd's V and M) a conv node may use (0:
+ * the default); returns the previous setting. Applies to convs built
+ * afterwards. For tests, which need several chunks on small shapes; not
+ * thread-safe. */
 size_t oclnn_conv_set_col_budget(size_t bytes);
 
 /* Winograd F(2x2, 3x3) (conv_winograd.c). applies: 3x3, stride 1,
