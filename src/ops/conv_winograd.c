@@ -36,7 +36,7 @@ typedef struct wino_shape {
 
 static wino_shape shape_of(const conv_geom *c, bool dgrad)
 {
-    wino_shape s = {0};
+    wino_shape s;
     if (dgrad) {
         s = (wino_shape){.ic = c->cout, .oc = c->cin, .h = c->ho, .w = c->wo, .ho = c->h, .wo = c->w,
                          .ph = 2 - c->ph, .pw = 2 - c->pw, .n_stride = conv_howo(c),
