@@ -18,6 +18,7 @@ static const char *algorithm_name(oclnn_conv_algorithm a)
     case OCLNN_CONV_IM2COL_WIDE: return "wide";       /* im2col of the batch + one CLBlast GEMM */
     case OCLNN_CONV_CLBLAST_CONVGEMM: return "convgemm";
     case OCLNN_CONV_IM2COL_TILED: return "tiled";     /* im2col + oclnn's tiled GEMM */
+    case OCLNN_CONV_WINOGRAD: return "winograd";      /* F(2x2, 3x3): transforms + 16 GEMMs */
     }
     return "?";
 }
@@ -66,6 +67,15 @@ static void conv_one(bench_env *env, const conv_case *c, oclnn_conv_algorithm al
     res.flops = train ? 3 * fwd : fwd;
     bench_progress(env, label);
     if (!s) s = bench_time_graph(env, g, &res);
+    if (!s && env->torch && (algo == OCLNN_CONV_AUTO || algo == OCLNN_CONV_WINOGRAD)) {
+        /* PyTorch's F.conv2d right after oclnn's: both under the same load */
+        char req[96], why[256];
+        double tmin;
+        snprintf(req, sizeof req, "conv %s %d %d %d %d %d %d %d %d", train ? "train" : "fwd", c->n, c->cin, c->h,
+                 c->w, c->cout, c->k, c->pad, env->repeat);
+        if (bench_torch_time(env->torch, req, &res.torch_seconds, &tmin, why, sizeof why))
+            bench_note(env, "conv %s: no PyTorch figure: %s", label, why);
+    }
     if (!s) bench_report(env, &res);
     else bench_fail(env, "conv2d", label, shape, oclnn_last_error());
     oclnn_graph_release(g);
@@ -80,7 +90,7 @@ oclnn_status bench_conv(bench_env *env)
         {"3x3.64.56", env->tiny ? 1 : env->quick ? 4 : batch, 64, 56, 56, 64, 3, 1},
     };
     const oclnn_conv_algorithm algos[] = {OCLNN_CONV_AUTO, OCLNN_CONV_IM2COL_TILED, OCLNN_CONV_IM2COL_BATCHED,
-                                          OCLNN_CONV_IM2COL_WIDE, OCLNN_CONV_CLBLAST_CONVGEMM};
+                                          OCLNN_CONV_IM2COL_WIDE, OCLNN_CONV_CLBLAST_CONVGEMM, OCLNN_CONV_WINOGRAD};
     int nalgos = env->tiny ? 1 : (int)(sizeof algos / sizeof algos[0]);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         oclnn_graph *probe = oclnn_graph_create(env->ctx);
@@ -92,6 +102,8 @@ oclnn_status bench_conv(bench_env *env)
         oclnn_graph_release(probe);
         bench_note(env, "%s: auto picks %s on this device", cases[i].label, algorithm_name(chosen));
         for (int a = 0; a < nalgos; a++) {
+            /* Winograd applies to the 3x3 layers only (elsewhere it would time AUTO's choice again) */
+            if (algos[a] == OCLNN_CONV_WINOGRAD && cases[i].k != 3) continue;
             conv_one(env, &cases[i], algos[a], 0);
             if (algos[a] != OCLNN_CONV_CLBLAST_CONVGEMM) conv_one(env, &cases[i], algos[a], 1);
         }

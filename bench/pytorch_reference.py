@@ -40,6 +40,12 @@ on stdin until EOF:
                             train (zero_grad, forward, cross-entropy, backward,
                             SGD momentum 0.9 step) or infer (eval, no_grad); the
                             model is made once per batch size and kept
+  conv KIND N CIN H W COUT K PAD REPEAT
+                            F.conv2d with bias (stride 1) on random [N, CIN, H, W]
+                            input and [COUT, CIN, K, K] weights, KIND fwd
+                            (no_grad) or train (forward, then the gradients
+                            of sum(y * r) into input, weight and bias); four
+                            warm-up runs, not one
 with "ok MEDIAN_S MIN_S" (after one warm-up run) or "error WHY".
 
 Use a current PyTorch (bench/setup-torch-venv.sh makes a virtual environment
@@ -269,6 +275,25 @@ def time_gemm(m, n, k, ta, tb, repeat):
         return time_runs(lambda: torch.matmul(a, b), repeat)
 
 
+def conv_step(kind, n, cin, h, w, cout, k, pad):
+    import torch.nn.functional as F
+    train = kind == "train"
+    x = torch.rand(n, cin, h, w, requires_grad=train)
+    wt = (torch.rand(cout, cin, k, k) * 0.2 - 0.1).requires_grad_(train)
+    b = (torch.rand(cout) * 0.2 - 0.1).requires_grad_(train)
+    if not train:
+        def fwd():
+            with torch.no_grad():
+                return F.conv2d(x, wt, b, padding=pad)
+        return fwd
+    r = torch.rand(n, cout, h + 2 * pad - k + 1, w + 2 * pad - k + 1) * 2 - 1
+
+    def step():
+        x.grad = wt.grad = b.grad = None
+        (F.conv2d(x, wt, b, padding=pad) * r).sum().backward()
+    return step
+
+
 def serve(threads):
     import sys
     print(f"ready torch {torch.__version__}, {threads} threads", flush=True)
@@ -288,6 +313,13 @@ def serve(threads):
                     torch.manual_seed(0)
                     cnn[batch] = simplecnn_steps(batch)
                 median, low = time_runs(cnn[batch][words[1]], max(repeat, 1))
+                print(f"ok {median:.9f} {low:.9f}", flush=True)
+            elif words[:1] == ["conv"] and len(words) == 10 and words[1] in ("fwd", "train"):
+                n, cin, h, w, cout, k, pad, repeat = (int(v) for v in words[2:])
+                step = conv_step(words[1], n, cin, h, w, cout, k, pad)
+                for _ in range(3):  # oneDNN makes its primitives over the first runs of a shape
+                    step()
+                median, low = time_runs(step, max(repeat, 1))
                 print(f"ok {median:.9f} {low:.9f}", flush=True)
             else:
                 print(f"error unknown request: {line.strip()}", flush=True)

@@ -107,18 +107,22 @@ static const conv_cfg grid[] = {
     {1, 2, 4, 1, 3, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 0, 0},
 };
 
+/* c's output against the double reference, its gradients against finite
+ * differences of it. */
+static void check_case(const conv_cfg *c, uint64_t *rng)
+{
+    char name[160];
+    tu_op_case t = make_case(c, name, sizeof name);
+    tu_check_forward(&t, 1e-9, rng);
+    /* fused ReLU: a tiny step (the reference is double) keeps finite
+     * differences from straddling the kink at 0 */
+    tu_check_gradient(&t, 1e-7, 1e-7, 40, rng);
+}
+
 START_TEST(test_grid_forward_and_gradient)
 {
     uint64_t rng = tu_seed() + 11;
-    for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++) {
-        conv_cfg c = grid[i];
-        char name[160];
-        tu_op_case t = make_case(&c, name, sizeof name);
-        tu_check_forward(&t, 1e-9, &rng);
-        /* fused ReLU: a tiny step (the reference is double) keeps finite
-         * differences from straddling the kink at 0 */
-        tu_check_gradient(&t, 1e-7, 1e-7, 40, &rng);
-    }
+    for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++) check_case(&grid[i], &rng);
 }
 END_TEST
 
@@ -171,19 +175,15 @@ START_TEST(test_chunked_batches)
     for (int a = OCLNN_CONV_IM2COL_BATCHED; a <= OCLNN_CONV_IM2COL_TILED; a++) {
         if (a == OCLNN_CONV_CLBLAST_CONVGEMM) continue;
         c.algo = (oclnn_conv_algorithm)a;
-        char name[160];
-        tu_op_case t = make_case(&c, name, sizeof name);
-        tu_check_forward(&t, 1e-9, &rng);
-        tu_check_gradient(&t, 1e-7, 1e-7, 40, &rng);
+        check_case(&c, &rng);
     }
     oclnn_conv_set_col_budget(old);
 }
 END_TEST
 
 /* An empty batch runs and adds nothing to the weight and bias gradients. */
-START_TEST(test_empty_batch)
+static void check_empty_batch(const conv_cfg *c)
 {
-    const conv_cfg *c = &grid[1];
     oclnn_graph *g = oclnn_graph_create(tu_context());
     oclnn_tensor *x = oclnn_param(g, "x", 4, (const int64_t[]){0, c->cin, c->h, c->w});
     oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c->cout, c->cin / c->groups, c->kh, c->kw});
@@ -197,11 +197,209 @@ START_TEST(test_empty_batch)
     TU_OK(oclnn_tensor_fill(oclnn_tensor_grad(w), 7.0f));
     TU_OK(oclnn_tensor_fill(oclnn_tensor_grad(b), 7.0f));
     TU_OK(oclnn_graph_run(g));
-    float gw[6 * 2 * 3 * 3], gb[6];
-    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), gw, sizeof gw));
-    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), gb, sizeof gb));
-    for (size_t i = 0; i < sizeof gw / sizeof gw[0]; i++) ck_assert_float_eq(gw[i], 7.0f);
-    for (size_t i = 0; i < sizeof gb / sizeof gb[0]; i++) ck_assert_float_eq(gb[i], 7.0f);
+    size_t nw = (size_t)oclnn_tensor_numel(w);
+    float *gw = malloc(nw * sizeof *gw), *gb = malloc((size_t)c->cout * sizeof *gb);
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), gw, nw * sizeof *gw));
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), gb, (size_t)c->cout * sizeof *gb));
+    for (size_t i = 0; i < nw; i++) ck_assert_float_eq(gw[i], 7.0f);
+    for (int i = 0; i < c->cout; i++) ck_assert_float_eq(gb[i], 7.0f);
+    free(gw);
+    free(gb);
+    oclnn_graph_release(g);
+}
+
+START_TEST(test_empty_batch) { check_empty_batch(&grid[1]); }
+END_TEST
+
+/* ---- Winograd F(2x2, 3x3) */
+
+/* Shapes it applies to: odd and even sizes (ragged last tile row and
+ * column), padding 0/1/2 (and 3, whose data gradient is not Winograd's),
+ * channel counts that are no multiple of any GEMM tile, bias or not,
+ * fused relu, a 3x3 input with padding 0 (a single output pixel), and
+ * rows wide enough for the kernels' vector paths. */
+static const conv_cfg wino_grid[] = {
+    /* n cin h  w cout kh kw sh sw ph pw dh dw g bias relu */
+    {3, 5, 9, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, OCLNN_CONV_WINOGRAD},
+    {2, 3, 8, 11, 5, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 1, OCLNN_CONV_WINOGRAD},
+    {2, 6, 5, 6, 3, 3, 3, 1, 1, 2, 1, 1, 1, 1, 1, 1, OCLNN_CONV_WINOGRAD},
+    {1, 2, 3, 3, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1, 0, OCLNN_CONV_WINOGRAD},
+    {2, 3, 4, 5, 2, 3, 3, 1, 1, 3, 2, 1, 1, 1, 0, 0, OCLNN_CONV_WINOGRAD},
+    /* rows wide enough for the kernels' eight-tile vector paths, with tails */
+    {2, 3, 5, 37, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, OCLNN_CONV_WINOGRAD},
+    {1, 2, 4, 34, 3, 3, 3, 1, 1, 0, 2, 1, 1, 1, 0, 0, OCLNN_CONV_WINOGRAD},
+};
+
+typedef struct conv_run_out {
+    float *y, *dx, *dw, *db;
+    oclnn_conv_algorithm algo;
+} conv_run_out;
+
+/* One forward and backward of L = sum(y * lw) on the given data. */
+static conv_run_out run_conv(const conv_cfg *c, const float *x, const float *w, const float *b, const float *lw)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    int64_t xd[4] = {c->n, c->cin, c->h, c->w}, wd[4] = {c->cout, c->cin, c->kh, c->kw};
+    oclnn_tensor *xt = oclnn_param(g, "x", 4, xd), *wt = oclnn_param(g, "w", 4, wd);
+    oclnn_tensor *bt = c->bias ? oclnn_param(g, "b", 1, (const int64_t[]){c->cout}) : NULL;
+    oclnn_conv2d_params p = params_of(c);
+    oclnn_tensor *y = oclnn_conv2d(g, xt, wt, bt, &p);
+    ck_assert_ptr_nonnull(y);
+    oclnn_tensor *lwt = oclnn_input(g, "lw", OCLNN_DTYPE_F32, 4, y->dims);
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_to(g, oclnn_mul(g, y, lwt), 0, NULL)));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    size_t nx = (size_t)oclnn_tensor_numel(xt), nw = (size_t)oclnn_tensor_numel(wt), ny = (size_t)oclnn_tensor_numel(y);
+    TU_OK(oclnn_tensor_write(xt, x, nx * sizeof *x));
+    TU_OK(oclnn_tensor_write(wt, w, nw * sizeof *w));
+    if (bt) TU_OK(oclnn_tensor_write(bt, b, (size_t)c->cout * sizeof *b));
+    TU_OK(oclnn_tensor_write(lwt, lw, ny * sizeof *lw));
+    TU_OK(oclnn_graph_run(g));
+    conv_run_out o = {malloc(ny * sizeof(float)), malloc(nx * sizeof(float)), malloc(nw * sizeof(float)),
+                      malloc((size_t)c->cout * sizeof(float)), oclnn_conv2d_algorithm(y)};
+    TU_OK(oclnn_tensor_read(y, o.y, ny * sizeof(float)));
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(xt), o.dx, nx * sizeof(float)));
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(wt), o.dw, nw * sizeof(float)));
+    if (bt) TU_OK(oclnn_tensor_read(oclnn_tensor_grad(bt), o.db, (size_t)c->cout * sizeof(float)));
+    oclnn_graph_release(g);
+    return o;
+}
+
+static void free_run(conv_run_out *o)
+{
+    free(o->y);
+    free(o->dx);
+    free(o->dw);
+    free(o->db);
+}
+
+/* max |got - want| within rel of max |want|, and want not all zero. */
+static void expect_rel(const float *got, const float *want, size_t n, double rel, const char *what, const char *name)
+{
+    double err = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(isfinite(got[i]), "%s %s: element %zu is %g", name, what, i, got[i]);
+        double d = fabs((double)got[i] - want[i]);
+        err = d > err ? d : err;
+        scale = fabs(want[i]) > scale ? fabs(want[i]) : scale;
+    }
+    ck_assert_msg(scale > 0, "%s %s: reference all zero", name, what);
+    ck_assert_msg(err <= rel * scale, "%s %s: max error %.3g > %.3g x max %.3g", name, what, err, rel, scale);
+}
+
+/* c with c->algo against the same conv on IM2COL_TILED: output and the
+ * gradients of x, w and b. Relative tolerance 1e-4 of each tensor's
+ * largest element: float32 rounding of a sum of Cin*9 <= 54 products of
+ * values in [-1, 1] is ~1e-6 relative for im2col; Winograd's transforms
+ * (entries 1/2 and sums of up to 9 terms in G g G^T, 4 in B^T d B and A^T
+ * M A) multiply that by about 10-20 (the F(2x2,3x3) error bound), which
+ * stays below 1e-4 by a margin of 5x or more; a wrong index or a missed
+ * tile is an error of the order of the values themselves. */
+static void check_vs_tiled(const conv_cfg *c, oclnn_conv_algorithm expect_algo, uint64_t *rng)
+{
+    conv_cfg ref = *c;
+    ref.algo = OCLNN_CONV_IM2COL_TILED;
+    size_t nx = (size_t)c->n * c->cin * c->h * c->w, nw = (size_t)c->cout * c->cin * c->kh * c->kw;
+    size_t ny = (size_t)c->n * c->cout * out_h(c) * out_w(c);
+    float *x = tu_random(nx, -1, 1, rng), *w = tu_random(nw, -1, 1, rng), *b = tu_random((size_t)c->cout, -1, 1, rng);
+    float *lw = tu_random(ny, -1, 1, rng);
+    conv_run_out got = run_conv(c, x, w, b, lw), want = run_conv(&ref, x, w, b, lw);
+    char name[160];
+    make_case(c, name, sizeof name);
+    ck_assert_msg(got.algo == expect_algo, "%s: ran algorithm %d, expected %d", name, (int)got.algo,
+                  (int)expect_algo);
+    const double rel = 1e-4;
+    expect_rel(got.y, want.y, ny, rel, "output", name);
+    expect_rel(got.dx, want.dx, nx, rel, "grad x", name);
+    expect_rel(got.dw, want.dw, nw, rel, "grad w", name);
+    if (c->bias) expect_rel(got.db, want.db, (size_t)c->cout, rel, "grad b", name);
+    free_run(&got);
+    free_run(&want);
+    free(x);
+    free(w);
+    free(b);
+    free(lw);
+}
+
+START_TEST(test_winograd)
+{
+    uint64_t rng = tu_seed() + 15;
+    for (size_t i = 0; i < sizeof wino_grid / sizeof wino_grid[0]; i++) {
+        /* against the double reference too (NaN-poisoned outputs catch an
+         * unwritten element) */
+        check_case(&wino_grid[i], &rng);
+        check_vs_tiled(&wino_grid[i], OCLNN_CONV_WINOGRAD, &rng);
+    }
+    /* operands at buffer offsets and through strided views */
+    conv_cfg c = wino_grid[0];
+    char name[160];
+    tu_op_case t = make_case(&c, name, sizeof name);
+    tu_check_forward_strided(&t, 1e-9, &rng);
+    tu_check_gradient_strided(&t, 1e-7, 1e-7, 40, &rng);
+}
+END_TEST
+
+/* A budget of two images' scratch: several chunks, a ragged last one;
+ * and an empty batch. */
+START_TEST(test_winograd_chunks)
+{
+    check_empty_batch(&wino_grid[0]);
+    uint64_t rng = tu_seed() + 16;
+    conv_cfg c = wino_grid[0];
+    c.n = 5;
+    /* per image: 16 x tiles x (Cin + Cout) floats, forward and data gradient alike here */
+    size_t per_image = 16 * (size_t)((out_h(&c) + 1) / 2) * ((out_w(&c) + 1) / 2) * (c.cin + c.cout);
+    size_t old = oclnn_conv_set_col_budget(2 * per_image * sizeof(float));
+    check_vs_tiled(&c, OCLNN_CONV_WINOGRAD, &rng);
+    oclnn_conv_set_col_budget(old);
+}
+END_TEST
+
+/* WINOGRAD where it does not apply runs AUTO's choice, correctly. */
+START_TEST(test_winograd_fallback)
+{
+    uint64_t rng = tu_seed() + 17;
+    const conv_cfg cases[] = {
+        {1, 2, 3, 4, 3, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 0, OCLNN_CONV_WINOGRAD}, /* 5x5 */
+        {3, 2, 11, 9, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, OCLNN_CONV_WINOGRAD}, /* stride 2 */
+        {1, 3, 7, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 0, OCLNN_CONV_WINOGRAD},  /* dilation 2 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conv_cfg c = cases[i], a = cases[i];
+        a.algo = OCLNN_CONV_AUTO;
+        oclnn_graph *g = oclnn_graph_create(tu_context());
+        oclnn_tensor *x = oclnn_input_f32(g, "x", 4, c.n, c.cin, c.h, c.w);
+        oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c.cout, c.cin, c.kh, c.kw});
+        oclnn_conv2d_params pw = params_of(&c), pa = params_of(&a);
+        oclnn_conv_algorithm ran = oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pw));
+        ck_assert_int_eq(ran, oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pa)));
+        ck_assert_int_ne(ran, OCLNN_CONV_WINOGRAD);
+        oclnn_graph_release(g);
+        check_case(&c, &rng);
+    }
+}
+END_TEST
+
+/* AUTO on a CPU device: Winograd for the bench's 3x3 64->64 layer, not
+ * for 5x5 or strided ones, nor for few channels; other devices keep im2col. */
+START_TEST(test_winograd_auto)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input_f32(g, "x", 4, 2, 64, 56, 56);
+    oclnn_tensor *w3 = oclnn_param(g, "w3", 4, (const int64_t[]){64, 64, 3, 3});
+    oclnn_tensor *w5 = oclnn_param(g, "w5", 4, (const int64_t[]){64, 64, 5, 5});
+    oclnn_tensor *x3 = oclnn_input_f32(g, "x3", 4, 2, 3, 56, 56);
+    oclnn_tensor *w33 = oclnn_param(g, "w33", 4, (const int64_t[]){64, 3, 3, 3});
+    oclnn_conv2d_params pad1 = {.pad_h = 1, .pad_w = 1}, s2 = {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
+    oclnn_conv_algorithm a3 = oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w3, NULL, &pad1));
+    oclnn_conv_algorithm a5 = oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w5, NULL, &pad1));
+    oclnn_conv_algorithm as2 = oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w3, NULL, &s2));
+    oclnn_conv_algorithm afew = oclnn_conv2d_algorithm(oclnn_conv2d(g, x3, w33, NULL, &pad1));
+    bool cpu_tiled = oclnn_context_device(tu_context())->is_cpu && a5 == OCLNN_CONV_IM2COL_TILED;
+    ck_assert_int_eq(a3, cpu_tiled ? OCLNN_CONV_WINOGRAD : a5);
+    ck_assert_int_ne(a5, OCLNN_CONV_WINOGRAD);
+    ck_assert_int_ne(as2, OCLNN_CONV_WINOGRAD);
+    ck_assert_int_ne(afew, OCLNN_CONV_WINOGRAD);
     oclnn_graph_release(g);
 }
 END_TEST
@@ -219,11 +417,47 @@ static void expect_close(oclnn_tensor *t, const oclnn_st_tensor *want, double li
     free(got);
 }
 
+/* Config cfg of the fixture under prefix, on algorithm algo; returns the
+ * algorithm that ran. */
+static oclnn_conv_algorithm fixture_case(const oclnn_safetensors *st, const char *prefix, const int32_t *cfg,
+                                         oclnn_conv_algorithm algo)
+{
+    oclnn_conv2d_params p = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6],
+                             cfg[7] ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, algo};
+    const oclnn_st_tensor *xi = tu_fixture_tensor(st, prefix, "input"), *wi = tu_fixture_tensor(st, prefix, "weight");
+    const oclnn_st_tensor *lwi = tu_fixture_tensor(st, prefix, "loss_weight"), *bi = cfg[8] ? tu_fixture_tensor(st, prefix, "bias") : NULL;
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_param(g, "x", xi->ndim, xi->shape), *w = oclnn_param(g, "w", wi->ndim, wi->shape);
+    oclnn_tensor *b = bi ? oclnn_param(g, "b", bi->ndim, bi->shape) : NULL;
+    oclnn_tensor *lw = oclnn_input(g, "lw", OCLNN_DTYPE_F32, lwi->ndim, lwi->shape);
+    oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
+    oclnn_tensor *loss = oclnn_sum_to(g, oclnn_mul(g, y, lw), 0, NULL);
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_backward(g, loss));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    TU_OK(oclnn_tensor_write(x, xi->data, xi->nbytes));
+    TU_OK(oclnn_tensor_write(w, wi->data, wi->nbytes));
+    if (b) TU_OK(oclnn_tensor_write(b, bi->data, bi->nbytes));
+    TU_OK(oclnn_tensor_write(lw, lwi->data, lwi->nbytes));
+    TU_OK(oclnn_graph_run(g));
+    /* NMSE 1e-10: a relative error of 1e-5, well above float rounding
+     * (Winograd's included, ~1e-6) and far below any indexing mistake */
+    expect_close(y, tu_fixture_tensor(st, prefix, "output"), 1e-10, "output");
+    expect_close(oclnn_tensor_grad(x), tu_fixture_tensor(st, prefix, "grad_input"), 1e-10, "grad_input");
+    expect_close(oclnn_tensor_grad(w), tu_fixture_tensor(st, prefix, "grad_weight"), 1e-10, "grad_weight");
+    if (b) expect_close(oclnn_tensor_grad(b), tu_fixture_tensor(st, prefix, "grad_bias"), 1e-10, "grad_bias");
+    oclnn_conv_algorithm ran = oclnn_conv2d_algorithm(y);
+    oclnn_graph_release(g);
+    return ran;
+}
+
+/* Every config on AUTO's path and on WINOGRAD (which runs the 3x3
+ * stride-1 one and falls back on the others). */
 START_TEST(test_pytorch_fixtures)
 {
     oclnn_safetensors *st;
     TU_OK(oclnn_safetensors_load(tu_data_path("conv/conv_fixtures.safetensors"), &st));
-    int configs = 0;
+    int configs = 0, winograd = 0;
     for (int k = 0;; k++) {
         char prefix[16];
         snprintf(prefix, sizeof prefix, "c%d.", k);
@@ -232,32 +466,11 @@ START_TEST(test_pytorch_fixtures)
         const oclnn_st_tensor *cfg_t = oclnn_safetensors_find(st, key);
         if (!cfg_t) break;
         configs++;
-        const int32_t *cfg = cfg_t->data;
-        oclnn_conv2d_params p = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6],
-                                 cfg[7] ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, OCLNN_CONV_AUTO};
-        const oclnn_st_tensor *xi = tu_fixture_tensor(st, prefix, "input"), *wi = tu_fixture_tensor(st, prefix, "weight");
-        const oclnn_st_tensor *lwi = tu_fixture_tensor(st, prefix, "loss_weight"), *bi = cfg[8] ? tu_fixture_tensor(st, prefix, "bias") : NULL;
-        oclnn_graph *g = oclnn_graph_create(tu_context());
-        oclnn_tensor *x = oclnn_param(g, "x", xi->ndim, xi->shape), *w = oclnn_param(g, "w", wi->ndim, wi->shape);
-        oclnn_tensor *b = bi ? oclnn_param(g, "b", bi->ndim, bi->shape) : NULL;
-        oclnn_tensor *lw = oclnn_input(g, "lw", OCLNN_DTYPE_F32, lwi->ndim, lwi->shape);
-        oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
-        oclnn_tensor *loss = oclnn_sum_to(g, oclnn_mul(g, y, lw), 0, NULL);
-        TU_OK(oclnn_graph_output(g, y));
-        TU_OK(oclnn_graph_backward(g, loss));
-        TU_OK(oclnn_graph_compile(g, NULL));
-        TU_OK(oclnn_tensor_write(x, xi->data, xi->nbytes));
-        TU_OK(oclnn_tensor_write(w, wi->data, wi->nbytes));
-        if (b) TU_OK(oclnn_tensor_write(b, bi->data, bi->nbytes));
-        TU_OK(oclnn_tensor_write(lw, lwi->data, lwi->nbytes));
-        TU_OK(oclnn_graph_run(g));
-        expect_close(y, tu_fixture_tensor(st, prefix, "output"), 1e-10, "output");
-        expect_close(oclnn_tensor_grad(x), tu_fixture_tensor(st, prefix, "grad_input"), 1e-10, "grad_input");
-        expect_close(oclnn_tensor_grad(w), tu_fixture_tensor(st, prefix, "grad_weight"), 1e-10, "grad_weight");
-        if (b) expect_close(oclnn_tensor_grad(b), tu_fixture_tensor(st, prefix, "grad_bias"), 1e-10, "grad_bias");
-        oclnn_graph_release(g);
+        fixture_case(st, prefix, cfg_t->data, OCLNN_CONV_AUTO);
+        winograd += fixture_case(st, prefix, cfg_t->data, OCLNN_CONV_WINOGRAD) == OCLNN_CONV_WINOGRAD;
     }
-    ck_assert_int_ge(configs, 4);
+    ck_assert_int_ge(configs, 5);
+    ck_assert_int_eq(winograd, 1);
     oclnn_safetensors_free(st);
 }
 END_TEST
@@ -349,6 +562,10 @@ int main(void)
     tcase_add_test(tc, test_chunked_batches);
     tcase_add_test(tc, test_empty_batch);
     tcase_add_test(tc, test_pytorch_fixtures);
+    tcase_add_test(tc, test_winograd);
+    tcase_add_test(tc, test_winograd_chunks);
+    tcase_add_test(tc, test_winograd_fallback);
+    tcase_add_test(tc, test_winograd_auto);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -15,6 +15,8 @@
  *            bias and relu, 87-97 vs 12 GFLOP/s forward including im2col).
  *   CLBlast's convgemm, kept for comparison: its im2col variant allocates
  *            and waits per image, and was the slowest everywhere measured.
+ *   winograd: 3x3 stride-1 layers only, F(2x2,3x3) transforms around one
+ *            batched GEMM of 16 products (conv_winograd.c).
  * The col matrix is an aux tensor of the node (the planner gives it arena
  * memory that is free again once the node has run), sized for one chunk of
  * images so that large batches do not need a huge scratch. */
@@ -185,6 +187,8 @@ enum { L_IM2COL, L_EPILOGUE };
 
 oclnn_gemm_engine oclnn_conv_engine(int algo)
 {
+    /* Winograd's GEMMs have no epilogue to fuse: the device's default engine */
+    if (algo == OCLNN_CONV_WINOGRAD) return OCLNN_GEMM_AUTO;
     return algo == OCLNN_CONV_IM2COL_TILED ? OCLNN_GEMM_TILED : OCLNN_GEMM_CLBLAST;
 }
 
@@ -399,6 +403,7 @@ static oclnn_status conv_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
 static oclnn_status conv_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const conv_geom *c = node->op_data;
+    if (c->algo == OCLNN_CONV_WINOGRAD) return oclnn_conv_winograd_prepare(ctx, node);
     oclnn_tensor *x = node->src[0], *b = c->has_bias ? node->src[2] : node;
     const char *op = node->op->name;
     oclnn_launch *l;
@@ -437,7 +442,11 @@ static oclnn_status conv_prepare(oclnn_context *ctx, oclnn_tensor *node)
     return s;
 }
 
-static oclnn_status conv_forward(oclnn_context *ctx, oclnn_tensor *node) { return conv_run(ctx, node, false); }
+static oclnn_status conv_forward(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const conv_geom *c = node->op_data;
+    return c->algo == OCLNN_CONV_WINOGRAD ? oclnn_conv_winograd_forward(ctx, node) : conv_run(ctx, node, false);
+}
 
 static const oclnn_op_def conv_def = {.name = "conv2d",
                                       .prepare = conv_prepare,
@@ -463,12 +472,36 @@ static oclnn_conv_algorithm auto_algorithm(const oclnn_graph *g)
     return e == OCLNN_GEMM_TILED ? OCLNN_CONV_IM2COL_TILED : OCLNN_CONV_IM2COL_BATCHED;
 }
 
+/* Winograd on CPUs (where AUTO means the tiled engine) for the 3x3
+ * stride-1 layers with at least 32 input and output channels: its GEMMs
+ * have K = Cin, and with few channels the transforms' memory traffic
+ * outweighs the multiplies saved. Measured 2026-12-02 on the 2-core Zen 4
+ * EPYC (PoCL 3.1, shared machine at load 2-4, so the fastest of 2 x 9
+ * alternating runs), batch 8, pad 1, tiled vs winograd ms, forward / forward
+ * + both gradients: 16->16 56x56 2.6/2.8, 9.2/7.7; 16->16 28x28 0.5/0.7,
+ * 1.6/2.1; 3->64 56x56 0.8/3.3, 6.2/11.1 (all slower or even); 32->32
+ * 56x56 6.2/5.2, 28.3/22.7; 32->32 28x28 1.5/1.8, 6.9/6.0; 64->64 56x56
+ * 35.0/15.0, 86.8/59.2; 64->64 28x28 5.5/2.8, 15.2/15.3; 128->128 28x28
+ * 19.9/10.7, 64.5/55.6; 256->256 14x14 26.5/21.4, 85.5/69.4; 64->128
+ * 28x28 11.1/7.6, 55.0/44.4 (bench/results/winograd-pocl-2026-12-02.txt). */
+#define WINOGRAD_MIN_CHANNELS 32
+
+static oclnn_conv_algorithm auto_for_shape(const oclnn_graph *g, const conv_geom *c)
+{
+    oclnn_conv_algorithm a = auto_algorithm(g);
+    if (a == OCLNN_CONV_IM2COL_TILED && g->ctx->info.is_cpu && c->cin >= WINOGRAD_MIN_CHANNELS &&
+        c->cout >= WINOGRAD_MIN_CHANNELS && oclnn_conv_winograd_applies(c))
+        return OCLNN_CONV_WINOGRAD;
+    return a;
+}
+
 static oclnn_conv_algorithm choose_algorithm(const oclnn_graph *g, const conv_geom *c, oclnn_conv_algorithm want)
 {
     if (want == OCLNN_CONV_CLBLAST_CONVGEMM && c->groups == 1 && c->n > 0) return want;
+    if (want == OCLNN_CONV_WINOGRAD && oclnn_conv_winograd_applies(c)) return want;
     if (want == OCLNN_CONV_IM2COL_BATCHED || want == OCLNN_CONV_IM2COL_WIDE || want == OCLNN_CONV_IM2COL_TILED)
         return want;
-    return auto_algorithm(g);
+    return auto_for_shape(g, c);
 }
 
 oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight, oclnn_tensor *bias,
@@ -489,7 +522,7 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
                                 "conv2d: negative parameter (stride %dx%d, pad %dx%d, dilation %dx%d, groups %d)",
                                 p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w,
                                 p->groups);
-    if ((unsigned)p->activation > OCLNN_ACT_RELU || (unsigned)p->algorithm > OCLNN_CONV_IM2COL_TILED)
+    if ((unsigned)p->activation > OCLNN_ACT_RELU || (unsigned)p->algorithm > OCLNN_CONV_WINOGRAD)
         return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "conv2d: unknown activation %d or algorithm %d",
                                 (int)p->activation, (int)p->algorithm);
     if (x->ndim != 4 || weight->ndim != 4 || x->dtype != OCLNN_DTYPE_F32 || weight->dtype != OCLNN_DTYPE_F32)
@@ -542,7 +575,8 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
         return oclnn_graph_fail(g, OCLNN_ERR_UNSUPPORTED,
                                 "conv2d: input %s with weight %s needs more than 2^31 elements", xs, ws);
     c.algo = choose_algorithm(g, &c, p->algorithm);
-    c.bwd = c.algo == OCLNN_CONV_CLBLAST_CONVGEMM ? (int)auto_algorithm(g) : c.algo;
+    bool other_bwd = c.algo == OCLNN_CONV_CLBLAST_CONVGEMM || c.algo == OCLNN_CONV_WINOGRAD;
+    c.bwd = other_bwd ? (int)auto_algorithm(g) : c.algo;
     int64_t per_img = col_img > (int64_t)c.cout * c.ho * c.wo ? col_img : (int64_t)c.cout * c.ho * c.wo;
     size_t budget = col_budget_override            ? col_budget_override
                     : g->ctx->info.is_cpu ? CONV_COL_BUDGET_CPU_BYTES
@@ -550,6 +584,12 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     int64_t chunk = (int64_t)(budget / 4) / (per_img ? per_img : 1);
     if (chunk > INT_MAX / (per_img ? per_img : 1)) chunk = INT_MAX / (per_img ? per_img : 1);
     c.chunk = (int)(chunk < 1 ? 1 : chunk > c.n ? (c.n ? c.n : 1) : chunk);
+    if (c.algo == OCLNN_CONV_WINOGRAD) {
+        int64_t wimg = oclnn_conv_winograd_image_floats(&c);
+        int64_t wchunk = (int64_t)(budget / 4) / wimg;
+        if (wchunk > INT_MAX / wimg) wchunk = INT_MAX / wimg;
+        c.wchunk = (int)(wchunk < 1 ? 1 : wchunk > c.n ? (c.n ? c.n : 1) : wchunk);
+    }
 
     srcs[0] = oclnn_contiguous(g, x);
     srcs[1] = oclnn_contiguous(g, weight);
@@ -557,6 +597,7 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     int64_t dims[4] = {c.n, c.cout, c.ho, c.wo};
     oclnn_tensor *y = oclnn_conv_node_new(g, &conv_def, &c, 4, dims, bias ? 3 : 2, srcs);
     if (!y) return NULL;
+    if (c.algo == OCLNN_CONV_WINOGRAD) return oclnn_conv_winograd_add_aux(y) ? y : NULL;
     bool wide = c.algo == OCLNN_CONV_IM2COL_WIDE;
     if (wide_cols(&c) || (!c.direct && c.algo == OCLNN_CONV_IM2COL_BATCHED)) {
         int64_t col[2] = {col_img / (c.ho * c.wo), (int64_t)c.chunk * c.ho * c.wo};

@@ -299,7 +299,9 @@ void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const
         if (dw && !oclnn_aux_new(dw, OCLNN_DTYPE_F32, 2, col)) return;
         oclnn_grad_add(g, w, dw);
     }
-    if (x->flags & T_NEEDS_GRAD) {
+    if ((x->flags & T_NEEDS_GRAD) && oclnn_conv_winograd_dgrad_applies(c)) {
+        oclnn_grad_add(g, x, oclnn_conv_winograd_dgrad(g, c, dt, w, x->dims));
+    } else if (x->flags & T_NEEDS_GRAD) {
         oclnn_tensor *srcs[2] = {dt, w};
         oclnn_tensor *dx = oclnn_conv_node_new(g, &dgrad_def, c, 4, x->dims, 2, srcs);
         if (dx && !c->direct && !oclnn_aux_new(dx, OCLNN_DTYPE_F32, 2, col)) return;

@@ -16,6 +16,7 @@ typedef struct conv_geom {
     int algo;  /* forward, resolved: never OCLNN_CONV_AUTO */
     int bwd;   /* backward: OCLNN_CONV_IM2COL_BATCHED, _WIDE or _TILED */
     int chunk; /* images per im2col chunk: bounds the col scratch */
+    int wchunk; /* images per Winograd chunk: bounds its V and M scratch (WINOGRAD only) */
     int direct; /* 1x1, stride 1, no padding: x is already the col matrix */
 } conv_geom;
 
@@ -71,10 +72,28 @@ oclnn_gemm_args oclnn_conv_gemm_bind(const oclnn_tensor *a, const oclnn_tensor *
 oclnn_status oclnn_conv_gemm_grid(oclnn_context *ctx, oclnn_tensor *node, int algo, const oclnn_gemm_args *base, int nb,
                             int groups, const size_t img[3], const size_t grp[3], bool dry);
 
-/* Bytes of col scratch a conv node may use (0: the default); returns the
- * previous setting. Applies to convs built afterwards. For tests, which
- * need several chunks on small shapes; not thread-safe. */
+/* Bytes of col scratch (or Winograd's V and M) a conv node may use (0:
+ * the default); returns the previous setting. Applies to convs built
+ * afterwards. For tests, which need several chunks on small shapes; not
+ * thread-safe. */
 size_t oclnn_conv_set_col_budget(size_t bytes);
+
+/* Winograd F(2x2, 3x3) (conv_winograd.c). applies: 3x3, stride 1,
+ * dilation 1, one group (and sizes whose indices fit an int).
+ * dgrad_applies: the forward runs Winograd and the padding is at most 2,
+ * so the data gradient is a Winograd conv too. image_floats: V and M
+ * scratch of one image, the larger of the forward's and the data
+ * gradient's (for the chunking). add_aux: the forward node's U, V and M. */
+bool oclnn_conv_winograd_applies(const conv_geom *c);
+bool oclnn_conv_winograd_dgrad_applies(const conv_geom *c);
+int64_t oclnn_conv_winograd_image_floats(const conv_geom *c);
+bool oclnn_conv_winograd_add_aux(oclnn_tensor *node);
+/* The forward node's prepare and forward when its algo is WINOGRAD. */
+oclnn_status oclnn_conv_winograd_prepare(oclnn_context *ctx, oclnn_tensor *node);
+oclnn_status oclnn_conv_winograd_forward(oclnn_context *ctx, oclnn_tensor *node);
+/* The data gradient node dx (dims x_dims) from dt [Cout, N*HoWo] and the weight. */
+oclnn_tensor *oclnn_conv_winograd_dgrad(oclnn_graph *g, const conv_geom *c, oclnn_tensor *dt, oclnn_tensor *w,
+                                        const int64_t *x_dims);
 
 /* The gradient nodes (conv_bwd.c). */
 void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads);

@@ -13,6 +13,7 @@ extern const oclnn_op_def *const oclnn_shape_ops[];
 extern const oclnn_op_def *const oclnn_gemm_ops[];
 extern const oclnn_op_def *const oclnn_conv_ops[];
 extern const oclnn_op_def *const oclnn_conv_bwd_ops[];
+extern const oclnn_op_def *const oclnn_conv_winograd_ops[];
 extern const oclnn_op_def *const oclnn_pool_ops[];
 extern const oclnn_op_def *const oclnn_norm_ops[];
 extern const oclnn_op_def *const oclnn_loss_ops[];
@@ -37,6 +38,7 @@ static const family families[] = {
     {"gemm", oclnn_gemm_ops},
     {"conv", oclnn_conv_ops},
     {"conv", oclnn_conv_bwd_ops},
+    {"conv", oclnn_conv_winograd_ops},
     {"pool", oclnn_pool_ops},
     {"norm", oclnn_norm_ops},
     {"loss", oclnn_loss_ops},

@@ -8,8 +8,10 @@ L = sum(output * w) with respect to input, weight and bias. cK.config is an
 I32 tensor [stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w,
 groups, relu, has_bias].
 
-Run with Debian's python3-torch (no other packages):
-    /usr/bin/python3 tests/gen/conv_fixtures.py [out_path]
+Run with Debian's python3-torch or any torch (no other packages; the last
+config was added with torch 2.15 from /work/venv-torch, the others are
+unchanged by it):
+    python3 tests/gen/conv_fixtures.py [out_path]
 The safetensors file is written by hand (8-byte header length, JSON header,
 raw little-endian data) so the safetensors package is not needed.
 """
@@ -31,6 +33,8 @@ CONFIGS = [
     dict(n=2, cin=4, h=7, w=9, cout=8, kh=3, kw=5, stride=(1, 2), pad=(0, 2), dil=(2, 1), groups=1, relu=0, bias=0),
     # grid[6]: 1x1 direct, groups 2, fused relu
     dict(n=2, cin=4, h=5, w=5, cout=4, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=2, relu=1, bias=1),
+    # 3x3 stride 1 (OCLNN_CONV_WINOGRAD's shape; tests/test_conv.c's wino_grid[0]), fused relu
+    dict(n=2, cin=5, h=9, w=7, cout=7, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1, relu=1, bias=1),
 ]
 
 

@@ -1,0 +1,233 @@
+/* Winograd F(2x2, 3x3) for 3x3, stride-1, dilation-1, one-group convs
+ * (OCLNN_CONV_WINOGRAD; the transforms are in cl/conv_winograd.cl).
+ *
+ * Per run: the weights' transform U = G g G^T (the weights change at every
+ * training step, and this is cheap: 16 x Cout x Cin floats), then per
+ * chunk of images the input transform into V, one batched GEMM of 16
+ * products M[xi] = U[xi] V[xi] on the engine the other conv paths use
+ * (oclnn's tiled GEMM on CPUs, CLBlast elsewhere), and the output
+ * transform, which adds the bias, applies the activation and writes NCHW.
+ * Against im2col + GEMM it does 16 instead of 36 multiplies per 2x2
+ * output tile and channel pair, and its V (4 x Cin x HoWo per image) is
+ * smaller than the col matrix (9 x Cin x HoWo).
+ *
+ * The data gradient of such a conv is a conv of the same kind: dx = dy
+ * convolved with the weights rotated 180 degrees, Cin and Cout swapped,
+ * padding 2 - p (so it applies for p <= 2). Its node (below) runs the same
+ * transforms on dt [Cout, N*HoWo] from the backward's grad_prep, which has
+ * the activation's mask applied already. The weight gradient stays on the
+ * im2col path (conv_bwd.c). */
+#include "ops/conv_internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+extern const char oclnn_cl_conv_winograd[];
+
+/* One Winograd conv as the kernels see it: the input (forward: x; data
+ * gradient: dt) with IC channels, the OC-channel NCHW output. */
+typedef struct wino_shape {
+    int ic, oc, h, w, ho, wo, ph, pw;
+    int n_stride, c_stride; /* of the input's elements */
+    int flip;               /* the weight is the forward's, rotated and transposed */
+    int act, has_bias;
+    int tw, tiles;          /* tiles per row and per image */
+} wino_shape;
+
+static wino_shape shape_of(const conv_geom *c, bool dgrad)
+{
+    wino_shape s;
+    if (dgrad) {
+        s = (wino_shape){.ic = c->cout, .oc = c->cin, .h = c->ho, .w = c->wo, .ho = c->h, .wo = c->w,
+                         .ph = 2 - c->ph, .pw = 2 - c->pw, .n_stride = conv_howo(c),
+                         .c_stride = c->n * conv_howo(c), .flip = 1};
+    } else {
+        s = (wino_shape){.ic = c->cin, .oc = c->cout, .h = c->h, .w = c->w, .ho = c->ho, .wo = c->wo,
+                         .ph = c->ph, .pw = c->pw, .n_stride = c->cin * c->h * c->w, .c_stride = c->h * c->w,
+                         .act = c->act, .has_bias = c->has_bias};
+    }
+    s.tw = (s.wo + 1) / 2;
+    s.tiles = (s.ho + 1) / 2 * s.tw;
+    return s;
+}
+
+/* Floats between the 16 planes of V and of M (cl/conv_winograd.cl). */
+#define PLANE_PAD 32
+
+/* The V and M scratch of one image. */
+static int64_t image_floats(const wino_shape *s) { return 16 * (int64_t)s->tiles * (s->ic + s->oc); }
+
+bool oclnn_conv_winograd_applies(const conv_geom *c)
+{
+    if (c->kh != 3 || c->kw != 3 || c->sh != 1 || c->sw != 1 || c->dh != 1 || c->dw != 1 || c->groups != 1)
+        return false;
+    /* every index in the kernels is an int, for one image per chunk at least */
+    wino_shape f = shape_of(c, false), d = shape_of(c, true);
+    int64_t big = image_floats(&f) > image_floats(&d) ? image_floats(&f) : image_floats(&d);
+    return big + 32 * PLANE_PAD <= INT_MAX && 16 * (int64_t)c->cin * c->cout <= INT_MAX;
+}
+
+bool oclnn_conv_winograd_dgrad_applies(const conv_geom *c)
+{
+    return c->algo == OCLNN_CONV_WINOGRAD && c->ph <= 2 && c->pw <= 2;
+}
+
+int64_t oclnn_conv_winograd_image_floats(const conv_geom *c)
+{
+    wino_shape f = shape_of(c, false), d = shape_of(c, true);
+    int64_t fwd = image_floats(&f), bwd = oclnn_conv_winograd_dgrad_applies(c) ? image_floats(&d) : 0;
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* U [16, OC, IC], V [16, IC*wchunk*T + pad], M [16, OC*wchunk*T + pad] as aux 0-2. */
+static bool add_aux(oclnn_tensor *node, const wino_shape *s, int chunk)
+{
+    int64_t cols = (int64_t)chunk * s->tiles;
+    int64_t u[3] = {16, s->oc, s->ic}, v[2] = {16, s->ic * cols + PLANE_PAD}, m[2] = {16, s->oc * cols + PLANE_PAD};
+    return oclnn_aux_new(node, OCLNN_DTYPE_F32, 3, u) && oclnn_aux_new(node, OCLNN_DTYPE_F32, 2, v) &&
+           oclnn_aux_new(node, OCLNN_DTYPE_F32, 2, m);
+}
+
+bool oclnn_conv_winograd_add_aux(oclnn_tensor *node)
+{
+    const conv_geom *c = node->op_data;
+    wino_shape s = shape_of(c, false);
+    return add_aux(node, &s, c->wchunk);
+}
+
+enum { L_WEIGHT, L_INPUT, L_OUTPUT };
+
+/* launch[] = weight, input, output transforms; src[0] the input, src[1]
+ * the weight, src[2] the bias when the shape has one. */
+static oclnn_status wino_prepare(oclnn_context *ctx, oclnn_tensor *node, const wino_shape *s)
+{
+    const char *op = node->op->name;
+    oclnn_tensor *u = node->aux[0], *v = node->aux[1], *m = node->aux[2];
+    oclnn_tensor *b = s->has_bias ? node->src[2] : m; /* any buffer: has_bias 0 never reads it */
+    char opts[32];
+    snprintf(opts, sizeof opts, "-DACT=%d", s->act);
+    oclnn_launch *l;
+    cl_uint i = 0;
+    oclnn_status st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, "wino_weight", &l);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, u, op);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[1], op);
+    int wargs[3] = {s->oc, s->ic, s->flip};
+    if (!st) st = oclnn_conv_args_int(l->kernel, i, op, 3, wargs);
+    if (!st) oclnn_conv_launch3(ctx, l, (size_t)s->ic, (size_t)s->oc, 1);
+
+    i = 0;
+    if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, "wino_input", &l);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, v, op);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
+    int iargs[10] = {s->n_stride, s->c_stride, s->ic, s->h, s->w, s->ph, s->pw, s->tw, s->tiles, PLANE_PAD};
+    if (!st) st = oclnn_conv_args_int(l->kernel, i + 2, op, 10, iargs);
+    if (!st) oclnn_conv_launch3(ctx, l, (size_t)(s->tiles / s->tw), (size_t)s->ic, 1);
+
+    i = 0;
+    if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, "wino_output", &l);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, m, op);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, b, op);
+    if (!st) st = oclnn_arg(l->kernel, &i, sizeof s->has_bias, &s->has_bias, op);
+    int oargs[6] = {s->oc, s->ho, s->wo, s->tw, s->tiles, PLANE_PAD};
+    if (!st) st = oclnn_conv_args_int(l->kernel, i + 2, op, 6, oargs);
+    if (!st) oclnn_conv_launch3(ctx, l, (size_t)(s->tiles / s->tw), (size_t)s->oc, 1);
+    return st;
+}
+
+/* Enqueues launch `which` (input or output transform) for images [n0, n0 + nb). */
+static oclnn_status enqueue_chunk(oclnn_context *ctx, oclnn_tensor *node, int which, int n0, int nb)
+{
+    oclnn_launch l = node->launch[which];
+    int args[2] = {n0, nb};
+    oclnn_status s = oclnn_conv_args_int(l.kernel, which == L_INPUT ? 4 : 7, node->op->name, 2, args);
+    l.global[2] = (size_t)nb;
+    if (s) return s;
+    double t0 = oclnn_conv_phase_begin(ctx, node);
+    s = oclnn_launch_enqueue(ctx, &l, node->op->name);
+    oclnn_conv_phase_end(ctx, node, which == L_INPUT ? CONV_PHASE_COLS : CONV_PHASE_EPILOGUE, t0);
+    return s;
+}
+
+/* M[xi] = U[xi] V[xi] for the 16 xi, over the chunk's nb * T columns. */
+static oclnn_status wino_gemm(oclnn_context *ctx, oclnn_tensor *node, const wino_shape *s, int nb, bool dry)
+{
+    size_t cols = (size_t)nb * s->tiles, ic = (size_t)s->ic, oc = (size_t)s->oc;
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->aux[0], node->aux[1], node->aux[2]);
+    a.m = oc;
+    a.n = cols;
+    a.k = ic;
+    a.lda = ic;
+    a.ldb = cols;
+    a.ldc = cols;
+    a.batch = 16;
+    a.a_stride = oc * ic;
+    a.b_stride = ic * cols + PLANE_PAD;
+    a.c_stride = oc * cols + PLANE_PAD;
+    return oclnn_conv_gemm_run(ctx, node, OCLNN_CONV_WINOGRAD, &a, dry);
+}
+
+static oclnn_status wino_run(oclnn_context *ctx, oclnn_tensor *node, const wino_shape *s, bool dry)
+{
+    const conv_geom *c = node->op_data;
+    if (c->n == 0) return OCLNN_OK;
+    oclnn_status st = OCLNN_OK;
+    if (!dry) {
+        double t0 = oclnn_conv_phase_begin(ctx, node);
+        st = oclnn_launch_enqueue(ctx, &node->launch[L_WEIGHT], node->op->name);
+        oclnn_conv_phase_end(ctx, node, CONV_PHASE_COLS, t0);
+    }
+    for (int n0 = 0; n0 < c->n && !st; n0 += c->wchunk) {
+        int nb = c->n - n0 < c->wchunk ? c->n - n0 : c->wchunk;
+        if (!dry) st = enqueue_chunk(ctx, node, L_INPUT, n0, nb);
+        if (!st) st = wino_gemm(ctx, node, s, nb, dry);
+        if (!st && !dry) st = enqueue_chunk(ctx, node, L_OUTPUT, n0, nb);
+    }
+    return st;
+}
+
+oclnn_status oclnn_conv_winograd_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    wino_shape s = shape_of(node->op_data, false);
+    oclnn_status st = wino_prepare(ctx, node, &s);
+    return st ? st : wino_run(ctx, node, &s, true);
+}
+
+oclnn_status oclnn_conv_winograd_forward(oclnn_context *ctx, oclnn_tensor *node)
+{
+    wino_shape s = shape_of(node->op_data, false);
+    return wino_run(ctx, node, &s, false);
+}
+
+/* ---- dx: src = {dt, weight}, aux = U, V, M of the flipped conv */
+
+static oclnn_status dgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    wino_shape s = shape_of(node->op_data, true);
+    oclnn_status st = wino_prepare(ctx, node, &s);
+    return st ? st : wino_run(ctx, node, &s, true);
+}
+
+static oclnn_status dgrad_forward(oclnn_context *ctx, oclnn_tensor *node)
+{
+    wino_shape s = shape_of(node->op_data, true);
+    return wino_run(ctx, node, &s, false);
+}
+
+static const oclnn_op_def dgrad_def = {.name = "conv2d_grad_input_winograd",
+                                       .prepare = dgrad_prepare,
+                                       .forward = dgrad_forward,
+                                       .release = oclnn_conv_release};
+
+oclnn_tensor *oclnn_conv_winograd_dgrad(oclnn_graph *g, const conv_geom *c, oclnn_tensor *dt, oclnn_tensor *w,
+                                        const int64_t *x_dims)
+{
+    oclnn_tensor *srcs[2] = {dt, w};
+    oclnn_tensor *dx = oclnn_conv_node_new(g, &dgrad_def, c, 4, x_dims, 2, srcs);
+    wino_shape s = shape_of(c, true);
+    if (dx && !add_aux(dx, &s, c->wchunk)) return NULL;
+    return dx;
+}
+
+/* This family's entries in the op registry (src/ops/registry.c). */
+const oclnn_op_def *const oclnn_conv_winograd_ops[] = {&dgrad_def, NULL};
