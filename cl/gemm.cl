@@ -11,6 +11,9 @@
  *   stored either way round (TRANS_A) while B must have unit column stride.
  * gemm_dot: a DM x DN tile of dot products over DV-wide slices of k, for
  *   A (M x K) and B stored N x K, both with unit stride along k (A B^T).
+ * gemm_pool: gemm_rows (A B) with conv2d's fused max-pool: a TM x VW tile
+ *   of pooled columns keeps one accumulator per window offset and stores
+ *   the maximum and its index (see the section).
  *
  * Every register tile is spelt out with unrolled loops over constant
  * bounds: PoCL keeps private arrays indexed in a plain loop in memory,
@@ -207,6 +210,110 @@ __kernel void gemm_dot(GEMM_ARGS)
 }
 
 #endif /* DOT */
+
+#ifdef POOLED
+
+/* C = maxpool(act(A B + bias)) for conv2d's fused max-pool with POOL x POOL
+ * windows (gemm.h, oclnn_gemm_args.pool): B holds QQ = POOL^2 blocks of N
+ * columns, q_stride apart, block q the conv outputs at window offset
+ * (q / POOL, q % POOL) of pooled column j. Each element is the same
+ * sequence of FMAs over k and the same epilogue as in gemm_rows, so the
+ * values are those of the unfused conv bit for bit; the max then scans the
+ * window in PyTorch's order (row by row): a later value wins when greater
+ * or NaN, as in max_pool2d. idx gets the argmax as an index h * wo + w of
+ * the conv-output plane (max_pool2d's layout). beta is not used. */
+
+#define floatV VTYPE(VW)
+#define ITYPE_(w) int##w
+#define ITYPE(w) ITYPE_(w)
+#define intV ITYPE(VW)
+#define vloadV VLOAD(VW)
+#define vstoreV VSTORE(VW)
+#define QQ (POOL * POOL)
+
+/* The conv-output index of the window of pooled column p of a plane, and
+ * what window offset q adds to it. */
+int pool_base(int p, int wp, int wo) { return p / wp * POOL * wo + p % wp * POOL; }
+int pool_offset(int q, int wo) { return q / POOL * wo + q % POOL; }
+
+__kernel void gemm_pool(GEMM_ARGS, __global int *idx, int idx_off, int q_stride, int wp, int wo)
+{
+    int m0 = get_global_id(0) * TM, n0 = get_global_id(1) * VW, g = get_global_id(2);
+    if (m0 >= M || n0 >= N) return;
+    A += a_off + g * a_bs;
+    B += b_off + g * b_bs + n0;
+    C += c_off + g * c_bs;
+    idx += idx_off + g * c_bs;
+    bias += bias_off + g * bias_bs;
+    int arow[TM];
+    floatV acc[TM][QQ];
+    UNROLL for (int r = 0; r < TM; r++)
+    {
+        arow[r] = min(m0 + r, M - 1) * lda;
+        UNROLL for (int q = 0; q < QQ; q++) acc[r][q] = (floatV)(0.0f);
+    }
+    bool full = n0 + VW <= N;
+    for (int k = 0; k < K; k++) {
+        floatV a[TM];
+        UNROLL for (int r = 0; r < TM; r++) a[r] = (floatV)(A[arow[r] + k]);
+        UNROLL for (int q = 0; q < QQ; q++)
+        {
+            __global const float *brow = B + k * ldb + q * q_stride;
+            floatV b;
+            if (full) {
+                b = vloadV(0, brow);
+            } else {
+                /* the last column tile: nothing past column N is read */
+                float t[VW];
+                for (int j = 0; j < VW; j++) t[j] = n0 + j < N ? brow[j] : 0.0f;
+                b = vloadV(0, t);
+            }
+            UNROLL for (int r = 0; r < TM; r++) acc[r][q] = fma(a[r], b, acc[r][q]);
+        }
+    }
+    int in_wrap = n0 % c_wrap;
+    bool vec = full && in_wrap + VW <= c_wrap;
+    int base[VW];
+    for (int j = 0; j < VW; j++) base[j] = pool_base((n0 + j) % c_wrap, wp, wo);
+    UNROLL for (int r = 0; r < TM; r++)
+    {
+        int i = m0 + r;
+        if (i >= M) break;
+        floatV best, v;
+        intV arg = (intV)(0);
+        UNROLL for (int q = 0; q < QQ; q++)
+        {
+            /* gemm_rows' epilogue (STORE_TILE: alpha, row bias, relu) */
+            v = acc[r][q] * alpha;
+            if (flags & 1) v += (floatV)(bias[i]);
+            if (flags & 4) v = fmax(v, (floatV)(0.0f));
+            if (q == 0) {
+                best = v;
+            } else {
+                intV take = isgreater(v, best) | isnan(v);
+                best = select(best, v, take);
+                arg = select(arg, (intV)(q), take);
+            }
+        }
+        float tb[VW];
+        int ta[VW];
+        vstoreV(best, 0, tb);
+        VSTORE(VW)(arg, 0, ta);
+        if (vec) {
+            int at = i * c_rs + (n0 / c_wrap) * c_wrap_stride + in_wrap;
+            vstoreV(best, 0, C + at);
+            UNROLL for (int j = 0; j < VW; j++) idx[at + j] = base[j] + pool_offset(ta[j], wo);
+        } else {
+            for (int j = 0; j < VW && n0 + j < N; j++) {
+                int at = c_index(i, n0 + j, c_rs, c_cs, c_wrap, c_wrap_stride);
+                C[at] = tb[j];
+                idx[at] = base[j] + pool_offset(ta[j], wo);
+            }
+        }
+    }
+}
+
+#endif /* POOLED */
 
 #ifdef PACKED
 
