@@ -26,10 +26,11 @@
  * With a fused POOL x POOL max-pool (tiled path only) the *_rows kernels
  * use the pooled order instead: of the conv outputs only those inside a
  * pooling window (HP x WP windows, floor mode) have a column, and the
- * columns of a row are QQ = POOL^2 blocks of nb*HP*WP, block q holding the
- * outputs (ph*POOL + q / POOL, pw*POOL + q % POOL) at n*HP*WP + ph*WP + pw
- * (n_stride = HP*WP, row_stride = QQ*nb*HP*WP). gemm_pool (cl/gemm.cl)
- * takes the max over the blocks. */
+ * columns of a row are POOL blocks of nb*HP*POOL*WP, block di holding the
+ * conv-output rows ph*POOL + di, each cut to its first POOL*WP columns:
+ * output (ph*POOL + di, ow) at n*HP*POOL*WP + ph*POOL*WP + ow (n_stride
+ * = HP*POOL*WP, row_stride = POOL*nb*HP*POOL*WP). gemm_pool (cl/gemm.cl)
+ * takes the max over each window. */
 
 /* The trailing arguments of every kernel; the host sets them once per
  * kernel (oclnn_conv_kernel) from the node's geometry. */
@@ -42,6 +43,7 @@
 #define WP (WO / POOL)
 #define HPWP (HP * WP)
 #define QQ (POOL * POOL)
+#define PROW (POOL * WP) /* a conv-output row of the pooled order */
 #endif
 
 /* global: (HOWO rounded up, nb, CIN*KK) */
@@ -148,9 +150,8 @@ __kernel void im2col_rows(__global float *col, int col_off, __global const float
     __global float *dst = col + col_off + r * row_stride + n * n_stride;
     __global const float *plane = x + x_off + ((n0 + n) * CIN + c) * (H * W);
 #if POOL
-    for (int q = 0; q < QQ; q++)
-        grid_to_col(dst + q * nb * HPWP, plane, ih0 + q / POOL * SH, iw0 + q % POOL * SW, HP, WP, SH * POOL, SW * POOL,
-                    H, W);
+    for (int di = 0; di < POOL; di++)
+        grid_to_col(dst + di * nb * HP * PROW, plane, ih0 + di * SH, iw0, HP, PROW, SH * POOL, SW, H, W);
 #else
     grid_to_col(dst, plane, ih0, iw0, HO, WO, SH, SW, H, W);
 #endif
@@ -174,9 +175,8 @@ __kernel void col2im_rows(__global float *dx, int dx_off, __global const float *
         int ih0 = (kr / KW) * DH - PH, iw0 = (kr % KW) * DW - PW;
         __global const float *src = rows + kr * row_stride;
 #if POOL
-        for (int q = 0; q < QQ; q++)
-            col_to_grid(plane, src + q * nb * HPWP, ih0 + q / POOL * SH, iw0 + q % POOL * SW, HP, WP, SH * POOL,
-                        SW * POOL, H, W);
+        for (int di = 0; di < POOL; di++)
+            col_to_grid(plane, src + di * nb * HP * PROW, ih0 + di * SH, iw0, HP, PROW, SH * POOL, SW, H, W);
 #else
         col_to_grid(plane, src, ih0, iw0, HO, WO, SH, SW, H, W);
 #endif
@@ -233,7 +233,8 @@ __kernel void grad_prep(__global float *dt, int dt_off, __global const float *dy
  * argmax's window offset (idx in max_pool2d's layout, h * WO + w), masked
  * by relu where the pooled y is not positive, and zeros to the other
  * offsets; the columns of each chunk of `chunk` images are in
- * im2col_rows's pooled order, n0*QQ*HPWP + q*nb*HPWP + (n - n0)*HPWP + p.
+ * im2col_rows's pooled order: window offset (di, dj) of p = ph*WP + pw at
+ * n0*QQ*HPWP + di*nb*HP*PROW + (n - n0)*HP*PROW + ph*PROW + pw*POOL + dj.
  * global: (HPWP, COUT, N) */
 __kernel void grad_prep_pool(__global float *dt, int dt_off, __global const float *dy, int dy_off,
                              __global const int *idx, int idx_off, __global const float *y, int y_off, int n_img,
@@ -246,11 +247,12 @@ __kernel void grad_prep_pool(__global float *dt, int dt_off, __global const floa
 #if ACT == 1
     if (!(y[y_off + i] > 0.0f)) g = 0.0f;
 #endif
-    int a = idx[idx_off + i];
-    int q = (a / WO - p / WP * POOL) * POOL + a % WO - p % WP * POOL;
+    int a = idx[idx_off + i], ph = p / WP, pw = p % WP;
+    int q = (a / WO - ph * POOL) * POOL + a % WO - pw * POOL;
     int n0 = n / chunk * chunk, nb = min(chunk, n_img - n0);
-    __global float *d = dt + dt_off + (c * n_img + n0) * QQ * HPWP + (n - n0) * HPWP + p;
-    for (int k = 0; k < QQ; k++) d[k * nb * HPWP] = k == q ? g : 0.0f;
+    __global float *d = dt + dt_off + (c * n_img + n0) * QQ * HPWP + (n - n0) * HP * PROW + ph * PROW + pw * POOL;
+    for (int di = 0; di < POOL; di++)
+        for (int dj = 0; dj < POOL; dj++) d[di * nb * HP * PROW + dj] = di * POOL + dj == q ? g : 0.0f;
 }
 #endif
 

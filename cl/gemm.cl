@@ -214,9 +214,14 @@ __kernel void gemm_dot(GEMM_ARGS)
 #ifdef POOLED
 
 /* C = maxpool(act(A B + bias)) for conv2d's fused max-pool with POOL x POOL
- * windows (gemm.h, oclnn_gemm_args.pool): B holds QQ = POOL^2 blocks of N
- * columns, q_stride apart, block q the conv outputs at window offset
- * (q / POOL, q % POOL) of pooled column j. Each element is the same
+ * windows (gemm.h, oclnn_gemm_args.pool): B holds POOL blocks of POOL*N
+ * columns, q_stride apart; block di has the conv outputs at window offset
+ * (di, dj) of pooled column j at column j*POOL + dj (a whole window row
+ * side by side, so im2col copies whole conv-output rows). A tile reads
+ * POOL*VW contiguous floats per block and k into POOL accumulators as
+ * they lie (no shuffles in the loop: FMAs are lane-wise) and splits the
+ * accumulators into one vector per window offset once, in the epilogue.
+ * Each element is the same
  * sequence of FMAs over k and the same epilogue as in gemm_rows, so the
  * values are those of the unfused conv bit for bit; the max then scans the
  * window in PyTorch's order (row by row): a later value wins when greater
@@ -231,6 +236,28 @@ __kernel void gemm_dot(GEMM_ARGS)
 #define vstoreV VSTORE(VW)
 #define QQ (POOL * POOL)
 
+/* b[dj] = lanes dj, dj + POOL, ... of the POOL vectors x[0..POOL-1] (VW
+ * floats each, as they lie in a block row): one per window offset. */
+#if POOL == 2
+#define SPLIT(x, b)                                                                                                    \
+    {                                                                                                                  \
+        b[0] = (floatV)(x[0].even, x[1].even);                                                                         \
+        b[1] = (floatV)(x[0].odd, x[1].odd);                                                                           \
+    }
+#else
+#define SPLIT(x, b)                                                                                                    \
+    {                                                                                                                  \
+        float t_[POOL * VW];                                                                                           \
+        UNROLL for (int v_ = 0; v_ < POOL; v_++) vstoreV(x[v_], v_, t_);                                               \
+        UNROLL for (int dj_ = 0; dj_ < POOL; dj_++)                                                                    \
+        {                                                                                                              \
+            float u_[VW];                                                                                              \
+            UNROLL for (int j_ = 0; j_ < VW; j_++) u_[j_] = t_[j_ * POOL + dj_];                                       \
+            b[dj_] = vloadV(0, u_);                                                                                    \
+        }                                                                                                              \
+    }
+#endif
+
 /* The conv-output index of the window of pooled column p of a plane, and
  * what window offset q adds to it. */
 int pool_base(int p, int wp, int wo) { return p / wp * POOL * wo + p % wp * POOL; }
@@ -241,11 +268,12 @@ __kernel void gemm_pool(GEMM_ARGS, __global int *idx, int idx_off, int q_stride,
     int m0 = get_global_id(0) * TM, n0 = get_global_id(1) * VW, g = get_global_id(2);
     if (m0 >= M || n0 >= N) return;
     A += a_off + g * a_bs;
-    B += b_off + g * b_bs + n0;
+    B += b_off + g * b_bs + POOL * n0;
     C += c_off + g * c_bs;
     idx += idx_off + g * c_bs;
     bias += bias_off + g * bias_bs;
     int arow[TM];
+    /* acc[r][di*POOL + v]: vector v of window row di, as B holds it */
     floatV acc[TM][QQ];
     UNROLL for (int r = 0; r < TM; r++)
     {
@@ -253,22 +281,33 @@ __kernel void gemm_pool(GEMM_ARGS, __global int *idx, int idx_off, int q_stride,
         UNROLL for (int q = 0; q < QQ; q++) acc[r][q] = (floatV)(0.0f);
     }
     bool full = n0 + VW <= N;
-    for (int k = 0; k < K; k++) {
-        floatV a[TM];
-        UNROLL for (int r = 0; r < TM; r++) a[r] = (floatV)(A[arow[r] + k]);
-        UNROLL for (int q = 0; q < QQ; q++)
-        {
-            __global const float *brow = B + k * ldb + q * q_stride;
-            floatV b;
-            if (full) {
-                b = vloadV(0, brow);
-            } else {
-                /* the last column tile: nothing past column N is read */
-                float t[VW];
-                for (int j = 0; j < VW; j++) t[j] = n0 + j < N ? brow[j] : 0.0f;
-                b = vloadV(0, t);
+    if (full) {
+        for (int k = 0; k < K; k++) {
+            floatV b[QQ];
+            UNROLL for (int q = 0; q < QQ; q++) b[q] = vloadV(q % POOL, B + k * ldb + q / POOL * q_stride);
+            UNROLL for (int r = 0; r < TM; r++)
+            {
+                floatV a = (floatV)(A[arow[r] + k]);
+                UNROLL for (int q = 0; q < QQ; q++) acc[r][q] = fma(a, b[q], acc[r][q]);
             }
-            UNROLL for (int r = 0; r < TM; r++) acc[r][q] = fma(a[r], b, acc[r][q]);
+        }
+    } else {
+        /* the last column tile: nothing past column N is read */
+        int valid = POOL * (N - n0);
+        for (int k = 0; k < K; k++) {
+            floatV b[QQ];
+            UNROLL for (int di = 0; di < POOL; di++)
+            {
+                __global const float *brow = B + k * ldb + di * q_stride;
+                float t[POOL * VW];
+                for (int j = 0; j < POOL * VW; j++) t[j] = j < valid ? brow[j] : 0.0f;
+                UNROLL for (int v = 0; v < POOL; v++) b[di * POOL + v] = vloadV(v, t);
+            }
+            UNROLL for (int r = 0; r < TM; r++)
+            {
+                floatV a = (floatV)(A[arow[r] + k]);
+                UNROLL for (int q = 0; q < QQ; q++) acc[r][q] = fma(a, b[q], acc[r][q]);
+            }
         }
     }
     int in_wrap = n0 % c_wrap;
@@ -279,12 +318,13 @@ __kernel void gemm_pool(GEMM_ARGS, __global int *idx, int idx_off, int q_stride,
     {
         int i = m0 + r;
         if (i >= M) break;
-        floatV best, v;
+        floatV best, v, win[QQ];
+        UNROLL for (int di = 0; di < POOL; di++) SPLIT((acc[r] + di * POOL), (win + di * POOL))
         intV arg = (intV)(0);
         UNROLL for (int q = 0; q < QQ; q++)
         {
             /* gemm_rows' epilogue (STORE_TILE: alpha, row bias, relu) */
-            v = acc[r][q] * alpha;
+            v = win[q] * alpha;
             if (flags & 1) v += (floatV)(bias[i]);
             if (flags & 4) v = fmax(v, (floatV)(0.0f));
             if (q == 0) {

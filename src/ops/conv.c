@@ -351,7 +351,7 @@ static oclnn_status tiled_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, i
     a.c_stride = cout_g * plane;
     if (c->pool) {
         a.pool = c->pool;
-        a.pool_stride = nb * plane;
+        a.pool_stride = (size_t)c->pool * nb * plane;
         a.pool_wp = (size_t)(c->wo / c->pool);
         a.pool_wo = (size_t)c->wo;
         a.idx = node->aux[1]->buffer;

@@ -33,7 +33,7 @@ static inline int conv_cols(const conv_geom *c)
     return c->pool ? c->pool * c->pool * conv_pooled(c) : conv_howo(c);
 }
 /* Column stride between images of a wide col matrix (within a block). */
-static inline int conv_col_img(const conv_geom *c) { return c->pool ? conv_pooled(c) : conv_howo(c); }
+static inline int conv_col_img(const conv_geom *c) { return c->pool ? c->pool * conv_pooled(c) : conv_howo(c); }
 
 /* New node of `op` carrying a copy of geom and an empty GEMM plan in a
  * conv_data (freed by oclnn_conv_release). */

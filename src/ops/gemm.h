@@ -45,10 +45,10 @@ typedef struct oclnn_gemm_args {
      * product straight into NCHW with c_wrap = HoWo. */
     size_t c_wrap, c_wrap_stride;
     /* Fused non-overlapping max-pool (tiled engine, A B only; conv2d's
-     * max_pool): the product has pool*pool blocks of n columns, block q
-     * (window offset di = q / pool, dj = q % pool) at columns q*pool_stride
-     * + j of B; C column j gets the max over q after bias and relu (first
-     * maximum in q order wins, a NaN wins), and idx the argmax as the
+     * max_pool): the product has pool blocks of pool*n columns, window
+     * offset (di, dj) of C column j at column di*pool_stride + j*pool + dj
+     * of B; C column j gets the max over the window after bias and relu
+     * (first maximum in scan order wins, a NaN wins), and idx the argmax as the
      * conv-output index (ph*pool + di) * pool_wo + pw*pool + dj with
      * ph, pw = (j % c_wrap) / pool_wp, % pool_wp. idx has C's layout. beta
      * must be 0. */
