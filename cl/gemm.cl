@@ -221,9 +221,9 @@ __kernel void gemm_dot(GEMM_ARGS)
  * POOL*VW contiguous floats per block and k into POOL accumulators as
  * they lie (no shuffles in the loop: FMAs are lane-wise) and splits the
  * accumulators into one vector per window offset once, in the epilogue.
- * Each element is the same
- * sequence of FMAs over k and the same epilogue as in gemm_rows, so the
- * values are those of the unfused conv bit for bit; the max then scans the
+ * Each element is the same sequence of FMAs over k and the same epilogue
+ * as in gemm_rows, so the values are those of the unfused conv bit for
+ * bit; the max then scans the
  * window in PyTorch's order (row by row): a later value wins when greater
  * or NaN, as in max_pool2d. idx gets the argmax as an index h * wo + w of
  * the conv-output plane (max_pool2d's layout). beta is not used. */
