@@ -530,32 +530,32 @@ START_TEST(test_pool_unfused_paths)
 }
 END_TEST
 
-START_TEST(test_pool_param_errors)
+/* conv2d of x [1, 2, 5, 6] with w [3, 2, 3, 3] (a 3x4 output) and p:
+ * fails with `status` and a message holding every string of want. */
+static void expect_param_error(const oclnn_conv2d_params *p, oclnn_status status, const char *const *want)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
     oclnn_tensor *x = oclnn_input_f32(g, "x", 4, 1, 2, 5, 6);
     oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){3, 2, 3, 3});
+    ck_assert_ptr_null(oclnn_conv2d(g, x, w, NULL, p));
+    ck_assert_int_eq(oclnn_graph_status(g), status);
+    for (; *want; want++) ck_assert_msg(strstr(oclnn_graph_error(g), *want), "message: %s", oclnn_graph_error(g));
+    oclnn_graph_release(g);
+}
+
+START_TEST(test_pool_param_errors)
+{
+    oclnn_conv2d_params neg = {.max_pool = -2}, big = {.max_pool = 4}, one = {.max_pool = 1};
+    expect_param_error(&neg, OCLNN_ERR_INVALID_ARG, (const char *const[]){"conv2d", "max_pool -2", NULL});
+    /* a window larger than the conv output */
+    expect_param_error(&big, OCLNN_ERR_SHAPE,
+                       (const char *const[]){"conv2d", "max_pool 4", "3x4", "[1, 2, 5, 6]", "[3, 2, 3, 3]", NULL});
     /* 1: no pool */
-    oclnn_conv2d_params one = {.max_pool = 1};
-    oclnn_tensor *y = oclnn_conv2d(g, x, w, NULL, &one);
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input_f32(g, "x", 4, 1, 2, 5, 6);
+    oclnn_tensor *y = oclnn_conv2d(g, x, oclnn_param(g, "w", 4, (const int64_t[]){3, 2, 3, 3}), NULL, &one);
     ck_assert_int_eq(oclnn_tensor_dim(y, 2), 3);
     ck_assert_int_eq(oclnn_tensor_dim(y, 3), 4);
-    oclnn_conv2d_params neg = {.max_pool = -2};
-    ck_assert_ptr_null(oclnn_conv2d(g, x, w, NULL, &neg));
-    ck_assert_int_eq(oclnn_graph_status(g), OCLNN_ERR_INVALID_ARG);
-    ck_assert_msg(strstr(oclnn_graph_error(g), "max_pool -2"), "message: %s", oclnn_graph_error(g));
-    oclnn_graph_release(g);
-    /* a window larger than the 3x4 conv output */
-    g = oclnn_graph_create(tu_context());
-    x = oclnn_input_f32(g, "x", 4, 1, 2, 5, 6);
-    w = oclnn_param(g, "w", 4, (const int64_t[]){3, 2, 3, 3});
-    oclnn_conv2d_params big = {.max_pool = 4};
-    ck_assert_ptr_null(oclnn_conv2d(g, x, w, NULL, &big));
-    ck_assert_int_eq(oclnn_graph_status(g), OCLNN_ERR_SHAPE);
-    const char *msg = oclnn_graph_error(g);
-    ck_assert_msg(strstr(msg, "max_pool 4") && strstr(msg, "3x4") && strstr(msg, "[1, 2, 5, 6]") &&
-                      strstr(msg, "[3, 2, 3, 3]"),
-                  "message: %s", msg);
     oclnn_graph_release(g);
 }
 END_TEST

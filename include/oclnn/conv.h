@@ -91,7 +91,9 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
                            const oclnn_conv2d_params *p);
 
 /* The path a conv2d output tensor was built with (AUTO already resolved
- * to the concrete choice); OCLNN_CONV_AUTO for any other tensor. */
+ * to the concrete choice); OCLNN_CONV_AUTO for any other tensor, which
+ * includes the output of a max_pool that did not fuse (a max_pool2d node):
+ * so tests can tell whether it fused. */
 oclnn_conv_algorithm oclnn_conv2d_algorithm(const oclnn_tensor *conv_output);
 
 #ifdef __cplusplus
