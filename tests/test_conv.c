@@ -180,8 +180,9 @@ START_TEST(test_chunked_batches)
 }
 END_TEST
 
-/* An empty batch runs and adds nothing to the weight and bias gradients. */
-START_TEST(test_empty_batch)
+/* An empty batch runs and adds nothing to the weight and bias gradients
+ * (also with a fused max-pool). */
+static void check_empty_batch(int max_pool)
 {
     const conv_cfg *c = &grid[1];
     oclnn_graph *g = oclnn_graph_create(tu_context());
@@ -189,6 +190,7 @@ START_TEST(test_empty_batch)
     oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c->cout, c->cin / c->groups, c->kh, c->kw});
     oclnn_tensor *b = oclnn_param(g, "b", 1, (const int64_t[]){c->cout});
     oclnn_conv2d_params p = params_of(c);
+    p.max_pool = max_pool;
     oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(oclnn_tensor_numel(y), 0);
@@ -203,6 +205,12 @@ START_TEST(test_empty_batch)
     for (size_t i = 0; i < sizeof gw / sizeof gw[0]; i++) ck_assert_float_eq(gw[i], 7.0f);
     for (size_t i = 0; i < sizeof gb / sizeof gb[0]; i++) ck_assert_float_eq(gb[i], 7.0f);
     oclnn_graph_release(g);
+}
+
+START_TEST(test_empty_batch)
+{
+    check_empty_batch(0);
+    check_empty_batch(2);
 }
 END_TEST
 
