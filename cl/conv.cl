@@ -230,38 +230,29 @@ __kernel void grad_prep(__global float *dt, int dt_off, __global const float *dy
 
 #if POOL
 /* dt for the fused max-pool: the pooled dy [N, COUT, HP, WP] goes to the
- * argmax's window offset (idx in max_pool2d's layout, h * WO + w), masked
- * by relu where the pooled y is not positive, and zeros to the other
- * offsets; the columns of each chunk of `chunk` images are in
- * im2col_rows's pooled order: window offset (di, dj) of (ph, pw) at
- * n0*QQ*HPWP + di*nb*HP*PROW + (n - n0)*HP*PROW + ph*PROW + pw*POOL + dj.
- * A work item per pooled row writes POOL runs of PROW floats.
- * global: (HP, COUT, N) */
+ * argmax of its window (idx, in max_pool2d's layout h * WO + w), masked by
+ * relu where the pooled y is not positive; the window's other outputs get
+ * 0. dt's columns for each chunk of `chunk` images are in im2col_rows's
+ * pooled order: conv output (oh, ow) = (ph*POOL + di, ow) of image n at
+ * n0*QQ*HPWP + di*nb*HP*PROW + (n - n0)*HP*PROW + ph*PROW + ow. An item
+ * per conv-output row writes its PROW floats.
+ * global: (HP*POOL, COUT, N) */
 __kernel void grad_prep_pool(__global float *dt, int dt_off, __global const float *dy, int dy_off,
                              __global const int *idx, int idx_off, __global const float *y, int y_off, int n_img,
                              int chunk, GEOM)
 {
-    int ph = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
-    if (ph >= HP || c >= COUT || n >= n_img) return;
+    int oh = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
+    if (oh >= HP * POOL || c >= COUT || n >= n_img) return;
+    int ph = oh / POOL, di = oh % POOL, n0 = n / chunk * chunk, nb = min(chunk, n_img - n0);
     int i = (n * COUT + c) * HPWP + ph * WP;
-    int n0 = n / chunk * chunk, nb = min(chunk, n_img - n0);
-    __global float *d = dt + dt_off + (c * n_img + n0) * QQ * HPWP + (n - n0) * HP * PROW + ph * PROW;
-    for (int pw = 0; pw < WP; pw++, i++, d += POOL) {
-        float g = dy[dy_off + i];
+    __global float *d = dt + dt_off + (c * n_img + n0) * QQ * HPWP + (di * nb + n - n0) * HP * PROW + ph * PROW;
+    for (int ow = 0; ow < PROW; ow++) {
+        int at = i + ow / POOL;
+        float g = idx[idx_off + at] == oh * WO + ow ? dy[dy_off + at] : 0.0f;
 #if ACT == 1
-        if (!(y[y_off + i] > 0.0f)) g = 0.0f;
+        if (!(y[y_off + at] > 0.0f)) g = 0.0f;
 #endif
-        /* the argmax's offset di*WO + dj from its window's corner, as
-         * q = di*POOL + dj without dividing by WO */
-        int off = idx[idx_off + i] - (ph * WO + pw) * POOL, q = 0;
-        for (int k = 1; k < POOL; k++)
-            if (off >= WO) {
-                off -= WO;
-                q += POOL;
-            }
-        q += off;
-        for (int di = 0; di < POOL; di++)
-            for (int dj = 0; dj < POOL; dj++) d[di * nb * HP * PROW + dj] = di * POOL + dj == q ? g : 0.0f;
+        d[ow] = g;
     }
 }
 #endif
