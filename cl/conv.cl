@@ -235,24 +235,33 @@ __kernel void grad_prep(__global float *dt, int dt_off, __global const float *dy
  * 0. dt's columns for each chunk of `chunk` images are in im2col_rows's
  * pooled order: conv output (oh, ow) = (ph*POOL + di, ow) of image n at
  * n0*QQ*HPWP + di*nb*HP*PROW + (n - n0)*HP*PROW + ph*PROW + ow. An item
- * per conv-output row writes its PROW floats.
- * global: (HP*POOL, COUT, N) */
+ * per plane (c, n), in work-groups of one (spread across the items, the
+ * rows' strided stores do not vectorise).
+ * global: (COUT, N), local (1, 1) on CPUs */
 __kernel void grad_prep_pool(__global float *dt, int dt_off, __global const float *dy, int dy_off,
                              __global const int *idx, int idx_off, __global const float *y, int y_off, int n_img,
                              int chunk, GEOM)
 {
-    int oh = get_global_id(0), c = get_global_id(1), n = get_global_id(2);
-    if (oh >= HP * POOL || c >= COUT || n >= n_img) return;
-    int ph = oh / POOL, di = oh % POOL, n0 = n / chunk * chunk, nb = min(chunk, n_img - n0);
-    int i = (n * COUT + c) * HPWP + ph * WP;
-    __global float *d = dt + dt_off + (c * n_img + n0) * QQ * HPWP + (di * nb + n - n0) * HP * PROW + ph * PROW;
-    for (int ow = 0; ow < PROW; ow++) {
-        int at = i + ow / POOL;
-        float g = idx[idx_off + at] == oh * WO + ow ? dy[dy_off + at] : 0.0f;
+    int c = get_global_id(0), n = get_global_id(1);
+    if (c >= COUT || n >= n_img) return;
+    int n0 = n / chunk * chunk, nb = min(chunk, n_img - n0);
+    dy += dy_off + (n * COUT + c) * HPWP;
+    y += y_off + (n * COUT + c) * HPWP;
+    idx += idx_off + (n * COUT + c) * HPWP;
+    dt += dt_off + (c * n_img + n0) * QQ * HPWP + (n - n0) * HP * PROW;
+    for (int oh = 0; oh < HP * POOL; oh++) {
+        int ph = oh / POOL, di = oh % POOL;
+        __global float *d = dt + di * nb * HP * PROW + ph * PROW;
+        for (int pw = 0; pw < WP; pw++) {
+            int i = ph * WP + pw;
+            float g = dy[i];
 #if ACT == 1
-        if (!(y[y_off + at] > 0.0f)) g = 0.0f;
+            if (!(y[i] > 0.0f)) g = 0.0f;
 #endif
-        d[ow] = g;
+            int a = idx[i] - (oh * WO + pw * POOL);
+#pragma unroll
+            for (int dj = 0; dj < POOL; dj++) d[pw * POOL + dj] = a == dj ? g : 0.0f;
+        }
     }
 }
 #endif

@@ -30,9 +30,13 @@ static oclnn_status prep_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[node->nsrc - 1], op_of(node));
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof c->n, &c->n, op_of(node));
     if (!s && c->pool) s = oclnn_arg(l->kernel, &i, sizeof c->chunk, &c->chunk, op_of(node));
-    /* grad_prep_pool: an item per conv-output row inside the windows */
-    size_t d0 = (size_t)(c->pool ? c->ho / c->pool * c->pool : conv_howo(c));
-    if (!s) oclnn_conv_launch3(ctx, l, d0, (size_t)c->cout, (size_t)c->n);
+    if (!s && c->pool) {
+        /* grad_prep_pool: an item per plane */
+        oclnn_conv_launch3(ctx, l, (size_t)c->cout, (size_t)c->n, 1);
+        if (ctx->info.is_cpu) l->local[0] = 1;
+    } else if (!s) {
+        oclnn_conv_launch3(ctx, l, (size_t)conv_howo(c), (size_t)c->cout, (size_t)c->n);
+    }
     return s;
 }
 
