@@ -469,6 +469,7 @@ static const conv_cfg pooled_grid[] = {
     {2, 3, 13, 10, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0},   /* stride 2: 7x5 */
     {2, 4, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 1, 0},     /* groups, relu without bias */
     {2, 8, 14, 14, 16, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0},  /* SimpleCNN's conv2 block, narrower */
+    {2, 3, 10, 9, 4, 3, 3, 2, 1, 0, 1, 2, 1, 1, 1, 0, 0},    /* strides 2x1, padding 0x1, dilation 2x1: 3x9 */
 };
 
 START_TEST(test_fused_pool)
