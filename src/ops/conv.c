@@ -13,6 +13,10 @@
  *            On PoCL it runs at about 7x CLBlast's untuned GEMM (measured
  *            on the 2-core CI machine: conv 32->64 5x5 on 14x14, batch 64,
  *            bias and relu, 87-97 vs 12 GFLOP/s forward including im2col).
+ *            With a fused max-pool (params.max_pool) col holds only the
+ *            outputs inside a window, in window-row blocks (cl/conv.cl),
+ *            and the GEMM's store keeps each window's max and argmax
+ *            (gemm_pool in cl/gemm.cl); the node's output is pooled.
  *   CLBlast's convgemm, kept for comparison: its im2col variant allocates
  *            and waits per image, and was the slowest everywhere measured.
  * The col matrix is an aux tensor of the node (the planner gives it arena
