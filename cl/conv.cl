@@ -7,6 +7,7 @@
  * nothing. The CPU path's *_rows kernels divide only by constants.
  *   KH KW SH SW PH PW DH DW    kernel size, stride, padding, dilation
  *   ACT                        0 none, 1 relu (fused into the epilogue)
+ *   POOL                       0, or the fused max-pool's window (see below)
  *   WG                         work-group size of bias_grad (power of two)
  *   CIN COUT H W HO WO         (arguments) channels, input and output size
  * The GEMMs themselves (cl/gemm.cl) do not depend on the geometry, so a new
@@ -20,7 +21,16 @@
  * uses row_stride = nb*HO*WO and n_stride = HO*WO (one K x nb*HOWO matrix).
  * Work items run along p (dimension 0), so reads and writes are
  * contiguous for stride 1 (coalesced on GPUs); the *_rows variants used
- * by the tiled path loop along rows instead, which suits CPUs. */
+ * by the tiled path loop along rows instead, which suits CPUs.
+ *
+ * With a fused POOL x POOL max-pool (tiled path only) the *_rows kernels
+ * use the pooled order instead: of the conv outputs only those inside a
+ * pooling window (HP x WP windows, floor mode) have a column, and the
+ * columns of a row are POOL blocks of nb*HP*POOL*WP, block di holding the
+ * conv-output rows ph*POOL + di, each cut to its first POOL*WP columns:
+ * output (ph*POOL + di, ow) at n*HP*POOL*WP + ph*POOL*WP + ow (n_stride
+ * = HP*POOL*WP, row_stride = POOL*nb*HP*POOL*WP). gemm_pool (cl/gemm.cl)
+ * takes the max over each window. */
 
 /* The trailing arguments of every kernel; the host sets them once per
  * kernel (oclnn_conv_kernel) from the node's geometry. */
@@ -28,6 +38,13 @@
 
 #define HOWO (HO * WO)
 #define KK (KH * KW)
+#if POOL
+#define HP (HO / POOL)
+#define WP (WO / POOL)
+#define HPWP (HP * WP)
+#define QQ (POOL * POOL)
+#define PROW (POOL * WP) /* a conv-output row of the pooled order */
+#endif
 
 /* global: (HOWO rounded up, nb, CIN*KK) */
 __kernel void im2col(__global float *col, int col_off, __global const float *x, int x_off, int n0, int nb,
@@ -76,14 +93,50 @@ __kernel void col2im(__global float *dx, int dx_off, __global const float *col, 
  * with its index maths; the bounds of each row's valid columns are worked
  * out once, so the inner loops have no branches. */
 
-/* The output columns ow whose input column ow*SW + iw0 lies in [0, W):
- * [*lo, *hi), empty when *lo == *hi. */
-void valid_cols(int iw0, int W, int WO, int *lo, int *hi)
+/* The grid columns ow whose input column ow*sw + iw0 lies in [0, W):
+ * [*lo, *hi) within [0, cols), empty when *lo == *hi. */
+void valid_cols(int iw0, int sw, int W, int cols, int *lo, int *hi)
 {
-    int l = iw0 >= 0 ? 0 : (SW - 1 - iw0) / SW;
-    int h = W - iw0 <= 0 ? 0 : min(WO, (W - iw0 + SW - 1) / SW);
+    int l = iw0 >= 0 ? 0 : (sw - 1 - iw0) / sw;
+    int h = W - iw0 <= 0 ? 0 : min(cols, (W - iw0 + sw - 1) / sw);
     *lo = min(l, h);
     *hi = h;
+}
+
+/* One col row segment: the rows x cols grid of plane positions
+ * (oh*sh + ih0, ow*sw + iw0), zero outside the plane, row after row. */
+void grid_to_col(__global float *dst, __global const float *plane, int ih0, int iw0, int rows, int cols, int sh,
+                 int sw, int H, int W)
+{
+    int lo, hi;
+    valid_cols(iw0, sw, W, cols, &lo, &hi);
+    plane += iw0;
+    for (int oh = 0; oh < rows; oh++, dst += cols) {
+        int ih = oh * sh + ih0;
+        if (ih < 0 || ih >= H) {
+            for (int ow = 0; ow < cols; ow++) dst[ow] = 0.0f;
+            continue;
+        }
+        __global const float *src = plane + ih * W;
+        for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+        for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * sw];
+        for (int ow = hi; ow < cols; ow++) dst[ow] = 0.0f;
+    }
+}
+
+/* The adjoint of grid_to_col: adds the segment where it was taken from. */
+void col_to_grid(__global float *plane, __global const float *src, int ih0, int iw0, int rows, int cols, int sh,
+                 int sw, int H, int W)
+{
+    int lo, hi;
+    valid_cols(iw0, sw, W, cols, &lo, &hi);
+    plane += iw0;
+    for (int oh = 0; oh < rows; oh++, src += cols) {
+        int ih = oh * sh + ih0;
+        if (ih < 0 || ih >= H) continue;
+        __global float *dst = plane + ih * W;
+        for (int ow = lo; ow < hi; ow++) dst[ow * sw] += src[ow];
+    }
 }
 
 /* global: (CIN*KK, nb) */
@@ -93,28 +146,23 @@ __kernel void im2col_rows(__global float *col, int col_off, __global const float
     int r = get_global_id(0), n = get_global_id(1);
     if (r >= CIN * KK || n >= nb) return;
     int c = r / KK, kr = r % KK;
-    int ih0 = (kr / KW) * DH - PH, iw0 = (kr % KW) * DW - PW, lo, hi;
-    valid_cols(iw0, W, WO, &lo, &hi);
+    int ih0 = (kr / KW) * DH - PH, iw0 = (kr % KW) * DW - PW;
     __global float *dst = col + col_off + r * row_stride + n * n_stride;
-    __global const float *plane = x + x_off + ((n0 + n) * CIN + c) * (H * W) + iw0;
-    for (int oh = 0; oh < HO; oh++, dst += WO) {
-        int ih = oh * SH + ih0;
-        if (ih < 0 || ih >= H) {
-            for (int ow = 0; ow < WO; ow++) dst[ow] = 0.0f;
-            continue;
-        }
-        __global const float *src = plane + ih * W;
-        for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
-        for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * SW];
-        for (int ow = hi; ow < WO; ow++) dst[ow] = 0.0f;
-    }
+    __global const float *plane = x + x_off + ((n0 + n) * CIN + c) * (H * W);
+#if POOL
+    for (int di = 0; di < POOL; di++)
+        grid_to_col(dst + di * nb * HP * PROW, plane, ih0 + di * SH, iw0, HP, PROW, SH * POOL, SW, H, W);
+#else
+    grid_to_col(dst, plane, ih0, iw0, HO, WO, SH, SW, H, W);
+#endif
 }
 
 /* The adjoint of im2col_rows: the plane dx(n, c) is zeroed, then every col
  * row of channel c is added where im2col_rows took it from, rows in the
  * order (ki, kj), so each input pixel sums its contributions in the same
  * order as col2im (no atomics: one work item owns the plane, which stays
- * in L1). global: (CIN, nb) */
+ * in L1). With POOL, a pixel still gets at most one value per row, so the
+ * order is the same. global: (CIN, nb) */
 __kernel void col2im_rows(__global float *dx, int dx_off, __global const float *col, int col_off, int n0, int nb,
                           int row_stride, int n_stride, GEOM)
 {
@@ -124,15 +172,14 @@ __kernel void col2im_rows(__global float *dx, int dx_off, __global const float *
     for (int q = 0; q < H * W; q++) plane[q] = 0.0f;
     __global const float *rows = col + col_off + c * KK * row_stride + n * n_stride;
     for (int kr = 0; kr < KK; kr++) {
-        int ih0 = (kr / KW) * DH - PH, iw0 = (kr % KW) * DW - PW, lo, hi;
-        valid_cols(iw0, W, WO, &lo, &hi);
+        int ih0 = (kr / KW) * DH - PH, iw0 = (kr % KW) * DW - PW;
         __global const float *src = rows + kr * row_stride;
-        for (int oh = 0; oh < HO; oh++, src += WO) {
-            int ih = oh * SH + ih0;
-            if (ih < 0 || ih >= H) continue;
-            __global float *dst = plane + ih * W + iw0;
-            for (int ow = lo; ow < hi; ow++) dst[ow * SW] += src[ow];
-        }
+#if POOL
+        for (int di = 0; di < POOL; di++)
+            col_to_grid(plane, src + di * nb * HP * PROW, ih0 + di * SH, iw0, HP, PROW, SH * POOL, SW, H, W);
+#else
+        col_to_grid(plane, src, ih0, iw0, HO, WO, SH, SW, H, W);
+#endif
     }
 }
 
@@ -180,6 +227,44 @@ __kernel void grad_prep(__global float *dt, int dt_off, __global const float *dy
 #endif
     dt[dt_off + (c * n_img + n) * HOWO + p] = g;
 }
+
+#if POOL
+/* dt for the fused max-pool: the pooled dy [N, COUT, HP, WP] goes to the
+ * argmax of its window (idx, in max_pool2d's layout h * WO + w), masked by
+ * relu where the pooled y is not positive; the window's other outputs get
+ * 0. dt's columns for each chunk of `chunk` images are in im2col_rows's
+ * pooled order: conv output (oh, ow) = (ph*POOL + di, ow) of image n at
+ * n0*QQ*HPWP + di*nb*HP*PROW + (n - n0)*HP*PROW + ph*PROW + ow. An item
+ * per plane (c, n), in work-groups of one (spread across the items, the
+ * rows' strided stores do not vectorise).
+ * global: (COUT, N), local (1, 1) on CPUs */
+__kernel void grad_prep_pool(__global float *dt, int dt_off, __global const float *dy, int dy_off,
+                             __global const int *idx, int idx_off, __global const float *y, int y_off, int n_img,
+                             int chunk, GEOM)
+{
+    int c = get_global_id(0), n = get_global_id(1);
+    if (c >= COUT || n >= n_img) return;
+    int n0 = n / chunk * chunk, nb = min(chunk, n_img - n0);
+    dy += dy_off + (n * COUT + c) * HPWP;
+    y += y_off + (n * COUT + c) * HPWP;
+    idx += idx_off + (n * COUT + c) * HPWP;
+    dt += dt_off + (c * n_img + n0) * QQ * HPWP + (n - n0) * HP * PROW;
+    for (int oh = 0; oh < HP * POOL; oh++) {
+        int ph = oh / POOL, di = oh % POOL;
+        __global float *d = dt + di * nb * HP * PROW + ph * PROW;
+        for (int pw = 0; pw < WP; pw++) {
+            int i = ph * WP + pw;
+            float g = dy[i];
+#if ACT == 1
+            if (!(y[i] > 0.0f)) g = 0.0f;
+#endif
+            int a = idx[i] - (oh * WO + pw * POOL);
+#pragma unroll
+            for (int dj = 0; dj < POOL; dj++) d[pw * POOL + dj] = a == dj ? g : 0.0f;
+        }
+    }
+}
+#endif
 
 /* db[c] = sum of row c of dt [COUT, len]: one work-group per channel,
  * per-item partial sums then a tree. global: (WG * COUT), local WG */

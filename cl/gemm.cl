@@ -11,6 +11,9 @@
  *   stored either way round (TRANS_A) while B must have unit column stride.
  * gemm_dot: a DM x DN tile of dot products over DV-wide slices of k, for
  *   A (M x K) and B stored N x K, both with unit stride along k (A B^T).
+ * gemm_pool: gemm_rows (A B) with conv2d's fused max-pool: a TM x VW tile
+ *   of pooled columns keeps one accumulator per window offset and stores
+ *   the maximum and its index (see the section).
  *
  * Every register tile is spelt out with unrolled loops over constant
  * bounds: PoCL keeps private arrays indexed in a plain loop in memory,
@@ -207,6 +210,150 @@ __kernel void gemm_dot(GEMM_ARGS)
 }
 
 #endif /* DOT */
+
+#ifdef POOLED
+
+/* C = maxpool(act(A B + bias)) for conv2d's fused max-pool with POOL x POOL
+ * windows (gemm.h, oclnn_gemm_args.pool): B holds POOL blocks of POOL*N
+ * columns, q_stride apart; block di has the conv outputs at window offset
+ * (di, dj) of pooled column j at column j*POOL + dj (a whole window row
+ * side by side, so im2col copies whole conv-output rows). A tile reads
+ * POOL*VW contiguous floats per block and k into POOL accumulators as
+ * they lie (no shuffles in the loop: FMAs are lane-wise) and splits the
+ * accumulators into one vector per window offset once, in the epilogue.
+ * Each element is the same sequence of FMAs over k and the same epilogue
+ * as in gemm_rows, so the values are those of the unfused conv bit for
+ * bit; the max then scans the
+ * window in PyTorch's order (row by row): a later value wins when greater
+ * or NaN, as in max_pool2d. idx gets the argmax as an index h * wo + w of
+ * the conv-output plane (max_pool2d's layout). beta is not used. */
+
+#define floatV VTYPE(VW)
+#define ITYPE_(w) int##w
+#define ITYPE(w) ITYPE_(w)
+#define intV ITYPE(VW)
+#define vloadV VLOAD(VW)
+#define vstoreV VSTORE(VW)
+#define QQ (POOL * POOL)
+
+/* b[dj] = lanes dj, dj + POOL, ... of the POOL vectors x[0..POOL-1] (VW
+ * floats each, as they lie in a block row): one per window offset. */
+#if POOL == 2
+#define SPLIT(x, b)                                                                                                    \
+    {                                                                                                                  \
+        b[0] = (floatV)(x[0].even, x[1].even);                                                                         \
+        b[1] = (floatV)(x[0].odd, x[1].odd);                                                                           \
+    }
+#else
+#define SPLIT(x, b)                                                                                                    \
+    {                                                                                                                  \
+        float t_[POOL * VW];                                                                                           \
+        UNROLL for (int v_ = 0; v_ < POOL; v_++) vstoreV(x[v_], v_, t_);                                               \
+        UNROLL for (int dj_ = 0; dj_ < POOL; dj_++)                                                                    \
+        {                                                                                                              \
+            float u_[VW];                                                                                              \
+            UNROLL for (int j_ = 0; j_ < VW; j_++) u_[j_] = t_[j_ * POOL + dj_];                                       \
+            b[dj_] = vloadV(0, u_);                                                                                    \
+        }                                                                                                              \
+    }
+#endif
+
+/* The conv-output index of the window of pooled column p of a plane, and
+ * what window offset q adds to it. */
+int pool_base(int p, int wp, int wo) { return p / wp * POOL * wo + p % wp * POOL; }
+int pool_offset(int q, int wo) { return q / POOL * wo + q % POOL; }
+
+__kernel void gemm_pool(GEMM_ARGS, __global int *idx, int idx_off, int q_stride, int wp, int wo)
+{
+    int m0 = get_global_id(0) * TM, n0 = get_global_id(1) * VW, g = get_global_id(2);
+    if (m0 >= M || n0 >= N) return;
+    A += a_off + g * a_bs;
+    B += b_off + g * b_bs + POOL * n0;
+    C += c_off + g * c_bs;
+    idx += idx_off + g * c_bs;
+    bias += bias_off + g * bias_bs;
+    int arow[TM];
+    /* acc[r][di*POOL + v]: vector v of window row di, as B holds it */
+    floatV acc[TM][QQ];
+    UNROLL for (int r = 0; r < TM; r++)
+    {
+        arow[r] = min(m0 + r, M - 1) * lda;
+        UNROLL for (int q = 0; q < QQ; q++) acc[r][q] = (floatV)(0.0f);
+    }
+    bool full = n0 + VW <= N;
+    if (full) {
+        for (int k = 0; k < K; k++) {
+            floatV b[QQ];
+            UNROLL for (int q = 0; q < QQ; q++) b[q] = vloadV(q % POOL, B + k * ldb + q / POOL * q_stride);
+            UNROLL for (int r = 0; r < TM; r++)
+            {
+                floatV a = (floatV)(A[arow[r] + k]);
+                UNROLL for (int q = 0; q < QQ; q++) acc[r][q] = fma(a, b[q], acc[r][q]);
+            }
+        }
+    } else {
+        /* the last column tile: nothing past column N is read */
+        int valid = POOL * (N - n0);
+        for (int k = 0; k < K; k++) {
+            floatV b[QQ];
+            UNROLL for (int di = 0; di < POOL; di++)
+            {
+                __global const float *brow = B + k * ldb + di * q_stride;
+                float t[POOL * VW];
+                for (int j = 0; j < POOL * VW; j++) t[j] = j < valid ? brow[j] : 0.0f;
+                UNROLL for (int v = 0; v < POOL; v++) b[di * POOL + v] = vloadV(v, t);
+            }
+            UNROLL for (int r = 0; r < TM; r++)
+            {
+                floatV a = (floatV)(A[arow[r] + k]);
+                UNROLL for (int q = 0; q < QQ; q++) acc[r][q] = fma(a, b[q], acc[r][q]);
+            }
+        }
+    }
+    int in_wrap = n0 % c_wrap;
+    bool vec = full && in_wrap + VW <= c_wrap;
+    int base[VW];
+    for (int j = 0; j < VW; j++) base[j] = pool_base((n0 + j) % c_wrap, wp, wo);
+    UNROLL for (int r = 0; r < TM; r++)
+    {
+        int i = m0 + r;
+        if (i >= M) break;
+        floatV best, v, win[QQ];
+        UNROLL for (int di = 0; di < POOL; di++) SPLIT((acc[r] + di * POOL), (win + di * POOL))
+        intV arg = (intV)(0);
+        UNROLL for (int q = 0; q < QQ; q++)
+        {
+            /* gemm_rows' epilogue (STORE_TILE: alpha, row bias, relu) */
+            v = win[q] * alpha;
+            if (flags & 1) v += (floatV)(bias[i]);
+            if (flags & 4) v = fmax(v, (floatV)(0.0f));
+            if (q == 0) {
+                best = v;
+            } else {
+                intV take = isgreater(v, best) | isnan(v);
+                best = select(best, v, take);
+                arg = select(arg, (intV)(q), take);
+            }
+        }
+        float tb[VW];
+        int ta[VW];
+        vstoreV(best, 0, tb);
+        VSTORE(VW)(arg, 0, ta);
+        if (vec) {
+            int at = i * c_rs + (n0 / c_wrap) * c_wrap_stride + in_wrap;
+            vstoreV(best, 0, C + at);
+            UNROLL for (int j = 0; j < VW; j++) idx[at + j] = base[j] + pool_offset(ta[j], wo);
+        } else {
+            for (int j = 0; j < VW && n0 + j < N; j++) {
+                int at = c_index(i, n0 + j, c_rs, c_cs, c_wrap, c_wrap_stride);
+                C[at] = tb[j];
+                idx[at] = base[j] + pool_offset(ta[j], wo);
+            }
+        }
+    }
+}
+
+#endif /* POOLED */
 
 #ifdef PACKED
 

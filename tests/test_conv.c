@@ -21,7 +21,7 @@ static int out_w(const conv_cfg *c) { return (c->w + 2 * c->pw - c->dw * (c->kw 
 static oclnn_conv2d_params params_of(const conv_cfg *c)
 {
     oclnn_conv2d_params p = {c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups,
-                             c->relu ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, c->algo};
+                             c->relu ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, c->algo, 0};
     return p;
 }
 
@@ -181,14 +181,16 @@ START_TEST(test_chunked_batches)
 }
 END_TEST
 
-/* An empty batch runs and adds nothing to the weight and bias gradients. */
-static void check_empty_batch(const conv_cfg *c)
+/* An empty batch runs and adds nothing to the weight and bias gradients
+ * (also with a fused max-pool). */
+static void check_empty_batch(const conv_cfg *c, int max_pool)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
     oclnn_tensor *x = oclnn_param(g, "x", 4, (const int64_t[]){0, c->cin, c->h, c->w});
     oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c->cout, c->cin / c->groups, c->kh, c->kw});
     oclnn_tensor *b = oclnn_param(g, "b", 1, (const int64_t[]){c->cout});
     oclnn_conv2d_params p = params_of(c);
+    p.max_pool = max_pool;
     oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(oclnn_tensor_numel(y), 0);
@@ -208,7 +210,11 @@ static void check_empty_batch(const conv_cfg *c)
     oclnn_graph_release(g);
 }
 
-START_TEST(test_empty_batch) { check_empty_batch(&grid[1]); }
+START_TEST(test_empty_batch)
+{
+    check_empty_batch(&grid[1], 0);
+    check_empty_batch(&grid[1], 2);
+}
 END_TEST
 
 /* ---- Winograd F(2x2, 3x3) */
@@ -343,7 +349,7 @@ END_TEST
  * and an empty batch. */
 START_TEST(test_winograd_chunks)
 {
-    check_empty_batch(&wino_grid[0]);
+    check_empty_batch(&wino_grid[0], 0);
     uint64_t rng = tu_seed() + 16;
     conv_cfg c = wino_grid[0];
     c.n = 5;
@@ -402,7 +408,6 @@ START_TEST(test_winograd_auto)
     ck_assert_int_ne(afew, OCLNN_CONV_WINOGRAD);
     oclnn_graph_release(g);
 }
-END_TEST
 
 /* ---- PyTorch fixtures */
 
@@ -423,7 +428,7 @@ static oclnn_conv_algorithm fixture_case(const oclnn_safetensors *st, const char
                                          oclnn_conv_algorithm algo)
 {
     oclnn_conv2d_params p = {cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5], cfg[6],
-                             cfg[7] ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, algo};
+                             cfg[7] ? OCLNN_ACT_RELU : OCLNN_ACT_NONE, algo, 0};
     const oclnn_st_tensor *xi = tu_fixture_tensor(st, prefix, "input"), *wi = tu_fixture_tensor(st, prefix, "weight");
     const oclnn_st_tensor *lwi = tu_fixture_tensor(st, prefix, "loss_weight"), *bi = cfg[8] ? tu_fixture_tensor(st, prefix, "bias") : NULL;
     oclnn_graph *g = oclnn_graph_create(tu_context());
@@ -549,6 +554,233 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* ---- fused max-pool (params.max_pool) */
+
+/* One run of conv2d + k x k max-pool, fused (.max_pool) or as conv2d then
+ * max_pool2d, on the given data, with loss = sum(y * lw): the pooled
+ * output and the gradients of x, w and b (gb unused without bias). */
+typedef struct pooled_run {
+    float *y, *gx, *gw, *gb;
+    size_t ny, nx, nw;
+    oclnn_conv_algorithm algo; /* what the output tensor reports */
+} pooled_run;
+
+static void run_pooled(const conv_cfg *c, int pool, bool fused, const float *xv, const float *wv, const float *bv,
+                       uint64_t lw_seed, pooled_run *r)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    int64_t xd[4] = {c->n, c->cin, c->h, c->w}, wd[4] = {c->cout, c->cin / c->groups, c->kh, c->kw};
+    oclnn_tensor *x = oclnn_param(g, "x", 4, xd), *w = oclnn_param(g, "w", 4, wd);
+    oclnn_tensor *b = c->bias ? oclnn_param(g, "b", 1, (const int64_t[]){c->cout}) : NULL;
+    oclnn_conv2d_params p = params_of(c);
+    oclnn_tensor *y;
+    if (fused) {
+        p.max_pool = pool;
+        y = oclnn_conv2d(g, x, w, b, &p);
+    } else {
+        oclnn_pool2d_params pp = oclnn_pool2d_params_default(pool, pool, 0);
+        y = oclnn_max_pool2d(g, oclnn_conv2d(g, x, w, b, &p), &pp);
+    }
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(oclnn_tensor_dim(y, 2), out_h(c) / pool);
+    ck_assert_int_eq(oclnn_tensor_dim(y, 3), out_w(c) / pool);
+    r->algo = oclnn_conv2d_algorithm(y);
+    oclnn_tensor *lw = oclnn_input(g, "lw", OCLNN_DTYPE_F32, 4, y->dims);
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_to(g, oclnn_mul(g, y, lw), 0, NULL)));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    r->ny = (size_t)oclnn_tensor_numel(y);
+    r->nx = (size_t)oclnn_tensor_numel(x);
+    r->nw = (size_t)oclnn_tensor_numel(w);
+    uint64_t rng = lw_seed;
+    float *lwv = tu_random(r->ny, -1.0f, 1.0f, &rng);
+    TU_OK(oclnn_tensor_write(x, xv, r->nx * sizeof(float)));
+    TU_OK(oclnn_tensor_write(w, wv, r->nw * sizeof(float)));
+    if (b) TU_OK(oclnn_tensor_write(b, bv, (size_t)c->cout * sizeof(float)));
+    TU_OK(oclnn_tensor_write(lw, lwv, r->ny * sizeof(float)));
+    TU_OK(oclnn_graph_run(g));
+    r->y = malloc(r->ny * sizeof(float) + 1);
+    r->gx = malloc(r->nx * sizeof(float));
+    r->gw = malloc(r->nw * sizeof(float));
+    r->gb = calloc((size_t)c->cout, sizeof(float));
+    TU_OK(oclnn_tensor_read(y, r->y, r->ny * sizeof(float)));
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(x), r->gx, r->nx * sizeof(float)));
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), r->gw, r->nw * sizeof(float)));
+    if (b) TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), r->gb, (size_t)c->cout * sizeof(float)));
+    free(lwv);
+    oclnn_graph_release(g);
+}
+
+static void pooled_run_free(pooled_run *r)
+{
+    free(r->y);
+    free(r->gx);
+    free(r->gw);
+    free(r->gb);
+}
+
+/* got == want within rel of want's largest magnitude (NaN where want is NaN). */
+static void expect_near(const float *got, const float *want, size_t n, double rel, const char *what, const char *name)
+{
+    double scale = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(want[i]) && fabs(want[i]) > scale) scale = fabs(want[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(want[i])) {
+            ck_assert_msg(isnan(got[i]), "%s: %s[%zu] = %g, want NaN", name, what, i, got[i]);
+            continue;
+        }
+        ck_assert_msg(fabs(got[i] - want[i]) <= rel * scale, "%s: %s[%zu] = %.9g, want %.9g (scale %g)", name, what, i,
+                      got[i], want[i], scale);
+    }
+}
+
+/* Fused vs conv2d + max_pool2d on the tiled path: the forward values are
+ * the same bit for bit (same FMAs per element, same max rule). The data
+ * gradient sums the same products in the same order; the weight and bias
+ * gradients sum over the conv outputs in the pooled column order instead
+ * of NCHW order, so they agree to rounding. `fill` >= 0: x and w constant
+ * (ties in every window); nan_at >= 0: x[nan_at] is NaN. */
+static void check_fused(const conv_cfg *c0, int pool, float fill, int nan_at, uint64_t *rng)
+{
+    conv_cfg c = *c0;
+    c.algo = OCLNN_CONV_IM2COL_TILED;
+    char name[200];
+    snprintf(name, sizeof name, "pool %d after conv n%d cin%d %dx%d cout%d k%dx%d s%d p%d g%d%s%s%s%s", pool, c.n,
+             c.cin, c.h, c.w, c.cout, c.kh, c.kw, c.sh, c.ph, c.groups, c.bias ? " bias" : "", c.relu ? " relu" : "",
+             fill >= 0 ? " ties" : "", nan_at >= 0 ? " nan" : "");
+    size_t nx = (size_t)c.n * c.cin * c.h * c.w, nw = (size_t)c.cout * (c.cin / c.groups) * c.kh * c.kw;
+    float *xv = tu_random(nx, -1.0f, 1.0f, rng), *wv = tu_random(nw, -1.0f, 1.0f, rng);
+    float *bv = tu_random((size_t)c.cout, -1.0f, 1.0f, rng);
+    if (fill >= 0) {
+        for (size_t i = 0; i < nx; i++) xv[i] = fill;
+        for (size_t i = 0; i < nw; i++) wv[i] = 0.5f;
+    }
+    if (nan_at >= 0) xv[nan_at] = NAN;
+    uint64_t lw_seed = *rng + 1;
+    pooled_run f, u;
+    run_pooled(&c, pool, true, xv, wv, bv, lw_seed, &f);
+    run_pooled(&c, pool, false, xv, wv, bv, lw_seed, &u);
+    ck_assert_msg(f.algo == OCLNN_CONV_IM2COL_TILED, "%s: not fused", name);
+    ck_assert_msg(!memcmp(f.y, u.y, f.ny * sizeof(float)), "%s: fused output differs from conv2d + max_pool2d", name);
+    expect_near(f.gx, u.gx, f.nx, 1e-6, "grad x", name);
+    expect_near(f.gw, u.gw, f.nw, 1e-5, "grad w", name);
+    if (c.bias) expect_near(f.gb, u.gb, (size_t)c.cout, 1e-5, "grad b", name);
+    pooled_run_free(&f);
+    pooled_run_free(&u);
+    free(xv);
+    free(wv);
+    free(bv);
+}
+
+static const conv_cfg pooled_grid[] = {
+    /* n cin h  w cout kh kw sh sw ph pw dh dw g bias relu */
+    {3, 2, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},    /* 9x11 conv output: a floor remainder */
+    {2, 3, 13, 10, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0},   /* stride 2: 7x5 */
+    {2, 4, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 1, 0},     /* groups, relu without bias */
+    {2, 8, 14, 14, 16, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1, 1, 0},  /* SimpleCNN's conv2 block, narrower */
+    {2, 3, 10, 9, 4, 3, 3, 2, 1, 0, 1, 2, 1, 1, 1, 0, 0},    /* strides 2x1, padding 0x1, dilation 2x1: 3x9 */
+};
+
+START_TEST(test_fused_pool)
+{
+    uint64_t rng = tu_seed() + 15;
+    for (size_t i = 0; i < sizeof pooled_grid / sizeof pooled_grid[0]; i++)
+        for (int pool = 2; pool <= 3; pool++) check_fused(&pooled_grid[i], pool, -1, -1, &rng);
+    /* no bias and no relu, with a 3x3 window */
+    conv_cfg plain = pooled_grid[0];
+    plain.bias = plain.relu = 0;
+    check_fused(&plain, 3, -1, -1, &rng);
+    /* several chunks, the last one ragged */
+    conv_cfg many = pooled_grid[0];
+    many.n = 5;
+    size_t old = oclnn_conv_set_col_budget((size_t)2 * many.cin * many.kh * many.kw * out_h(&many) * out_w(&many) *
+                                           sizeof(float));
+    check_fused(&many, 2, -1, -1, &rng);
+    check_fused(&many, 3, -1, -1, &rng);
+    oclnn_conv_set_col_budget(old);
+}
+END_TEST
+
+/* Ties: a constant input makes the windows away from the padding flat, so
+ * the first position in scan order must win (the gradient of x shows
+ * which one did); a NaN wins its windows. */
+START_TEST(test_fused_pool_ties_and_nan)
+{
+    uint64_t rng = tu_seed() + 16;
+    conv_cfg c = pooled_grid[0];
+    c.relu = 0;
+    check_fused(&c, 2, 1.0f, -1, &rng);
+    check_fused(&c, 3, 1.0f, -1, &rng);
+    c.relu = 1;
+    check_fused(&c, 2, 1.0f, -1, &rng);
+    c.relu = 0;
+    check_fused(&c, 2, -1, 40, &rng);
+    c.bias = 0;
+    check_fused(&c, 3, -1, 7, &rng);
+}
+END_TEST
+
+/* Paths that do not fuse build conv2d + max_pool2d: same values. */
+START_TEST(test_pool_unfused_paths)
+{
+    uint64_t rng = tu_seed() + 17;
+    conv_cfg c = pooled_grid[0];
+    size_t nx = (size_t)c.n * c.cin * c.h * c.w, nw = (size_t)c.cout * c.cin * c.kh * c.kw;
+    float *xv = tu_random(nx, -1.0f, 1.0f, &rng), *wv = tu_random(nw, -1.0f, 1.0f, &rng);
+    float *bv = tu_random((size_t)c.cout, -1.0f, 1.0f, &rng);
+    c.algo = OCLNN_CONV_IM2COL_TILED;
+    pooled_run want;
+    run_pooled(&c, 2, true, xv, wv, bv, 5, &want);
+    const oclnn_conv_algorithm unfused[] = {OCLNN_CONV_IM2COL_BATCHED, OCLNN_CONV_IM2COL_WIDE,
+                                            OCLNN_CONV_CLBLAST_CONVGEMM, OCLNN_CONV_WINOGRAD};
+    for (size_t a = 0; a < sizeof unfused / sizeof unfused[0]; a++) {
+        c.algo = unfused[a];
+        pooled_run got;
+        run_pooled(&c, 2, true, xv, wv, bv, 5, &got);
+        ck_assert_int_eq(got.algo, OCLNN_CONV_AUTO); /* the output is the max_pool2d node */
+        expect_near(got.y, want.y, want.ny, 1e-5, "output", "unfused path");
+        expect_near(got.gx, want.gx, want.nx, 1e-5, "grad x", "unfused path");
+        expect_near(got.gw, want.gw, want.nw, 1e-5, "grad w", "unfused path");
+        pooled_run_free(&got);
+    }
+    pooled_run_free(&want);
+    free(xv);
+    free(wv);
+    free(bv);
+}
+END_TEST
+
+/* conv2d of x [1, 2, 5, 6] with w [3, 2, 3, 3] (a 3x4 output) and p:
+ * fails with `status` and a message holding every string of want. */
+static void expect_param_error(const oclnn_conv2d_params *p, oclnn_status status, const char *const *want)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input_f32(g, "x", 4, 1, 2, 5, 6);
+    oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){3, 2, 3, 3});
+    ck_assert_ptr_null(oclnn_conv2d(g, x, w, NULL, p));
+    ck_assert_int_eq(oclnn_graph_status(g), status);
+    for (; *want; want++) ck_assert_msg(strstr(oclnn_graph_error(g), *want), "message: %s", oclnn_graph_error(g));
+    oclnn_graph_release(g);
+}
+
+START_TEST(test_pool_param_errors)
+{
+    oclnn_conv2d_params neg = {.max_pool = -2}, big = {.max_pool = 4}, one = {.max_pool = 1};
+    expect_param_error(&neg, OCLNN_ERR_INVALID_ARG, (const char *const[]){"conv2d", "max_pool -2", NULL});
+    /* a window larger than the conv output */
+    expect_param_error(&big, OCLNN_ERR_SHAPE,
+                       (const char *const[]){"conv2d", "max_pool 4", "3x4", "[1, 2, 5, 6]", "[3, 2, 3, 3]", NULL});
+    /* 1: no pool */
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input_f32(g, "x", 4, 1, 2, 5, 6);
+    oclnn_tensor *y = oclnn_conv2d(g, x, oclnn_param(g, "w", 4, (const int64_t[]){3, 2, 3, 3}), NULL, &one);
+    ck_assert_int_eq(oclnn_tensor_dim(y, 2), 3);
+    ck_assert_int_eq(oclnn_tensor_dim(y, 3), 4);
+    oclnn_graph_release(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv");
@@ -566,6 +798,10 @@ int main(void)
     tcase_add_test(tc, test_winograd_chunks);
     tcase_add_test(tc, test_winograd_fallback);
     tcase_add_test(tc, test_winograd_auto);
+    tcase_add_test(tc, test_fused_pool);
+    tcase_add_test(tc, test_fused_pool_ties_and_nan);
+    tcase_add_test(tc, test_pool_unfused_paths);
+    tcase_add_test(tc, test_pool_param_errors);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -13,6 +13,9 @@
  * Groups split the channels into independent convolutions: groups == Cin
  * with Cout a multiple of Cin is a depthwise convolution.
  *
+ * With .max_pool = k the output is max-pooled (k x k, stride k) inside
+ * the conv, as SimpleCNN's conv + ReLU + 2x2 pool blocks use it.
+ *
  * Every input has a gradient. Bad shapes (channels not divisible by the
  * groups, a weight whose Cin/groups does not match x, a kernel larger than
  * the padded input) are sticky OCLNN_ERR_SHAPE errors naming conv2d and the
@@ -82,13 +85,28 @@ typedef struct oclnn_conv2d_params {
     int groups;
     oclnn_activation activation;
     oclnn_conv_algorithm algorithm;
+    /* k > 1: a max-pool over k x k windows with stride k, no padding,
+     * floor mode (torch.nn.MaxPool2d(k)) after the bias and activation:
+     * the output is the pooled [N, Cout, Ho/k, Wo/k] with the values and
+     * gradients of oclnn_max_pool2d(oclnn_conv2d(...)), but on the tiled
+     * path (CPUs) the unpooled conv output is never stored: the GEMM's
+     * epilogue takes the max of each window, and the backward pass reads
+     * only the pooled gradient and the argmax. Conv outputs of the floor
+     * remainder (rows and columns in no window) are not computed at all.
+     * Other paths build the conv and a max_pool2d node. 0 or 1: no pool;
+     * larger than the conv output: an OCLNN_ERR_SHAPE error. Last in the
+     * struct, so that positional initialisers of the fields above keep
+     * their meaning. */
+    int max_pool;
 } oclnn_conv2d_params;
 
 oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight, oclnn_tensor *bias,
                            const oclnn_conv2d_params *p);
 
 /* The path a conv2d output tensor was built with (AUTO already resolved
- * to the concrete choice); OCLNN_CONV_AUTO for any other tensor. */
+ * to the concrete choice); OCLNN_CONV_AUTO for any other tensor, which
+ * includes the output of a max_pool that did not fuse (a max_pool2d node):
+ * so tests can tell whether it fused. */
 oclnn_conv_algorithm oclnn_conv2d_algorithm(const oclnn_tensor *conv_output);
 
 #ifdef __cplusplus

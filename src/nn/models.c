@@ -34,9 +34,10 @@ static oclnn_tensor *conv_relu_pool(oclnn_graph *g, oclnn_tensor *x, int64_t cin
     snprintf(bname, sizeof bname, "%s.bias", name);
     oclnn_tensor *w = oclnn_param(g, wname, 4, (const int64_t[]){cout, cin, 5, 5});
     oclnn_tensor *b = oclnn_param(g, bname, 1, (const int64_t[]){cout});
-    oclnn_conv2d_params cp = {.pad_h = 2, .pad_w = 2, .activation = OCLNN_ACT_RELU};
-    oclnn_pool2d_params pp = {.kernel_h = 2, .kernel_w = 2};
-    return oclnn_max_pool2d(g, oclnn_conv2d(g, x, w, b, &cp), &pp);
+    /* conv + ReLU + MaxPool2d(2) as one node: on CPUs the pool runs in the
+     * conv's GEMM epilogue and the unpooled output is never stored */
+    oclnn_conv2d_params cp = {.pad_h = 2, .pad_w = 2, .activation = OCLNN_ACT_RELU, .max_pool = 2};
+    return oclnn_conv2d(g, x, w, b, &cp);
 }
 
 oclnn_tensor *oclnn_simple_cnn_embedding(oclnn_graph *g, oclnn_tensor *images, oclnn_tensor **logits)

@@ -13,6 +13,10 @@
  *            On PoCL it runs at about 7x CLBlast's untuned GEMM (measured
  *            on the 2-core CI machine: conv 32->64 5x5 on 14x14, batch 64,
  *            bias and relu, 87-97 vs 12 GFLOP/s forward including im2col).
+ *            With a fused max-pool (params.max_pool) col holds only the
+ *            outputs inside a window, in window-row blocks (cl/conv.cl),
+ *            and the GEMM's store keeps each window's max and argmax
+ *            (gemm_pool in cl/gemm.cl); the node's output is pooled.
  *   CLBlast's convgemm, kept for comparison: its im2col variant allocates
  *            and waits per image, and was the slowest everywhere measured.
  *   winograd: 3x3 stride-1 layers only, F(2x2,3x3) transforms around one
@@ -22,6 +26,7 @@
  * images so that large batches do not need a huge scratch. */
 #include "ops/conv_internal.h"
 #include "ops/gemm.h"
+#include "oclnn/layers.h"
 
 #include <clblast_c.h>
 #include <limits.h>
@@ -132,9 +137,10 @@ oclnn_status oclnn_conv_kernel(oclnn_context *ctx, oclnn_tensor *node, const cha
     size_t wg = oclnn_conv_reduce_width(ctx);
     /* Only what specialises the code goes into the options: a new batch,
      * image size or channel count reuses the program (sizes are arguments). */
-    char opts[160];
-    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d -DDH=%d -DDW=%d -DACT=%d -DWG=%zu",
-             c->kh, c->kw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->act, wg);
+    char opts[192];
+    snprintf(opts, sizeof opts,
+             "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPH=%d -DPW=%d -DDH=%d -DDW=%d -DACT=%d -DWG=%zu -DPOOL=%d", c->kh,
+             c->kw, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->act, wg, c->pool);
     oclnn_status s = oclnn_launch_kernel(ctx, node, oclnn_cl_conv, opts, name, out);
     if (s) return s;
     /* Every kernel of cl/conv.cl ends with the sizes (GEOM there). */
@@ -179,7 +185,8 @@ oclnn_status oclnn_conv_args_int(cl_kernel k, cl_uint index, const char *op, int
     return s;
 }
 
-/* ---- forward node: src = {x, weight[, bias]}, aux[0] = col, aux[1] = wide GEMM result.
+/* ---- forward node: src = {x, weight[, bias]}, aux[0] = col, aux[1] = wide GEMM
+ * result, or with the fused max-pool the argmax indices [N, Cout, Hp, Wp].
  * launch[] holds im2col, then the epilogue (bias_act or permute_out)
  * unless the tiled GEMM fuses it. */
 
@@ -267,7 +274,7 @@ static oclnn_status enqueue_chunk(oclnn_context *ctx, oclnn_tensor *node, int wh
     oclnn_status s;
     if (which == L_IM2COL) {
         int howo = conv_howo(c), wide = wide_cols(c);
-        int args[4] = {n0, nb, wide ? nb * howo : howo, wide ? howo : c->cin * c->kh * c->kw * howo};
+        int args[4] = {n0, nb, wide ? nb * conv_cols(c) : howo, wide ? conv_col_img(c) : c->cin * c->kh * c->kw * howo};
         s = oclnn_conv_args_int(l.kernel, 4, op, 4, args);
         l.global[1] = (size_t)nb;
     } else if (c->algo == OCLNN_CONV_IM2COL_WIDE) {
@@ -329,25 +336,35 @@ static oclnn_status wide_gemm(oclnn_context *ctx, oclnn_tensor *node, int nb, bo
 }
 
 /* y[n][g] = act(W[g] col[g][:, n] + b) for the chunk, scattered from the
- * wide column space straight into NCHW. */
+ * wide column space straight into NCHW; with the fused max-pool, y is the
+ * pooled plane and aux[1] gets the argmax (gemm.h, oclnn_gemm_args.pool). */
 static oclnn_status tiled_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
 {
     const conv_geom *c = node->op_data;
-    size_t howo = (size_t)conv_howo(c), k = (size_t)conv_k(c), cout_g = (size_t)conv_cout_g(c), cols = nb * howo;
+    size_t plane = (size_t)(c->pool ? conv_pooled(c) : conv_howo(c)), k = (size_t)conv_k(c);
+    size_t cout_g = (size_t)conv_cout_g(c), cols = (size_t)nb * conv_cols(c);
     oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->aux[0], node);
     a.m = cout_g;
-    a.n = cols;
+    a.n = nb * plane;
     a.k = k;
     a.lda = k;
     a.ldb = cols;
-    a.ldc = howo;
-    a.c_off += (size_t)n0 * c->cout * howo;
-    a.c_wrap = howo;
-    a.c_wrap_stride = (size_t)c->cout * howo;
+    a.ldc = plane;
+    a.c_off += (size_t)n0 * c->cout * plane;
+    a.c_wrap = plane;
+    a.c_wrap_stride = (size_t)c->cout * plane;
     a.batch = (size_t)c->groups;
     a.a_stride = cout_g * k;
     a.b_stride = k * cols;
-    a.c_stride = cout_g * howo;
+    a.c_stride = cout_g * plane;
+    if (c->pool) {
+        a.pool = c->pool;
+        a.pool_stride = (size_t)c->pool * nb * plane;
+        a.pool_wp = (size_t)(c->wo / c->pool);
+        a.pool_wo = (size_t)c->wo;
+        a.idx = node->aux[1]->buffer;
+        a.idx_off = (size_t)oclnn_tensor_elem_offset(node->aux[1]) + (size_t)n0 * c->cout * plane;
+    }
     if (c->has_bias) {
         a.bias_mode = OCLNN_GEMM_BIAS_ROW;
         a.bias = node->src[2]->buffer;
@@ -517,11 +534,11 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     oclnn_tensor_shape_str(weight, ws, sizeof ws);
     oclnn_tensor_shape_str(bias, bs, sizeof bs);
     if (p->stride_h < 0 || p->stride_w < 0 || p->pad_h < 0 || p->pad_w < 0 || p->dilation_h < 0 ||
-        p->dilation_w < 0 || p->groups < 0)
-        return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG,
-                                "conv2d: negative parameter (stride %dx%d, pad %dx%d, dilation %dx%d, groups %d)",
-                                p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w,
-                                p->groups);
+        p->dilation_w < 0 || p->groups < 0 || p->max_pool < 0)
+        return oclnn_graph_fail(
+            g, OCLNN_ERR_INVALID_ARG,
+            "conv2d: negative parameter (stride %dx%d, pad %dx%d, dilation %dx%d, groups %d, max_pool %d)",
+            p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, p->groups, p->max_pool);
     if ((unsigned)p->activation > OCLNN_ACT_RELU || (unsigned)p->algorithm > OCLNN_CONV_WINOGRAD)
         return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "conv2d: unknown activation %d or algorithm %d",
                                 (int)p->activation, (int)p->algorithm);
@@ -566,6 +583,10 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
                                 c.pw);
     c.ho = (int)((pad_h - ext_h) / c.sh + 1);
     c.wo = (int)((pad_w - ext_w) / c.sw + 1);
+    if (p->max_pool > c.ho || p->max_pool > c.wo)
+        return oclnn_graph_fail(g, OCLNN_ERR_SHAPE,
+                                "conv2d: max_pool %d is larger than the conv output %dx%d (input %s, weight %s)",
+                                p->max_pool, c.ho, c.wo, xs, ws);
     c.direct = c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0;
     /* Every index in the kernels is an int. */
     int64_t col_img = (int64_t)c.cin * c.kh * c.kw * c.ho * c.wo;
@@ -577,6 +598,13 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     c.algo = choose_algorithm(g, &c, p->algorithm);
     bool other_bwd = c.algo == OCLNN_CONV_CLBLAST_CONVGEMM || c.algo == OCLNN_CONV_WINOGRAD;
     c.bwd = other_bwd ? (int)auto_algorithm(g) : c.algo;
+    /* A max-pool fuses into the tiled GEMM (a 1x1 window is no pool); the
+     * other paths get a max_pool2d node after the conv. */
+    if (p->max_pool > 1 && c.algo == OCLNN_CONV_IM2COL_TILED) {
+        c.pool = p->max_pool;
+        c.direct = 0;
+        col_img = (int64_t)c.cin * c.kh * c.kw * conv_cols(&c);
+    }
     int64_t per_img = col_img > (int64_t)c.cout * c.ho * c.wo ? col_img : (int64_t)c.cout * c.ho * c.wo;
     size_t budget = col_budget_override            ? col_budget_override
                     : g->ctx->info.is_cpu ? CONV_COL_BUDGET_CPU_BYTES
@@ -594,18 +622,23 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     srcs[0] = oclnn_contiguous(g, x);
     srcs[1] = oclnn_contiguous(g, weight);
     srcs[2] = bias ? oclnn_contiguous(g, bias) : NULL;
-    int64_t dims[4] = {c.n, c.cout, c.ho, c.wo};
+    int64_t dims[4] = {c.n, c.cout, c.pool ? c.ho / c.pool : c.ho, c.pool ? c.wo / c.pool : c.wo};
     oclnn_tensor *y = oclnn_conv_node_new(g, &conv_def, &c, 4, dims, bias ? 3 : 2, srcs);
     if (!y) return NULL;
-    if (c.algo == OCLNN_CONV_WINOGRAD) return oclnn_conv_winograd_add_aux(y) ? y : NULL;
+    if (c.algo == OCLNN_CONV_WINOGRAD && !oclnn_conv_winograd_add_aux(y)) return NULL;
     bool wide = c.algo == OCLNN_CONV_IM2COL_WIDE;
     if (wide_cols(&c) || (!c.direct && c.algo == OCLNN_CONV_IM2COL_BATCHED)) {
-        int64_t col[2] = {col_img / (c.ho * c.wo), (int64_t)c.chunk * c.ho * c.wo};
+        int64_t col[2] = {(int64_t)c.cin * c.kh * c.kw, (int64_t)c.chunk * conv_cols(&c)};
         if (!oclnn_aux_new(y, OCLNN_DTYPE_F32, 2, col)) return NULL;
     }
     if (wide) {
         int64_t tmp[2] = {c.cout, (int64_t)c.chunk * c.ho * c.wo};
         if (!oclnn_aux_new(y, OCLNN_DTYPE_F32, 2, tmp)) return NULL;
+    }
+    if (c.pool && !oclnn_aux_new(y, OCLNN_DTYPE_I32, 4, dims)) return NULL;
+    if (p->max_pool > 1 && !c.pool) {
+        oclnn_pool2d_params pp = oclnn_pool2d_params_default(p->max_pool, p->max_pool, 0);
+        y = oclnn_max_pool2d(g, y, &pp);
     }
     return y;
 }

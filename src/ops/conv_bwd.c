@@ -14,19 +14,29 @@
 
 static const char *op_of(const oclnn_tensor *node) { return node->op->name; }
 
-/* ---- dt = permute(dy) (* relu mask): src = {dy[, y]} */
+/* ---- dt = permute(dy) (* relu mask): src = {dy[, y]}; with the fused
+ * max-pool src = {pooled dy, argmax[, pooled y]} and dt in the pooled
+ * column order (grad_prep_pool in cl/conv.cl). */
 
 static oclnn_status prep_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const conv_geom *c = node->op_data;
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status s = oclnn_conv_kernel(ctx, node, "grad_prep", &l);
+    oclnn_status s = oclnn_conv_kernel(ctx, node, c->pool ? "grad_prep_pool" : "grad_prep", &l);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
-    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
+    for (int k = 0; k < (c->pool ? 2 : 1) && !s; k++) s = oclnn_arg_tensor(l->kernel, &i, node->src[k], op_of(node));
+    /* y: the last source, read only with relu */
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[node->nsrc - 1], op_of(node));
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof c->n, &c->n, op_of(node));
-    if (!s) oclnn_conv_launch3(ctx, l, (size_t)conv_howo(c), (size_t)c->cout, (size_t)c->n);
+    if (!s && c->pool) s = oclnn_arg(l->kernel, &i, sizeof c->chunk, &c->chunk, op_of(node));
+    if (!s && c->pool) {
+        /* grad_prep_pool: an item per plane */
+        oclnn_conv_launch3(ctx, l, (size_t)c->cout, (size_t)c->n, 1);
+        if (ctx->info.is_cpu) l->local[0] = 1;
+    } else if (!s) {
+        oclnn_conv_launch3(ctx, l, (size_t)conv_howo(c), (size_t)c->cout, (size_t)c->n);
+    }
     return s;
 }
 
@@ -40,7 +50,7 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
     const conv_geom *c = node->op_data;
     oclnn_launch *l;
     cl_uint i = 0;
-    int len = c->n * conv_howo(c);
+    int len = c->n * conv_cols(c);
     /* the tiled (CPU) path: a work item per channel (bias_grad_rows) */
     bool rows = c->bwd == OCLNN_CONV_IM2COL_TILED;
     oclnn_status s = oclnn_conv_kernel(ctx, node, rows ? "bias_grad_rows" : "bias_grad", &l);
@@ -96,7 +106,7 @@ static oclnn_status enqueue_cols(oclnn_context *ctx, oclnn_tensor *node, int n0,
     const conv_geom *c = node->op_data;
     oclnn_launch l = node->launch[0];
     int howo = conv_howo(c), col_img = conv_k(c) * c->groups * howo;
-    int args[4] = {n0, nb, batched ? howo : nb * howo, batched ? col_img : howo};
+    int args[4] = {n0, nb, batched ? howo : nb * conv_cols(c), batched ? col_img : conv_col_img(c)};
     l.global[1] = (size_t)nb;
     oclnn_status s = oclnn_conv_args_int(l.kernel, 4, op_of(node), 4, args);
     if (s) return s;
@@ -112,15 +122,15 @@ static oclnn_status wgrad_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, i
 {
     /* dW[g] (+)= dt[g][:, chunk] col[g]^T */
     const conv_geom *c = node->op_data;
-    size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), all = (size_t)c->n * conv_howo(c);
-    size_t cols = (size_t)nb * conv_howo(c);
+    size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), all = (size_t)c->n * conv_cols(c);
+    size_t cols = (size_t)nb * conv_cols(c);
     oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[0], node->aux[0], node);
     a.trans_b = true;
     a.m = cout_g;
     a.n = k;
     a.k = cols;
     a.beta = n0 ? 1.0f : 0.0f;
-    a.a_off += (size_t)n0 * conv_howo(c);
+    a.a_off += (size_t)n0 * conv_cols(c);
     a.lda = all;
     a.ldb = cols;
     a.ldc = k;
@@ -210,19 +220,20 @@ static oclnn_status dgrad_wide(oclnn_context *ctx, oclnn_tensor *node, int n0, i
     return oclnn_conv_gemm_run(ctx, node, c->bwd, &a, dry);
 }
 
-/* The tiled engine: dcol[g] = W[g]^T dt[g] wide, or for a direct conv
- * dx[n][g] scattered from the wide columns straight into NCHW. */
+/* The tiled engine: dcol[g] = W[g]^T dt[g] wide (in the pooled column
+ * order with the fused max-pool), or for a direct conv dx[n][g] scattered
+ * from the wide columns straight into NCHW. */
 static oclnn_status dgrad_tiled(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
 {
     const conv_geom *c = node->op_data;
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), howo = (size_t)conv_howo(c);
-    size_t all = (size_t)c->n * howo, cols = (size_t)nb * howo;
+    size_t all = (size_t)c->n * conv_cols(c), cols = (size_t)nb * conv_cols(c);
     oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->src[0], c->direct ? node : node->aux[0]);
     a.trans_a = true;
     a.m = k;
     a.n = cols;
     a.k = cout_g;
-    a.b_off += (size_t)n0 * howo;
+    a.b_off += (size_t)n0 * conv_cols(c);
     a.lda = k;
     a.ldb = all;
     a.batch = (size_t)c->groups;
@@ -280,19 +291,20 @@ void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const
     oclnn_tensor *grad = grads[0];
     const conv_geom *c = node->op_data;
     oclnn_tensor *x = node->src[0], *w = node->src[1], *b = c->has_bias ? node->src[2] : NULL;
-    int64_t howo = conv_howo(c);
-    int64_t flat[2] = {c->cout, (int64_t)c->n * howo};
+    int64_t cols = conv_cols(c);
+    int64_t flat[2] = {c->cout, (int64_t)c->n * cols};
     grad = oclnn_contiguous(g, grad);
     oclnn_tensor *dt;
-    if (c->n == 1 && c->act == OCLNN_ACT_NONE) {
+    if (c->n == 1 && c->act == OCLNN_ACT_NONE && !c->pool) {
         dt = oclnn_reshape(g, grad, 2, flat); /* already [Cout, HoWo] */
     } else {
-        oclnn_tensor *srcs[2] = {grad, node};
-        dt = oclnn_conv_node_new(g, &prep_def, c, 2, flat, c->act ? 2 : 1, srcs);
+        oclnn_tensor *srcs[3] = {grad, node, node};
+        if (c->pool) srcs[1] = node->aux[1]; /* the argmax */
+        dt = oclnn_conv_node_new(g, &prep_def, c, 2, flat, (c->pool ? 2 : 1) + (c->act ? 1 : 0), srcs);
     }
     if (!dt) return;
     if (b && (b->flags & T_NEEDS_GRAD)) oclnn_grad_add(g, b, oclnn_conv_node_new(g, &bias_def, c, 1, b->dims, 1, &dt));
-    int64_t col[2] = {(int64_t)conv_k(c) * c->groups, (int64_t)c->chunk * howo};
+    int64_t col[2] = {(int64_t)conv_k(c) * c->groups, (int64_t)c->chunk * cols};
     if (w->flags & T_NEEDS_GRAD) {
         oclnn_tensor *srcs[2] = {dt, x};
         oclnn_tensor *dw = oclnn_conv_node_new(g, &wgrad_def, c, 4, w->dims, 2, srcs);

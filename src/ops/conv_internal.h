@@ -18,12 +18,23 @@ typedef struct conv_geom {
     int chunk; /* images per im2col chunk: bounds the col scratch */
     int wchunk; /* images per Winograd chunk: bounds its V and M scratch (WINOGRAD only) */
     int direct; /* 1x1, stride 1, no padding: x is already the col matrix */
+    int pool;   /* fused max-pool window (tiled path; 0 none): the node's output is pooled */
 } conv_geom;
 
 static inline int conv_cin_g(const conv_geom *c) { return c->cin / c->groups; }
 static inline int conv_cout_g(const conv_geom *c) { return c->cout / c->groups; }
 static inline int conv_k(const conv_geom *c) { return c->cin / c->groups * c->kh * c->kw; }
 static inline int conv_howo(const conv_geom *c) { return c->ho * c->wo; }
+/* Pooled positions per plane (the fused max-pool's output). */
+static inline int conv_pooled(const conv_geom *c) { return c->pool ? (c->ho / c->pool) * (c->wo / c->pool) : 0; }
+/* Columns per image of the col matrix and dt: every conv output, or with
+ * the fused pool those inside a window (cl/conv.cl, pooled order). */
+static inline int conv_cols(const conv_geom *c)
+{
+    return c->pool ? c->pool * c->pool * conv_pooled(c) : conv_howo(c);
+}
+/* Column stride between images of a wide col matrix (within a block). */
+static inline int conv_col_img(const conv_geom *c) { return c->pool ? c->pool * conv_pooled(c) : conv_howo(c); }
 
 /* New node of `op` carrying a copy of geom and an empty GEMM plan in a
  * conv_data (freed by oclnn_conv_release). */

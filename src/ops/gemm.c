@@ -49,7 +49,7 @@ oclnn_status oclnn_gemm_engine_resolve(const oclnn_context *ctx, oclnn_gemm_engi
     return OCLNN_OK;
 }
 
-static bool has_epilogue(const oclnn_gemm_args *g) { return g->bias_mode || g->relu || g->c_wrap; }
+static bool has_epilogue(const oclnn_gemm_args *g) { return g->bias_mode || g->relu || g->c_wrap || g->pool; }
 
 /* ---- CLBlast */
 
@@ -254,7 +254,7 @@ static oclnn_status clblast_enqueue(oclnn_context *ctx, const oclnn_gemm_args *g
 
 /* ---- tiled kernels */
 
-enum { KIND_ROWS, KIND_ROWS_SWAPPED, KIND_DOT };
+enum { KIND_ROWS, KIND_ROWS_SWAPPED, KIND_DOT, KIND_POOL };
 
 /* Work item tiles: gemm_rows TM x NV*VW, gemm_dot DM x DN over DV-wide k.
  * CPUs with 16-wide native vectors (AVX-512, 32 registers): measured on
@@ -301,8 +301,30 @@ static bool packed_wanted(const oclnn_gemm_plan *plan, const oclnn_gemm_args *g)
     return g->m >= 1024 && g->n >= 1024 && g->k >= 1024;
 }
 
+/* gemm_pool: a TM x VW tile of pooled columns holds TM x pool^2
+ * accumulators. With 32 vector registers (AVX-512) TM keeps them at 16:
+ * 4 x 4 x 16 for 2x2 windows, as fast as TM 5 and 6 in SimpleCNN's conv2
+ * (one PoCL thread, min of five alternating rounds: GEMM 235 vs 244 ms per
+ * 16 runs at batch 64, gemm_rows 246 on the unpooled conv). Elsewhere
+ * gemm_rows' accumulator count (not measured). */
+static oclnn_status pool_prepare(oclnn_context *ctx, oclnn_gemm_plan *plan, const char *op)
+{
+    if (plan->trans_a || plan->trans_b)
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': GEMM with a fused max-pool needs untransposed operands", op);
+    tiles t = tiles_for(ctx);
+    int qq = plan->pool * plan->pool, tm = (ctx->info.is_cpu && t.vw >= 16 ? 16 : t.tm * t.nv) / qq;
+    plan->kind = KIND_POOL;
+    plan->tile_m = tm < 1 ? 1 : tm > t.tm ? t.tm : tm;
+    plan->tile_n = t.vw;
+    char opts[96];
+    snprintf(opts, sizeof opts, "-DPOOLED -DTM=%d -DVW=%d -DPOOL=%d", plan->tile_m, t.vw, plan->pool);
+    return oclnn_kernel_create(ctx, oclnn_cl_gemm, opts, "gemm_pool", op, &plan->kernel);
+}
+
 static oclnn_status tiled_prepare(oclnn_context *ctx, oclnn_gemm_plan *plan, const char *op)
 {
+    /* the pooled kernel has no packed variant */
+    if (plan->pool) return pool_prepare(ctx, plan, op);
     plan->variant = variant_from_env();
     if (plan->variant == OCLNN_GEMM_VARIANT_PACKED || (plan->variant == OCLNN_GEMM_VARIANT_AUTO && ctx->info.is_cpu)) {
         oclnn_status s = oclnn_gemm_packed_prepare(ctx, plan, op);
@@ -345,16 +367,18 @@ static oclnn_status tiled_check(const oclnn_gemm_args *g, const char *op)
 {
     size_t ar = g->trans_a ? g->k : g->m, ac = g->trans_a ? g->m : g->k;
     size_t br = g->trans_b ? g->n : g->k, bc = g->trans_b ? g->k : g->n;
+    if (g->pool) bc = ((size_t)g->pool - 1) * g->pool_stride + (size_t)g->pool * g->n;
     size_t w = g->c_wrap ? g->c_wrap : g->n;
     size_t ccols = (g->n - 1) / w * g->c_wrap_stride + (g->n < w ? g->n : w);
-    size_t ext[4] = {extent(g->c_off, g->batch, g->c_stride, g->m, g->ldc, ccols), 0, 0, 0};
+    size_t ext[5] = {extent(g->c_off, g->batch, g->c_stride, g->m, g->ldc, ccols), 0, 0, 0,
+                     g->pool ? extent(g->idx_off, g->batch, g->c_stride, g->m, g->ldc, ccols) : 0};
     if (g->k) {
         ext[1] = extent(g->a_off, g->batch, g->a_stride, ar, g->lda, ac);
         ext[2] = extent(g->b_off, g->batch, g->b_stride, br, g->ldb, bc);
     }
     if (g->bias_mode)
         ext[3] = extent(g->bias_off, g->batch, g->bias_stride, 1, 0, g->bias_mode == OCLNN_GEMM_BIAS_ROW ? g->m : g->n);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (ext[i] > INT_MAX)
             return oclnn_fail(OCLNN_ERR_UNSUPPORTED,
                               "op '%s': GEMM %zux%zux%zu (batch %zu) reaches past 2^31 elements of an operand", op,
@@ -403,6 +427,11 @@ static oclnn_status tiled_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *pla
     if (!s) s = oclnn_arg(k, &i, sizeof(float), &g->alpha, op);
     if (!s) s = oclnn_arg(k, &i, sizeof(float), &g->beta, op);
     if (!s) s = oclnn_arg(k, &i, sizeof(int), &flags, op);
+    if (!s && plan->kind == KIND_POOL) {
+        int pool_ints[4] = {(int)g->idx_off, (int)g->pool_stride, (int)g->pool_wp, (int)g->pool_wo};
+        s = oclnn_arg(k, &i, sizeof(cl_mem), &g->idx, op);
+        for (int b = 0; b < 4 && !s; b++) s = oclnn_arg(k, &i, sizeof(int), &pool_ints[b], op);
+    }
     if (s) return s;
     oclnn_launch l = {.kernel = k, .dims = 3};
     l.global[0] = ((size_t)ints[0] + (size_t)plan->tile_m - 1) / (size_t)plan->tile_m;
@@ -428,6 +457,7 @@ oclnn_status oclnn_gemm_prepare(oclnn_context *ctx, oclnn_gemm_engine want, cons
     memset(plan, 0, sizeof *plan);
     plan->trans_a = g->trans_a;
     plan->trans_b = g->trans_b;
+    plan->pool = g->pool;
     oclnn_status s = oclnn_gemm_engine_resolve(ctx, want, &plan->engine);
     if (s) return s;
     if (plan->engine == OCLNN_GEMM_TILED) {
@@ -445,19 +475,22 @@ oclnn_status oclnn_gemm_reserve(oclnn_context *ctx, const oclnn_gemm_plan *plan,
     if (plan->engine == OCLNN_GEMM_TILED)
         return plan->packed && packed_wanted(plan, g) ? oclnn_gemm_packed_reserve(ctx, plan, g, op) : OCLNN_OK;
     if (has_epilogue(g))
-        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': CLBlast GEMM has no fused bias, relu or wrapped C", op);
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': CLBlast GEMM has no fused bias, relu, pool or wrapped C",
+                          op);
     return g->m && g->n && g->k && g->batch ? clblast_reserve(ctx, g, op) : OCLNN_OK;
 }
 
 oclnn_status oclnn_gemm_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *plan, const oclnn_gemm_args *g,
                                 const char *op)
 {
-    if (plan->engine == OCLNN_GEMM_AUTO || g->trans_a != plan->trans_a || g->trans_b != plan->trans_b)
-        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "op '%s': GEMM without a plan for its transposes", op);
+    if (plan->engine == OCLNN_GEMM_AUTO || g->trans_a != plan->trans_a || g->trans_b != plan->trans_b ||
+        g->pool != plan->pool)
+        return oclnn_fail(OCLNN_ERR_INVALID_ARG, "op '%s': GEMM without a plan for its transposes and pool", op);
     if (g->m == 0 || g->n == 0 || g->batch == 0) return OCLNN_OK;
     if (plan->engine == OCLNN_GEMM_TILED) return tiled_enqueue(ctx, plan, g, op);
     if (has_epilogue(g))
-        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': CLBlast GEMM has no fused bias, relu or wrapped C", op);
+        return oclnn_fail(OCLNN_ERR_UNSUPPORTED, "op '%s': CLBlast GEMM has no fused bias, relu, pool or wrapped C",
+                          op);
     return clblast_enqueue(ctx, g, op);
 }
 

@@ -44,6 +44,18 @@ typedef struct oclnn_gemm_args {
      * j % c_wrap (row i adds i * ldc): conv2d scatters a [Cout, n*HoWo]
      * product straight into NCHW with c_wrap = HoWo. */
     size_t c_wrap, c_wrap_stride;
+    /* Fused non-overlapping max-pool (tiled engine, A B only; conv2d's
+     * max_pool): the product has pool blocks of pool*n columns, window
+     * offset (di, dj) of C column j at column di*pool_stride + j*pool + dj
+     * of B; C column j gets the max over the window after bias and relu
+     * (first maximum in scan order wins, a NaN wins), and idx the argmax as the
+     * conv-output index (ph*pool + di) * pool_wo + pw*pool + dj with
+     * ph, pw = (j % c_wrap) / pool_wp, % pool_wp. idx has C's layout. beta
+     * must be 0. */
+    int pool;
+    size_t pool_stride, pool_wp, pool_wo;
+    cl_mem idx;
+    size_t idx_off;
 } oclnn_gemm_args;
 
 typedef struct oclnn_gemm_plan {
@@ -51,6 +63,7 @@ typedef struct oclnn_gemm_plan {
     bool trans_a, trans_b;        /* what it was made for */
     cl_kernel kernel;             /* tiled engine; NULL for CLBlast */
     int kind;                     /* tiled: which kernel and orientation (gemm.c) */
+    int pool;                     /* tiled: the fused max-pool window it was made for (0: none) */
     int tile_m, tile_n;           /* C tile of one work item, in the kernel's orientation */
     oclnn_gemm_variant variant;   /* tiled: AUTO (per shape) or forced ($OCLNN_GEMM) */
     cl_kernel pack, packed;       /* packed variant's kernels; NULL when it is not used */
