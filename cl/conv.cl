@@ -268,7 +268,8 @@ __kernel void grad_prep_pool(__global float *dt, int dt_off, __global const floa
 
 /* db[c] = sum of row c of dt [COUT, len]: one work-group per channel,
  * per-item partial sums then a tree. global: (WG * COUT), local WG */
-__kernel void bias_grad(__global float *db, int db_off, __global const float *dt, int dt_off, int len, GEOM)
+__kernel void bias_grad(__global float *db, int db_off, __global const float *dt, int dt_off, int len,
+                        int accumulate, GEOM)
 {
     __local float part[WG];
     int l = get_local_id(0), c = get_group_id(0);
@@ -281,14 +282,15 @@ __kernel void bias_grad(__global float *db, int db_off, __global const float *dt
         if (l < span) part[l] += part[l + span];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (l == 0 && c < COUT) db[db_off + c] = part[0];
+    if (l == 0 && c < COUT) db[db_off + c] = (accumulate ? db[db_off + c] : 0.0f) + part[0];
 }
 
 /* CPU version of bias_grad: a work item per channel sums its row in eight
  * lanes (one float8, fixed order, so deterministic), then the lanes and
  * the tail; no local memory or barriers, which PoCL runs slowly for a
  * long row. global: (COUT) */
-__kernel void bias_grad_rows(__global float *db, int db_off, __global const float *dt, int dt_off, int len, GEOM)
+__kernel void bias_grad_rows(__global float *db, int db_off, __global const float *dt, int dt_off, int len,
+                             int accumulate, GEOM)
 {
     int c = get_global_id(0);
     if (c >= COUT) return;
@@ -298,5 +300,5 @@ __kernel void bias_grad_rows(__global float *db, int db_off, __global const floa
     for (; j + 8 <= len; j += 8) acc += vload8(0, row + j);
     float s = ((acc.s0 + acc.s1) + (acc.s2 + acc.s3)) + ((acc.s4 + acc.s5) + (acc.s6 + acc.s7));
     for (; j < len; j++) s += row[j];
-    db[db_off + c] = s;
+    db[db_off + c] = (accumulate ? db[db_off + c] : 0.0f) + s;
 }

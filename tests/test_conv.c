@@ -722,6 +722,68 @@ START_TEST(test_fused_pool_ties_and_nan)
 END_TEST
 
 /* Paths that do not fuse build conv2d + max_pool2d: same values. */
+/* Launches of the grad_accumulate node writing acc (-1: none). */
+static int accumulate_launches(const oclnn_graph *g, const oclnn_tensor *acc)
+{
+    for (int i = 0; i < g->count; i++) {
+        const oclnn_tensor *t = g->tensors[i];
+        if (t->op && t->op->accumulator && t->storage == acc) return t->nlaunch;
+    }
+    return -1;
+}
+
+/* The weight and bias gradients are computed straight into the
+ * parameters' accumulators (the planner's fuse_accumulations): no
+ * grad_accumulate launch, and two runs without zero_grad add up as with
+ * the separate accumulation (a graph compiled without memory reuse, which
+ * fuses nothing): the same bits with one im2col chunk, rounding apart with
+ * several (the chunks then add into the accumulator one by one). */
+START_TEST(test_gradients_accumulate_in_place)
+{
+    for (int chunked = 0; chunked < 2; chunked++) {
+        size_t old = oclnn_conv_set_col_budget(chunked ? 4096 : 0);
+        uint64_t rng = tu_seed() + 31;
+        float *xv = tu_random(3 * 2 * 9 * 8, -1, 1, &rng), *wv = tu_random(4 * 2 * 3 * 3, -1, 1, &rng);
+        float *bv = tu_random(4, -1, 1, &rng), got[2][72 + 4];
+        for (int fused = 0; fused < 2; fused++) {
+            oclnn_graph *g = oclnn_graph_create(tu_context());
+            oclnn_tensor *x = oclnn_input_f32(g, "x", 4, 3, 2, 9, 8);
+            oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){4, 2, 3, 3});
+            oclnn_tensor *b = oclnn_param(g, "b", 1, (const int64_t[]){4});
+            oclnn_conv2d_params p = {.pad_h = 1, .pad_w = 1, .activation = OCLNN_ACT_RELU,
+                                     .algorithm = OCLNN_CONV_IM2COL_TILED};
+            oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
+            TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, y))));
+            oclnn_compile_options plain = {.no_memory_reuse = 1};
+            TU_OK(oclnn_graph_compile(g, fused ? NULL : &plain));
+            ck_assert_int_eq(accumulate_launches(g, oclnn_tensor_grad(w)), fused ? 0 : 1);
+            ck_assert_int_eq(accumulate_launches(g, oclnn_tensor_grad(b)), fused ? 0 : 1);
+            TU_OK(oclnn_tensor_write(x, xv, 3 * 2 * 9 * 8 * sizeof(float)));
+            TU_OK(oclnn_tensor_write(w, wv, 72 * sizeof(float)));
+            TU_OK(oclnn_tensor_write(b, bv, 4 * sizeof(float)));
+            TU_OK(oclnn_graph_zero_grad(g));
+            TU_OK(oclnn_graph_run(g));
+            TU_OK(oclnn_graph_run(g));
+            TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), got[fused], 72 * sizeof(float)));
+            TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), got[fused] + 72, 4 * sizeof(float)));
+            oclnn_graph_release(g);
+        }
+        if (chunked) {
+            expect_near(got[1], got[0], 72, 1e-6, "grad w", "accumulated in place, chunked");
+            expect_near(got[1] + 72, got[0] + 72, 4, 1e-6, "grad b", "accumulated in place, chunked");
+        } else {
+            for (int i = 0; i < 76; i++)
+                ck_assert_msg(got[1][i] == got[0][i] && got[1][i] != 0.0f, "[%d]: in place %.9g, separate %.9g", i,
+                              got[1][i], got[0][i]);
+        }
+        oclnn_conv_set_col_budget(old);
+        free(xv);
+        free(wv);
+        free(bv);
+    }
+}
+END_TEST
+
 START_TEST(test_pool_unfused_paths)
 {
     uint64_t rng = tu_seed() + 17;
@@ -801,6 +863,7 @@ int main(void)
     tcase_add_test(tc, test_fused_pool);
     tcase_add_test(tc, test_fused_pool_ties_and_nan);
     tcase_add_test(tc, test_pool_unfused_paths);
+    tcase_add_test(tc, test_gradients_accumulate_in_place);
     tcase_add_test(tc, test_pool_param_errors);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

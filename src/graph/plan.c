@@ -116,8 +116,9 @@ static int readers(const oclnn_graph *g, const oclnn_tensor *x)
  * computed into the accumulator instead (its op adds rather than
  * overwrites: node->accumulate), and the accumulator node does nothing.
  * Only when that is invisible: the accumulator node is the value's only
- * reader, the value is an intermediate of its own (no view, output or
- * extra outputs), its producer reads nothing of the accumulator, and no
+ * reader, the value is an intermediate of its own (no view or output; its
+ * node's extra outputs keep their own memory), its producer reads nothing
+ * of the accumulator, and no
  * node in between touches the accumulator. Idempotent, for a compile
  * retried after a failure. */
 static void fuse_accumulations(oclnn_graph *g)
@@ -127,7 +128,7 @@ static void fuse_accumulations(oclnn_graph *g)
         if (!acc_node->op || !acc_node->op->accumulator) continue;
         oclnn_tensor *x = acc_node->src[0], *acc = acc_node->storage;
         if (x->accumulate) continue;
-        bool ok = x->op && x->op->accumulates && x->op->accumulates(x) && x->storage == x && x->naux == 0 &&
+        bool ok = x->op && x->op->accumulates && x->op->accumulates(x) && x->storage == x &&
                   !(x->flags & (T_PERSISTENT | T_AUX)) && !x->grad && x->offset == 0 && x->dtype == acc->dtype &&
                   x->bytes == acc->bytes && oclnn_tensor_is_contiguous(x) && readers(g, x) == 1 &&
                   !touched_between(g, x->id, acc_node->id, acc);

@@ -57,6 +57,8 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof len, &len, op_of(node));
+    cl_int accumulate = node->accumulate;
+    if (!s) s = oclnn_arg(l->kernel, &i, sizeof accumulate, &accumulate, op_of(node));
     size_t wg = rows ? 1 : oclnn_conv_reduce_width(ctx);
     l->dims = 1;
     l->global[0] = wg * (size_t)c->cout;
@@ -64,8 +66,18 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
     return s;
 }
 
-static const oclnn_op_def bias_def = {
-    .name = "conv2d_grad_bias", .prepare = bias_prepare, .release = oclnn_conv_release};
+/* The weight and bias gradients can add into a parameter's accumulator
+ * (GEMM beta = 1 from the first chunk on; the bias kernels' accumulate). */
+static bool grad_accumulates(const oclnn_tensor *node)
+{
+    (void)node;
+    return true;
+}
+
+static const oclnn_op_def bias_def = {.name = "conv2d_grad_bias",
+                                      .prepare = bias_prepare,
+                                      .release = oclnn_conv_release,
+                                      .accumulates = grad_accumulates};
 
 /* ---- shared by the weight and data gradients */
 
@@ -129,7 +141,7 @@ static oclnn_status wgrad_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, i
     a.m = cout_g;
     a.n = k;
     a.k = cols;
-    a.beta = n0 ? 1.0f : 0.0f;
+    a.beta = n0 || node->accumulate ? 1.0f : 0.0f;
     a.a_off += (size_t)n0 * conv_cols(c);
     a.lda = all;
     a.ldb = cols;
@@ -145,7 +157,7 @@ static oclnn_status wgrad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
 {
     const conv_geom *c = node->op_data;
     if (c->n == 0) {
-        if (dry) return OCLNN_OK;
+        if (dry || node->accumulate) return OCLNN_OK; /* nothing to add */
         float zero = 0.0f;
         cl_int err = clEnqueueFillBuffer(ctx->queue, node->buffer, &zero, sizeof zero, node->byte_offset,
                                          (size_t)oclnn_tensor_numel(node) * sizeof zero, 0, NULL, NULL);
@@ -170,8 +182,11 @@ static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
 
 static oclnn_status wgrad_forward(oclnn_context *ctx, oclnn_tensor *node) { return wgrad_run(ctx, node, false); }
 
-static const oclnn_op_def wgrad_def = {
-    .name = "conv2d_grad_weight", .prepare = wgrad_prepare, .forward = wgrad_forward, .release = oclnn_conv_release};
+static const oclnn_op_def wgrad_def = {.name = "conv2d_grad_weight",
+                                       .prepare = wgrad_prepare,
+                                       .forward = wgrad_forward,
+                                       .release = oclnn_conv_release,
+                                       .accumulates = grad_accumulates};
 
 /* ---- dx: src = {dt, weight}, aux[0] = dcol of one chunk (none when direct);
  * launch[0] col2im unless direct. */
