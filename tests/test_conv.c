@@ -236,61 +236,89 @@ static const conv_cfg wino_grid[] = {
     {1, 2, 4, 34, 3, 3, 3, 1, 1, 0, 2, 1, 1, 1, 0, 0, OCLNN_CONV_WINOGRAD},
 };
 
-typedef struct conv_run_out {
-    float *y, *dx, *dw, *db;
-    oclnn_conv_algorithm algo;
-} conv_run_out;
+/* One forward and backward of loss = sum(y * lw), lw drawn from lw_seed:
+ * the output and the gradients of x, w and b (gb zero without bias). With
+ * pool > 1, y is conv2d + pool x pool max-pool, fused (.max_pool) or as
+ * conv2d then max_pool2d. */
+typedef struct conv_run {
+    float *y, *gx, *gw, *gb;
+    size_t ny, nx, nw;
+    oclnn_conv_algorithm algo; /* what the output tensor reports */
+} conv_run;
 
-/* One forward and backward of L = sum(y * lw) on the given data. */
-static conv_run_out run_conv(const conv_cfg *c, const float *x, const float *w, const float *b, const float *lw)
+static void run_conv(const conv_cfg *c, int pool, bool fused, const float *xv, const float *wv, const float *bv,
+                     uint64_t lw_seed, conv_run *r)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
-    int64_t xd[4] = {c->n, c->cin, c->h, c->w}, wd[4] = {c->cout, c->cin, c->kh, c->kw};
-    oclnn_tensor *xt = oclnn_param(g, "x", 4, xd), *wt = oclnn_param(g, "w", 4, wd);
-    oclnn_tensor *bt = c->bias ? oclnn_param(g, "b", 1, (const int64_t[]){c->cout}) : NULL;
+    int64_t xd[4] = {c->n, c->cin, c->h, c->w}, wd[4] = {c->cout, c->cin / c->groups, c->kh, c->kw};
+    oclnn_tensor *x = oclnn_param(g, "x", 4, xd), *w = oclnn_param(g, "w", 4, wd);
+    oclnn_tensor *b = c->bias ? oclnn_param(g, "b", 1, (const int64_t[]){c->cout}) : NULL;
     oclnn_conv2d_params p = params_of(c);
-    oclnn_tensor *y = oclnn_conv2d(g, xt, wt, bt, &p);
-    ck_assert_ptr_nonnull(y);
-    oclnn_tensor *lwt = oclnn_input(g, "lw", OCLNN_DTYPE_F32, 4, y->dims);
-    TU_OK(oclnn_graph_output(g, y));
-    TU_OK(oclnn_graph_backward(g, oclnn_sum_to(g, oclnn_mul(g, y, lwt), 0, NULL)));
-    TU_OK(oclnn_graph_compile(g, NULL));
-    size_t nx = (size_t)oclnn_tensor_numel(xt), nw = (size_t)oclnn_tensor_numel(wt), ny = (size_t)oclnn_tensor_numel(y);
-    TU_OK(oclnn_tensor_write(xt, x, nx * sizeof *x));
-    TU_OK(oclnn_tensor_write(wt, w, nw * sizeof *w));
-    if (bt) TU_OK(oclnn_tensor_write(bt, b, (size_t)c->cout * sizeof *b));
-    TU_OK(oclnn_tensor_write(lwt, lw, ny * sizeof *lw));
-    TU_OK(oclnn_graph_run(g));
-    conv_run_out o = {malloc(ny * sizeof(float)), malloc(nx * sizeof(float)), malloc(nw * sizeof(float)),
-                      malloc((size_t)c->cout * sizeof(float)), oclnn_conv2d_algorithm(y)};
-    TU_OK(oclnn_tensor_read(y, o.y, ny * sizeof(float)));
-    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(xt), o.dx, nx * sizeof(float)));
-    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(wt), o.dw, nw * sizeof(float)));
-    if (bt) TU_OK(oclnn_tensor_read(oclnn_tensor_grad(bt), o.db, (size_t)c->cout * sizeof(float)));
-    oclnn_graph_release(g);
-    return o;
-}
-
-static void free_run(conv_run_out *o)
-{
-    free(o->y);
-    free(o->dx);
-    free(o->dw);
-    free(o->db);
-}
-
-/* max |got - want| within rel of max |want|, and want not all zero. */
-static void expect_rel(const float *got, const float *want, size_t n, double rel, const char *what, const char *name)
-{
-    double err = 0, scale = 0;
-    for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(isfinite(got[i]), "%s %s: element %zu is %g", name, what, i, got[i]);
-        double d = fabs((double)got[i] - want[i]);
-        err = d > err ? d : err;
-        scale = fabs(want[i]) > scale ? fabs(want[i]) : scale;
+    oclnn_tensor *y;
+    if (fused || pool <= 1) {
+        p.max_pool = pool;
+        y = oclnn_conv2d(g, x, w, b, &p);
+    } else {
+        oclnn_pool2d_params pp = oclnn_pool2d_params_default(pool, pool, 0);
+        y = oclnn_max_pool2d(g, oclnn_conv2d(g, x, w, b, &p), &pp);
     }
+    ck_assert_ptr_nonnull(y);
+    if (pool > 1) {
+        ck_assert_int_eq(oclnn_tensor_dim(y, 2), out_h(c) / pool);
+        ck_assert_int_eq(oclnn_tensor_dim(y, 3), out_w(c) / pool);
+    }
+    r->algo = oclnn_conv2d_algorithm(y);
+    oclnn_tensor *lw = oclnn_input(g, "lw", OCLNN_DTYPE_F32, 4, y->dims);
+    TU_OK(oclnn_graph_output(g, y));
+    TU_OK(oclnn_graph_backward(g, oclnn_sum_to(g, oclnn_mul(g, y, lw), 0, NULL)));
+    TU_OK(oclnn_graph_compile(g, NULL));
+    r->ny = (size_t)oclnn_tensor_numel(y);
+    r->nx = (size_t)oclnn_tensor_numel(x);
+    r->nw = (size_t)oclnn_tensor_numel(w);
+    uint64_t rng = lw_seed;
+    float *lwv = tu_random(r->ny, -1.0f, 1.0f, &rng);
+    TU_OK(oclnn_tensor_write(x, xv, r->nx * sizeof(float)));
+    TU_OK(oclnn_tensor_write(w, wv, r->nw * sizeof(float)));
+    if (b) TU_OK(oclnn_tensor_write(b, bv, (size_t)c->cout * sizeof(float)));
+    TU_OK(oclnn_tensor_write(lw, lwv, r->ny * sizeof(float)));
+    TU_OK(oclnn_graph_run(g));
+    r->y = malloc(r->ny * sizeof(float) + 1);
+    r->gx = malloc(r->nx * sizeof(float));
+    r->gw = malloc(r->nw * sizeof(float));
+    r->gb = calloc((size_t)c->cout, sizeof(float));
+    TU_OK(oclnn_tensor_read(y, r->y, r->ny * sizeof(float)));
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(x), r->gx, r->nx * sizeof(float)));
+    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), r->gw, r->nw * sizeof(float)));
+    if (b) TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), r->gb, (size_t)c->cout * sizeof(float)));
+    free(lwv);
+    oclnn_graph_release(g);
+}
+
+static void conv_run_free(conv_run *r)
+{
+    free(r->y);
+    free(r->gx);
+    free(r->gw);
+    free(r->gb);
+}
+
+/* got == want within rel of want's largest finite magnitude, NaN where
+ * want is NaN; want must not be all zero (the comparison would prove
+ * little). */
+static void expect_near(const float *got, const float *want, size_t n, double rel, const char *what, const char *name)
+{
+    double scale = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(want[i]) && fabs(want[i]) > scale) scale = fabs(want[i]);
     ck_assert_msg(scale > 0, "%s %s: reference all zero", name, what);
-    ck_assert_msg(err <= rel * scale, "%s %s: max error %.3g > %.3g x max %.3g", name, what, err, rel, scale);
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(want[i])) {
+            ck_assert_msg(isnan(got[i]), "%s: %s[%zu] = %g, want NaN", name, what, i, got[i]);
+            continue;
+        }
+        ck_assert_msg(fabs(got[i] - want[i]) <= rel * scale, "%s: %s[%zu] = %.9g, want %.9g (scale %g)", name, what, i,
+                      got[i], want[i], scale);
+    }
 }
 
 /* c with c->algo against the same conv on IM2COL_TILED: output and the
@@ -306,25 +334,25 @@ static void check_vs_tiled(const conv_cfg *c, oclnn_conv_algorithm expect_algo, 
     conv_cfg ref = *c;
     ref.algo = OCLNN_CONV_IM2COL_TILED;
     size_t nx = (size_t)c->n * c->cin * c->h * c->w, nw = (size_t)c->cout * c->cin * c->kh * c->kw;
-    size_t ny = (size_t)c->n * c->cout * out_h(c) * out_w(c);
     float *x = tu_random(nx, -1, 1, rng), *w = tu_random(nw, -1, 1, rng), *b = tu_random((size_t)c->cout, -1, 1, rng);
-    float *lw = tu_random(ny, -1, 1, rng);
-    conv_run_out got = run_conv(c, x, w, b, lw), want = run_conv(&ref, x, w, b, lw);
+    uint64_t lw_seed = ++*rng;
+    conv_run got, want;
+    run_conv(c, 0, false, x, w, b, lw_seed, &got);
+    run_conv(&ref, 0, false, x, w, b, lw_seed, &want);
     char name[160];
     make_case(c, name, sizeof name);
     ck_assert_msg(got.algo == expect_algo, "%s: ran algorithm %d, expected %d", name, (int)got.algo,
                   (int)expect_algo);
     const double rel = 1e-4;
-    expect_rel(got.y, want.y, ny, rel, "output", name);
-    expect_rel(got.dx, want.dx, nx, rel, "grad x", name);
-    expect_rel(got.dw, want.dw, nw, rel, "grad w", name);
-    if (c->bias) expect_rel(got.db, want.db, (size_t)c->cout, rel, "grad b", name);
-    free_run(&got);
-    free_run(&want);
+    expect_near(got.y, want.y, got.ny, rel, "output", name);
+    expect_near(got.gx, want.gx, nx, rel, "grad x", name);
+    expect_near(got.gw, want.gw, nw, rel, "grad w", name);
+    if (c->bias) expect_near(got.gb, want.gb, (size_t)c->cout, rel, "grad b", name);
+    conv_run_free(&got);
+    conv_run_free(&want);
     free(x);
     free(w);
     free(b);
-    free(lw);
 }
 
 START_TEST(test_winograd)
@@ -556,85 +584,6 @@ END_TEST
 
 /* ---- fused max-pool (params.max_pool) */
 
-/* One run of conv2d + k x k max-pool, fused (.max_pool) or as conv2d then
- * max_pool2d, on the given data, with loss = sum(y * lw): the pooled
- * output and the gradients of x, w and b (gb unused without bias). */
-typedef struct pooled_run {
-    float *y, *gx, *gw, *gb;
-    size_t ny, nx, nw;
-    oclnn_conv_algorithm algo; /* what the output tensor reports */
-} pooled_run;
-
-static void run_pooled(const conv_cfg *c, int pool, bool fused, const float *xv, const float *wv, const float *bv,
-                       uint64_t lw_seed, pooled_run *r)
-{
-    oclnn_graph *g = oclnn_graph_create(tu_context());
-    int64_t xd[4] = {c->n, c->cin, c->h, c->w}, wd[4] = {c->cout, c->cin / c->groups, c->kh, c->kw};
-    oclnn_tensor *x = oclnn_param(g, "x", 4, xd), *w = oclnn_param(g, "w", 4, wd);
-    oclnn_tensor *b = c->bias ? oclnn_param(g, "b", 1, (const int64_t[]){c->cout}) : NULL;
-    oclnn_conv2d_params p = params_of(c);
-    oclnn_tensor *y;
-    if (fused) {
-        p.max_pool = pool;
-        y = oclnn_conv2d(g, x, w, b, &p);
-    } else {
-        oclnn_pool2d_params pp = oclnn_pool2d_params_default(pool, pool, 0);
-        y = oclnn_max_pool2d(g, oclnn_conv2d(g, x, w, b, &p), &pp);
-    }
-    ck_assert_ptr_nonnull(y);
-    ck_assert_int_eq(oclnn_tensor_dim(y, 2), out_h(c) / pool);
-    ck_assert_int_eq(oclnn_tensor_dim(y, 3), out_w(c) / pool);
-    r->algo = oclnn_conv2d_algorithm(y);
-    oclnn_tensor *lw = oclnn_input(g, "lw", OCLNN_DTYPE_F32, 4, y->dims);
-    TU_OK(oclnn_graph_output(g, y));
-    TU_OK(oclnn_graph_backward(g, oclnn_sum_to(g, oclnn_mul(g, y, lw), 0, NULL)));
-    TU_OK(oclnn_graph_compile(g, NULL));
-    r->ny = (size_t)oclnn_tensor_numel(y);
-    r->nx = (size_t)oclnn_tensor_numel(x);
-    r->nw = (size_t)oclnn_tensor_numel(w);
-    uint64_t rng = lw_seed;
-    float *lwv = tu_random(r->ny, -1.0f, 1.0f, &rng);
-    TU_OK(oclnn_tensor_write(x, xv, r->nx * sizeof(float)));
-    TU_OK(oclnn_tensor_write(w, wv, r->nw * sizeof(float)));
-    if (b) TU_OK(oclnn_tensor_write(b, bv, (size_t)c->cout * sizeof(float)));
-    TU_OK(oclnn_tensor_write(lw, lwv, r->ny * sizeof(float)));
-    TU_OK(oclnn_graph_run(g));
-    r->y = malloc(r->ny * sizeof(float) + 1);
-    r->gx = malloc(r->nx * sizeof(float));
-    r->gw = malloc(r->nw * sizeof(float));
-    r->gb = calloc((size_t)c->cout, sizeof(float));
-    TU_OK(oclnn_tensor_read(y, r->y, r->ny * sizeof(float)));
-    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(x), r->gx, r->nx * sizeof(float)));
-    TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), r->gw, r->nw * sizeof(float)));
-    if (b) TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), r->gb, (size_t)c->cout * sizeof(float)));
-    free(lwv);
-    oclnn_graph_release(g);
-}
-
-static void pooled_run_free(pooled_run *r)
-{
-    free(r->y);
-    free(r->gx);
-    free(r->gw);
-    free(r->gb);
-}
-
-/* got == want within rel of want's largest magnitude (NaN where want is NaN). */
-static void expect_near(const float *got, const float *want, size_t n, double rel, const char *what, const char *name)
-{
-    double scale = 0;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(want[i]) && fabs(want[i]) > scale) scale = fabs(want[i]);
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(want[i])) {
-            ck_assert_msg(isnan(got[i]), "%s: %s[%zu] = %g, want NaN", name, what, i, got[i]);
-            continue;
-        }
-        ck_assert_msg(fabs(got[i] - want[i]) <= rel * scale, "%s: %s[%zu] = %.9g, want %.9g (scale %g)", name, what, i,
-                      got[i], want[i], scale);
-    }
-}
-
 /* Fused vs conv2d + max_pool2d on the tiled path: the forward values are
  * the same bit for bit (same FMAs per element, same max rule). The data
  * gradient sums the same products in the same order; the weight and bias
@@ -658,16 +607,16 @@ static void check_fused(const conv_cfg *c0, int pool, float fill, int nan_at, ui
     }
     if (nan_at >= 0) xv[nan_at] = NAN;
     uint64_t lw_seed = *rng + 1;
-    pooled_run f, u;
-    run_pooled(&c, pool, true, xv, wv, bv, lw_seed, &f);
-    run_pooled(&c, pool, false, xv, wv, bv, lw_seed, &u);
+    conv_run f, u;
+    run_conv(&c, pool, true, xv, wv, bv, lw_seed, &f);
+    run_conv(&c, pool, false, xv, wv, bv, lw_seed, &u);
     ck_assert_msg(f.algo == OCLNN_CONV_IM2COL_TILED, "%s: not fused", name);
     ck_assert_msg(!memcmp(f.y, u.y, f.ny * sizeof(float)), "%s: fused output differs from conv2d + max_pool2d", name);
     expect_near(f.gx, u.gx, f.nx, 1e-6, "grad x", name);
     expect_near(f.gw, u.gw, f.nw, 1e-5, "grad w", name);
     if (c.bias) expect_near(f.gb, u.gb, (size_t)c.cout, 1e-5, "grad b", name);
-    pooled_run_free(&f);
-    pooled_run_free(&u);
+    conv_run_free(&f);
+    conv_run_free(&u);
     free(xv);
     free(wv);
     free(bv);
@@ -792,21 +741,21 @@ START_TEST(test_pool_unfused_paths)
     float *xv = tu_random(nx, -1.0f, 1.0f, &rng), *wv = tu_random(nw, -1.0f, 1.0f, &rng);
     float *bv = tu_random((size_t)c.cout, -1.0f, 1.0f, &rng);
     c.algo = OCLNN_CONV_IM2COL_TILED;
-    pooled_run want;
-    run_pooled(&c, 2, true, xv, wv, bv, 5, &want);
+    conv_run want;
+    run_conv(&c, 2, true, xv, wv, bv, 5, &want);
     const oclnn_conv_algorithm unfused[] = {OCLNN_CONV_IM2COL_BATCHED, OCLNN_CONV_IM2COL_WIDE,
                                             OCLNN_CONV_CLBLAST_CONVGEMM, OCLNN_CONV_WINOGRAD};
     for (size_t a = 0; a < sizeof unfused / sizeof unfused[0]; a++) {
         c.algo = unfused[a];
-        pooled_run got;
-        run_pooled(&c, 2, true, xv, wv, bv, 5, &got);
+        conv_run got;
+        run_conv(&c, 2, true, xv, wv, bv, 5, &got);
         ck_assert_int_eq(got.algo, OCLNN_CONV_AUTO); /* the output is the max_pool2d node */
         expect_near(got.y, want.y, want.ny, 1e-5, "output", "unfused path");
         expect_near(got.gx, want.gx, want.nx, 1e-5, "grad x", "unfused path");
         expect_near(got.gw, want.gw, want.nw, 1e-5, "grad w", "unfused path");
-        pooled_run_free(&got);
+        conv_run_free(&got);
     }
-    pooled_run_free(&want);
+    conv_run_free(&want);
     free(xv);
     free(wv);
     free(bv);
