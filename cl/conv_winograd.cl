@@ -195,3 +195,68 @@ __kernel void wino_output(__global float *restrict y, int y_off, __global const 
         }
     }
 }
+
+/* The weight gradient's transforms. With Y = A^T (U . V) A and U = G g G^T,
+ *   dU = (A dY A^T) . V summed over tiles and images,  dg = G^T dU G,
+ * so per chunk Yh = A dY A^T of each 2x2 tile of the output gradient (the
+ * layout of M), dU[xi] (OC x IC) += Yh[xi] V[xi]^T as one batched GEMM,
+ * and once at the end the 3x3 weight gradient from dU.
+ *
+ * wino_dy: Yh for one row of tiles (ty) of channel oc of image n0 + n,
+ * A = [1 0; 1 1; 1 -1; 0 -1], dY zero past HO x WO. Element (n, oc, oh,
+ * ow) of dY is at dy_off + n*n_stride + oc*c_stride + oh*WO + ow (the
+ * backward's dt [OC, N*HO*WO]). global: (TH, OC, nb) */
+__kernel void wino_dy(__global float *restrict yh, int yh_off, __global const float *restrict dy, int dy_off, int n0,
+                      int nb, int n_stride, int c_stride, int OC, int HO, int WO, int TW, int T, int pad)
+{
+    int ty = get_global_id(0), oc = get_global_id(1), n = get_global_id(2), th = T / TW;
+    if (ty >= th || oc >= OC || n >= nb) return;
+    int p = nb * T, plane = OC * p + pad, oh = ty * 2;
+    bool r1 = oh + 1 < HO;
+    __global const float *row0 = dy + dy_off + (n0 + n) * n_stride + oc * c_stride + oh * WO;
+    __global const float *row1 = r1 ? row0 + WO : row0;
+    __global float *dst = yh + yh_off + oc * p + n * T + ty * TW;
+    for (int tx = 0; tx < TW; tx++) {
+        int ow = tx * 2;
+        bool c1 = ow + 1 < WO;
+        float d[2][2] = {{row0[ow], c1 ? row0[ow + 1] : 0.0f},
+                         {r1 ? row1[ow] : 0.0f, r1 && c1 ? row1[ow + 1] : 0.0f}};
+        /* t = A dY (4 x 2), then Yh = t A^T (4 x 4) */
+        float t[4][2];
+        for (int j = 0; j < 2; j++) {
+            t[0][j] = d[0][j];
+            t[1][j] = d[0][j] + d[1][j];
+            t[2][j] = d[0][j] - d[1][j];
+            t[3][j] = -d[1][j];
+        }
+        for (int i = 0; i < 4; i++) {
+            dst[tx + (i * 4 + 0) * plane] = t[i][0];
+            dst[tx + (i * 4 + 1) * plane] = t[i][0] + t[i][1];
+            dst[tx + (i * 4 + 2) * plane] = t[i][0] - t[i][1];
+            dst[tx + (i * 4 + 3) * plane] = -t[i][1];
+        }
+    }
+}
+
+/* dw[oc][ic] (3 x 3) = G^T dU G (+ dw when accumulate: the parameter's
+ * gradient accumulator), G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1], dU
+ * [16, OC, IC]. global: (IC, OC) */
+__kernel void wino_wgrad(__global float *dw, int dw_off, __global const float *du, int du_off, int OC, int IC,
+                         int accumulate)
+{
+    int ic = get_global_id(0), oc = get_global_id(1);
+    if (ic >= IC || oc >= OC) return;
+    float d[4][4], t[3][4];
+    for (int xi = 0; xi < 16; xi++) d[xi / 4][xi % 4] = du[du_off + (xi * OC + oc) * IC + ic];
+    for (int j = 0; j < 4; j++) {
+        t[0][j] = d[0][j] + 0.5f * (d[1][j] + d[2][j]);
+        t[1][j] = 0.5f * (d[1][j] - d[2][j]);
+        t[2][j] = 0.5f * (d[1][j] + d[2][j]) + d[3][j];
+    }
+    __global float *dst = dw + dw_off + (oc * IC + ic) * 9;
+    for (int i = 0; i < 3; i++) {
+        float r[3] = {t[i][0] + 0.5f * (t[i][1] + t[i][2]), 0.5f * (t[i][1] - t[i][2]),
+                      0.5f * (t[i][1] + t[i][2]) + t[i][3]};
+        for (int j = 0; j < 3; j++) dst[i * 3 + j] = (accumulate ? dst[i * 3 + j] : 0.0f) + r[j];
+    }
+}

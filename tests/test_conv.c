@@ -686,10 +686,13 @@ static int accumulate_launches(const oclnn_graph *g, const oclnn_tensor *acc)
  * grad_accumulate launch, and two runs without zero_grad add up as with
  * the separate accumulation (a graph compiled without memory reuse, which
  * fuses nothing): the same bits with one im2col chunk, rounding apart with
- * several (the chunks then add into the accumulator one by one). */
+ * several (the chunks then add into the accumulator one by one); the same
+ * bits on Winograd, whose chunks sum in its own scratch first. */
 START_TEST(test_gradients_accumulate_in_place)
 {
-    for (int chunked = 0; chunked < 2; chunked++) {
+    for (int run = 0; run < 4; run++) {
+        int chunked = run & 1;
+        oclnn_conv_algorithm algo = run < 2 ? OCLNN_CONV_IM2COL_TILED : OCLNN_CONV_WINOGRAD;
         size_t old = oclnn_conv_set_col_budget(chunked ? 4096 : 0);
         uint64_t rng = tu_seed() + 31;
         float *xv = tu_random(3 * 2 * 9 * 8, -1, 1, &rng), *wv = tu_random(4 * 2 * 3 * 3, -1, 1, &rng);
@@ -699,9 +702,9 @@ START_TEST(test_gradients_accumulate_in_place)
             oclnn_tensor *x = oclnn_input_f32(g, "x", 4, 3, 2, 9, 8);
             oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){4, 2, 3, 3});
             oclnn_tensor *b = oclnn_param(g, "b", 1, (const int64_t[]){4});
-            oclnn_conv2d_params p = {.pad_h = 1, .pad_w = 1, .activation = OCLNN_ACT_RELU,
-                                     .algorithm = OCLNN_CONV_IM2COL_TILED};
+            oclnn_conv2d_params p = {.pad_h = 1, .pad_w = 1, .activation = OCLNN_ACT_RELU, .algorithm = algo};
             oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
+            ck_assert_int_eq(oclnn_conv2d_algorithm(y), algo);
             TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, y))));
             oclnn_compile_options plain = {.no_memory_reuse = 1};
             TU_OK(oclnn_graph_compile(g, fused ? NULL : &plain));
@@ -717,7 +720,7 @@ START_TEST(test_gradients_accumulate_in_place)
             TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), got[fused] + 72, 4 * sizeof(float)));
             oclnn_graph_release(g);
         }
-        if (chunked) {
+        if (chunked && algo == OCLNN_CONV_IM2COL_TILED) {
             expect_near(got[1], got[0], 72, 1e-6, "grad w", "accumulated in place, chunked");
             expect_near(got[1] + 72, got[0] + 72, 4, 1e-6, "grad b", "accumulated in place, chunked");
         } else {

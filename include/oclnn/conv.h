@@ -71,7 +71,8 @@ typedef enum oclnn_conv_algorithm {
                                     error can be a few times im2col's (measured: 4e-7 of the largest
                                     output for 64 -> 64 channels, values in [-1, 1]; im2col 9e-7).
                                     Data gradient: Winograd too when the padding is at most 2;
-                                    weight gradient: the im2col path AUTO's GEMM engine uses.
+                                    weight gradient: Winograd too (the input's and the output
+                                    gradient's transforms, one batched GEMM summing over tiles).
                                     Other shapes fall back to AUTO's choice. */
 } oclnn_conv_algorithm;
 

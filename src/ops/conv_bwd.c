@@ -320,7 +320,9 @@ void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const
     if (!dt) return;
     if (b && (b->flags & T_NEEDS_GRAD)) oclnn_grad_add(g, b, oclnn_conv_node_new(g, &bias_def, c, 1, b->dims, 1, &dt));
     int64_t col[2] = {(int64_t)conv_k(c) * c->groups, (int64_t)c->chunk * cols};
-    if (w->flags & T_NEEDS_GRAD) {
+    if ((w->flags & T_NEEDS_GRAD) && c->algo == OCLNN_CONV_WINOGRAD) {
+        oclnn_grad_add(g, w, oclnn_conv_winograd_wgrad(g, c, dt, x, w->dims));
+    } else if (w->flags & T_NEEDS_GRAD) {
         oclnn_tensor *srcs[2] = {dt, x};
         oclnn_tensor *dw = oclnn_conv_node_new(g, &wgrad_def, c, 4, w->dims, 2, srcs);
         if (dw && !oclnn_aux_new(dw, OCLNN_DTYPE_F32, 2, col)) return;

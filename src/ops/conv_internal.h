@@ -106,6 +106,11 @@ oclnn_status oclnn_conv_winograd_forward(oclnn_context *ctx, oclnn_tensor *node)
 oclnn_tensor *oclnn_conv_winograd_dgrad(oclnn_graph *g, const conv_geom *c, oclnn_tensor *dt, oclnn_tensor *w,
                                         const int64_t *x_dims);
 
+/* The weight gradient node dw (dims w_dims) from dt [Cout, N*HoWo] and
+ * the input x, when the forward runs Winograd. */
+oclnn_tensor *oclnn_conv_winograd_wgrad(oclnn_graph *g, const conv_geom *c, oclnn_tensor *dt, oclnn_tensor *x,
+                                        const int64_t *w_dims);
+
 /* The gradient nodes (conv_bwd.c). */
 void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads);
 

@@ -15,8 +15,8 @@
  * convolved with the weights rotated 180 degrees, Cin and Cout swapped,
  * padding 2 - p (so it applies for p <= 2). Its node (below) runs the same
  * transforms on dt [Cout, N*HoWo] from the backward's grad_prep, which has
- * the activation's mask applied already. The weight gradient stays on the
- * im2col path (conv_bwd.c). */
+ * the activation's mask applied already. The weight gradient is Winograd's
+ * too (F(3x3, 2x2) in effect; the node at the end of this file). */
 #include "ops/conv_internal.h"
 
 #include <limits.h>
@@ -229,5 +229,131 @@ oclnn_tensor *oclnn_conv_winograd_dgrad(oclnn_graph *g, const conv_geom *c, ocln
     return dx;
 }
 
+/* ---- dW: src = {dt, x}, aux = dU [16, OC, IC], V, Yh (the forward's V
+ * and M shapes); launch[] = input transform of x, dy transform, weight
+ * transform */
+
+enum { LW_INPUT, LW_DY, LW_WEIGHT };
+
+static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const char *op = node->op->name;
+    const conv_geom *c = node->op_data;
+    wino_shape s = shape_of(c, false);
+    oclnn_tensor *du = node->aux[0], *v = node->aux[1], *yh = node->aux[2];
+    oclnn_launch *l;
+    cl_uint i = 0;
+    oclnn_status st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, "-DACT=0", "wino_input", &l);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, v, op);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[1], op);
+    int iargs[10] = {s.n_stride, s.c_stride, s.ic, s.h, s.w, s.ph, s.pw, s.tw, s.tiles, PLANE_PAD};
+    if (!st) st = oclnn_conv_args_int(l->kernel, i + 2, op, 10, iargs);
+    if (!st) oclnn_conv_launch3(ctx, l, (size_t)(s.tiles / s.tw), (size_t)s.ic, 1);
+
+    i = 0;
+    if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, "-DACT=0", "wino_dy", &l);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, yh, op);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
+    /* dt is [OC, N*HoWo] */
+    int dargs[8] = {conv_howo(c), c->n * conv_howo(c), s.oc, s.ho, s.wo, s.tw, s.tiles, PLANE_PAD};
+    if (!st) st = oclnn_conv_args_int(l->kernel, i + 2, op, 8, dargs);
+    if (!st) oclnn_conv_launch3(ctx, l, (size_t)(s.tiles / s.tw), (size_t)s.oc, 1);
+
+    i = 0;
+    if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, "-DACT=0", "wino_wgrad", &l);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, du, op);
+    int wargs[3] = {s.oc, s.ic, node->accumulate};
+    if (!st) st = oclnn_conv_args_int(l->kernel, i, op, 3, wargs);
+    if (!st) oclnn_conv_launch3(ctx, l, (size_t)s.ic, (size_t)s.oc, 1);
+    return st;
+}
+
+/* dU[xi] (OC x IC) (+)= Yh[xi] V[xi]^T over the chunk's nb * T columns. */
+static oclnn_status wgrad_gemm(oclnn_context *ctx, oclnn_tensor *node, const wino_shape *s, int nb, bool first,
+                               bool dry)
+{
+    size_t cols = (size_t)nb * s->tiles, ic = (size_t)s->ic, oc = (size_t)s->oc;
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->aux[2], node->aux[1], node->aux[0]);
+    a.trans_b = true;
+    a.m = oc;
+    a.n = ic;
+    a.k = cols;
+    a.beta = first ? 0.0f : 1.0f;
+    a.lda = cols;
+    a.ldb = cols;
+    a.ldc = ic;
+    a.batch = 16;
+    a.a_stride = oc * cols + PLANE_PAD;
+    a.b_stride = ic * cols + PLANE_PAD;
+    a.c_stride = oc * ic;
+    return oclnn_conv_gemm_run(ctx, node, OCLNN_CONV_WINOGRAD, &a, dry);
+}
+
+static oclnn_status wgrad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
+{
+    const conv_geom *c = node->op_data;
+    wino_shape s = shape_of(c, false);
+    if (c->n == 0) {
+        if (dry || node->accumulate) return OCLNN_OK; /* nothing to add */
+        float zero = 0.0f;
+        cl_int err = clEnqueueFillBuffer(ctx->queue, node->buffer, &zero, sizeof zero, 0,
+                                         (size_t)oclnn_tensor_numel(node) * sizeof zero, 0, NULL, NULL);
+        return oclnn_cl_check(err, "clEnqueueFillBuffer", node->op->name);
+    }
+    oclnn_status st = OCLNN_OK;
+    for (int n0 = 0; n0 < c->n && !st; n0 += c->wchunk) {
+        int nb = c->n - n0 < c->wchunk ? c->n - n0 : c->wchunk;
+        int args[2] = {n0, nb};
+        for (int k = LW_INPUT; k <= LW_DY && !st && !dry; k++) {
+            oclnn_launch l = node->launch[k];
+            l.global[2] = (size_t)nb;
+            st = oclnn_conv_args_int(l.kernel, 4, node->op->name, 2, args);
+            double t0 = oclnn_conv_phase_begin(ctx, node);
+            if (!st) st = oclnn_launch_enqueue(ctx, &l, node->op->name);
+            oclnn_conv_phase_end(ctx, node, CONV_PHASE_COLS, t0);
+        }
+        if (!st) st = wgrad_gemm(ctx, node, &s, nb, n0 == 0, dry);
+    }
+    if (!st && !dry) {
+        double t0 = oclnn_conv_phase_begin(ctx, node);
+        st = oclnn_launch_enqueue(ctx, &node->launch[LW_WEIGHT], node->op->name);
+        oclnn_conv_phase_end(ctx, node, CONV_PHASE_EPILOGUE, t0);
+    }
+    return st;
+}
+
+static oclnn_status wgrad_prepare_all(oclnn_context *ctx, oclnn_tensor *node)
+{
+    oclnn_status st = wgrad_prepare(ctx, node);
+    return st ? st : wgrad_run(ctx, node, true);
+}
+
+static oclnn_status wgrad_forward(oclnn_context *ctx, oclnn_tensor *node) { return wgrad_run(ctx, node, false); }
+
+/* The last kernel adds into the parameter's gradient accumulator when the
+ * planner points the node there (the chunks sum in dU first). */
+static bool wgrad_accumulates(const oclnn_tensor *node)
+{
+    (void)node;
+    return true;
+}
+
+static const oclnn_op_def wgrad_def = {.name = "conv2d_grad_weight_winograd",
+                                       .prepare = wgrad_prepare_all,
+                                       .forward = wgrad_forward,
+                                       .release = oclnn_conv_release,
+                                       .accumulates = wgrad_accumulates};
+
+oclnn_tensor *oclnn_conv_winograd_wgrad(oclnn_graph *g, const conv_geom *c, oclnn_tensor *dt, oclnn_tensor *x,
+                                        const int64_t *w_dims)
+{
+    oclnn_tensor *srcs[2] = {dt, x};
+    oclnn_tensor *dw = oclnn_conv_node_new(g, &wgrad_def, c, 4, w_dims, 2, srcs);
+    wino_shape s = shape_of(c, false);
+    if (dw && !add_aux(dw, &s, c->wchunk)) return NULL; /* U's shape is dU's, M's is Yh's */
+    return dw;
+}
+
 /* This family's entries in the op registry (src/ops/registry.c). */
-const oclnn_op_def *const oclnn_conv_winograd_ops[] = {&dgrad_def, NULL};
+const oclnn_op_def *const oclnn_conv_winograd_ops[] = {&dgrad_def, &wgrad_def, NULL};
