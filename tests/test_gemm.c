@@ -222,6 +222,53 @@ START_TEST(test_linear)
 }
 END_TEST
 
+/* ---- oclnn_matmul_bias: x op(w) + b with w [in, out] (BERT's own graphs
+ * keep their weights so) or [out, in] */
+static oclnn_tensor *build_matmul_bias(oclnn_graph *g, oclnn_tensor **in, const void *user)
+{
+    return oclnn_matmul_bias(g, in[0], in[1], *(const int *)user, in[2]);
+}
+
+static void ref_matmul_bias(const double *const *in, double *out, const void *user)
+{
+    int tw = *(const int *)user;
+    const int rows = 9, nin = 33, nout = 17;
+    for (int r = 0; r < rows; r++)
+        for (int o = 0; o < nout; o++) {
+            double acc = in[2][o];
+            for (int i = 0; i < nin; i++) acc += in[0][r * nin + i] * (tw ? in[1][o * nin + i] : in[1][i * nout + o]);
+            out[r * nout + o] = acc;
+        }
+}
+
+START_TEST(test_matmul_bias)
+{
+    uint64_t rng = tu_seed() + 8;
+    for (int tw = 0; tw < 2; tw++) {
+        tu_op_case c;
+        memset(&c, 0, sizeof c);
+        c.name = tw ? "matmul_bias(w^T)" : "matmul_bias(w)";
+        c.ninputs = 3;
+        c.ndim[0] = c.ndim[1] = 2;
+        c.ndim[2] = 1;
+        c.dims[0][0] = 9;
+        c.dims[0][1] = 33;
+        c.dims[1][0] = tw ? 17 : 33;
+        c.dims[1][1] = tw ? 33 : 17;
+        c.dims[2][0] = 17;
+        for (int i = 0; i < 3; i++) {
+            c.lo[i] = -1;
+            c.hi[i] = 1;
+        }
+        c.build = build_matmul_bias;
+        c.reference = ref_matmul_bias;
+        c.user = &tw;
+        tu_check_forward(&c, 1e-6, &rng);
+        tu_check_gradient(&c, 1e-2, 1e-6, 32, &rng);
+    }
+}
+END_TEST
+
 /* The bias goes into the GEMM's epilogue (one "linear" node) on the tiled
  * engine, and stays a bias_add after the matmul on CLBlast, which has no
  * epilogue; test_linear checks the values and gradients of both. */
@@ -697,6 +744,7 @@ int main(void)
         tcase_add_test(tc, test_matmul_view_operand);
         tcase_add_test(tc, test_linear);
         tcase_add_test(tc, test_linear_fuses_its_bias_where_the_engine_can);
+        tcase_add_test(tc, test_matmul_bias);
         tcase_add_test(tc, test_layouts);
         tcase_add_test(tc, test_matmul_empty_dims);
         suite_add_tcase(s, tc);
