@@ -130,6 +130,8 @@ enum { ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_GELU, ACT_SCALE, ACT_GELU_TANH };
 
 static oclnn_status unary_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
+    /* folded into its producer's epilogue by the planner: nothing to do */
+    if (node->storage != node && node->storage == node->src[0]->storage) return OCLNN_OK;
     char opts[24];
     snprintf(opts, sizeof opts, "-DACT=%d", (int)node->iparam[0]);
     oclnn_launch *l;
@@ -167,10 +169,10 @@ static void unary_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *con
 }
 
 static const oclnn_op_def unary_def[5] = {
-    {.name = "relu", .prepare = unary_prepare, .backward = unary_backward, .inplace = true},
+    {.name = "relu", .prepare = unary_prepare, .backward = unary_backward, .inplace = true, .epilogue = EPI_RELU},
     {.name = "sigmoid", .prepare = unary_prepare, .backward = unary_backward, .inplace = true},
     {.name = "tanh", .prepare = unary_prepare, .backward = unary_backward, .inplace = true},
-    {.name = "gelu", .prepare = unary_prepare, .backward = unary_backward, .inplace = true},
+    {.name = "gelu", .prepare = unary_prepare, .backward = unary_backward, .inplace = true, .epilogue = EPI_GELU},
     {.name = "scale", .prepare = unary_prepare, .backward = unary_backward, .inplace = true},
 };
 
