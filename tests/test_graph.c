@@ -274,8 +274,8 @@ static fuse_graph fuse_graph_new(const oclnn_compile_options *opt, int gelu, int
     f.lin = h ? h->storage : NULL;
     f.act = gelu ? oclnn_gelu(g, h) : oclnn_relu(g, h);
     /* read through views (and not elementwise: a copy of the transpose) */
-    f.y = oclnn_scale(g, oclnn_contiguous(g, oclnn_transpose(g, oclnn_reshape(g, f.act, 2, (const int64_t[]){-1, 69}), 0, 1)),
-                      2.0f, 0.0f);
+    oclnn_tensor *flat = oclnn_reshape(g, f.act, 2, (const int64_t[]){-1, 69});
+    f.y = oclnn_scale(g, oclnn_contiguous(g, oclnn_transpose(g, flat, 0, 1)), 2.0f, 0.0f);
     if (shape == FUSE_TWO_READERS) f.extra = oclnn_add(g, h, h);
     TU_OK(oclnn_graph_output(g, f.y));
     if (f.extra) TU_OK(oclnn_graph_output(g, f.extra));

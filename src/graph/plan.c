@@ -167,7 +167,8 @@ static void fuse_activations(oclnn_graph *g)
         oclnn_tensor *x = in->storage;
         bool ok = x->op && x->op->takes_epilogue && !x->epilogue && !x->accumulate && x->storage == x &&
                   x->naux == 0 && !(x->flags & (T_PERSISTENT | T_AUX)) && !(y->flags & (T_PERSISTENT | T_AUX)) &&
-                  in->offset == 0 && oclnn_tensor_is_contiguous(in) && oclnn_tensor_numel(in) == oclnn_tensor_numel(x) &&
+                  in->offset == 0 && oclnn_tensor_is_contiguous(in) &&
+                  oclnn_tensor_numel(in) == oclnn_tensor_numel(x) &&
                   x->dtype == y->dtype && y->bytes == x->bytes && node_readers(g, x) == 1 &&
                   x->op->takes_epilogue(x, y->op->epilogue);
         if (!ok) continue;
