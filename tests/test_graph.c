@@ -358,6 +358,92 @@ START_TEST(test_activation_fused_into_gemm_epilogue)
 }
 END_TEST
 
+/* ---- residual add read by a LayerNorm (plan.c fuse_residual_adds) */
+
+typedef enum { RES_PLAIN, RES_TRAIN, RES_BROADCAST, RES_TWO_READERS, RES_OUTPUT } res_shape;
+
+typedef struct res_graph {
+    oclnn_graph *g;
+    oclnn_tensor *a, *b, *w, *sum, *y, *extra;
+} res_graph;
+
+/* y = layer_norm(a + b) * 3 on [3, 5, 37] rows (8-wide vectors and a tail;
+ * b [37] broadcast in RES_BROADCAST); RES_TRAIN adds the backward. */
+static res_graph res_graph_new(const oclnn_compile_options *opt, res_shape shape)
+{
+    res_graph r = {.g = oclnn_graph_create(tu_context())};
+    oclnn_graph *g = r.g;
+    int nb = shape == RES_BROADCAST ? 37 : 3 * 5 * 37;
+    r.a = shape == RES_TRAIN ? oclnn_param(g, "a", 3, (const int64_t[]){3, 5, 37}) : oclnn_input_f32(g, "a", 3, 3, 5, 37);
+    r.b = shape == RES_BROADCAST ? oclnn_input_f32(g, "b", 1, 37) : oclnn_input_f32(g, "b", 3, 3, 5, 37);
+    r.w = oclnn_param(g, "w", 1, (const int64_t[]){37});
+    oclnn_tensor *bias = oclnn_param(g, "bias", 1, (const int64_t[]){37});
+    r.sum = oclnn_add(g, r.a, r.b);
+    r.y = oclnn_scale(g, oclnn_layer_norm(g, r.sum, r.w, bias, 1e-5f), 3.0f, 0.0f);
+    if (shape == RES_TWO_READERS) r.extra = oclnn_scale(g, r.sum, 2.0f, 0.0f);
+    TU_OK(oclnn_graph_output(g, r.y));
+    if (r.extra) TU_OK(oclnn_graph_output(g, r.extra));
+    if (shape == RES_OUTPUT) TU_OK(oclnn_graph_output(g, r.sum));
+    if (shape == RES_TRAIN) TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, r.y, r.y))));
+    TU_OK(oclnn_graph_compile(g, opt));
+    float av[555], bv[555], wv[37], biasv[37];
+    for (int i = 0; i < 555; i++) {
+        av[i] = 2.0f * sinf(0.3f * (float)i) + 5.0f;
+        bv[i] = cosf(0.7f * (float)i);
+    }
+    for (int i = 0; i < 37; i++) {
+        wv[i] = 1.0f + 0.01f * (float)i;
+        biasv[i] = 0.1f * (float)(i % 5) - 0.2f;
+    }
+    TU_OK(oclnn_tensor_write(r.a, av, sizeof av));
+    TU_OK(oclnn_tensor_write(r.b, bv, (size_t)nb * sizeof(float)));
+    TU_OK(oclnn_tensor_write(r.w, wv, sizeof wv));
+    TU_OK(oclnn_tensor_write(bias, biasv, sizeof biasv));
+    if (shape == RES_TRAIN) TU_OK(oclnn_graph_zero_grad(g));
+    TU_OK(oclnn_graph_run(g));
+    return r;
+}
+
+static void same_values(oclnn_tensor *a, oclnn_tensor *b, int n, const char *what)
+{
+    float x[555], y[555];
+    TU_OK(oclnn_tensor_read(a, x, (size_t)n * sizeof *x));
+    TU_OK(oclnn_tensor_read(b, y, (size_t)n * sizeof *y));
+    for (int i = 0; i < n; i++) ck_assert_msg(x[i] == y[i], "%s [%d]: fused %.9g, unfused %.9g", what, i, x[i], y[i]);
+}
+
+/* layer_norm(a + b) in inference reads a and b itself: the add node
+ * launches nothing and the values are those of the graph compiled without
+ * memory reuse (which fuses nothing), bit for bit (the same float sum).
+ * Not fused: training (the LayerNorm backward reads the sum), a broadcast
+ * add, a sum with a second reader, or one marked as an output. */
+START_TEST(test_residual_add_fused_into_layer_norm)
+{
+    static const struct {
+        res_shape shape;
+        int fused;
+    } cases[] = {{RES_PLAIN, 1}, {RES_TRAIN, 0}, {RES_BROADCAST, 0}, {RES_TWO_READERS, 0}, {RES_OUTPUT, 0}};
+    oclnn_compile_options plain = {.no_memory_reuse = 1};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        res_graph f = res_graph_new(NULL, cases[c].shape), r = res_graph_new(&plain, cases[c].shape);
+        char what[32];
+        snprintf(what, sizeof what, "case %zu", c);
+        ck_assert_msg(f.sum->fused_away == cases[c].fused && (f.sum->nlaunch == 0) == cases[c].fused,
+                      "%s: add fused_away %d, launches %d", what, f.sum->fused_away, f.sum->nlaunch);
+        ck_assert_int_eq(r.sum->nlaunch, 1);
+        same_values(f.y, r.y, 555, what);
+        if (f.extra) same_values(f.extra, r.extra, 555, what);
+        if (cases[c].shape == RES_OUTPUT) same_values(f.sum, r.sum, 555, what);
+        if (cases[c].shape == RES_TRAIN) {
+            same_values(oclnn_tensor_grad(f.a), oclnn_tensor_grad(r.a), 555, what);
+            same_values(oclnn_tensor_grad(f.w), oclnn_tensor_grad(r.w), 37, what);
+        }
+        oclnn_graph_release(f.g);
+        oclnn_graph_release(r.g);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("graph");
@@ -372,6 +458,7 @@ int main(void)
     tcase_add_test(tc, test_retain_grad_of_an_input);
     tcase_add_test(tc, test_share_params_between_graphs);
     tcase_add_test(tc, test_activation_fused_into_gemm_epilogue);
+    tcase_add_test(tc, test_residual_add_fused_into_layer_norm);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -77,6 +77,8 @@ struct oclnn_tensor {
                                         accumulator) instead of overwriting it (see op_def.accumulates) */
     oclnn_epilogue epilogue;         /* planner: the node applies this activation to its result, and
                                         the activation node reading it does nothing (plan.c) */
+    bool fused_away;                 /* planner: a reader does this node's work; it is not prepared
+                                        and launches nothing (plan.c fuse_residual_adds) */
 
     /* planning and execution */
     int node_index;                  /* position in execution order, -1 for leaves */
@@ -128,6 +130,14 @@ struct oclnn_op_def {
      * launches nothing. */
     oclnn_epilogue epilogue;
     bool (*takes_epilogue)(const oclnn_tensor *node, oclnn_epilogue act);
+    /* add: the node is a + b of two same-shape contiguous sources, which
+     * its only reader may compute itself (take_residual). */
+    bool plain_add;
+    /* A node whose first input can be a sum a + b it computes itself
+     * (layer_norm of a residual sum): called by the planner to make a and
+     * b its inputs; the add node is then fused_away. Inference only in
+     * effect: a backward reading the sum is a second reader. */
+    void (*take_residual)(oclnn_tensor *node, oclnn_tensor *a, oclnn_tensor *b);
     unsigned strided_inputs; /* bit i: the kernel reads src i through its strides */
 };
 

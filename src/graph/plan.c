@@ -7,7 +7,8 @@
  * its first source's range when that source dies at this very node. A
  * gradient that only feeds a parameter's accumulator is computed straight
  * into it (fuse_accumulations), and an activation that is a GEMM's only
- * reader is applied in the GEMM's epilogue (fuse_activations). */
+ * reader is applied in the GEMM's epilogue (fuse_activations), and a
+ * LayerNorm of a residual sum reads both terms (fuse_residual_adds). */
 #include "graph/graph.h"
 
 #include <stdlib.h>
@@ -178,6 +179,35 @@ static void fuse_activations(oclnn_graph *g)
     }
 }
 
+/* Whether t covers all of its storage contiguously from the start. */
+static bool whole(const oclnn_tensor *t, const oclnn_tensor *of)
+{
+    return t->offset == 0 && oclnn_tensor_is_contiguous(t) && oclnn_tensor_numel(t) == oclnn_tensor_numel(of);
+}
+
+/* y = f(a + b) where y's op can sum its input itself (take_residual, the
+ * residual add before a LayerNorm): y reads a and b and the add node is
+ * fused_away. Only when the add is y's input alone (its only reader, read
+ * whole), of two contiguous same-size sources, and neither persistent nor
+ * an aux output. Idempotent: y no longer reads the add. */
+static void fuse_residual_adds(oclnn_graph *g)
+{
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *y = g->tensors[i];
+        if (!y->op || !y->op->take_residual || y->nsrc >= OCLNN_MAX_SRC) continue;
+        oclnn_tensor *in = y->src[0], *a = in->storage;
+        bool ok = a->op && a->op->plain_add && !a->fused_away && a->nsrc == 2 && a->storage == a &&
+                  a->naux == 0 && !(a->flags & (T_PERSISTENT | T_AUX)) && whole(in, a) &&
+                  node_readers(g, a) == 1;
+        for (int k = 0; ok && k < 2; k++)
+            ok = a->src[k]->dtype == a->dtype && oclnn_tensor_is_contiguous(a->src[k]) &&
+                 oclnn_tensor_numel(a->src[k]) == oclnn_tensor_numel(a);
+        if (!ok) continue;
+        y->op->take_residual(y, a->src[0], a->src[1]);
+        a->fused_away = true;
+    }
+}
+
 /* Assigns node indices and last uses. */
 static void compute_liveness(oclnn_graph *g)
 {
@@ -208,6 +238,7 @@ oclnn_status oclnn_graph_plan(oclnn_graph *g, bool reuse)
     if (reuse) {
         fuse_accumulations(g);
         fuse_activations(g);
+        fuse_residual_adds(g);
     }
     compute_liveness(g);
     arena_plan plan = {.align = g->arena_align ? g->arena_align : 256};

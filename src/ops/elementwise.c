@@ -88,7 +88,12 @@ static void binary_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *co
 }
 
 static const oclnn_op_def binary_def[4] = {
-    {.name = "add", .prepare = binary_prepare, .backward = binary_backward, .inplace = true, .strided_inputs = 3u},
+    {.name = "add",
+     .prepare = binary_prepare,
+     .backward = binary_backward,
+     .inplace = true,
+     .strided_inputs = 3u,
+     .plain_add = true},
     {.name = "sub", .prepare = binary_prepare, .backward = binary_backward, .inplace = true, .strided_inputs = 3u},
     {.name = "mul", .prepare = binary_prepare, .backward = binary_backward, .inplace = true, .strided_inputs = 3u},
     {.name = "div", .prepare = binary_prepare, .backward = binary_backward, .inplace = true, .strided_inputs = 3u},
