@@ -31,6 +31,18 @@ __kernel void binary_flat(__global float *y, int y_off, __global const float *a,
     y[y_off + i] = binary_op(a[a_off + i], b[b_off + i]);
 }
 
+/* One operand contiguous and whole, the other contiguous and repeated
+ * along leading dims (a bias row, position embeddings): element i of the
+ * repeated one is i % nb. rep_a: a is the repeated one. */
+__kernel void binary_repeat(__global float *y, int y_off, __global const float *a, int a_off,
+                            __global const float *b, int b_off, int n, int nb, int rep_a)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int j = i % nb;
+    y[y_off + i] = binary_op(a[a_off + (rep_a ? j : i)], b[b_off + (rep_a ? i : j)]);
+}
+
 /* Broadcasting: strides are 0 along stretched dims. */
 __kernel void binary_broadcast(__global float *y, int y_off, __global const float *a, int a_off,
                                __global const float *b, int b_off, int n, int8 dims8, int8 astr8, int8 bstr8)
