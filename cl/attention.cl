@@ -335,7 +335,14 @@ __kernel void sdpa_mask_build(__global float *bias, int bias_off, __global float
  * the accumulator is VW-wide chunks along the head dim. The operands come
  * from pack kernels into a workspace: transposed [NH, D, Lp] and row-major
  * [NH, Lp, Dp] (Lp = L and Dp = D rounded up to VW, zero padding), O(N H L
- * D) like the inputs. Build options: SDPA_CPU, R, VW (8 or 16). */
+ * D) like the inputs. The forward reads V rows straight from v (strides
+ * vps: n, h, row) when its rows are unit-stride and D is a multiple of VW.
+ * Build options: SDPA_CPU, R, VW (8 or 16). */
+
+/* Loops over the R rows and the VW-wide chunks are unrolled, so that the
+ * score and accumulator vectors stay in registers (PoCL's compiler leaves
+ * them on the stack otherwise: a store-forwarding chain per FMA). */
+#define UNROLL _Pragma("unroll")
 
 #ifndef VW
 #define VW 8
@@ -379,24 +386,35 @@ float hsumv(floatv v)
     return b.x + b.y;
 }
 
-/* dst[nh, c, j] = src[n, h, j, c] (zero for j >= L); global (Lp, NH * D) */
+/* dst[nh, c, j] = src[n, h, j, c] (zero for j >= L); one work-item per
+ * (nh, c) row of dst, global NH * D: a few large groups rather than one
+ * tiny group per VW elements (PoCL's cost per group is microseconds) */
 __kernel void sdpa_pack_t(__global float *dst, int dst_off, __global const float *src, int src_off, int4 ss, int H,
-                          int L, int Lp, int dim)
+                          int L, int Lp, int dim, int rows)
 {
-    int j = get_global_id(0), r = get_global_id(1);
-    if (j >= Lp || r >= get_global_size(1)) return;
+    int r = get_global_id(0);
+    if (r >= rows) return;
     int nh = r / dim, c = r - nh * dim, n = nh / H, h = nh - n * H;
-    dst[dst_off + r * Lp + j] = j < L ? src[src_off + n * ss.x + h * ss.y + j * ss.z + c * ss.w] : 0.0f;
+    __global const float *in = src + src_off + n * ss.x + h * ss.y + c * ss.w;
+    __global float *out = dst + dst_off + r * Lp;
+    for (int j = 0; j < L; j++) out[j] = in[j * ss.z];
+    for (int j = L; j < Lp; j++) out[j] = 0.0f;
 }
 
-/* dst[nh, j, c] = src[n, h, j, c] (zero for j >= L or c >= D); global (Dp, NH * Lp) */
+/* dst[nh, j, c] = src[n, h, j, c] (zero for j >= L or c >= D); one
+ * work-item per (nh, j) row of dst, global NH * Lp */
 __kernel void sdpa_pack_rows(__global float *dst, int dst_off, __global const float *src, int src_off, int4 ss,
-                             int H, int L, int Lp, int dim, int dp)
+                             int H, int L, int Lp, int dim, int dp, int rows)
 {
-    int c = get_global_id(0), r = get_global_id(1);
-    if (c >= dp || r >= get_global_size(1)) return;
+    int r = get_global_id(0);
+    if (r >= rows) return;
     int nh = r / Lp, j = r - nh * Lp, n = nh / H, h = nh - n * H;
-    dst[dst_off + r * dp + c] = j < L && c < dim ? src[src_off + n * ss.x + h * ss.y + j * ss.z + c * ss.w] : 0.0f;
+    __global const float *in = src + src_off + n * ss.x + h * ss.y + j * ss.z;
+    __global float *out = dst + dst_off + r * dp;
+    int c = 0;
+    if (j < L)
+        for (; c < dim; c++) out[c] = in[c * ss.w];
+    for (; c < dp; c++) out[c] = 0.0f;
 }
 
 /* Applies scale, the mask and the sequence end to the scores s of VW
@@ -420,8 +438,9 @@ void maskv(floatv *s, float scale, __global const float *mask, int mask_off, int
 
 __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse, int lse_off,
                                __global const float *q, int q_off, int4 qs, __global const float *kt, int kt_off,
-                               __global const float *vp, int vp_off, __global const float *mask, int mask_off,
-                               int4 ms, __global const int *kpm, int kpm_off, int H, int Lq, int Lk, int dim, int dp,
+                               __global const float *vp, int vp_off, int4 vps, __global const float *mask,
+                               int mask_off, int4 ms, __global const int *kpm, int kpm_off, int H, int Lq, int Lk,
+                               int dim, int dp,
                                float scale, int flags, float drop_p, uint4 rng)
 {
     int i0 = get_global_id(0) * R, nh = get_global_id(1);
@@ -430,24 +449,44 @@ __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse
     int Lp = (Lk + VW - 1) / VW * VW;
     float qr[R][DMAX], m[R], l[R], pe[R][VW];
     floatv acc[R][(DMAX + VW - 1) / VW];
+    UNROLL
     for (int r = 0; r < R; r++) {
         int i = min(i0 + r, Lq - 1);
         for (int c = 0; c < DD; c++) qr[r][c] = q[q_off + n * qs.x + h * qs.y + i * qs.z + c * qs.w];
+        UNROLL
         for (int c = 0; c < DV; c++) acc[r][c] = (floatv)(0.0f);
         m[r] = -INFINITY;
         l[r] = 0.0f;
     }
-    __global const float *ktp = kt + kt_off + nh * DD * Lp, *vpp = vp + vp_off + nh * Lp * (DV * VW);
+    __global const float *ktp = kt + kt_off + nh * DD * Lp, *vpp = vp + vp_off + n * vps.x + h * vps.y;
     int kend = (flags & F_CAUSAL) ? min(Lk, i0 + R) : Lk;
     for (int j0 = 0; j0 < kend; j0 += VW) {
         floatv s[R];
+        UNROLL
         for (int r = 0; r < R; r++) s[r] = (floatv)(0.0f);
         for (int c = 0; c < DD; c++) {
             floatv kv = vloadv(0, ktp + c * Lp + j0);
+            UNROLL
             for (int r = 0; r < R; r++) s[r] = fma((floatv)(qr[r][c]), kv, s[r]);
         }
+        /* masking by key alone (padding, the sequence end): one bias
+         * vector for the block, shared by the R rows */
+        int key_only = !(flags & (F_MASK | F_CAUSAL));
+        floatv kb = (floatv)(0.0f);
+        if (key_only && ((flags & F_KPM) || j0 + VW > Lk)) {
+            float t[VW];
+            for (int e = 0; e < VW; e++) {
+                int j = j0 + e;
+                t[e] = j >= Lk || ((flags & F_KPM) && kpm[kpm_off + n * Lk + j] != 0) ? -INFINITY : 0.0f;
+            }
+            kb = vloadv(0, t);
+        }
+        UNROLL
         for (int r = 0; r < R; r++) {
-            maskv(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, min(i0 + r, Lq - 1), j0, Lk, flags, 1, Lk);
+            if (key_only)
+                s[r] = select(s[r] * scale, kb, kb != (floatv)(0.0f));
+            else
+                maskv(&s[r], scale, mask, mask_off, ms, kpm, kpm_off, n, h, min(i0 + r, Lq - 1), j0, Lk, flags, 1, Lk);
             float mn = fmax(m[r], hmaxv(s[r]));
             floatv p = (floatv)(0.0f);
             float alpha = 1.0f;
@@ -457,24 +496,30 @@ __kernel void sdpa_forward_cpu(__global float *o, int o_off, __global float *lse
                 m[r] = mn;
             }
             l[r] = l[r] * alpha + hsumv(p);
+            UNROLL
             for (int c = 0; c < DV; c++) acc[r][c] *= alpha;
             vstorev(p, 0, pe[r]);
             if (drop_p != 0.0f)
                 for (int e = 0; e < VW; e++)
                     if (pe[r][e] != 0.0f) pe[r][e] *= drop_factor(drop_p, rng, nh, min(i0 + r, Lq - 1), j0 + e, Lq, Lk);
         }
-        for (int e = 0; e < VW; e++) {
-            __global const float *vrow = vpp + (j0 + e) * (DV * VW);
+        for (int e = 0; e < min(VW, Lk - j0); e++) { /* keys past the end have p = 0 */
+            __global const float *vrow = vpp + (j0 + e) * vps.z;
+            UNROLL
             for (int c = 0; c < DV; c++) {
                 floatv vv = vloadv(c, vrow);
+                UNROLL
                 for (int r = 0; r < R; r++) acc[r][c] = fma((floatv)(pe[r][e]), vv, acc[r][c]);
             }
         }
     }
-    for (int r = 0; r < R && i0 + r < Lq; r++) {
+    UNROLL
+    for (int r = 0; r < R; r++) {
         int i = i0 + r;
+        if (i >= Lq) break;
         float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
         float t[VW];
+        UNROLL
         for (int c = 0; c < DV; c++) {
             vstorev(acc[r][c] * inv, 0, t);
             for (int e = 0; e < VW && c * VW + e < DD; e++) o[o_off + (nh * Lq + i) * DD + c * VW + e] = t[e];

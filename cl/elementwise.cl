@@ -31,6 +31,18 @@ __kernel void binary_flat(__global float *y, int y_off, __global const float *a,
     y[y_off + i] = binary_op(a[a_off + i], b[b_off + i]);
 }
 
+/* One operand contiguous and whole, the other contiguous and repeated
+ * along leading dims (a bias row, position embeddings): element i of the
+ * repeated one is i % nb. rep_a: a is the repeated one. */
+__kernel void binary_repeat(__global float *y, int y_off, __global const float *a, int a_off,
+                            __global const float *b, int b_off, int n, int nb, int rep_a)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    int j = i % nb;
+    y[y_off + i] = binary_op(a[a_off + (rep_a ? j : i)], b[b_off + (rep_a ? i : j)]);
+}
+
 /* Broadcasting: strides are 0 along stretched dims. */
 __kernel void binary_broadcast(__global float *y, int y_off, __global const float *a, int a_off,
                                __global const float *b, int b_off, int n, int8 dims8, int8 astr8, int8 bstr8)
@@ -51,26 +63,7 @@ __kernel void binary_broadcast(__global float *y, int y_off, __global const floa
     y[y_off + i] = binary_op(a[a_off + ai], b[b_off + bi]);
 }
 
-/* Phi(x) = 0.5 erfc(-x / sqrt(2)), with erfc from the Chebyshev fit of
- * Numerical Recipes' erfcc (fractional error < 1.2e-7 for every argument,
- * so the x << 0 tail keeps its relative accuracy): one exp, no erf, which
- * PoCL runs about 7x slower than this (GELU was a third of MiniLM's time). */
-float gelu_cdf(float x)
-{
-    float z = fabs(x) * 0.7071067811865476f;
-    float t = 1.0f / (1.0f + 0.5f * z);
-    float p = fma(t, 0.17087277f, -0.82215223f);
-    p = fma(t, p, 1.48851587f);
-    p = fma(t, p, -1.13520398f);
-    p = fma(t, p, 0.27886807f);
-    p = fma(t, p, -0.18628806f);
-    p = fma(t, p, 0.09678418f);
-    p = fma(t, p, 0.37409196f);
-    p = fma(t, p, 1.00002368f);
-    p = fma(t, p, -1.26551223f);
-    float h = 0.5f * t * exp(p - z * z);
-    return x >= 0.0f ? 1.0f - h : h;
-}
+#include "shared/gelu_cdf.h"
 
 __kernel void unary(__global float *y, int y_off, __global const float *x, int x_off, int n, float alpha,
                     float beta)

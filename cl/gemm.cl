@@ -27,7 +27,8 @@
  * plain row-major C has c_rs = ldc, c_cs = 1 and c_wrap past N; the
  * transposed store swaps c_rs and c_cs; conv2d scatters a [Cout, n*HoWo]
  * product straight into NCHW with c_wrap = HoWo.
- * flags: 1 bias per row i, 2 bias per column j (bias + g*bias_bs), 4 relu.
+ * flags: 1 bias per row i, 2 bias per column j (bias + g*bias_bs), 4 relu,
+ * 8 gelu (x Phi(x), exactly the gelu op's: cl/shared/gelu_cdf.h).
  * beta == 0 never reads C (it may hold garbage). */
 
 #define UNROLL _Pragma("unroll")
@@ -38,6 +39,11 @@
 #define VLOAD(w) VLOAD_(w)
 #define VSTORE_(w) vstore##w
 #define VSTORE(w) VSTORE_(w)
+
+#include "shared/gelu_cdf.h"
+#ifdef VW
+GELU_CDF(gelu_cdfv, VTYPE(VW)) /* the epilogue's whole-vector stores */
+#endif
 
 #define GEMM_ARGS                                                                                                  \
     __global float *C, int c_off, __global const float *A, int a_off, __global const float *B, int b_off,          \
@@ -59,6 +65,7 @@ float finish(float v, __global float *c, float alpha, float beta, __global const
     if (flags & 1) v += bias[i];
     if (flags & 2) v += bias[j];
     if (flags & 4) v = fmax(v, 0.0f);
+    if (flags & 8) v *= gelu_cdf(v);
     return v;
 }
 
@@ -85,6 +92,7 @@ float finish(float v, __global float *c, float alpha, float beta, __global const
                     if (flags & 1) x += (floatV)(bias[i]);                                          \
                     if (flags & 2) x += vloadV(v, bias + n0);                                       \
                     if (flags & 4) x = fmax(x, (floatV)(0.0f));                                     \
+                    if (flags & 8) x *= gelu_cdfv(x);                                               \
                     vstoreV(x, v, c);                                                               \
                 }                                                                                   \
             } else {                                                                                \

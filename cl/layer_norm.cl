@@ -4,10 +4,12 @@
  * rstd = 1 / sqrt(var + eps). saved[row] = (mean, rstd) for the backward.
  * One row per work-item: rows are short (a model's width) and many. The
  * flags say which of weight (1) and bias (2) exist; absent ones are not
- * read. */
+ * read. With flag 4 the input is x + res (the residual add the planner
+ * folded in: src/graph/plan.c), summed exactly as the add op sums. */
 
 #define HAS_W 1
 #define HAS_B 2
+#define HAS_RES 4
 
 /* Rows are processed in 8-wide vectors plus a scalar tail: PoCL does not
  * vectorise a kernel with loops across work-items, so this is what gives
@@ -19,42 +21,46 @@ float hsum8(float8 v)
     return b.x + b.y;
 }
 
+/* Element k (8-wide) or c of the row: x, or x + res. */
+#define XV(k) ((flags & HAS_RES) ? vload8(k, p) + vload8(k, rp) : vload8(k, p))
+#define XS(c) ((flags & HAS_RES) ? p[c] + rp[c] : p[c])
+
 __kernel void ln_forward(__global float *y, int y_off, __global float *saved, int saved_off, __global const float *x,
-                         int x_off, __global const float *w, int w_off, __global const float *b, int b_off, int rows,
-                         int C, float eps, int flags)
+                         int x_off, __global const float *w, int w_off, __global const float *b, int b_off,
+                         __global const float *res, int res_off, int rows, int C, float eps, int flags)
 {
     int r = get_global_id(0);
     if (r >= rows) return;
-    __global const float *p = x + x_off + r * C;
+    __global const float *p = x + x_off + r * C, *rp = res + res_off + r * C;
     int nv = C / 8, tail = nv * 8;
     /* the sum is taken around the first element, so rows far from zero
      * (1000 + noise) keep their low bits */
-    float x0 = p[0], s = 0.0f;
+    float x0 = XS(0), s = 0.0f;
     float8 sv = (float8)(0.0f);
-    for (int k = 0; k < nv; k++) sv += vload8(k, p) - x0;
-    for (int c = tail; c < C; c++) s += p[c] - x0;
+    for (int k = 0; k < nv; k++) sv += XV(k) - x0;
+    for (int c = tail; c < C; c++) s += XS(c) - x0;
     float mean = x0 + (hsum8(sv) + s) / C;
     float v = 0.0f;
     float8 vv = (float8)(0.0f);
     for (int k = 0; k < nv; k++) {
-        float8 d = vload8(k, p) - mean;
+        float8 d = XV(k) - mean;
         vv += d * d;
     }
     for (int c = tail; c < C; c++) {
-        float d = p[c] - mean;
+        float d = XS(c) - mean;
         v += d * d;
     }
     float rstd = 1.0f / sqrt((hsum8(vv) + v) / C + eps);
     __global float *q = y + y_off + r * C;
     __global const float *wp = w + w_off, *bp = b + b_off;
     for (int k = 0; k < nv; k++) {
-        float8 t = (vload8(k, p) - mean) * rstd;
+        float8 t = (XV(k) - mean) * rstd;
         if (flags & HAS_W) t *= vload8(k, wp);
         if (flags & HAS_B) t += vload8(k, bp);
         vstore8(t, k, q);
     }
     for (int c = tail; c < C; c++) {
-        float t = (p[c] - mean) * rstd;
+        float t = (XS(c) - mean) * rstd;
         if (flags & HAS_W) t *= wp[c];
         if (flags & HAS_B) t += bp[c];
         q[c] = t;

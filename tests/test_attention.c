@@ -258,6 +258,10 @@ static const cfg cases[] = {
     {.n = 2, .h = 1, .lq = 7, .lk = 300, .d = 32, .kpm = 2, .causal = 1},
     {.n = 2, .h = 2, .lq = 33, .lk = 7, .d = 64, .permuted = 1, .mask = M_LQLK, .kpm = 1, .scale = 0.3f},
     {.n = 1, .h = 2, .lq = 129, .lk = 129, .d = 32, .permuted = 1, .causal = 1},
+    /* BERT's: padding mask alone (the CPU kernel's per-key-block bias),
+     * V read in place through the permuted view, Lk not a multiple of 16 */
+    {.n = 3, .h = 3, .lq = 21, .lk = 21, .d = 32, .permuted = 1, .kpm = 2},
+    {.n = 2, .h = 2, .lq = 40, .lk = 40, .d = 64, .permuted = 1, .kpm = 1},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 

@@ -94,6 +94,11 @@ static const struct {
     {3, 3, {5, 1, 9}, {1, 7, 9}},
     {4, 2, {2, 3, 5, 7}, {5, 1}},
     {2, 2, {33, 1}, {1, 129}},
+    /* one operand repeated along leading dims (the binary_repeat kernel),
+     * either side: a + position embeddings, bias - x, a leading 1 */
+    {3, 2, {4, 5, 6}, {5, 6}},
+    {1, 2, {33}, {7, 33}},
+    {2, 3, {1, 6}, {4, 1, 6}},
 };
 
 START_TEST(test_binary_forward_and_gradient)

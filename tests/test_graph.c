@@ -1,9 +1,11 @@
 /* Graph planner, executor and autodiff mechanics. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph/graph.h"
+#include "ops/gemm.h"
 #include "testutil.h"
 
 /* A chain long enough that liveness reuse matters: every intermediate
@@ -244,6 +246,204 @@ START_TEST(test_share_params_between_graphs)
 }
 END_TEST
 
+/* ---- activation fused into a GEMM's epilogue (plan.c fuse_activations) */
+
+typedef enum { FUSE_PLAIN, FUSE_TWO_READERS, FUSE_OUTPUT } fuse_shape;
+
+typedef struct fuse_graph {
+    oclnn_graph *g;
+    oclnn_tensor *x, *w, *b, *lin, *act, *y, *extra;
+} fuse_graph;
+
+/* y = act(linear(x)) on x [2, rows, 70] (the linear's output read through
+ * a reshape view, as in BERT) with 69 outputs (whole-vector and edge
+ * stores), then a scale; `train` adds the backward of sum(y). */
+static fuse_graph fuse_graph_new(const oclnn_compile_options *opt, int gelu, int train, fuse_shape shape, int rows,
+                                 int w_t)
+{
+    fuse_graph f = {.g = oclnn_graph_create(tu_context())};
+    oclnn_graph *g = f.g;
+    f.x = oclnn_input_f32(g, "x", 3, 2, rows, 70);
+    f.w = oclnn_param(g, "w", 2, w_t ? (const int64_t[]){70, 69} : (const int64_t[]){69, 70});
+    f.b = oclnn_param(g, "b", 1, (const int64_t[]){69});
+    /* w [out, in] (x W^T, the dot-product kernel) or [in, out] as BERT keeps it (x W, the row kernel) */
+    oclnn_tensor *h = w_t ? oclnn_reshape(g, oclnn_matmul_bias(g, oclnn_reshape(g, f.x, 2, (const int64_t[]){-1, 70}),
+                                                                f.w, 0, f.b),
+                                          3, (const int64_t[]){2, rows, 69})
+                          : oclnn_linear(g, f.x, f.w, f.b);
+    f.lin = h ? h->storage : NULL;
+    f.act = gelu ? oclnn_gelu(g, h) : oclnn_relu(g, h);
+    /* read through views (and not elementwise: a copy of the transpose) */
+    oclnn_tensor *flat = oclnn_reshape(g, f.act, 2, (const int64_t[]){-1, 69});
+    f.y = oclnn_scale(g, oclnn_contiguous(g, oclnn_transpose(g, flat, 0, 1)), 2.0f, 0.0f);
+    if (shape == FUSE_TWO_READERS) f.extra = oclnn_add(g, h, h);
+    TU_OK(oclnn_graph_output(g, f.y));
+    if (f.extra) TU_OK(oclnn_graph_output(g, f.extra));
+    if (shape == FUSE_OUTPUT) TU_OK(oclnn_graph_output(g, h));
+    if (train) TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, f.y)));
+    TU_OK(oclnn_graph_compile(g, opt));
+    int n = 2 * rows * 70;
+    float *xv = malloc((size_t)n * sizeof *xv), wv[69 * 70], bv[69];
+    for (int i = 0; i < n; i++) xv[i] = sinf(0.37f * (float)i);
+    for (int i = 0; i < 69 * 70; i++) wv[i] = 0.2f * cosf(0.11f * (float)i);
+    for (int i = 0; i < 69; i++) bv[i] = 0.05f * (float)(i % 7) - 0.15f;
+    TU_OK(oclnn_tensor_write(f.x, xv, (size_t)n * sizeof *xv));
+    TU_OK(oclnn_tensor_write(f.w, wv, sizeof wv));
+    TU_OK(oclnn_tensor_write(f.b, bv, sizeof bv));
+    if (train) TU_OK(oclnn_graph_zero_grad(g));
+    TU_OK(oclnn_graph_run(g));
+    free(xv);
+    return f;
+}
+
+/* Same values, within an ulp or two (the fused GELU evaluates the same
+ * formula on vectors); with `mixed`, some positive values and some not, so
+ * that the activation mattered. */
+static void fuse_compare(oclnn_tensor *a, oclnn_tensor *b, int n, int mixed, const char *what)
+{
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    TU_OK(oclnn_tensor_read(a, x, (size_t)n * sizeof *x));
+    TU_OK(oclnn_tensor_read(b, y, (size_t)n * sizeof *y));
+    int positive = 0;
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(fabsf(x[i] - y[i]) <= 2e-7f * fmaxf(1.0f, fabsf(y[i])), "%s [%d]: fused %.9g, unfused %.9g", what,
+                      i, x[i], y[i]);
+        positive += y[i] > 0.0f;
+    }
+    ck_assert_msg(!mixed || (positive > 0 && positive < n), "%s: %d of %d positive", what, positive, n);
+    free(x);
+    free(y);
+}
+
+/* linear + relu and linear + gelu in inference, and linear + relu in
+ * training (relu's backward reads its output), run as one GEMM whose
+ * epilogue applies the activation: the activation node launches nothing
+ * and every value matches the graph compiled without memory reuse, which
+ * fuses nothing. Not fused: gelu in training (its backward reads the
+ * pre-activation), a linear output with a second reader, or one marked as
+ * an output. Both GEMM kernels (direct and packed) apply it. */
+START_TEST(test_activation_fused_into_gemm_epilogue)
+{
+    static const struct {
+        int gelu, train;
+        fuse_shape shape;
+        int fused;
+    } cases[] = {{1, 0, FUSE_PLAIN, 1},       {0, 0, FUSE_PLAIN, 1},  {0, 1, FUSE_PLAIN, 1},
+                 {1, 1, FUSE_PLAIN, 0},       {1, 0, FUSE_OUTPUT, 0}, {0, 0, FUSE_TWO_READERS, 0},
+                 {1, 0, FUSE_TWO_READERS, 0}};
+    oclnn_compile_options plain = {.no_memory_reuse = 1};
+    for (int v = 0; v < 3; v++) { /* x W^T, x W, x W packed */
+        int packed = v == 2;
+        if (packed) setenv("OCLNN_GEMM", "packed", 1);
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            int rows = packed ? 9 : 23;
+            fuse_graph f = fuse_graph_new(NULL, cases[c].gelu, cases[c].train, cases[c].shape, rows, v > 0);
+            fuse_graph r = fuse_graph_new(&plain, cases[c].gelu, cases[c].train, cases[c].shape, rows, v > 0);
+            char what[64];
+            snprintf(what, sizeof what, "case %zu variant %d", c, v);
+            ck_assert_msg((f.act->nlaunch == 0) == cases[c].fused, "%s: activation launches %d", what, f.act->nlaunch);
+            ck_assert_msg((f.lin->epilogue != EPI_NONE) == cases[c].fused, "%s: epilogue %d", what, f.lin->epilogue);
+            ck_assert_int_eq(r.act->nlaunch, 1);
+            fuse_compare(f.y, r.y, 2 * rows * 69, 1, what);
+            if (f.extra) fuse_compare(f.extra, r.extra, 2 * rows * 69, 1, what);
+            if (cases[c].train) {
+                fuse_compare(oclnn_tensor_grad(f.w), oclnn_tensor_grad(r.w), 69 * 70, 0, what);
+                fuse_compare(oclnn_tensor_grad(f.b), oclnn_tensor_grad(r.b), 69, 0, what);
+            }
+            oclnn_graph_release(f.g);
+            oclnn_graph_release(r.g);
+        }
+    }
+    unsetenv("OCLNN_GEMM");
+}
+END_TEST
+
+/* ---- residual add read by a LayerNorm (plan.c fuse_residual_adds) */
+
+typedef enum { RES_PLAIN, RES_TRAIN, RES_BROADCAST, RES_TWO_READERS, RES_OUTPUT } res_shape;
+
+typedef struct res_graph {
+    oclnn_graph *g;
+    oclnn_tensor *a, *b, *w, *sum, *y, *extra;
+} res_graph;
+
+/* y = layer_norm(a + b) * 3 on [3, 5, 37] rows (8-wide vectors and a tail;
+ * b [37] broadcast in RES_BROADCAST); RES_TRAIN adds the backward. */
+static res_graph res_graph_new(const oclnn_compile_options *opt, res_shape shape)
+{
+    res_graph r = {.g = oclnn_graph_create(tu_context())};
+    oclnn_graph *g = r.g;
+    int nb = shape == RES_BROADCAST ? 37 : 3 * 5 * 37;
+    r.a = shape == RES_TRAIN ? oclnn_param(g, "a", 3, (const int64_t[]){3, 5, 37}) : oclnn_input_f32(g, "a", 3, 3, 5, 37);
+    r.b = shape == RES_BROADCAST ? oclnn_input_f32(g, "b", 1, 37) : oclnn_input_f32(g, "b", 3, 3, 5, 37);
+    r.w = oclnn_param(g, "w", 1, (const int64_t[]){37});
+    oclnn_tensor *bias = oclnn_param(g, "bias", 1, (const int64_t[]){37});
+    r.sum = oclnn_add(g, r.a, r.b);
+    r.y = oclnn_scale(g, oclnn_layer_norm(g, r.sum, r.w, bias, 1e-5f), 3.0f, 0.0f);
+    if (shape == RES_TWO_READERS) r.extra = oclnn_scale(g, r.sum, 2.0f, 0.0f);
+    TU_OK(oclnn_graph_output(g, r.y));
+    if (r.extra) TU_OK(oclnn_graph_output(g, r.extra));
+    if (shape == RES_OUTPUT) TU_OK(oclnn_graph_output(g, r.sum));
+    if (shape == RES_TRAIN) TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, r.y, r.y))));
+    TU_OK(oclnn_graph_compile(g, opt));
+    float av[555], bv[555], wv[37], biasv[37];
+    for (int i = 0; i < 555; i++) {
+        av[i] = 2.0f * sinf(0.3f * (float)i) + 5.0f;
+        bv[i] = cosf(0.7f * (float)i);
+    }
+    for (int i = 0; i < 37; i++) {
+        wv[i] = 1.0f + 0.01f * (float)i;
+        biasv[i] = 0.1f * (float)(i % 5) - 0.2f;
+    }
+    TU_OK(oclnn_tensor_write(r.a, av, sizeof av));
+    TU_OK(oclnn_tensor_write(r.b, bv, (size_t)nb * sizeof(float)));
+    TU_OK(oclnn_tensor_write(r.w, wv, sizeof wv));
+    TU_OK(oclnn_tensor_write(bias, biasv, sizeof biasv));
+    if (shape == RES_TRAIN) TU_OK(oclnn_graph_zero_grad(g));
+    TU_OK(oclnn_graph_run(g));
+    return r;
+}
+
+static void same_values(oclnn_tensor *a, oclnn_tensor *b, int n, const char *what)
+{
+    float x[555], y[555];
+    TU_OK(oclnn_tensor_read(a, x, (size_t)n * sizeof *x));
+    TU_OK(oclnn_tensor_read(b, y, (size_t)n * sizeof *y));
+    for (int i = 0; i < n; i++) ck_assert_msg(x[i] == y[i], "%s [%d]: fused %.9g, unfused %.9g", what, i, x[i], y[i]);
+}
+
+/* layer_norm(a + b) in inference reads a and b itself: the add node
+ * launches nothing and the values are those of the graph compiled without
+ * memory reuse (which fuses nothing), bit for bit (the same float sum).
+ * Not fused: training (the LayerNorm backward reads the sum), a broadcast
+ * add, a sum with a second reader, or one marked as an output. */
+START_TEST(test_residual_add_fused_into_layer_norm)
+{
+    static const struct {
+        res_shape shape;
+        int fused;
+    } cases[] = {{RES_PLAIN, 1}, {RES_TRAIN, 0}, {RES_BROADCAST, 0}, {RES_TWO_READERS, 0}, {RES_OUTPUT, 0}};
+    oclnn_compile_options plain = {.no_memory_reuse = 1};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        res_graph f = res_graph_new(NULL, cases[c].shape), r = res_graph_new(&plain, cases[c].shape);
+        char what[32];
+        snprintf(what, sizeof what, "case %zu", c);
+        ck_assert_msg(f.sum->fused_away == cases[c].fused && (f.sum->nlaunch == 0) == cases[c].fused,
+                      "%s: add fused_away %d, launches %d", what, f.sum->fused_away, f.sum->nlaunch);
+        ck_assert_int_eq(r.sum->nlaunch, 1);
+        same_values(f.y, r.y, 555, what);
+        if (f.extra) same_values(f.extra, r.extra, 555, what);
+        if (cases[c].shape == RES_OUTPUT) same_values(f.sum, r.sum, 555, what);
+        if (cases[c].shape == RES_TRAIN) {
+            same_values(oclnn_tensor_grad(f.a), oclnn_tensor_grad(r.a), 555, what);
+            same_values(oclnn_tensor_grad(f.w), oclnn_tensor_grad(r.w), 37, what);
+        }
+        oclnn_graph_release(f.g);
+        oclnn_graph_release(r.g);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("graph");
@@ -257,6 +457,8 @@ int main(void)
     tcase_add_test(tc, test_backward_errors);
     tcase_add_test(tc, test_retain_grad_of_an_input);
     tcase_add_test(tc, test_share_params_between_graphs);
+    tcase_add_test(tc, test_activation_fused_into_gemm_epilogue);
+    tcase_add_test(tc, test_residual_add_fused_into_layer_norm);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -189,7 +189,7 @@ static oclnn_status compile_steps(oclnn_graph *g, bool reuse)
     }
     for (int i = 0; i < g->count; i++) {
         oclnn_tensor *t = g->tensors[i];
-        if (!t->op || !t->op->prepare) continue;
+        if (!t->op || !t->op->prepare || t->fused_away) continue;
         if ((s = t->op->prepare(g->ctx, t))) return s;
     }
     return OCLNN_OK;

@@ -33,6 +33,10 @@ enum {
 
 typedef struct oclnn_op_def oclnn_op_def;
 
+/* An activation the planner folds into its producer's epilogue
+ * (op_def.epilogue, op_def.takes_epilogue, tensor.epilogue). */
+typedef enum { EPI_NONE = 0, EPI_RELU, EPI_GELU } oclnn_epilogue;
+
 typedef struct oclnn_launch {
     cl_kernel kernel;
     cl_uint dims;
@@ -71,6 +75,10 @@ struct oclnn_tensor {
     oclnn_tensor *inplace_of;        /* planner: storage whose arena range this node writes in place */
     bool accumulate;                 /* planner: the node adds its result into storage (a gradient
                                         accumulator) instead of overwriting it (see op_def.accumulates) */
+    oclnn_epilogue epilogue;         /* planner: the node applies this activation to its result, and
+                                        the activation node reading it does nothing (plan.c) */
+    bool fused_away;                 /* planner: a reader does this node's work; it is not prepared
+                                        and launches nothing (plan.c fuse_residual_adds) */
 
     /* planning and execution */
     int node_index;                  /* position in execution order, -1 for leaves */
@@ -113,6 +121,23 @@ struct oclnn_op_def {
      * at the accumulator's and sets node->accumulate: one pass and one
      * launch fewer per parameter and step. NULL: never. */
     bool (*accumulates)(const oclnn_tensor *node);
+    /* An activation node (relu, gelu) that a producer may apply in its own
+     * epilogue: the planner folds it in when the producer's takes_epilogue
+     * says it can and the activation is the value's only reader (so no
+     * backward needs the pre-activation value: gelu's reads x, so a
+     * training graph keeps it; relu's reads the output, which is the same
+     * memory). The activation node then aliases the producer's output and
+     * launches nothing. */
+    oclnn_epilogue epilogue;
+    bool (*takes_epilogue)(const oclnn_tensor *node, oclnn_epilogue act);
+    /* add: the node is a + b of two same-shape contiguous sources, which
+     * its only reader may compute itself (take_residual). */
+    bool plain_add;
+    /* A node whose first input can be a sum a + b it computes itself
+     * (layer_norm of a residual sum): called by the planner to make a and
+     * b its inputs; the add node is then fused_away. Inference only in
+     * effect: a backward reading the sum is a second reader. */
+    void (*take_residual)(oclnn_tensor *node, oclnn_tensor *a, oclnn_tensor *b);
     unsigned strided_inputs; /* bit i: the kernel reads src i through its strides */
 };
 

@@ -6,7 +6,9 @@
  * view); its arena range is reused after that. An in-place op writes into
  * its first source's range when that source dies at this very node. A
  * gradient that only feeds a parameter's accumulator is computed straight
- * into it (fuse_accumulations). */
+ * into it (fuse_accumulations), and an activation that is a GEMM's only
+ * reader is applied in the GEMM's epilogue (fuse_activations), and a
+ * LayerNorm of a residual sum reads both terms (fuse_residual_adds). */
 #include "graph/graph.h"
 
 #include <stdlib.h>
@@ -139,6 +141,74 @@ static void fuse_accumulations(oclnn_graph *g)
     }
 }
 
+/* Number of node sources that read x's memory, directly or through views
+ * (views themselves are not counted: they read nothing). */
+static int node_readers(const oclnn_graph *g, const oclnn_tensor *x)
+{
+    int n = 0;
+    for (int i = x->id + 1; i < g->count; i++) {
+        const oclnn_tensor *t = g->tensors[i];
+        for (int s = 0; t->op && s < t->nsrc; s++) n += t->src[s]->storage == x;
+    }
+    return n;
+}
+
+/* y = act(x) where x's producer can apply act itself (takes_epilogue):
+ * x's producer does (x->epilogue) and y becomes an alias of x that
+ * launches nothing. Only when that is invisible: y is x's only reader
+ * (which rules out a backward reading x, such as gelu's), reading all of
+ * x contiguously, and neither is persistent, a view of something else, an
+ * aux output or already fused. Views of y then view x's memory too.
+ * Idempotent, like fuse_accumulations. */
+static void fuse_activations(oclnn_graph *g)
+{
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *y = g->tensors[i];
+        if (!y->op || !y->op->epilogue || y->nsrc != 1 || y->storage != y) continue;
+        const oclnn_tensor *in = y->src[0];
+        oclnn_tensor *x = in->storage;
+        bool ok = x->op && x->op->takes_epilogue && !x->epilogue && !x->accumulate && x->storage == x &&
+                  x->naux == 0 && !(x->flags & (T_PERSISTENT | T_AUX)) && !(y->flags & (T_PERSISTENT | T_AUX)) &&
+                  in->offset == 0 && oclnn_tensor_is_contiguous(in) &&
+                  oclnn_tensor_numel(in) == oclnn_tensor_numel(x) &&
+                  x->dtype == y->dtype && y->bytes == x->bytes && node_readers(g, x) == 1 &&
+                  x->op->takes_epilogue(x, y->op->epilogue);
+        if (!ok) continue;
+        x->epilogue = y->op->epilogue;
+        for (int j = i; j < g->count; j++) /* y and the views of it */
+            if (g->tensors[j]->storage == y) g->tensors[j]->storage = x;
+    }
+}
+
+/* Whether t covers all of its storage contiguously from the start. */
+static bool whole(const oclnn_tensor *t, const oclnn_tensor *of)
+{
+    return t->offset == 0 && oclnn_tensor_is_contiguous(t) && oclnn_tensor_numel(t) == oclnn_tensor_numel(of);
+}
+
+/* y = f(a + b) where y's op can sum its input itself (take_residual, the
+ * residual add before a LayerNorm): y reads a and b and the add node is
+ * fused_away. Only when the add is y's input alone (its only reader, read
+ * whole), of two contiguous same-size sources, and neither persistent nor
+ * an aux output. Idempotent: y no longer reads the add. */
+static void fuse_residual_adds(oclnn_graph *g)
+{
+    for (int i = 0; i < g->count; i++) {
+        oclnn_tensor *y = g->tensors[i];
+        if (!y->op || !y->op->take_residual || y->nsrc >= OCLNN_MAX_SRC) continue;
+        oclnn_tensor *in = y->src[0], *a = in->storage;
+        bool ok = a->op && a->op->plain_add && !a->fused_away && a->nsrc == 2 && a->storage == a &&
+                  a->naux == 0 && !(a->flags & (T_PERSISTENT | T_AUX)) && whole(in, a) &&
+                  node_readers(g, a) == 1;
+        for (int k = 0; ok && k < 2; k++)
+            ok = a->src[k]->dtype == a->dtype && oclnn_tensor_is_contiguous(a->src[k]) &&
+                 oclnn_tensor_numel(a->src[k]) == oclnn_tensor_numel(a);
+        if (!ok) continue;
+        y->op->take_residual(y, a->src[0], a->src[1]);
+        a->fused_away = true;
+    }
+}
+
 /* Assigns node indices and last uses. */
 static void compute_liveness(oclnn_graph *g)
 {
@@ -166,7 +236,11 @@ static void compute_liveness(oclnn_graph *g)
 oclnn_status oclnn_graph_plan(oclnn_graph *g, bool reuse)
 {
     /* without memory reuse (a debugging aid) every node keeps its own memory */
-    if (reuse) fuse_accumulations(g);
+    if (reuse) {
+        fuse_accumulations(g);
+        fuse_activations(g);
+        fuse_residual_adds(g);
+    }
     compute_liveness(g);
     arena_plan plan = {.align = g->arena_align ? g->arena_align : 256};
     for (int i = 0; i < g->count; i++) g->tensors[i]->inplace_of = NULL;

@@ -291,7 +291,10 @@ oclnn_status oclnn_bert_build_graph(oclnn_graph *g, const oclnn_bert_config *cfg
         out->pooler = oclnn_tanh(g, linear(g, first, "pooler.dense", hid, hid, wt));
     }
     if (pool_weights) {
-        oclnn_tensor *s = oclnn_sum(g, oclnn_mul(g, x, pool_weights), 1, 0); /* [N, hidden] */
+        /* sum_j w[n, j] x[n, j, :] as a batch of [1, L] x [L, hidden]
+         * GEMMs: one pass over x, where a broadcast mul and a sum took two */
+        const int64_t row[3] = {n, 1, len}, pooled[2] = {n, hid};
+        oclnn_tensor *s = oclnn_reshape(g, oclnn_matmul(g, oclnn_reshape(g, pool_weights, 3, row), x), 2, pooled);
         out->sentence = oclnn_l2_normalize(g, s, 0.0f);
     }
     oclnn_status st = oclnn_graph_status(g);

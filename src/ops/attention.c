@@ -167,6 +167,7 @@ static void cpu_groups(oclnn_launch *l)
 
 /* keys per vector step: 16 (AVX-512 wide; two AVX2 registers elsewhere) */
 #define VW 16
+#define PACK_GROUP 64
 static int64_t roundv(int64_t x) { return (x + VW - 1) / VW * VW; }
 
 /* Floats of the forward workspace: K^T [NH, D, Lkp] and V rows [NH, Lkp, Dp]. */
@@ -220,12 +221,14 @@ static oclnn_status pack(oclnn_context *ctx, oclnn_tensor *node, const char *opt
     if (!s) s = arg_int(l->kernel, &i, lp, op);
     if (!s) s = arg_int(l->kernel, &i, d, op);
     if (!s && !transposed) s = arg_int(l->kernel, &i, dp, op);
+    int64_t rows = nh * (transposed ? d : lp);
+    if (!s) s = arg_int(l->kernel, &i, rows, op);
     if (s) return s;
-    l->dims = 2;
-    l->global[0] = (size_t)(transposed ? lp : dp); /* a multiple of VW */
-    l->global[1] = (size_t)(nh * (transposed ? d : lp));
-    l->local[0] = VW; /* one group shape: PoCL compiles a kernel variant per local size it sees */
-    l->local[1] = 1;
+    /* one work-item per packed row, in groups of PACK_GROUP (one group
+     * shape: PoCL compiles a kernel variant per local size it sees) */
+    l->dims = 1;
+    l->global[0] = (size_t)((rows + PACK_GROUP - 1) / PACK_GROUP * PACK_GROUP);
+    l->local[0] = PACK_GROUP;
     return s;
 }
 
@@ -237,8 +240,10 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     oclnn_tensor *ws = node->aux[1];
     int64_t nh = node->iparam[P_N] * node->iparam[P_H], d = node->iparam[P_D];
     int64_t kt_at = 0, vp_at = nh * d * roundv(node->iparam[P_LK]);
+    const oclnn_tensor *v = node->src[2];
+    bool v_direct = v->strides[3] == 1 && d % VW == 0; /* V rows read in place */
     oclnn_status s = pack(ctx, node, options, ws, kt_at, node->src[1], node->iparam[P_LK], true);
-    if (!s) s = pack(ctx, node, options, ws, vp_at, node->src[2], node->iparam[P_LK], false);
+    if (!s && !v_direct) s = pack(ctx, node, options, ws, vp_at, v, node->iparam[P_LK], false);
     oclnn_launch *l;
     cl_uint i = 0;
     node->iparam[P_DROP_FROM] = node->nlaunch;
@@ -247,7 +252,14 @@ static oclnn_status sdpa_prepare_cpu(oclnn_context *ctx, oclnn_tensor *node, con
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->aux[0], op);
     if (!s) s = arg_strided(l->kernel, &i, node->src[0], op);
     if (!s) s = arg_ws(l->kernel, &i, ws, kt_at, op);
-    if (!s) s = arg_ws(l->kernel, &i, ws, vp_at, op);
+    if (v_direct) {
+        if (!s) s = arg_strided(l->kernel, &i, v, op);
+    } else {
+        int64_t lp = roundv(node->iparam[P_LK]), dp = roundv(d);
+        cl_int4 vps = {{(cl_int)(node->iparam[P_H] * lp * dp), (cl_int)(lp * dp), (cl_int)dp, 1}};
+        if (!s) s = arg_ws(l->kernel, &i, ws, vp_at, op);
+        if (!s) s = oclnn_arg(l->kernel, &i, sizeof vps, &vps, op);
+    }
     if (!s) s = arg_masks(l->kernel, &i, node, node->src[0], op);
     if (!s) s = arg_sizes_padded(l->kernel, &i, node, roundv(d), op);
     if (s) return s;

@@ -49,7 +49,10 @@ oclnn_status oclnn_gemm_engine_resolve(const oclnn_context *ctx, oclnn_gemm_engi
     return OCLNN_OK;
 }
 
-static bool has_epilogue(const oclnn_gemm_args *g) { return g->bias_mode || g->relu || g->c_wrap || g->pool; }
+static bool has_epilogue(const oclnn_gemm_args *g)
+{
+    return g->bias_mode || g->relu || g->gelu || g->c_wrap || g->pool;
+}
 
 /* ---- CLBlast */
 
@@ -416,7 +419,7 @@ static oclnn_status tiled_enqueue(oclnn_context *ctx, const oclnn_gemm_plan *pla
                     (int)(swap ? g->a_stride : g->b_stride),
                     (int)g->c_stride,
                     (int)g->bias_stride};
-    int flags = bias_flag | (g->relu ? 4 : 0);
+    int flags = bias_flag | (g->relu ? 4 : 0) | (g->gelu ? 8 : 0);
     cl_kernel k = plan->kernel;
     cl_uint i = 0;
     for (int b = 0; b < 4 && !s; b++) {
@@ -533,6 +536,8 @@ static void matmul_args(const oclnn_tensor *node, oclnn_gemm_args *g)
     g->a_stride = a_rows * a_cols;
     g->b_stride = b_rows * b_cols;
     g->c_stride = g->m * g->n;
+    g->relu = node->epilogue == EPI_RELU;
+    g->gelu = node->epilogue == EPI_GELU;
     if (node->nsrc == 3) { /* linear: bias[j] per output column, added in the GEMM's epilogue */
         g->bias_mode = OCLNN_GEMM_BIAS_COL;
         g->bias = node->src[2]->buffer;
@@ -602,12 +607,21 @@ static bool matmul_accumulates(const oclnn_tensor *node)
     return true;
 }
 
+/* The tiled engine applies relu or gelu in its epilogue; CLBlast cannot. */
+static bool matmul_takes_epilogue(const oclnn_tensor *node, oclnn_epilogue act)
+{
+    oclnn_gemm_engine e;
+    (void)act;
+    return oclnn_gemm_engine_resolve(node->graph->ctx, OCLNN_GEMM_AUTO, &e) == OCLNN_OK && e == OCLNN_GEMM_TILED;
+}
+
 static const oclnn_op_def matmul_def = {.name = "matmul",
                                         .prepare = matmul_prepare,
                                         .forward = matmul_forward,
                                         .backward = matmul_backward,
                                         .release = oclnn_gemm_node_release,
-                                        .accumulates = matmul_accumulates};
+                                        .accumulates = matmul_accumulates,
+                                        .takes_epilogue = matmul_takes_epilogue};
 
 /* x W^T + b as one GEMM with the bias in its epilogue (a matmul node with
  * a third source): one pass over the output instead of two, and one
@@ -616,7 +630,8 @@ static const oclnn_op_def linear_def = {.name = "linear",
                                         .prepare = matmul_prepare,
                                         .forward = matmul_forward,
                                         .backward = matmul_backward,
-                                        .release = oclnn_gemm_node_release};
+                                        .release = oclnn_gemm_node_release,
+                                        .takes_epilogue = matmul_takes_epilogue};
 
 oclnn_tensor *oclnn_matmul_t(oclnn_graph *g, oclnn_tensor *a, int transpose_a, oclnn_tensor *b, int transpose_b)
 {

@@ -40,6 +40,7 @@ typedef struct oclnn_gemm_args {
     cl_mem bias;
     size_t bias_off, bias_stride; /* elements; stride between batch entries */
     bool relu;                    /* after alpha, beta and bias */
+    bool gelu;                    /* x Phi(x), likewise (the planner folds a gelu node in: plan.c) */
     /* When nonzero, column j of C lives at (j / c_wrap) * c_wrap_stride +
      * j % c_wrap (row i adds i * ldc): conv2d scatters a [Cout, n*HoWo]
      * product straight into NCHW with c_wrap = HoWo. */

@@ -262,7 +262,7 @@ oclnn_status oclnn_gemm_packed_enqueue(oclnn_context *ctx, const oclnn_gemm_plan
     size_t a_ts = o.pack_a ? g->k * (size_t)plan->pk_mr : (size_t)plan->pk_mr * o.a_rs;
     cl_kernel k = plan->packed;
     int flags = (g->bias_mode == OCLNN_GEMM_BIAS_NONE ? 0 : (g->bias_mode == OCLNN_GEMM_BIAS_ROW) != o.swap ? 1 : 2) |
-                (g->relu ? 4 : 0);
+                (g->relu ? 4 : 0) | (g->gelu ? 8 : 0);
     oclnn_launch l = {.kernel = k, .dims = 3};
     l.local[0] = (size_t)plan->pk_local;
     l.local[1] = l.local[2] = 1;

@@ -2,7 +2,8 @@
  * with normalized_shape = (C,)), weight and bias each optional, forward and
  * backward; kernels in cl/layer_norm.cl.
  *
- * Forward "layer_norm": srcs x[, weight][, bias]; output y; aux saved
+ * Forward "layer_norm": srcs x[, weight][, bias][, residual: y = LN(x +
+ * residual), set by the planner]; output y; aux saved
  * [rows, 2] = (mean, rstd). Backward: "layer_norm_backward" (dx; srcs dy, x,
  * saved[, weight]) and "layer_norm_backward_params" ([2, C]: d weight and d
  * bias; srcs dy, x, saved). */
@@ -15,8 +16,8 @@
 
 extern const char oclnn_cl_layer_norm[];
 
-enum { P_ROWS, P_C, P_FLAGS, P_W, P_B };
-enum { HAS_W = 1, HAS_B = 2 };
+enum { P_ROWS, P_C, P_FLAGS, P_W, P_B, P_RES };
+enum { HAS_W = 1, HAS_B = 2, HAS_RES = 4 };
 
 static oclnn_status arg_int(cl_kernel k, cl_uint *i, int64_t v, const char *op)
 {
@@ -38,6 +39,7 @@ static oclnn_status ln_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, x, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, w, op);
     if (!s) s = oclnn_arg_tensor(l->kernel, &i, b, op);
+    if (!s) s = oclnn_arg_tensor(l->kernel, &i, node->iparam[P_RES] ? node->src[node->iparam[P_RES]] : x, op);
     if (!s) s = oclnn_arg_count(l->kernel, &i, node->iparam[P_ROWS], op);
     if (!s) s = arg_int(l->kernel, &i, node->iparam[P_C], op);
     if (!s) s = oclnn_arg(l->kernel, &i, sizeof(float), &node->fparam[0], op);
@@ -103,7 +105,18 @@ static void ln_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const 
     if (db) oclnn_grad_add(g, b, oclnn_reshape(g, oclnn_slice(g, sums, 0, 1, 2), 1, &C));
 }
 
-static const oclnn_op_def ln_def = {.name = "layer_norm", .prepare = ln_prepare, .backward = ln_backward};
+/* The planner folds x = a + b into the node (plan.c fuse_residual_adds):
+ * src[0] becomes a and b is appended as the residual source. */
+static void ln_take_residual(oclnn_tensor *node, oclnn_tensor *a, oclnn_tensor *b)
+{
+    node->src[0] = a;
+    node->iparam[P_RES] = node->nsrc;
+    node->src[node->nsrc++] = b;
+    node->iparam[P_FLAGS] |= HAS_RES;
+}
+
+static const oclnn_op_def ln_def = {
+    .name = "layer_norm", .prepare = ln_prepare, .backward = ln_backward, .take_residual = ln_take_residual};
 
 oclnn_tensor *oclnn_layer_norm(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight, oclnn_tensor *bias, float eps)
 {
@@ -137,6 +150,7 @@ oclnn_tensor *oclnn_layer_norm(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *we
     t->iparam[P_FLAGS] = (weight ? HAS_W : 0) | (bias ? HAS_B : 0);
     t->iparam[P_W] = w_at;
     t->iparam[P_B] = b_at;
+    t->iparam[P_RES] = 0;
     t->fparam[0] = eps;
     int64_t sd[2] = {rows, 2};
     return oclnn_aux_new(t, OCLNN_DTYPE_F32, 2, sd) ? t : NULL;
