@@ -183,14 +183,7 @@ __kernel void col2im_rows(__global float *dx, int dx_off, __global const float *
     }
 }
 
-float activate(float v)
-{
-#if ACT == 1
-    return v > 0.0f ? v : 0.0f;
-#else
-    return v;
-#endif
-}
+#include "shared/activate.h"
 
 /* In place on y [N, COUT, HOWO]: y = act(y + b[c]). global: (HOWO rounded up, COUT, N) */
 __kernel void bias_act(__global float *y, int y_off, __global const float *b, int b_off, int has_bias, int n_img, GEOM)

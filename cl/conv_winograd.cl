@@ -16,14 +16,7 @@
  *   ACT    0 none, 1 relu (the output transform's activation)
  * Every size is an argument, so a new shape builds nothing. */
 
-float activate(float v)
-{
-#if ACT == 1
-    return v > 0.0f ? v : 0.0f;
-#else
-    return v;
-#endif
-}
+#include "shared/activate.h"
 
 /* U = G g G^T per (oc, ic), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
  * flip 0: g = w[oc][ic] (w is [OC, IC, 3, 3]). flip 1, the data gradient:

@@ -600,12 +600,9 @@ static void matmul_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *co
     }
 }
 
-/* C += A B is the same GEMM with beta = 1. */
-static bool matmul_accumulates(const oclnn_tensor *node)
-{
-    (void)node;
-    return true;
-}
+/* C += A B is the same GEMM with beta = 1 (not with an activation folded
+ * into its store: act(A B) + C is no accumulation). */
+static bool matmul_accumulates(const oclnn_tensor *node) { return !node->epilogue; }
 
 /* The tiled engine applies relu or gelu in its epilogue; CLBlast cannot. */
 static bool matmul_takes_epilogue(const oclnn_tensor *node, oclnn_epilogue act)
