@@ -219,14 +219,23 @@ static const oclnn_op_def dgrad_def = {.name = "conv2d_grad_input_winograd",
                                        .forward = dgrad_forward,
                                        .release = oclnn_conv_release};
 
+/* A gradient node of `def` with sources {dt, other}, dims `dims` and the
+ * U, V, M scratch of the forward's shape (wgrad: dU, V, Yh) or the flipped
+ * conv's (dgrad). */
+static oclnn_tensor *grad_node(oclnn_graph *g, const oclnn_op_def *def, const conv_geom *c, bool dgrad,
+                               oclnn_tensor *dt, oclnn_tensor *other, const int64_t *dims)
+{
+    oclnn_tensor *srcs[2] = {dt, other};
+    oclnn_tensor *t = oclnn_conv_node_new(g, def, c, 4, dims, 2, srcs);
+    wino_shape s = shape_of(c, dgrad);
+    if (t && !add_aux(t, &s, c->wchunk)) return NULL;
+    return t;
+}
+
 oclnn_tensor *oclnn_conv_winograd_dgrad(oclnn_graph *g, const conv_geom *c, oclnn_tensor *dt, oclnn_tensor *w,
                                         const int64_t *x_dims)
 {
-    oclnn_tensor *srcs[2] = {dt, w};
-    oclnn_tensor *dx = oclnn_conv_node_new(g, &dgrad_def, c, 4, x_dims, 2, srcs);
-    wino_shape s = shape_of(c, true);
-    if (dx && !add_aux(dx, &s, c->wchunk)) return NULL;
-    return dx;
+    return grad_node(g, &dgrad_def, c, true, dt, w, x_dims);
 }
 
 /* ---- dW: src = {dt, x}, aux = dU [16, OC, IC], V, Yh (the forward's V
@@ -348,11 +357,7 @@ static const oclnn_op_def wgrad_def = {.name = "conv2d_grad_weight_winograd",
 oclnn_tensor *oclnn_conv_winograd_wgrad(oclnn_graph *g, const conv_geom *c, oclnn_tensor *dt, oclnn_tensor *x,
                                         const int64_t *w_dims)
 {
-    oclnn_tensor *srcs[2] = {dt, x};
-    oclnn_tensor *dw = oclnn_conv_node_new(g, &wgrad_def, c, 4, w_dims, 2, srcs);
-    wino_shape s = shape_of(c, false);
-    if (dw && !add_aux(dw, &s, c->wchunk)) return NULL; /* U's shape is dU's, M's is Yh's */
-    return dw;
+    return grad_node(g, &wgrad_def, c, false, dt, x, w_dims);
 }
 
 /* This family's entries in the op registry (src/ops/registry.c). */
