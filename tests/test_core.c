@@ -1,7 +1,9 @@
 /* Core runtime: device listing and selection, errors, the program cache,
  * and the Philox generator (device fills vs the host implementation). */
+#define _GNU_SOURCE /* sched_getaffinity, for the PoCL affinity default */
 #include <dirent.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,36 @@
 
 #include "core/context.h"
 #include "testutil.h"
+
+/* PoCL's workers are pinned to their cores (POCL_AFFINITY=1) unless the
+ * user chose (POCL_AFFINITY, POCL_MAX_PTHREAD_COUNT) or the process may
+ * not run on every online CPU. */
+START_TEST(test_runtime_env_defaults)
+{
+    char *affinity = getenv("POCL_AFFINITY"), *threads = getenv("POCL_MAX_PTHREAD_COUNT");
+    char *saved_affinity = affinity ? strdup(affinity) : NULL, *saved_threads = threads ? strdup(threads) : NULL;
+    setenv("POCL_AFFINITY", "0", 1);
+    oclnn_runtime_env_defaults();
+    ck_assert_str_eq(getenv("POCL_AFFINITY"), "0");
+    unsetenv("POCL_AFFINITY");
+    setenv("POCL_MAX_PTHREAD_COUNT", "1", 1);
+    oclnn_runtime_env_defaults();
+    ck_assert_ptr_null(getenv("POCL_AFFINITY"));
+    unsetenv("POCL_MAX_PTHREAD_COUNT");
+    oclnn_runtime_env_defaults();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    int every_cpu = CPU_COUNT(&set) == sysconf(_SC_NPROCESSORS_ONLN) && CPU_ISSET(0, &set);
+    if (every_cpu) ck_assert_str_eq(getenv("POCL_AFFINITY"), "1");
+    else ck_assert_ptr_null(getenv("POCL_AFFINITY"));
+    if (saved_affinity) setenv("POCL_AFFINITY", saved_affinity, 1);
+    else unsetenv("POCL_AFFINITY");
+    if (saved_threads) setenv("POCL_MAX_PTHREAD_COUNT", saved_threads, 1);
+    free(saved_affinity);
+    free(saved_threads);
+}
+END_TEST
 
 START_TEST(test_devices_listed)
 {
@@ -268,6 +300,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_devices_listed);
+    tcase_add_test(tc, test_runtime_env_defaults);
     tcase_add_test(tc, test_unknown_device_is_a_clear_error);
     tcase_add_test(tc, test_case_insensitive_name_match);
     tcase_add_test(tc, test_bad_kernel_source_returns_build_log);

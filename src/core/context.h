@@ -39,6 +39,12 @@ struct oclnn_context {
 /* Finds the device a spec selects (see oclnn_device_select) and its id. */
 oclnn_status oclnn_device_find(const char *spec, oclnn_device_info *info, cl_device_id *id);
 
+/* Runtime settings read from the environment at the runtime's start
+ * (runtime_env.c): init applies the defaults once per process, before
+ * device.c's first OpenCL call; defaults is the check itself, for tests. */
+void oclnn_runtime_env_init(void);
+void oclnn_runtime_env_defaults(void);
+
 /* Returns the program for (source, options), building it lazily: in-memory
  * reuse first, then the on-disk binary cache, then a compile from source.
  * `op` names the caller in error messages. The context owns the program. */

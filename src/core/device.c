@@ -79,6 +79,7 @@ static oclnn_status enumerate(oclnn_device_info **out, cl_device_id **ids_out, i
 {
     cl_platform_id platforms[MAX_PLATFORMS];
     cl_uint np = 0;
+    oclnn_runtime_env_init();
     cl_int err = clGetPlatformIDs(MAX_PLATFORMS, platforms, &np);
     *out = NULL;
     *count = 0;
