@@ -102,14 +102,14 @@ static bool touched_between(const oclnn_graph *g, int from, int to, const oclnn_
     return false;
 }
 
-/* Number of node sources in the graph that read x (directly or through a
- * view of it). */
-static int readers(const oclnn_graph *g, const oclnn_tensor *x)
+/* Number of node sources that read x's memory, directly or through views
+ * (views themselves are not counted: they read nothing). */
+static int node_readers(const oclnn_graph *g, const oclnn_tensor *x)
 {
     int n = 0;
     for (int i = x->id + 1; i < g->count; i++) {
         const oclnn_tensor *t = g->tensors[i];
-        for (int s = 0; s < t->nsrc; s++) n += t->src[s] == x || (t->src[s]->storage == x && t->src[s] != x);
+        for (int s = 0; t->op && s < t->nsrc; s++) n += t->src[s]->storage == x;
     }
     return n;
 }
@@ -132,25 +132,13 @@ static void fuse_accumulations(oclnn_graph *g)
         if (x->accumulate) continue;
         bool ok = x->op && x->op->accumulates && x->op->accumulates(x) && x->storage == x &&
                   !(x->flags & (T_PERSISTENT | T_AUX)) && !x->grad && x->offset == 0 && x->dtype == acc->dtype &&
-                  x->bytes == acc->bytes && oclnn_tensor_is_contiguous(x) && readers(g, x) == 1 &&
+                  x->bytes == acc->bytes && oclnn_tensor_is_contiguous(x) && node_readers(g, x) == 1 &&
                   !touched_between(g, x->id, acc_node->id, acc);
         for (int s = 0; ok && s < x->nsrc; s++) ok = x->src[s]->storage != acc;
         if (!ok) continue;
         x->storage = acc;
         x->accumulate = true;
     }
-}
-
-/* Number of node sources that read x's memory, directly or through views
- * (views themselves are not counted: they read nothing). */
-static int node_readers(const oclnn_graph *g, const oclnn_tensor *x)
-{
-    int n = 0;
-    for (int i = x->id + 1; i < g->count; i++) {
-        const oclnn_tensor *t = g->tensors[i];
-        for (int s = 0; t->op && s < t->nsrc; s++) n += t->src[s]->storage == x;
-    }
-    return n;
 }
 
 /* y = act(x) where x's producer can apply act itself (takes_epilogue):

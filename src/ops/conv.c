@@ -185,6 +185,15 @@ oclnn_status oclnn_conv_args_int(cl_kernel k, cl_uint index, const char *op, int
     return s;
 }
 
+oclnn_status oclnn_conv_empty_grad(oclnn_context *ctx, oclnn_tensor *node)
+{
+    if (node->accumulate) return OCLNN_OK; /* nothing to add */
+    float zero = 0.0f;
+    cl_int err = clEnqueueFillBuffer(ctx->queue, node->buffer, &zero, sizeof zero, node->byte_offset,
+                                     (size_t)oclnn_tensor_numel(node) * sizeof zero, 0, NULL, NULL);
+    return oclnn_cl_check(err, "clEnqueueFillBuffer", node->op->name);
+}
+
 /* ---- forward node: src = {x, weight[, bias]}, aux[0] = col, aux[1] = wide GEMM
  * result, or with the fused max-pool the argmax indices [N, Cout, Hp, Wp].
  * launch[] holds im2col, then the epilogue (bias_act or permute_out)

@@ -156,13 +156,7 @@ static oclnn_status wgrad_gemm(oclnn_context *ctx, oclnn_tensor *node, int n0, i
 static oclnn_status wgrad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
 {
     const conv_geom *c = node->op_data;
-    if (c->n == 0) {
-        if (dry || node->accumulate) return OCLNN_OK; /* nothing to add */
-        float zero = 0.0f;
-        cl_int err = clEnqueueFillBuffer(ctx->queue, node->buffer, &zero, sizeof zero, node->byte_offset,
-                                         (size_t)oclnn_tensor_numel(node) * sizeof zero, 0, NULL, NULL);
-        return oclnn_cl_check(err, "clEnqueueFillBuffer", op_of(node));
-    }
+    if (c->n == 0) return dry ? OCLNN_OK : oclnn_conv_empty_grad(ctx, node);
     oclnn_status s = OCLNN_OK;
     for (int n0 = 0; n0 < c->n && !s; n0 += c->chunk) {
         int nb = c->n - n0 < c->chunk ? c->n - n0 : c->chunk;

@@ -50,6 +50,9 @@ size_t oclnn_conv_reduce_width(oclnn_context *ctx);
 void oclnn_conv_launch3(oclnn_context *ctx, oclnn_launch *l, size_t d0, size_t d1, size_t d2);
 /* Binds `count` int kernel arguments starting at argument `index`. */
 oclnn_status oclnn_conv_args_int(cl_kernel k, cl_uint index, const char *op, int count, const int *values);
+/* A weight or bias gradient node over an empty batch: zeros, or nothing
+ * when the node adds into a parameter's accumulator. */
+oclnn_status oclnn_conv_empty_grad(oclnn_context *ctx, oclnn_tensor *node);
 
 /* What every conv node carries in op_data: the geometry (first, so that
  * op_data reads as a conv_geom) and the plan all of the node's GEMMs share

@@ -97,6 +97,25 @@ bool oclnn_conv_winograd_add_aux(oclnn_tensor *node)
 
 enum { L_WEIGHT, L_INPUT, L_OUTPUT };
 
+/* Appends the input transform V = B^T x B of src (shape s) into v. Its
+ * n0, nb (arguments 4, 5) are set per chunk (enqueue_chunk). */
+static oclnn_status bind_input(oclnn_context *ctx, oclnn_tensor *node, oclnn_tensor *v, oclnn_tensor *src,
+                               const wino_shape *s)
+{
+    const char *op = node->op->name;
+    char opts[32];
+    snprintf(opts, sizeof opts, "-DACT=%d", s->act);
+    oclnn_launch *l;
+    cl_uint i = 0;
+    oclnn_status st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, "wino_input", &l);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, v, op);
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, src, op);
+    int iargs[10] = {s->n_stride, s->c_stride, s->ic, s->h, s->w, s->ph, s->pw, s->tw, s->tiles, PLANE_PAD};
+    if (!st) st = oclnn_conv_args_int(l->kernel, i + 2, op, 10, iargs);
+    if (!st) oclnn_conv_launch3(ctx, l, (size_t)(s->tiles / s->tw), (size_t)s->ic, 1);
+    return st;
+}
+
 /* launch[] = weight, input, output transforms; src[0] the input, src[1]
  * the weight, src[2] the bias when the shape has one. */
 static oclnn_status wino_prepare(oclnn_context *ctx, oclnn_tensor *node, const wino_shape *s)
@@ -115,13 +134,7 @@ static oclnn_status wino_prepare(oclnn_context *ctx, oclnn_tensor *node, const w
     if (!st) st = oclnn_conv_args_int(l->kernel, i, op, 3, wargs);
     if (!st) oclnn_conv_launch3(ctx, l, (size_t)s->ic, (size_t)s->oc, 1);
 
-    i = 0;
-    if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, "wino_input", &l);
-    if (!st) st = oclnn_arg_tensor(l->kernel, &i, v, op);
-    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
-    int iargs[10] = {s->n_stride, s->c_stride, s->ic, s->h, s->w, s->ph, s->pw, s->tw, s->tiles, PLANE_PAD};
-    if (!st) st = oclnn_conv_args_int(l->kernel, i + 2, op, 10, iargs);
-    if (!st) oclnn_conv_launch3(ctx, l, (size_t)(s->tiles / s->tw), (size_t)s->ic, 1);
+    if (!st) st = bind_input(ctx, node, v, node->src[0], s);
 
     i = 0;
     if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, "wino_output", &l);
@@ -135,17 +148,19 @@ static oclnn_status wino_prepare(oclnn_context *ctx, oclnn_tensor *node, const w
     return st;
 }
 
-/* Enqueues launch `which` (input or output transform) for images [n0, n0 + nb). */
-static oclnn_status enqueue_chunk(oclnn_context *ctx, oclnn_tensor *node, int which, int n0, int nb)
+/* Enqueues launch `which` (a transform over a chunk, global (.., .., nb))
+ * for images [n0, n0 + nb): its n0, nb are arguments arg and arg + 1. */
+static oclnn_status enqueue_chunk(oclnn_context *ctx, oclnn_tensor *node, int which, cl_uint arg, conv_phase phase,
+                                  int n0, int nb)
 {
     oclnn_launch l = node->launch[which];
     int args[2] = {n0, nb};
-    oclnn_status s = oclnn_conv_args_int(l.kernel, which == L_INPUT ? 4 : 7, node->op->name, 2, args);
+    oclnn_status s = oclnn_conv_args_int(l.kernel, arg, node->op->name, 2, args);
     l.global[2] = (size_t)nb;
     if (s) return s;
     double t0 = oclnn_conv_phase_begin(ctx, node);
     s = oclnn_launch_enqueue(ctx, &l, node->op->name);
-    oclnn_conv_phase_end(ctx, node, which == L_INPUT ? CONV_PHASE_COLS : CONV_PHASE_EPILOGUE, t0);
+    oclnn_conv_phase_end(ctx, node, phase, t0);
     return s;
 }
 
@@ -179,9 +194,9 @@ static oclnn_status wino_run(oclnn_context *ctx, oclnn_tensor *node, const wino_
     }
     for (int n0 = 0; n0 < c->n && !st; n0 += c->wchunk) {
         int nb = c->n - n0 < c->wchunk ? c->n - n0 : c->wchunk;
-        if (!dry) st = enqueue_chunk(ctx, node, L_INPUT, n0, nb);
+        if (!dry) st = enqueue_chunk(ctx, node, L_INPUT, 4, CONV_PHASE_COLS, n0, nb);
         if (!st) st = wino_gemm(ctx, node, s, nb, dry);
-        if (!st && !dry) st = enqueue_chunk(ctx, node, L_OUTPUT, n0, nb);
+        if (!st && !dry) st = enqueue_chunk(ctx, node, L_OUTPUT, 7, CONV_PHASE_EPILOGUE, n0, nb);
     }
     return st;
 }
@@ -250,16 +265,10 @@ static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
     const conv_geom *c = node->op_data;
     wino_shape s = shape_of(c, false);
     oclnn_tensor *du = node->aux[0], *v = node->aux[1], *yh = node->aux[2];
+    s.act = 0; /* one program for all three kernels */
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, "-DACT=0", "wino_input", &l);
-    if (!st) st = oclnn_arg_tensor(l->kernel, &i, v, op);
-    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[1], op);
-    int iargs[10] = {s.n_stride, s.c_stride, s.ic, s.h, s.w, s.ph, s.pw, s.tw, s.tiles, PLANE_PAD};
-    if (!st) st = oclnn_conv_args_int(l->kernel, i + 2, op, 10, iargs);
-    if (!st) oclnn_conv_launch3(ctx, l, (size_t)(s.tiles / s.tw), (size_t)s.ic, 1);
-
-    i = 0;
+    oclnn_status st = bind_input(ctx, node, v, node->src[1], &s);
     if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, "-DACT=0", "wino_dy", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, yh, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
@@ -303,25 +312,12 @@ static oclnn_status wgrad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
 {
     const conv_geom *c = node->op_data;
     wino_shape s = shape_of(c, false);
-    if (c->n == 0) {
-        if (dry || node->accumulate) return OCLNN_OK; /* nothing to add */
-        float zero = 0.0f;
-        cl_int err = clEnqueueFillBuffer(ctx->queue, node->buffer, &zero, sizeof zero, 0,
-                                         (size_t)oclnn_tensor_numel(node) * sizeof zero, 0, NULL, NULL);
-        return oclnn_cl_check(err, "clEnqueueFillBuffer", node->op->name);
-    }
+    if (c->n == 0) return dry ? OCLNN_OK : oclnn_conv_empty_grad(ctx, node);
     oclnn_status st = OCLNN_OK;
     for (int n0 = 0; n0 < c->n && !st; n0 += c->wchunk) {
         int nb = c->n - n0 < c->wchunk ? c->n - n0 : c->wchunk;
-        int args[2] = {n0, nb};
-        for (int k = LW_INPUT; k <= LW_DY && !st && !dry; k++) {
-            oclnn_launch l = node->launch[k];
-            l.global[2] = (size_t)nb;
-            st = oclnn_conv_args_int(l.kernel, 4, node->op->name, 2, args);
-            double t0 = oclnn_conv_phase_begin(ctx, node);
-            if (!st) st = oclnn_launch_enqueue(ctx, &l, node->op->name);
-            oclnn_conv_phase_end(ctx, node, CONV_PHASE_COLS, t0);
-        }
+        for (int k = LW_INPUT; k <= LW_DY && !st && !dry; k++)
+            st = enqueue_chunk(ctx, node, k, 4, CONV_PHASE_COLS, n0, nb);
         if (!st) st = wgrad_gemm(ctx, node, &s, nb, n0 == 0, dry);
     }
     if (!st && !dry) {
