@@ -51,6 +51,12 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+double bench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 static oclnn_status run_once(bench_env *env, oclnn_graph *g, oclnn_optimizer *opt, double *seconds)
 {
     double t0 = bench_now();
@@ -79,11 +85,9 @@ oclnn_status bench_time_train_step(bench_env *env, oclnn_graph *g, oclnn_optimiz
     if (!times) return oclnn_fail(OCLNN_ERR_OUT_OF_MEMORY, "out of host memory");
     for (int i = 0; i < env->repeat && !s; i++) s = run_once(env, g, opt, &times[i]);
     if (!s) {
-        qsort(times, (size_t)env->repeat, sizeof *times, cmp_double);
-        int n = env->repeat;
-        r->seconds = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+        r->seconds = bench_median(times, env->repeat);
         r->min_seconds = times[0];
-        r->repeats = n;
+        r->repeats = env->repeat;
     }
     free(times);
     return s;

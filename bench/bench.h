@@ -64,6 +64,8 @@ typedef struct bench_result {
 } bench_result;
 
 double bench_now(void);
+/* Sorts v[0..n) (n >= 1) in place and returns its median; v[0] is then the minimum. */
+double bench_median(double *v, int n);
 
 /* Warm-up run, then env->repeat timed runs of a compiled graph. */
 oclnn_status bench_time_graph(bench_env *env, oclnn_graph *g, bench_result *r);

@@ -66,12 +66,6 @@ static float *make_table(const table_case *c)
     return t;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* ---- Lookup */
 
 /* fwd: every output row equals its table row. train: the gradient entries
@@ -203,9 +197,7 @@ static void search_report(bench_env *env, const char *label, const table_case *c
     bench_result br = {.bench = "embedding", .label = label, .repeats = env->repeat};
     snprintf(br.shape, sizeof br.shape, "%lldx%lld q%lld k%d", (long long)c->rows, (long long)c->dim,
              (long long)m, TOPK);
-    qsort(times, (size_t)env->repeat, sizeof *times, cmp_double);
-    int r = env->repeat;
-    br.seconds = r % 2 ? times[r / 2] : 0.5 * (times[r / 2 - 1] + times[r / 2]);
+    br.seconds = bench_median(times, env->repeat);
     br.min_seconds = times[0];
     br.flops = 2.0 * m * c->rows * c->dim;
     br.images = (double)m; /* queries per run: the img/s column is queries/s */

@@ -46,18 +46,6 @@ void bench_rounds_add(bench_rounds *log, const bench_result *r)
     row->torch_seconds = r->torch_seconds;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static int same_case(const bench_round_row *a, const bench_round_row *b)
 {
     return !strcmp(a->bench, b->bench) && !strcmp(a->label, b->label) && !strcmp(a->shape, b->shape);
@@ -89,9 +77,9 @@ void bench_rounds_print(const bench_rounds *log, FILE *out, int rounds)
                 ratio[nt++] = row->torch_seconds / row->seconds;
             }
         }
-        fprintf(out, "%-12s %-30s %-22s %6d %11.3f", first->bench, first->label, first->shape, n, median(ms, n));
+        fprintf(out, "%-12s %-30s %-22s %6d %11.3f", first->bench, first->label, first->shape, n, bench_median(ms, n));
         if (nt) {
-            double t = median(torch_ms, nt), q = median(ratio, nt);
+            double t = bench_median(torch_ms, nt), q = bench_median(ratio, nt);
             fprintf(out, " %11.3f %7.2fx %6.2f-%.2fx", t, q, ratio[0], ratio[nt - 1]);
         }
         fprintf(out, "\n");
