@@ -7,6 +7,7 @@
 
 #include "ops/conv_internal.h"
 #include "testutil.h"
+#include "testutil_graph.h"
 
 typedef struct conv_cfg {
     int n, cin, h, w, cout, kh, kw;
@@ -671,16 +672,6 @@ START_TEST(test_fused_pool_ties_and_nan)
 END_TEST
 
 /* Paths that do not fuse build conv2d + max_pool2d: same values. */
-/* Launches of the grad_accumulate node writing acc (-1: none). */
-static int accumulate_launches(const oclnn_graph *g, const oclnn_tensor *acc)
-{
-    for (int i = 0; i < g->count; i++) {
-        const oclnn_tensor *t = g->tensors[i];
-        if (t->op && t->op->accumulator && t->storage == acc) return t->nlaunch;
-    }
-    return -1;
-}
-
 /* The weight and bias gradients are computed straight into the
  * parameters' accumulators (the planner's fuse_accumulations): no
  * grad_accumulate launch, and two runs without zero_grad add up as with
@@ -708,8 +699,8 @@ START_TEST(test_gradients_accumulate_in_place)
             TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, y))));
             oclnn_compile_options plain = {.no_memory_reuse = 1};
             TU_OK(oclnn_graph_compile(g, fused ? NULL : &plain));
-            ck_assert_int_eq(accumulate_launches(g, oclnn_tensor_grad(w)), fused ? 0 : 1);
-            ck_assert_int_eq(accumulate_launches(g, oclnn_tensor_grad(b)), fused ? 0 : 1);
+            ck_assert_int_eq(tu_accumulate_launches(g, oclnn_tensor_grad(w)), fused ? 0 : 1);
+            ck_assert_int_eq(tu_accumulate_launches(g, oclnn_tensor_grad(b)), fused ? 0 : 1);
             TU_OK(oclnn_tensor_write(x, xv, 3 * 2 * 9 * 8 * sizeof(float)));
             TU_OK(oclnn_tensor_write(w, wv, 72 * sizeof(float)));
             TU_OK(oclnn_tensor_write(b, bv, 4 * sizeof(float)));

@@ -9,6 +9,7 @@
 #include "core/context.h"
 #include "graph/graph.h"
 #include "testutil.h"
+#include "testutil_graph.h"
 
 static float *iota(int n, float scale)
 {
@@ -75,16 +76,6 @@ END_TEST
 
 oclnn_tensor *oclnn_grad_accumulate_node(oclnn_graph *g, oclnn_tensor *acc, oclnn_tensor *x);
 
-/* Launches of the grad_accumulate node writing acc (-1: none found). */
-static int accumulate_launches(const oclnn_graph *g, const oclnn_tensor *acc)
-{
-    for (int i = 0; i < g->count; i++) {
-        const oclnn_tensor *t = g->tensors[i];
-        if (t->op && t->op->accumulator && t->storage == acc) return t->nlaunch;
-    }
-    return -1;
-}
-
 /* The graph of test_gradients_land_in_their_accumulators: p's gradient
  * is one GEMM read only by its accumulator (fused), q's is the sum of two
  * contributions (an add: not fusable), and acc gets a GEMM that a relu
@@ -132,10 +123,10 @@ START_TEST(test_gradients_land_in_their_accumulators)
     float *xv = iota(35, 0.05f), *pv = iota(21, -0.03f), *qv = iota(6, 0.2f);
     oclnn_compile_options plain = {.no_memory_reuse = 1};
     accumulate_graph fused = accumulate_graph_new(NULL, xv, pv, qv), ref = accumulate_graph_new(&plain, xv, pv, qv);
-    ck_assert_int_eq(accumulate_launches(fused.g, oclnn_tensor_grad(fused.p)), 0);
-    ck_assert_int_eq(accumulate_launches(fused.g, oclnn_tensor_grad(fused.q)), 1);
-    ck_assert_int_eq(accumulate_launches(fused.g, fused.acc), 1);
-    ck_assert_int_eq(accumulate_launches(ref.g, oclnn_tensor_grad(ref.p)), 1);
+    ck_assert_int_eq(tu_accumulate_launches(fused.g, oclnn_tensor_grad(fused.p)), 0);
+    ck_assert_int_eq(tu_accumulate_launches(fused.g, oclnn_tensor_grad(fused.q)), 1);
+    ck_assert_int_eq(tu_accumulate_launches(fused.g, fused.acc), 1);
+    ck_assert_int_eq(tu_accumulate_launches(ref.g, oclnn_tensor_grad(ref.p)), 1);
     struct {
         oclnn_tensor *a, *b;
         int n;
