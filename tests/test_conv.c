@@ -652,6 +652,60 @@ START_TEST(test_fused_pool)
 }
 END_TEST
 
+/* The fused conv + pool against its double reference (ref_conv, then a
+ * k x k max over each window) and its gradients against finite
+ * differences, on contiguous and on permuted or sliced inputs. */
+typedef struct pooled_case {
+    conv_cfg c;
+    int pool;
+} pooled_case;
+
+static oclnn_tensor *build_pooled(oclnn_graph *g, oclnn_tensor **in, const void *user)
+{
+    const pooled_case *pc = user;
+    oclnn_conv2d_params p = params_of(&pc->c);
+    p.max_pool = pc->pool;
+    return oclnn_conv2d(g, in[0], in[1], pc->c.bias ? in[2] : NULL, &p);
+}
+
+static void ref_pooled(const double *const *in, double *out, const void *user)
+{
+    const pooled_case *pc = user;
+    const conv_cfg *c = &pc->c;
+    int ho = out_h(c), wo = out_w(c), k = pc->pool, hp = ho / k, wp = wo / k;
+    double *y = malloc((size_t)c->n * c->cout * ho * wo * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    ref_conv(in, y, c);
+    for (int plane = 0; plane < c->n * c->cout; plane++)
+        for (int i = 0; i < hp; i++)
+            for (int j = 0; j < wp; j++) {
+                double m = -INFINITY;
+                for (int di = 0; di < k; di++)
+                    for (int dj = 0; dj < k; dj++) m = fmax(m, y[((size_t)plane * ho + i * k + di) * wo + j * k + dj]);
+                out[((size_t)plane * hp + i) * wp + j] = m;
+            }
+    free(y);
+}
+
+START_TEST(test_fused_pool_reference)
+{
+    uint64_t rng = tu_seed() + 18;
+    for (size_t i = 0; i < sizeof pooled_grid / sizeof pooled_grid[0]; i++) {
+        pooled_case pc = {pooled_grid[i], 2 + (int)(i % 2)};
+        pc.c.algo = OCLNN_CONV_IM2COL_TILED;
+        char name[160];
+        tu_op_case t = make_case(&pc.c, name, sizeof name);
+        t.build = build_pooled;
+        t.reference = ref_pooled;
+        t.user = &pc;
+        tu_check_forward(&t, 1e-9, &rng);
+        tu_check_gradient(&t, 1e-7, 1e-7, 40, &rng);
+        tu_check_forward_strided(&t, 1e-9, &rng);
+        tu_check_gradient_strided(&t, 1e-7, 1e-7, 40, &rng);
+    }
+}
+END_TEST
+
 /* Ties: a constant input makes the windows away from the padding flat, so
  * the first position in scan order must win (the gradient of x shows
  * which one did); a NaN wins its windows. */
@@ -805,6 +859,7 @@ int main(void)
     tcase_add_test(tc, test_winograd_auto);
     tcase_add_test(tc, test_fused_pool);
     tcase_add_test(tc, test_fused_pool_ties_and_nan);
+    tcase_add_test(tc, test_fused_pool_reference);
     tcase_add_test(tc, test_pool_unfused_paths);
     tcase_add_test(tc, test_gradients_accumulate_in_place);
     tcase_add_test(tc, test_pool_param_errors);
