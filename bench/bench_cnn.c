@@ -34,8 +34,10 @@ static oclnn_status fill_all(oclnn_graph *g, uint64_t seed)
 
 /* One conv; with `train` the graph also computes d(sum(y * r))/d(x, w, b)
  * ("train": forward + data gradient + weight gradient, 3x the forward's
- * flops). Labels: <case>.<fwd|train>/<algorithm>. */
-static void conv_one(bench_env *env, const conv_case *c, oclnn_conv_algorithm algo, int train)
+ * flops); with pool > 1 a pool x pool max-pool follows (params.max_pool:
+ * fused into the GEMM on the tiled path). Labels:
+ * <case>.<fwd|train>[+pool<k>]/<algorithm>. */
+static void conv_one(bench_env *env, const conv_case *c, oclnn_conv_algorithm algo, int train, int pool)
 {
     oclnn_graph *g = oclnn_graph_create(env->ctx);
     int ho = c->h + 2 * c->pad - c->k + 1, wo = c->w + 2 * c->pad - c->k + 1;
@@ -43,11 +45,12 @@ static void conv_one(bench_env *env, const conv_case *c, oclnn_conv_algorithm al
                             : oclnn_input(g, "x", OCLNN_DTYPE_F32, 4, (const int64_t[]){c->n, c->cin, c->h, c->w});
     oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c->cout, c->cin, c->k, c->k});
     oclnn_tensor *b = oclnn_param(g, "b", 1, (const int64_t[]){c->cout});
-    oclnn_conv2d_params p = {.pad_h = c->pad, .pad_w = c->pad, .algorithm = algo};
+    oclnn_conv2d_params p = {.pad_h = c->pad, .pad_w = c->pad, .algorithm = algo, .max_pool = pool};
     oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
+    int k = pool > 1 ? pool : 1;
     oclnn_status s = OCLNN_OK;
     if (train) {
-        oclnn_tensor *r = oclnn_input(g, "r", OCLNN_DTYPE_F32, 4, (const int64_t[]){c->n, c->cout, ho, wo});
+        oclnn_tensor *r = oclnn_input(g, "r", OCLNN_DTYPE_F32, 4, (const int64_t[]){c->n, c->cout, ho / k, wo / k});
         s = oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, r)));
         if (!s) s = oclnn_graph_compile(g, NULL);
         if (!s) s = oclnn_tensor_fill_uniform(r, 7, 0, -1, 1);
@@ -59,7 +62,9 @@ static void conv_one(bench_env *env, const conv_case *c, oclnn_conv_algorithm al
     if (!s) s = fill_all(g, 3);
     char shape[64], label[96];
     snprintf(shape, sizeof shape, "%dx%dx%dx%d>%d k%d", c->n, c->cin, c->h, c->w, c->cout, c->k);
-    snprintf(label, sizeof label, "%s.%s/%s", c->label, train ? "train" : "fwd", algorithm_name(algo));
+    char with_pool[16] = "";
+    if (k > 1) snprintf(with_pool, sizeof with_pool, "+pool%d", k);
+    snprintf(label, sizeof label, "%s.%s%s/%s", c->label, train ? "train" : "fwd", with_pool, algorithm_name(algo));
     bench_result res = {.bench = "conv2d", .label = label};
     snprintf(res.shape, sizeof res.shape, "%s", shape);
     double fwd = 2.0 * c->n * c->cout * ho * wo * (double)c->cin * c->k * c->k;
@@ -67,7 +72,7 @@ static void conv_one(bench_env *env, const conv_case *c, oclnn_conv_algorithm al
     res.flops = train ? 3 * fwd : fwd;
     bench_progress(env, label);
     if (!s) s = bench_time_graph(env, g, &res);
-    if (!s && env->torch && (algo == OCLNN_CONV_AUTO || algo == OCLNN_CONV_WINOGRAD)) {
+    if (!s && env->torch && k == 1 && (algo == OCLNN_CONV_AUTO || algo == OCLNN_CONV_WINOGRAD)) {
         /* PyTorch's F.conv2d right after oclnn's: both under the same load */
         char req[96], why[256];
         double tmin;
@@ -104,8 +109,13 @@ oclnn_status bench_conv(bench_env *env)
         for (int a = 0; a < nalgos; a++) {
             /* Winograd applies to the 3x3 layers only (elsewhere it would time AUTO's choice again) */
             if (algos[a] == OCLNN_CONV_WINOGRAD && cases[i].k != 3) continue;
-            conv_one(env, &cases[i], algos[a], 0);
-            if (algos[a] != OCLNN_CONV_CLBLAST_CONVGEMM) conv_one(env, &cases[i], algos[a], 1);
+            conv_one(env, &cases[i], algos[a], 0, 0);
+            if (algos[a] != OCLNN_CONV_CLBLAST_CONVGEMM) conv_one(env, &cases[i], algos[a], 1, 0);
+        }
+        /* SimpleCNN's layers are each followed by a 2x2 max-pool */
+        if (cases[i].k == 5) {
+            conv_one(env, &cases[i], OCLNN_CONV_AUTO, 0, 2);
+            conv_one(env, &cases[i], OCLNN_CONV_AUTO, 1, 2);
         }
     }
     return OCLNN_OK;
