@@ -19,6 +19,7 @@ static const char *algorithm_name(oclnn_conv_algorithm a)
     case OCLNN_CONV_CLBLAST_CONVGEMM: return "convgemm";
     case OCLNN_CONV_IM2COL_TILED: return "tiled";     /* im2col + oclnn's tiled GEMM */
     case OCLNN_CONV_WINOGRAD: return "winograd";      /* F(2x2, 3x3): transforms + 16 GEMMs */
+    case OCLNN_CONV_DIRECT: return "direct";          /* padded x read in place by a register-tiled kernel */
     }
     return "?";
 }
@@ -72,7 +73,7 @@ static void conv_one(bench_env *env, const conv_case *c, oclnn_conv_algorithm al
     res.flops = train ? 3 * fwd : fwd;
     bench_progress(env, label);
     if (!s) s = bench_time_graph(env, g, &res);
-    if (!s && env->torch && k == 1 && (algo == OCLNN_CONV_AUTO || algo == OCLNN_CONV_WINOGRAD)) {
+    if (!s && env->torch && k == 1 && (algo == OCLNN_CONV_AUTO || algo == OCLNN_CONV_WINOGRAD || algo == OCLNN_CONV_DIRECT)) {
         /* PyTorch's F.conv2d right after oclnn's: both under the same load */
         char req[96], why[256];
         double tmin;
@@ -95,7 +96,8 @@ oclnn_status bench_conv(bench_env *env)
         {"3x3.64.56", env->tiny ? 1 : env->quick ? 4 : batch, 64, 56, 56, 64, 3, 1},
     };
     const oclnn_conv_algorithm algos[] = {OCLNN_CONV_AUTO, OCLNN_CONV_IM2COL_TILED, OCLNN_CONV_IM2COL_BATCHED,
-                                          OCLNN_CONV_IM2COL_WIDE, OCLNN_CONV_CLBLAST_CONVGEMM, OCLNN_CONV_WINOGRAD};
+                                          OCLNN_CONV_IM2COL_WIDE, OCLNN_CONV_CLBLAST_CONVGEMM, OCLNN_CONV_WINOGRAD,
+                                          OCLNN_CONV_DIRECT};
     int nalgos = env->tiny ? 1 : (int)(sizeof algos / sizeof algos[0]);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         oclnn_graph *probe = oclnn_graph_create(env->ctx);

@@ -63,7 +63,7 @@ typedef enum oclnn_conv_algorithm {
     OCLNN_CONV_CLBLAST_CONVGEMM, /* CLBlast's own CLBlastSconvgemm (groups == 1 only) */
     OCLNN_CONV_IM2COL_TILED,     /* col of the batch, oclnn's register-tiled GEMM kernel (made for CPUs)
                                     storing NCHW with bias and activation fused */
-    OCLNN_CONV_WINOGRAD          /* Winograd F(2x2, 3x3): 3x3 kernels, stride 1, dilation 1, one
+    OCLNN_CONV_WINOGRAD,         /* Winograd F(2x2, 3x3): 3x3 kernels, stride 1, dilation 1, one
                                     group, any padding. Input tiles transformed, 16 GEMMs (one
                                     batched GEMM on the device's default engine: oclnn's tiled one
                                     on CPUs, CLBlast elsewhere), output transform with bias and
@@ -74,6 +74,13 @@ typedef enum oclnn_conv_algorithm {
                                     weight gradient: Winograd too (the input's and the output
                                     gradient's transforms, one batched GEMM summing over tiles).
                                     Other shapes fall back to AUTO's choice. */
+    OCLNN_CONV_DIRECT            /* direct ("implicit GEMM") kernel made for CPUs: stride 1, dilation
+                                    1, one group, padding below the kernel size. No col matrix: a
+                                    register-tiled kernel reads a padded copy of x in place, with
+                                    bias and activation fused; the data gradient is the same kernel
+                                    on the padded output gradient, the weight gradient one kernel
+                                    summing over the batch in registers (no atomics). Other shapes
+                                    fall back to AUTO's choice. */
 } oclnn_conv_algorithm;
 
 /* A zero-initialised struct (or NULL) means stride 1, padding 0,

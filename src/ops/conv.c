@@ -312,7 +312,7 @@ static oclnn_status batched_gemms(oclnn_context *ctx, oclnn_tensor *node, int n0
     const conv_geom *c = node->op_data;
     oclnn_tensor *x = node->src[0], *w = node->src[1];
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), howo = (size_t)conv_howo(c);
-    oclnn_gemm_args a = oclnn_conv_gemm_bind(w, c->direct ? x : node->aux[0], node);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(w, c->pointwise ? x : node->aux[0], node);
     a.m = cout_g;
     a.n = howo;
     a.k = k;
@@ -321,7 +321,7 @@ static oclnn_status batched_gemms(oclnn_context *ctx, oclnn_tensor *node, int n0
     a.ldc = howo;
     size_t img[3] = {0, (size_t)c->cin * c->kh * c->kw * howo, (size_t)c->cout * howo};
     size_t grp[3] = {cout_g * k, k * howo, cout_g * howo};
-    if (c->direct) a.b_off += (size_t)n0 * img[1];
+    if (c->pointwise) a.b_off += (size_t)n0 * img[1];
     a.c_off += (size_t)n0 * img[2];
     return oclnn_conv_gemm_grid(ctx, node, c->algo, &a, nb, c->groups, img, grp, dry);
 }
@@ -413,7 +413,7 @@ static oclnn_status conv_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
     }
     for (int n0 = 0; n0 < c->n && !s; n0 += c->chunk) {
         int nb = c->n - n0 < c->chunk ? c->n - n0 : c->chunk;
-        if (!c->direct || wide_cols(c)) s = enqueue_chunk(ctx, node, L_IM2COL, n0, nb, dry);
+        if (!c->pointwise || wide_cols(c)) s = enqueue_chunk(ctx, node, L_IM2COL, n0, nb, dry);
         if (s) break;
         if (c->algo == OCLNN_CONV_IM2COL_TILED)
             s = tiled_gemm(ctx, node, n0, nb, dry);
@@ -430,6 +430,7 @@ static oclnn_status conv_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const conv_geom *c = node->op_data;
     if (c->algo == OCLNN_CONV_WINOGRAD) return oclnn_conv_winograd_prepare(ctx, node);
+    if (c->algo == OCLNN_CONV_DIRECT) return oclnn_conv_direct_prepare(ctx, node);
     oclnn_tensor *x = node->src[0], *b = c->has_bias ? node->src[2] : node;
     const char *op = node->op->name;
     oclnn_launch *l;
@@ -471,6 +472,11 @@ static oclnn_status conv_prepare(oclnn_context *ctx, oclnn_tensor *node)
 static oclnn_status conv_forward(oclnn_context *ctx, oclnn_tensor *node)
 {
     const conv_geom *c = node->op_data;
+    if (c->algo == OCLNN_CONV_DIRECT) {
+        oclnn_status s = OCLNN_OK;
+        for (int k = 0; k < node->nlaunch && !s; k++) s = oclnn_launch_enqueue(ctx, &node->launch[k], node->op->name);
+        return s;
+    }
     return c->algo == OCLNN_CONV_WINOGRAD ? oclnn_conv_winograd_forward(ctx, node) : conv_run(ctx, node, false);
 }
 
@@ -525,6 +531,7 @@ static oclnn_conv_algorithm choose_algorithm(const oclnn_graph *g, const conv_ge
 {
     if (want == OCLNN_CONV_CLBLAST_CONVGEMM && c->groups == 1 && c->n > 0) return want;
     if (want == OCLNN_CONV_WINOGRAD && oclnn_conv_winograd_applies(c)) return want;
+    if (want == OCLNN_CONV_DIRECT && oclnn_conv_direct_applies(c)) return want;
     if (want == OCLNN_CONV_IM2COL_BATCHED || want == OCLNN_CONV_IM2COL_WIDE || want == OCLNN_CONV_IM2COL_TILED)
         return want;
     return auto_for_shape(g, c);
@@ -548,7 +555,7 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
             g, OCLNN_ERR_INVALID_ARG,
             "conv2d: negative parameter (stride %dx%d, pad %dx%d, dilation %dx%d, groups %d, max_pool %d)",
             p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, p->groups, p->max_pool);
-    if ((unsigned)p->activation > OCLNN_ACT_RELU || (unsigned)p->algorithm > OCLNN_CONV_WINOGRAD)
+    if ((unsigned)p->activation > OCLNN_ACT_RELU || (unsigned)p->algorithm > OCLNN_CONV_DIRECT)
         return oclnn_graph_fail(g, OCLNN_ERR_INVALID_ARG, "conv2d: unknown activation %d or algorithm %d",
                                 (int)p->activation, (int)p->algorithm);
     if (x->ndim != 4 || weight->ndim != 4 || x->dtype != OCLNN_DTYPE_F32 || weight->dtype != OCLNN_DTYPE_F32)
@@ -574,6 +581,7 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     c.groups = param_or(p->groups, 1);
     c.act = (int)p->activation;
     c.has_bias = bias != NULL;
+    c.vw = g->ctx->info.simd_floats >= 16 ? 16 : g->ctx->info.simd_floats >= 8 ? 8 : 4;
     if (c.cin % c.groups || c.cout % c.groups || weight->dims[1] * c.groups != c.cin || c.kh < 1 || c.kw < 1)
         return oclnn_graph_fail(g, OCLNN_ERR_SHAPE,
                                 "conv2d: input %s and weight %s do not fit %d group(s) (need Cin and Cout divisible "
@@ -596,7 +604,7 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
         return oclnn_graph_fail(g, OCLNN_ERR_SHAPE,
                                 "conv2d: max_pool %d is larger than the conv output %dx%d (input %s, weight %s)",
                                 p->max_pool, c.ho, c.wo, xs, ws);
-    c.direct = c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0;
+    c.pointwise = c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0;
     /* Every index in the kernels is an int. */
     int64_t col_img = (int64_t)c.cin * c.kh * c.kw * c.ho * c.wo;
     int64_t out_n = (int64_t)c.n * c.cout * c.ho * c.wo;
@@ -611,7 +619,7 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
      * other paths get a max_pool2d node after the conv. */
     if (p->max_pool > 1 && c.algo == OCLNN_CONV_IM2COL_TILED) {
         c.pool = p->max_pool;
-        c.direct = 0;
+        c.pointwise = 0;
         col_img = (int64_t)c.cin * c.kh * c.kw * conv_cols(&c);
     }
     int64_t per_img = col_img > (int64_t)c.cout * c.ho * c.wo ? col_img : (int64_t)c.cout * c.ho * c.wo;
@@ -628,15 +636,22 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
         c.wchunk = (int)(wchunk < 1 ? 1 : wchunk > c.n ? (c.n ? c.n : 1) : wchunk);
     }
 
-    srcs[0] = oclnn_contiguous(g, x);
-    srcs[1] = oclnn_contiguous(g, weight);
-    srcs[2] = bias ? oclnn_contiguous(g, bias) : NULL;
+    oclnn_tensor *fsrc[4] = {oclnn_contiguous(g, x), oclnn_contiguous(g, weight)};
+    int nsrc = 2;
+    if (bias) fsrc[nsrc++] = oclnn_contiguous(g, bias);
+    if (c.algo == OCLNN_CONV_DIRECT) {
+        /* x's padded copy, read by the forward and the weight gradient */
+        oclnn_tensor *xp = oclnn_conv_direct_input(g, &c, fsrc[0]);
+        if (!xp) return NULL;
+        if (xp != fsrc[0]) fsrc[nsrc++] = xp;
+    }
     int64_t dims[4] = {c.n, c.cout, c.pool ? c.ho / c.pool : c.ho, c.pool ? c.wo / c.pool : c.wo};
-    oclnn_tensor *y = oclnn_conv_node_new(g, &conv_def, &c, 4, dims, bias ? 3 : 2, srcs);
+    oclnn_tensor *y = oclnn_conv_node_new(g, &conv_def, &c, 4, dims, nsrc, fsrc);
     if (!y) return NULL;
     if (c.algo == OCLNN_CONV_WINOGRAD && !oclnn_conv_winograd_add_aux(y)) return NULL;
+    if (c.algo == OCLNN_CONV_DIRECT && !oclnn_conv_direct_add_aux(y)) return NULL;
     bool wide = c.algo == OCLNN_CONV_IM2COL_WIDE;
-    if (wide_cols(&c) || (!c.direct && c.algo == OCLNN_CONV_IM2COL_BATCHED)) {
+    if (c.algo != OCLNN_CONV_DIRECT && (wide_cols(&c) || (!c.pointwise && c.algo == OCLNN_CONV_IM2COL_BATCHED))) {
         int64_t col[2] = {(int64_t)c.cin * c.kh * c.kw, (int64_t)c.chunk * conv_cols(&c)};
         if (!oclnn_aux_new(y, OCLNN_DTYPE_F32, 2, col)) return NULL;
     }

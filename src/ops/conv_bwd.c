@@ -192,7 +192,7 @@ static oclnn_status dgrad_batched(oclnn_context *ctx, oclnn_tensor *node, int n0
     const conv_geom *c = node->op_data;
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), howo = (size_t)conv_howo(c);
     size_t all = (size_t)c->n * howo;
-    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->src[0], c->direct ? node : node->aux[0]);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->src[0], c->pointwise ? node : node->aux[0]);
     a.trans_a = true;
     a.m = k;
     a.n = howo;
@@ -201,7 +201,7 @@ static oclnn_status dgrad_batched(oclnn_context *ctx, oclnn_tensor *node, int n0
     a.ldb = all;
     a.ldc = howo;
     a.b_off += (size_t)n0 * howo;
-    if (c->direct) a.c_off += (size_t)n0 * c->cin * howo;
+    if (c->pointwise) a.c_off += (size_t)n0 * c->cin * howo;
     size_t img[3] = {0, howo, (size_t)c->cin * c->kh * c->kw * howo};
     size_t grp[3] = {cout_g * k, cout_g * all, k * howo};
     return oclnn_conv_gemm_grid(ctx, node, c->bwd, &a, nb, c->groups, img, grp, dry);
@@ -237,7 +237,7 @@ static oclnn_status dgrad_tiled(oclnn_context *ctx, oclnn_tensor *node, int n0, 
     const conv_geom *c = node->op_data;
     size_t cout_g = (size_t)conv_cout_g(c), k = (size_t)conv_k(c), howo = (size_t)conv_howo(c);
     size_t all = (size_t)c->n * conv_cols(c), cols = (size_t)nb * conv_cols(c);
-    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->src[0], c->direct ? node : node->aux[0]);
+    oclnn_gemm_args a = oclnn_conv_gemm_bind(node->src[1], node->src[0], c->pointwise ? node : node->aux[0]);
     a.trans_a = true;
     a.m = k;
     a.n = cols;
@@ -248,7 +248,7 @@ static oclnn_status dgrad_tiled(oclnn_context *ctx, oclnn_tensor *node, int n0, 
     a.batch = (size_t)c->groups;
     a.a_stride = cout_g * k;
     a.b_stride = cout_g * all;
-    if (c->direct) {
+    if (c->pointwise) {
         a.c_off += (size_t)n0 * c->cin * howo;
         a.ldc = howo;
         a.c_wrap = howo;
@@ -265,7 +265,7 @@ static oclnn_status dgrad_run(oclnn_context *ctx, oclnn_tensor *node, bool dry)
 {
     const conv_geom *c = node->op_data;
     bool tiled = c->bwd == OCLNN_CONV_IM2COL_TILED, batched = c->bwd == OCLNN_CONV_IM2COL_BATCHED;
-    if (c->direct) return tiled ? dgrad_tiled(ctx, node, 0, c->n, dry) : dgrad_batched(ctx, node, 0, c->n, dry);
+    if (c->pointwise) return tiled ? dgrad_tiled(ctx, node, 0, c->n, dry) : dgrad_batched(ctx, node, 0, c->n, dry);
     oclnn_status s = OCLNN_OK;
     for (int n0 = 0; n0 < c->n && !s; n0 += c->chunk) {
         int nb = c->n - n0 < c->chunk ? c->n - n0 : c->chunk;
@@ -282,7 +282,7 @@ static oclnn_status dgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const conv_geom *c = node->op_data;
     oclnn_status s = OCLNN_OK;
-    if (!c->direct)
+    if (!c->pointwise)
         s = bind_cols(ctx, node, c->bwd == OCLNN_CONV_IM2COL_TILED ? COLS_COL2IM_ROWS : COLS_COL2IM, node,
                       node->aux[0]);
     return s ? s : dgrad_run(ctx, node, true);
@@ -299,6 +299,10 @@ void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const
 {
     oclnn_tensor *grad = grads[0];
     const conv_geom *c = node->op_data;
+    if (c->algo == OCLNN_CONV_DIRECT) {
+        oclnn_conv_direct_backward(g, node, grad);
+        return;
+    }
     oclnn_tensor *x = node->src[0], *w = node->src[1], *b = c->has_bias ? node->src[2] : NULL;
     int64_t cols = conv_cols(c);
     int64_t flat[2] = {c->cout, (int64_t)c->n * cols};
@@ -327,7 +331,7 @@ void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const
     } else if (x->flags & T_NEEDS_GRAD) {
         oclnn_tensor *srcs[2] = {dt, w};
         oclnn_tensor *dx = oclnn_conv_node_new(g, &dgrad_def, c, 4, x->dims, 2, srcs);
-        if (dx && !c->direct && !oclnn_aux_new(dx, OCLNN_DTYPE_F32, 2, col)) return;
+        if (dx && !c->pointwise && !oclnn_aux_new(dx, OCLNN_DTYPE_F32, 2, col)) return;
         oclnn_grad_add(g, x, dx);
     }
 }

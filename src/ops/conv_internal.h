@@ -17,7 +17,8 @@ typedef struct conv_geom {
     int bwd;   /* backward: OCLNN_CONV_IM2COL_BATCHED, _WIDE or _TILED */
     int chunk; /* images per im2col chunk: bounds the col scratch */
     int wchunk; /* images per Winograd chunk: bounds its V and M scratch (WINOGRAD only) */
-    int direct; /* 1x1, stride 1, no padding: x is already the col matrix */
+    int pointwise; /* 1x1, stride 1, no padding: x is already the col matrix */
+    int vw;     /* DIRECT: floats per vector of the device (its tiles are 2 vectors wide) */
     int pool;   /* fused max-pool window (tiled path; 0 none): the node's output is pooled */
 } conv_geom;
 
@@ -113,6 +114,17 @@ oclnn_tensor *oclnn_conv_winograd_dgrad(oclnn_graph *g, const conv_geom *c, ocln
  * the input x, when the forward runs Winograd. */
 oclnn_tensor *oclnn_conv_winograd_wgrad(oclnn_graph *g, const conv_geom *c, oclnn_tensor *dt, oclnn_tensor *x,
                                         const int64_t *w_dims);
+
+/* Direct convolution (conv_direct.c). applies: stride 1, dilation 1, one
+ * group, padding below the kernel size (and int indices). input: x, or
+ * the node padding it that the forward node takes as its last source.
+ * add_aux: the forward node's packed weights. backward: the gradient
+ * nodes, from the output gradient. */
+bool oclnn_conv_direct_applies(const conv_geom *c);
+oclnn_tensor *oclnn_conv_direct_input(oclnn_graph *g, const conv_geom *c, oclnn_tensor *x);
+bool oclnn_conv_direct_add_aux(oclnn_tensor *node);
+oclnn_status oclnn_conv_direct_prepare(oclnn_context *ctx, oclnn_tensor *node);
+void oclnn_conv_direct_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *grad);
 
 /* The gradient nodes (conv_bwd.c). */
 void oclnn_conv_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *const *grads);

@@ -14,6 +14,7 @@ extern const oclnn_op_def *const oclnn_gemm_ops[];
 extern const oclnn_op_def *const oclnn_conv_ops[];
 extern const oclnn_op_def *const oclnn_conv_bwd_ops[];
 extern const oclnn_op_def *const oclnn_conv_winograd_ops[];
+extern const oclnn_op_def *const oclnn_conv_direct_ops[];
 extern const oclnn_op_def *const oclnn_pool_ops[];
 extern const oclnn_op_def *const oclnn_norm_ops[];
 extern const oclnn_op_def *const oclnn_loss_ops[];
@@ -39,6 +40,7 @@ static const family families[] = {
     {"conv", oclnn_conv_ops},
     {"conv", oclnn_conv_bwd_ops},
     {"conv", oclnn_conv_winograd_ops},
+    {"conv", oclnn_conv_direct_ops},
     {"pool", oclnn_pool_ops},
     {"norm", oclnn_norm_ops},
     {"loss", oclnn_loss_ops},

@@ -1,0 +1,248 @@
+/* Direct ("implicit GEMM") convolution for CPU devices, OCLNN_CONV_DIRECT
+ * (src/ops/conv_direct.c): stride 1, dilation 1, one group. No col
+ * matrix: the micro-kernel reads its broadcasts straight from a padded
+ * copy of the input, so the im2col pass (a quarter of the im2col path's
+ * time on SimpleCNN's conv2) and its cache traffic disappear.
+ *
+ * -D specialisation: KH KW (the taps, unrolled), MR (output pixels of one
+ * row per tile), NV x VW (the NR output channels per tile, NV vectors of
+ * VW floats: the device's native width).
+ *
+ * direct_conv: Y[n][o][oh][ow] = act(bias[o] + sum over r < R, a, b of
+ *   PW(o, r, a, b) * X[n][r][oh + a][ow + b]) with X a padded NCHW input
+ *   whose rows are wide enough for every tile (the host's padded copy:
+ *   WP >= tiles * MR + KW - 1 columns, so a row's last tile reads zeros
+ *   past the image instead of needing an edge case). The forward runs it
+ *   on x padded by (ph, pw); the data gradient on dy padded by (KH-1-ph,
+ *   KW-1-pw) with the weights rotated 180 degrees and Cin/Cout swapped.
+ *   Work item: the MR x NR tile at row oh, columns t*MR.., channels
+ *   blk*NR..; per tap one NR-float row of the packed weights and MR
+ *   broadcasts of X (2 vector loads, 7 broadcasts and 14 FMAs per tap with
+ *   the 7 x 32 AVX-512 tile).
+ * direct_wgrad: dW[o][c][a][b] (+)= sum over n, oh, ow of
+ *   DT[n][oh][ow][o] * X[n][c][oh + a][ow + b], DT being dy (masked by
+ *   the relu) in NHWC with its channels padded to a multiple of NR.
+ *   Work item: CB input channels x one kernel row a x KW taps x NR output
+ *   channels, reduced over the whole batch in registers (a deterministic
+ *   order, no atomics). */
+
+#define UNROLL _Pragma("unroll")
+#define VTYPE_(w) float##w
+#define VTYPE(w) VTYPE_(w)
+#define VLOAD_(w) vload##w
+#define VLOAD(w) VLOAD_(w)
+#define VSTORE_(w) vstore##w
+#define VSTORE(w) VSTORE_(w)
+#define floatV VTYPE(VW)
+#define vloadV VLOAD(VW)
+#define vstoreV VSTORE(VW)
+#define NR (NV * VW)
+#define KK (KH * KW)
+
+/* D planes [P][HP][WP] = S planes [P][H][W] placed at (top, left), zeros
+ * around. global: (HP, P) */
+__kernel void direct_pad(__global float *restrict D, int d_off, __global const float *restrict S, int s_off, int P,
+                         int H, int W, int HP, int WP, int top, int left)
+{
+    int row = get_global_id(0), p = get_global_id(1);
+    if (row >= HP || p >= P) return;
+    D += d_off + (p * HP + row) * WP;
+    int h = row - top;
+    if (h < 0 || h >= H) {
+        for (int j = 0; j < WP; j++) D[j] = 0.0f;
+        return;
+    }
+    S += s_off + (p * H + h) * W;
+    for (int j = 0; j < left; j++) D[j] = 0.0f;
+    for (int j = 0; j < W; j++) D[left + j] = S[j];
+    for (int j = left + W; j < WP; j++) D[j] = 0.0f;
+}
+
+/* The backward's output gradient, read once: S [N][K][HO][WO] masked (as
+ * in direct_pad) goes to DT [N][HO][WO][KP] (NHWC, channels K..KP-1 zero:
+ * the weight and bias gradients read it) and, with `padded`, to DP
+ * [N][K][HO + 2*top][WP] placed at (top, left), zeros around (the data
+ * gradient's input). Work item: VW channels of one image (PoCL's start-up
+ * cost per work group is a microsecond or so: an item per row was
+ * dominated by it). global: (KP / VW, N), groups of one */
+__kernel void direct_grad_prep(__global float *restrict DT, int dt_off, __global float *restrict DP, int dp_off,
+                               __global const float *restrict S, int s_off, __global const float *restrict M,
+                               int m_off, int masked, int padded, int N, int K, int KP, int HO, int WO, int WP,
+                               int top, int left)
+{
+    int kb = get_global_id(0), n = get_global_id(1);
+    if (kb * VW >= KP || n >= N) return;
+    int hp = HO + 2 * top, kn = min(VW, K - kb * VW);
+    DT += dt_off + n * HO * WO * KP + kb * VW;
+    S += s_off + (n * K + kb * VW) * HO * WO;
+    M += m_off + (n * K + kb * VW) * HO * WO;
+    DP += dp_off + (n * K + kb * VW) * hp * WP;
+    if (padded)
+        for (int j = 0; j < kn; j++) {
+            __global float *d = DP + j * hp * WP;
+            for (int i = 0; i < top * WP; i++) d[i] = 0.0f;
+            for (int i = (top + HO) * WP; i < hp * WP; i++) d[i] = 0.0f;
+            for (int oh = 0; oh < HO; oh++) {
+                __global float *r = d + (top + oh) * WP;
+                for (int i = 0; i < left; i++) r[i] = 0.0f;
+                for (int i = left + WO; i < WP; i++) r[i] = 0.0f;
+            }
+        }
+    for (int p = 0; p < HO * WO; p++) {
+        float t[VW];
+        UNROLL for (int j = 0; j < VW; j++)
+        {
+            /* no short-circuit: a branch on the sign of M mispredicts */
+            int jc = min(j, kn - 1);
+            float v = S[jc * HO * WO + p], m = masked ? M[jc * HO * WO + p] : 1.0f;
+            t[j] = ((m > 0.0f) & (j < kn)) ? v : 0.0f;
+        }
+        vstoreV(vloadV(0, t), 0, DT + p * KP);
+        if (padded) {
+            int oh = p / WO, ow = p - oh * WO;
+            for (int j = 0; j < kn; j++) DP[j * hp * WP + (top + oh) * WP + left + ow] = t[j];
+        }
+    }
+}
+
+/* PW [blocks][R][KH][KW][NR]: output channel o = blk*NR + j of reduction
+ * channel r at tap (a, b) is W[o][r][a][b] (forward, W [O][R][KH][KW]) or
+ * rotated, W[r][o][KH-1-a][KW-1-b] (data gradient, W [R][O][KH][KW]);
+ * channels past O are zero. global: (R, blocks) */
+__kernel void direct_pack(__global float *PW, int pw_off, __global const float *W, int w_off, int O, int R, int flip)
+{
+    int r = get_global_id(0), blk = get_global_id(1);
+    if (r >= R || blk * NR >= O) return;
+    PW += pw_off + (blk * R + r) * KK * NR;
+    W += w_off;
+    for (int t = 0; t < KK; t++) {
+        int a = t / KW, b = t % KW;
+        for (int j = 0; j < NR; j++) {
+            int o = blk * NR + j;
+            float v = 0.0f;
+            if (o < O) v = flip ? W[(r * O + o) * KK + (KK - 1 - t)] : W[(o * R + r) * KK + a * KW + b];
+            PW[t * NR + j] = v;
+        }
+    }
+}
+
+/* global: (HO * tiles, blocks, N). X rows are x_rs apart, planes x_cs,
+ * images x_ns; Y is NCHW [N][O][HO][WO]. flags: 1 bias, 2 relu. */
+__kernel void direct_conv(__global float *Y, int y_off, __global const float *X, int x_off, __global const float *PW,
+                          int pw_off, __global const float *bias, int bias_off, int N, int R, int O, int HO, int WO,
+                          int tiles, int x_ns, int x_cs, int x_rs, int flags)
+{
+    int t = get_global_id(0), blk = get_global_id(1), n = get_global_id(2);
+    int oh = t / tiles, ow0 = (t - oh * tiles) * MR;
+    if (oh >= HO || blk * NR >= O || n >= N) return;
+    __global const float *x = X + x_off + n * x_ns + oh * x_rs + ow0;
+    __global const float *w = PW + pw_off + blk * R * KK * NR;
+    floatV acc[MR][NV];
+    UNROLL for (int r = 0; r < MR; r++)
+    {
+        UNROLL for (int v = 0; v < NV; v++) acc[r][v] = (floatV)(0.0f);
+    }
+    for (int ch = 0; ch < R; ch++, x += x_cs) {
+        __global const float *xr = x;
+        UNROLL for (int a = 0; a < KH; a++)
+        {
+            UNROLL for (int b = 0; b < KW; b++)
+            {
+                floatV wv[NV];
+                UNROLL for (int v = 0; v < NV; v++) wv[v] = vloadV(v, w);
+                w += NR;
+                UNROLL for (int r = 0; r < MR; r++)
+                {
+                    floatV xv = (floatV)(xr[r + b]);
+                    UNROLL for (int v = 0; v < NV; v++) acc[r][v] = fma(xv, wv[v], acc[r][v]);
+                }
+            }
+            xr += x_rs;
+        }
+    }
+    float tile[MR][NR];
+    UNROLL for (int r = 0; r < MR; r++)
+    {
+        UNROLL for (int v = 0; v < NV; v++) vstoreV(acc[r][v], v, tile[r]);
+    }
+    int on = min(NR, O - blk * NR), rn = min(MR, WO - ow0);
+    __global float *y = Y + y_off + ((n * O + blk * NR) * HO + oh) * WO + ow0;
+    bias += bias_off + blk * NR;
+    for (int j = 0; j < on; j++, y += HO * WO) {
+        float b = flags & 1 ? bias[j] : 0.0f;
+        for (int r = 0; r < rn; r++) {
+            float v = tile[r][j] + b;
+            y[r] = (flags & 2) && !(v > 0.0f) ? 0.0f : v;
+        }
+    }
+}
+
+/* global: (ceil(C / CB), KH, blocks). DT [N][HO][WO][KP]; X padded NCHW as
+ * for direct_conv; dW [O][C][KH][KW]. */
+__kernel void direct_wgrad(__global float *DW, int dw_off, __global const float *DT, int dt_off,
+                           __global const float *X, int x_off, int N, int C, int O, int KP, int HO, int WO, int x_ns,
+                           int x_cs, int x_rs, int accumulate)
+{
+    int c0 = get_global_id(0) * CB, a = get_global_id(1), blk = get_global_id(2);
+    if (c0 >= C || a >= KH || blk * NR >= O) return;
+    int coff[CB];
+    UNROLL for (int j = 0; j < CB; j++) coff[j] = min(c0 + j, C - 1) * x_cs; /* past C: read, never stored */
+    floatV acc[CB][KW][NV];
+    UNROLL for (int j = 0; j < CB; j++)
+    {
+        UNROLL for (int b = 0; b < KW; b++)
+        {
+            UNROLL for (int v = 0; v < NV; v++) acc[j][b][v] = (floatV)(0.0f);
+        }
+    }
+    for (int n = 0; n < N; n++) {
+        for (int oh = 0; oh < HO; oh++) {
+            __global const float *x = X + x_off + n * x_ns + (oh + a) * x_rs;
+            __global const float *dt = DT + dt_off + (n * HO + oh) * WO * KP + blk * NR;
+            for (int ow = 0; ow < WO; ow++, x++, dt += KP) {
+                floatV dv[NV];
+                UNROLL for (int v = 0; v < NV; v++) dv[v] = vloadV(v, dt);
+                UNROLL for (int j = 0; j < CB; j++)
+                {
+                    UNROLL for (int b = 0; b < KW; b++)
+                    {
+                        floatV xv = (floatV)(x[coff[j] + b]);
+                        UNROLL for (int v = 0; v < NV; v++) acc[j][b][v] = fma(xv, dv[v], acc[j][b][v]);
+                    }
+                }
+            }
+        }
+    }
+    int on = min(NR, O - blk * NR);
+    DW += dw_off + (blk * NR * C + c0) * KK + a * KW;
+    float col[NR];
+    UNROLL for (int j = 0; j < CB; j++)
+    {
+        UNROLL for (int b = 0; b < KW; b++)
+        {
+            UNROLL for (int v = 0; v < NV; v++) vstoreV(acc[j][b][v], v, col);
+            if (c0 + j < C)
+                for (int o = 0; o < on; o++) {
+                    __global float *d = DW + (o * C + j) * KK + b;
+                    *d = accumulate ? *d + col[o] : col[o];
+                }
+        }
+    }
+}
+
+/* db[o] (+)= sum of DT's channel o over all N*HW pixels. global: (KP / VW) */
+__kernel void direct_bias_grad(__global float *db, int db_off, __global const float *DT, int dt_off, int pixels, int O,
+                               int KP, int accumulate)
+{
+    int q = get_global_id(0);
+    if (q * VW >= O) return;
+    DT += dt_off + q * VW;
+    floatV s = (floatV)(0.0f);
+    for (int p = 0; p < pixels; p++) s += vloadV(0, DT + p * KP);
+    float sum[VW];
+    vstoreV(s, 0, sum);
+    for (int j = 0; j < VW && q * VW + j < O; j++) {
+        __global float *d = db + db_off + q * VW + j;
+        *d = accumulate ? *d + sum[j] : sum[j];
+    }
+}

@@ -1,0 +1,170 @@
+/* OCLNN_CONV_DIRECT (src/ops/conv_direct.c): against the double reference
+ * and finite differences, against the im2col path, its fallbacks, empty
+ * batches, strided operands, gradients added in place, and with a
+ * max-pool after it. */
+#include "testutil_conv.h"
+#include "testutil_graph.h"
+
+/* Shapes it applies to, chosen for the kernels' edges: output widths that
+ * are no multiple of any tile width (4-8 pixels) and ones that are (no
+ * padded copy of x is needed when the padding is 0), channel counts below,
+ * at and past a tile of output channels (32 with AVX-512, 16 with AVX2)
+ * and odd input channels (the weight gradient's pairs), the largest
+ * padding (kernel - 1) and none, asymmetric padding and kernels, 1x1,
+ * bias or not, fused relu, a single output pixel. */
+static const conv_cfg direct_grid[] = {
+    /* n cin h  w cout kh kw sh sw ph pw dh dw g bias relu */
+    {3, 5, 9, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, OCLNN_CONV_DIRECT},
+    {2, 3, 8, 11, 5, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0, 1, OCLNN_CONV_DIRECT},
+    {2, 4, 6, 12, 33, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1, 1, OCLNN_CONV_DIRECT},
+    {1, 2, 5, 13, 3, 3, 5, 1, 1, 2, 4, 1, 1, 1, 1, 0, OCLNN_CONV_DIRECT},
+    {2, 6, 4, 10, 17, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, OCLNN_CONV_DIRECT},
+    {1, 3, 3, 3, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1, 0, OCLNN_CONV_DIRECT},
+    {2, 1, 9, 37, 32, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1, 1, OCLNN_CONV_DIRECT},
+    {1, 7, 5, 8, 64, 3, 3, 1, 1, 0, 1, 1, 1, 1, 0, 0, OCLNN_CONV_DIRECT},
+};
+
+START_TEST(test_direct_grid)
+{
+    uint64_t rng = tu_seed() + 41;
+    for (size_t i = 0; i < sizeof direct_grid / sizeof direct_grid[0]; i++) {
+        /* the double reference (NaN-poisoned outputs catch an unwritten
+         * element) and the im2col path, gradients included */
+        check_case(&direct_grid[i], &rng);
+        check_vs_tiled(&direct_grid[i], OCLNN_CONV_DIRECT, &rng);
+    }
+}
+END_TEST
+
+/* Operands at buffer offsets and through strided views. */
+START_TEST(test_direct_layouts)
+{
+    uint64_t rng = tu_seed() + 42;
+    for (int i = 0; i < 3; i += 2) {
+        conv_cfg c = direct_grid[i];
+        char name[160];
+        tu_op_case t = make_case(&c, name, sizeof name);
+        tu_check_forward_strided(&t, 1e-9, &rng);
+        tu_check_gradient_strided(&t, 1e-7, 1e-7, 40, &rng);
+    }
+}
+END_TEST
+
+/* DIRECT where it does not apply runs AUTO's choice, correctly. */
+START_TEST(test_direct_fallback)
+{
+    uint64_t rng = tu_seed() + 43;
+    const conv_cfg cases[] = {
+        {3, 2, 11, 9, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, OCLNN_CONV_DIRECT}, /* stride 2 */
+        {1, 3, 7, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 0, OCLNN_CONV_DIRECT},  /* dilation 2 */
+        {3, 4, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0, OCLNN_CONV_DIRECT},  /* groups 2 */
+        {2, 3, 4, 5, 2, 3, 3, 1, 1, 3, 2, 1, 1, 1, 0, 0, OCLNN_CONV_DIRECT},  /* padding 3 > kernel - 1 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        conv_cfg c = cases[i], a = cases[i];
+        a.algo = OCLNN_CONV_AUTO;
+        oclnn_graph *g = oclnn_graph_create(tu_context());
+        oclnn_tensor *x = oclnn_input_f32(g, "x", 4, c.n, c.cin, c.h, c.w);
+        oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c.cout, c.cin / c.groups, c.kh, c.kw});
+        oclnn_conv2d_params pd = params_of(&c), pa = params_of(&a);
+        oclnn_conv_algorithm ran = oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pd));
+        ck_assert_int_eq(ran, oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pa)));
+        ck_assert_int_ne(ran, OCLNN_CONV_DIRECT);
+        oclnn_graph_release(g);
+        check_case(&c, &rng);
+    }
+}
+END_TEST
+
+START_TEST(test_direct_empty_batch)
+{
+    check_empty_batch(&direct_grid[0], 0);
+    check_empty_batch(&direct_grid[2], 2);
+}
+END_TEST
+
+/* With .max_pool the conv is followed by a max_pool2d node: the same
+ * results as the im2col path's fused pool. */
+START_TEST(test_direct_then_pool)
+{
+    uint64_t rng = tu_seed() + 44;
+    conv_cfg c = direct_grid[2];
+    size_t nx = (size_t)c.n * c.cin * c.h * c.w, nw = (size_t)c.cout * c.cin * c.kh * c.kw;
+    float *xv = tu_random(nx, -1.0f, 1.0f, &rng), *wv = tu_random(nw, -1.0f, 1.0f, &rng);
+    float *bv = tu_random((size_t)c.cout, -1.0f, 1.0f, &rng);
+    conv_run want, got;
+    run_conv(&c, 2, true, xv, wv, bv, 5, &got);
+    c.algo = OCLNN_CONV_IM2COL_TILED;
+    run_conv(&c, 2, true, xv, wv, bv, 5, &want);
+    expect_near(got.y, want.y, want.ny, 1e-5, "output", "direct + max_pool2d");
+    expect_near(got.gx, want.gx, want.nx, 1e-5, "grad x", "direct + max_pool2d");
+    expect_near(got.gw, want.gw, want.nw, 1e-5, "grad w", "direct + max_pool2d");
+    expect_near(got.gb, want.gb, (size_t)c.cout, 1e-5, "grad b", "direct + max_pool2d");
+    conv_run_free(&got);
+    conv_run_free(&want);
+    free(xv);
+    free(wv);
+    free(bv);
+}
+END_TEST
+
+/* The weight and bias gradients add straight into the accumulators (no
+ * grad_accumulate launch), bit for bit what a graph without that gives,
+ * over two runs without zero_grad. */
+START_TEST(test_direct_accumulates_in_place)
+{
+    uint64_t rng = tu_seed() + 45;
+    conv_cfg c = direct_grid[0];
+    size_t nx = (size_t)c.n * c.cin * c.h * c.w, nw = (size_t)c.cout * c.cin * c.kh * c.kw;
+    float *xv = tu_random(nx, -1, 1, &rng), *wv = tu_random(nw, -1, 1, &rng), *bv = tu_random((size_t)c.cout, -1, 1, &rng);
+    float *got[2];
+    for (int fused = 0; fused < 2; fused++) {
+        oclnn_graph *g = oclnn_graph_create(tu_context());
+        oclnn_tensor *x = oclnn_input_f32(g, "x", 4, c.n, c.cin, c.h, c.w);
+        oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c.cout, c.cin, c.kh, c.kw});
+        oclnn_tensor *b = oclnn_param(g, "b", 1, (const int64_t[]){c.cout});
+        oclnn_conv2d_params p = params_of(&c);
+        p.activation = OCLNN_ACT_RELU;
+        oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
+        ck_assert_int_eq(oclnn_conv2d_algorithm(y), OCLNN_CONV_DIRECT);
+        TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, y))));
+        oclnn_compile_options plain = {.no_memory_reuse = 1};
+        TU_OK(oclnn_graph_compile(g, fused ? NULL : &plain));
+        ck_assert_int_eq(tu_accumulate_launches(g, oclnn_tensor_grad(w)), fused ? 0 : 1);
+        ck_assert_int_eq(tu_accumulate_launches(g, oclnn_tensor_grad(b)), fused ? 0 : 1);
+        TU_OK(oclnn_tensor_write(x, xv, nx * sizeof(float)));
+        TU_OK(oclnn_tensor_write(w, wv, nw * sizeof(float)));
+        TU_OK(oclnn_tensor_write(b, bv, (size_t)c.cout * sizeof(float)));
+        TU_OK(oclnn_graph_zero_grad(g));
+        TU_OK(oclnn_graph_run(g));
+        TU_OK(oclnn_graph_run(g));
+        got[fused] = malloc((nw + (size_t)c.cout) * sizeof(float));
+        TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), got[fused], nw * sizeof(float)));
+        TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), got[fused] + nw, (size_t)c.cout * sizeof(float)));
+        oclnn_graph_release(g);
+    }
+    for (size_t i = 0; i < nw + (size_t)c.cout; i++)
+        ck_assert_msg(got[1][i] == got[0][i] && got[1][i] != 0.0f, "[%zu]: in place %.9g, separate %.9g", i,
+                      got[1][i], got[0][i]);
+    free(got[0]);
+    free(got[1]);
+    free(xv);
+    free(wv);
+    free(bv);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conv_direct");
+    TCase *tc = tcase_create("conv2d direct");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_direct_grid);
+    tcase_add_test(tc, test_direct_layouts);
+    tcase_add_test(tc, test_direct_fallback);
+    tcase_add_test(tc, test_direct_empty_batch);
+    tcase_add_test(tc, test_direct_then_pool);
+    tcase_add_test(tc, test_direct_accumulates_in_place);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}
