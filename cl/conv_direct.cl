@@ -77,17 +77,6 @@ __kernel void direct_grad_prep(__global float *restrict DT, int dt_off, __global
     S += s_off + (n * K + kb * VW) * HO * WO;
     M += m_off + (n * K + kb * VW) * HO * WO;
     DP += dp_off + (n * K + kb * VW) * hp * WP;
-    if (padded)
-        for (int j = 0; j < kn; j++) {
-            __global float *d = DP + j * hp * WP;
-            for (int i = 0; i < top * WP; i++) d[i] = 0.0f;
-            for (int i = (top + HO) * WP; i < hp * WP; i++) d[i] = 0.0f;
-            for (int oh = 0; oh < HO; oh++) {
-                __global float *r = d + (top + oh) * WP;
-                for (int i = 0; i < left; i++) r[i] = 0.0f;
-                for (int i = left + WO; i < WP; i++) r[i] = 0.0f;
-            }
-        }
     for (int p = 0; p < HO * WO; p++) {
         float t[VW];
         UNROLL for (int j = 0; j < VW; j++)
@@ -98,9 +87,24 @@ __kernel void direct_grad_prep(__global float *restrict DT, int dt_off, __global
             t[j] = ((m > 0.0f) & (j < kn)) ? v : 0.0f;
         }
         vstoreV(vloadV(0, t), 0, DT + p * KP);
-        if (padded) {
-            int oh = p / WO, ow = p - oh * WO;
-            for (int j = 0; j < kn; j++) DP[j * hp * WP + (top + oh) * WP + left + ow] = t[j];
+    }
+    if (!padded) return;
+    /* plane by plane, rows contiguous (the planes are in cache from above) */
+    for (int j = 0; j < kn; j++, DP += hp * WP, S += HO * WO, M += HO * WO) {
+        for (int i = 0; i < top * WP; i++) DP[i] = 0.0f;
+        for (int i = (top + HO) * WP; i < hp * WP; i++) DP[i] = 0.0f;
+        for (int oh = 0; oh < HO; oh++) {
+            __global float *r = DP + (top + oh) * WP;
+            __global const float *s = S + oh * WO, *m = M + oh * WO;
+            for (int i = 0; i < left; i++) r[i] = 0.0f;
+            if (masked)
+                for (int ow = 0; ow < WO; ow++) {
+                    float v = s[ow]; /* loaded either way: a conditional load is a branch */
+                    r[left + ow] = m[ow] > 0.0f ? v : 0.0f;
+                }
+            else
+                for (int ow = 0; ow < WO; ow++) r[left + ow] = s[ow];
+            for (int i = left + WO; i < WP; i++) r[i] = 0.0f;
         }
     }
 }

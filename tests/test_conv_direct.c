@@ -22,6 +22,7 @@ static const conv_cfg direct_grid[] = {
     {1, 3, 3, 3, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1, 0, OCLNN_CONV_DIRECT},
     {2, 1, 9, 37, 32, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1, 1, OCLNN_CONV_DIRECT},
     {1, 7, 5, 8, 64, 3, 3, 1, 1, 0, 1, 1, 1, 1, 0, 0, OCLNN_CONV_DIRECT},
+    {2, 20, 4, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, OCLNN_CONV_DIRECT}, /* a two-vector data gradient */
 };
 
 START_TEST(test_direct_grid)
@@ -154,6 +155,32 @@ START_TEST(test_direct_accumulates_in_place)
 }
 END_TEST
 
+/* AUTO on a CPU device whose GEMMs run on the tiled engine: DIRECT for
+ * SimpleCNN's conv2 and other stride-1 layers with 8 or more input
+ * channels, not for its conv1 (one channel), strided layers or the 3x3
+ * layers Winograd takes; other devices keep their im2col choice. */
+START_TEST(test_direct_auto)
+{
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_conv2d_params pad2 = {.pad_h = 2, .pad_w = 2}, pad1 = {.pad_h = 1, .pad_w = 1};
+    oclnn_conv2d_params s2 = {.stride_h = 2, .stride_w = 2, .pad_h = 2, .pad_w = 2};
+    oclnn_tensor *x1 = oclnn_input_f32(g, "x1", 4, 2, 1, 28, 28), *x32 = oclnn_input_f32(g, "x32", 4, 2, 32, 14, 14);
+    oclnn_tensor *w1 = oclnn_param(g, "w1", 4, (const int64_t[]){32, 1, 5, 5});
+    oclnn_tensor *w2 = oclnn_param(g, "w2", 4, (const int64_t[]){64, 32, 5, 5});
+    oclnn_tensor *w3 = oclnn_param(g, "w3", 4, (const int64_t[]){64, 32, 3, 3});
+    oclnn_conv_algorithm conv1 = oclnn_conv2d_algorithm(oclnn_conv2d(g, x1, w1, NULL, &pad2));
+    oclnn_conv_algorithm conv2 = oclnn_conv2d_algorithm(oclnn_conv2d(g, x32, w2, NULL, &pad2));
+    oclnn_conv_algorithm strided = oclnn_conv2d_algorithm(oclnn_conv2d(g, x32, w2, NULL, &s2));
+    oclnn_conv_algorithm k3 = oclnn_conv2d_algorithm(oclnn_conv2d(g, x32, w3, NULL, &pad1));
+    bool cpu_tiled = oclnn_context_device(tu_context())->is_cpu && conv1 == OCLNN_CONV_IM2COL_TILED;
+    ck_assert_int_eq(conv2, cpu_tiled ? OCLNN_CONV_DIRECT : conv1);
+    ck_assert_int_ne(conv1, OCLNN_CONV_DIRECT);
+    ck_assert_int_eq(strided, conv1);
+    ck_assert_int_eq(k3, cpu_tiled ? OCLNN_CONV_WINOGRAD : conv1);
+    oclnn_graph_release(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv_direct");
@@ -165,6 +192,7 @@ int main(void)
     tcase_add_test(tc, test_direct_empty_batch);
     tcase_add_test(tc, test_direct_then_pool);
     tcase_add_test(tc, test_direct_accumulates_in_place);
+    tcase_add_test(tc, test_direct_auto);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

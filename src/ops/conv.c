@@ -518,12 +518,27 @@ static oclnn_conv_algorithm auto_algorithm(const oclnn_graph *g)
  * 28x28 11.1/7.6, 55.0/44.4 (bench/results/winograd-pocl-2026-12-02.txt). */
 #define WINOGRAD_MIN_CHANNELS 32
 
+/* DIRECT on CPUs for the other stride-1 layers it applies to, from 8
+ * input channels: its weight gradient spreads over (Cin / 2) x kh work
+ * items, too few below that, and with one input channel the forward's
+ * col matrix is small anyway. Measured 2026-12-02 on the 2-core Zen 4
+ * EPYC (PoCL 3.1), best of 10, tiled vs direct ms, forward / forward +
+ * both gradients (bias and relu): SimpleCNN's conv2 32->64 5x5 14x14
+ * batch 64 with its 2x2 pool 14.5/6.7, 27.7/20.4; 8->16 5x5 28x28 batch
+ * 64 15.7/8.7 (training); 16->32 3x3 28x28 batch 64 14.1/11.5 (training);
+ * SimpleCNN's conv1 1->32 5x5 28x28 1.4/1.9 forward, 2.5/7.9 training
+ * without the data gradient; 3->64 3x3 56x56 batch 16 7.3/12.6 training
+ * (both slower); 3x3 64->64 56x56 batch 16: Winograd 15.4/53.0 against
+ * direct 19.2/65.7, so Winograd keeps those. */
+#define DIRECT_MIN_CHANNELS 8
+
 static oclnn_conv_algorithm auto_for_shape(const oclnn_graph *g, const conv_geom *c)
 {
     oclnn_conv_algorithm a = auto_algorithm(g);
-    if (a == OCLNN_CONV_IM2COL_TILED && g->ctx->info.is_cpu && c->cin >= WINOGRAD_MIN_CHANNELS &&
-        c->cout >= WINOGRAD_MIN_CHANNELS && oclnn_conv_winograd_applies(c))
+    if (a != OCLNN_CONV_IM2COL_TILED || !g->ctx->info.is_cpu) return a;
+    if (c->cin >= WINOGRAD_MIN_CHANNELS && c->cout >= WINOGRAD_MIN_CHANNELS && oclnn_conv_winograd_applies(c))
         return OCLNN_CONV_WINOGRAD;
+    if (c->cin >= DIRECT_MIN_CHANNELS && oclnn_conv_direct_applies(c)) return OCLNN_CONV_DIRECT;
     return a;
 }
 

@@ -27,23 +27,28 @@
 
 extern const char oclnn_cl_conv_direct[];
 
-/* Output channels per tile: two vectors of the device's width. */
-#define DIRECT_NV 2
 /* Input channels per weight-gradient work item. */
 #define DIRECT_CB 2
 
 static const char *op_of(const oclnn_tensor *node) { return node->op->name; }
 
-static int nr_of(const conv_geom *c) { return DIRECT_NV * c->vw; }
-static int blocks_of(const conv_geom *c, int channels) { return (channels + nr_of(c) - 1) / nr_of(c); }
+/* Vectors of output channels per tile: two of the device's width, or one
+ * when the conv has no more channels than that (half of a two-vector tile
+ * would be zeros). */
+static int nv_for(const conv_geom *c, int channels) { return channels <= c->vw ? 1 : 2; }
+static int nr_for(const conv_geom *c, int channels) { return nv_for(c, channels) * c->vw; }
+static int blocks_of(const conv_geom *c, int channels) { return (channels + nr_for(c, channels) - 1) / nr_for(c, channels); }
+/* Channels rounded up to whole tiles: the packed weights' and NHWC dt's. */
+static int padded_channels(const conv_geom *c, int channels) { return blocks_of(c, channels) * nr_for(c, channels); }
 
-/* Pixels per tile for rows of `width` outputs: the MR in 4..8 that wastes
- * the fewest columns (the larger on ties). 7 x 32 with AVX-512 is 14
- * accumulators of 16 floats plus the 2 weight vectors. */
-static int tile_width(int width)
+/* Pixels per tile for rows of `width` outputs: the MR in 4..max that
+ * wastes the fewest columns (the larger on ties). 7 x 32 with AVX-512 is
+ * 14 accumulators of 16 floats plus the 2 weight vectors; one-vector
+ * tiles take up to 14 pixels. */
+static int tile_width(int width, int max)
 {
-    int best = 8, waste = INT_MAX;
-    for (int mr = 8; mr >= 4; mr--) {
+    int best = max, waste = INT_MAX;
+    for (int mr = max; mr >= 4; mr--) {
         int w = (width + mr - 1) / mr * mr - width;
         if (w < waste) best = mr, waste = w;
     }
@@ -53,7 +58,7 @@ static int tile_width(int width)
 /* One direct_conv as the kernel sees it: R input channels of a padded
  * NCHW tensor (HP x WP planes) to O output channels of HO x WO. */
 typedef struct direct_shape {
-    int r, o, ho, wo, mr, tiles, hp, wp, top, left;
+    int r, o, ho, wo, mr, nv, tiles, hp, wp, top, left;
 } direct_shape;
 
 static direct_shape shape_of(const conv_geom *c, bool dgrad)
@@ -64,7 +69,8 @@ static direct_shape shape_of(const conv_geom *c, bool dgrad)
                            .left = c->kw - 1 - c->pw};
     else
         s = (direct_shape){.r = c->cin, .o = c->cout, .ho = c->ho, .wo = c->wo, .top = c->ph, .left = c->pw};
-    s.mr = tile_width(s.wo);
+    s.nv = nv_for(c, s.o);
+    s.mr = tile_width(s.wo, s.nv == 1 ? 14 : 8);
     s.tiles = (s.wo + s.mr - 1) / s.mr;
     s.hp = s.ho + c->kh - 1;
     s.wp = s.tiles * s.mr + c->kw - 1;
@@ -77,19 +83,21 @@ bool oclnn_conv_direct_applies(const conv_geom *c)
     if (c->ph > c->kh - 1 || c->pw > c->kw - 1) return false; /* the data gradient's padding */
     /* every index in the kernels is an int */
     direct_shape f = shape_of(c, false), d = shape_of(c, true);
-    int64_t kp = (int64_t)blocks_of(c, c->cout) * nr_of(c);
+    int64_t kp = padded_channels(c, c->cout);
     return (int64_t)c->n * c->cin * f.hp * f.wp <= INT_MAX && (int64_t)c->n * c->cout * d.hp * d.wp <= INT_MAX &&
            (int64_t)c->n * c->ho * c->wo * kp <= INT_MAX &&
-           (int64_t)(blocks_of(c, c->cout) + blocks_of(c, c->cin)) * nr_of(c) * c->cin * c->kh * c->kw <= INT_MAX;
+           ((int64_t)padded_channels(c, c->cout) + padded_channels(c, c->cin)) * c->cin * c->kh * c->kw <= INT_MAX;
 }
 
-static oclnn_status direct_kernel(oclnn_context *ctx, oclnn_tensor *node, int mr, const char *name,
+/* A kernel of cl/conv_direct.cl for tiles of mr x nv vectors (1, and
+ * for the kernels without tiles the vectors of the output channels). */
+static oclnn_status direct_kernel(oclnn_context *ctx, oclnn_tensor *node, int mr, int nv, const char *name,
                                   oclnn_launch **out)
 {
     const conv_geom *c = node->op_data;
     char opts[96];
-    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DMR=%d -DNV=%d -DVW=%d -DCB=%d", c->kh, c->kw, mr, DIRECT_NV,
-             c->vw, DIRECT_CB);
+    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DMR=%d -DNV=%d -DVW=%d -DCB=%d", c->kh, c->kw, mr, nv, c->vw,
+             DIRECT_CB);
     return oclnn_launch_kernel(ctx, node, oclnn_cl_conv_direct, opts, name, out);
 }
 
@@ -101,7 +109,7 @@ static oclnn_status pad_prepare(oclnn_context *ctx, oclnn_tensor *node)
     direct_shape s = shape_of(c, false);
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status st = direct_kernel(ctx, node, 1, "direct_pad", &l);
+    oclnn_status st = direct_kernel(ctx, node, 1, 1, "direct_pad", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
     int args[7] = {c->n * c->cin, c->h, c->w, s.hp, s.wp, s.top, s.left};
@@ -133,7 +141,7 @@ oclnn_tensor *oclnn_conv_direct_input(oclnn_graph *g, const conv_geom *c, oclnn_
 bool oclnn_conv_direct_add_aux(oclnn_tensor *node)
 {
     const conv_geom *c = node->op_data;
-    int64_t dims[2] = {(int64_t)blocks_of(c, c->cout) * nr_of(c), (int64_t)c->cin * c->kh * c->kw};
+    int64_t dims[2] = {padded_channels(c, c->cout), (int64_t)c->cin * c->kh * c->kw};
     return oclnn_aux_new(node, OCLNN_DTYPE_F32, 2, dims) != NULL;
 }
 
@@ -146,7 +154,7 @@ static oclnn_status conv_bind(oclnn_context *ctx, oclnn_tensor *node, bool dgrad
     oclnn_tensor *packed = node->aux[0];
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status st = direct_kernel(ctx, node, s.mr, "direct_pack", &l);
+    oclnn_status st = direct_kernel(ctx, node, s.mr, s.nv, "direct_pack", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, packed, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, w, op);
     int pargs[3] = {s.o, s.r, dgrad};
@@ -154,7 +162,7 @@ static oclnn_status conv_bind(oclnn_context *ctx, oclnn_tensor *node, bool dgrad
     if (!st) oclnn_conv_launch3(ctx, l, (size_t)s.r, (size_t)blocks_of(c, s.o), 1);
 
     i = 0;
-    if (!st) st = direct_kernel(ctx, node, s.mr, "direct_conv", &l);
+    if (!st) st = direct_kernel(ctx, node, s.mr, s.nv, "direct_conv", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, in, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, packed, op);
@@ -190,8 +198,8 @@ static oclnn_status prep_prepare(oclnn_context *ctx, oclnn_tensor *node)
     direct_shape s = shape_of(c, true);
     oclnn_launch *l;
     cl_uint i = 0;
-    int masked = node->nsrc > 1, padded = node->naux > 0, kp = blocks_of(c, c->cout) * nr_of(c);
-    oclnn_status st = direct_kernel(ctx, node, 1, "direct_grad_prep", &l);
+    int masked = node->nsrc > 1, padded = node->naux > 0, kp = padded_channels(c, c->cout);
+    oclnn_status st = direct_kernel(ctx, node, 1, 1, "direct_grad_prep", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, padded ? node->aux[0] : node, op_of(node));
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
@@ -220,11 +228,11 @@ static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
     direct_shape s = shape_of(c, false);
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status st = direct_kernel(ctx, node, 1, "direct_wgrad", &l);
+    oclnn_status st = direct_kernel(ctx, node, 1, nv_for(c, c->cout), "direct_wgrad", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[1], op_of(node));
-    int args[10] = {c->n,         c->cin,   c->cout, blocks_of(c, c->cout) * nr_of(c), c->ho, c->wo,
+    int args[10] = {c->n,         c->cin,   c->cout, padded_channels(c, c->cout), c->ho, c->wo,
                     c->cin * s.hp * s.wp, s.hp * s.wp, s.wp, node->accumulate};
     if (!st) st = oclnn_conv_args_int(l->kernel, i, op_of(node), 10, args);
     if (!st) {
@@ -246,10 +254,10 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
     const conv_geom *c = node->op_data;
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status st = direct_kernel(ctx, node, 1, "direct_bias_grad", &l);
+    oclnn_status st = direct_kernel(ctx, node, 1, 1, "direct_bias_grad", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
-    int args[4] = {c->n * conv_howo(c), c->cout, blocks_of(c, c->cout) * nr_of(c), node->accumulate};
+    int args[4] = {c->n * conv_howo(c), c->cout, padded_channels(c, c->cout), node->accumulate};
     if (!st) st = oclnn_conv_args_int(l->kernel, i, op_of(node), 4, args);
     if (!st) {
         l->dims = 1;
@@ -273,7 +281,7 @@ void oclnn_conv_direct_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor
     oclnn_tensor *xp = needs_input_pad(c) ? node->src[node->nsrc - 1] : x;
     oclnn_tensor *masked[2] = {oclnn_contiguous(g, grad), node};
     if (!masked[0]) return;
-    int64_t dims[4] = {c->n, c->ho, c->wo, (int64_t)blocks_of(c, c->cout) * nr_of(c)};
+    int64_t dims[4] = {c->n, c->ho, c->wo, padded_channels(c, c->cout)};
     oclnn_tensor *dt = oclnn_conv_node_new(g, &prep_def, c, 4, dims, c->act == OCLNN_ACT_RELU ? 2 : 1, masked);
     if (!dt) return;
     if (w->flags & T_NEEDS_GRAD) {
@@ -287,7 +295,7 @@ void oclnn_conv_direct_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor
         oclnn_tensor *dyp = oclnn_aux_new(dt, OCLNN_DTYPE_F32, 4, pdims);
         oclnn_tensor *dsrc[2] = {dyp, w};
         oclnn_tensor *dx = dyp ? oclnn_conv_node_new(g, &dgrad_def, c, 4, x->dims, 2, dsrc) : NULL;
-        int64_t packed[2] = {(int64_t)blocks_of(c, c->cin) * nr_of(c), (int64_t)c->cout * c->kh * c->kw};
+        int64_t packed[2] = {padded_channels(c, c->cin), (int64_t)c->cout * c->kh * c->kw};
         if (dx && !oclnn_aux_new(dx, OCLNN_DTYPE_F32, 2, packed)) return;
         oclnn_grad_add(g, x, dx);
     }
