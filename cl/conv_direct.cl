@@ -26,13 +26,7 @@
  *   channels, reduced over the whole batch in registers (a deterministic
  *   order, no atomics). */
 
-#define UNROLL _Pragma("unroll")
-#define VTYPE_(w) float##w
-#define VTYPE(w) VTYPE_(w)
-#define VLOAD_(w) vload##w
-#define VLOAD(w) VLOAD_(w)
-#define VSTORE_(w) vstore##w
-#define VSTORE(w) VSTORE_(w)
+#include "shared/vector.h"
 #define floatV VTYPE(VW)
 #define vloadV VLOAD(VW)
 #define vstoreV VSTORE(VW)

@@ -31,14 +31,7 @@
  * 8 gelu (x Phi(x), exactly the gelu op's: cl/shared/gelu_cdf.h).
  * beta == 0 never reads C (it may hold garbage). */
 
-#define UNROLL _Pragma("unroll")
-
-#define VTYPE_(w) float##w
-#define VTYPE(w) VTYPE_(w)
-#define VLOAD_(w) vload##w
-#define VLOAD(w) VLOAD_(w)
-#define VSTORE_(w) vstore##w
-#define VSTORE(w) VSTORE_(w)
+#include "shared/vector.h"
 
 #include "shared/gelu_cdf.h"
 #ifdef VW

@@ -489,12 +489,15 @@ END_TEST
  * the separate accumulation (a graph compiled without memory reuse, which
  * fuses nothing): the same bits with one im2col chunk, rounding apart with
  * several (the chunks then add into the accumulator one by one); the same
- * bits on Winograd, whose chunks sum in its own scratch first. */
+ * bits on Winograd, whose chunks sum in its own scratch first, and on
+ * DIRECT, whose weight gradient sums the whole batch in registers. */
 START_TEST(test_gradients_accumulate_in_place)
 {
-    for (int run = 0; run < 4; run++) {
+    for (int run = 0; run < 5; run++) {
         int chunked = run & 1;
-        oclnn_conv_algorithm algo = run < 2 ? OCLNN_CONV_IM2COL_TILED : OCLNN_CONV_WINOGRAD;
+        oclnn_conv_algorithm algo = run < 2   ? OCLNN_CONV_IM2COL_TILED
+                                    : run < 4 ? OCLNN_CONV_WINOGRAD
+                                              : OCLNN_CONV_DIRECT;
         size_t old = oclnn_conv_set_col_budget(chunked ? 4096 : 0);
         uint64_t rng = tu_seed() + 31;
         float *xv = tu_random(3 * 2 * 9 * 8, -1, 1, &rng), *wv = tu_random(4 * 2 * 3 * 3, -1, 1, &rng);
@@ -549,7 +552,7 @@ START_TEST(test_pool_unfused_paths)
     conv_run want;
     run_conv(&c, 2, true, xv, wv, bv, 5, &want);
     const oclnn_conv_algorithm unfused[] = {OCLNN_CONV_IM2COL_BATCHED, OCLNN_CONV_IM2COL_WIDE,
-                                            OCLNN_CONV_CLBLAST_CONVGEMM, OCLNN_CONV_WINOGRAD};
+                                            OCLNN_CONV_CLBLAST_CONVGEMM, OCLNN_CONV_WINOGRAD, OCLNN_CONV_DIRECT};
     for (size_t a = 0; a < sizeof unfused / sizeof unfused[0]; a++) {
         c.algo = unfused[a];
         conv_run got;

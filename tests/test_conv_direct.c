@@ -1,9 +1,8 @@
 /* OCLNN_CONV_DIRECT (src/ops/conv_direct.c): against the double reference
  * and finite differences, against the im2col path, its fallbacks, empty
- * batches, strided operands, gradients added in place, and with a
- * max-pool after it. */
+ * batches, strided operands and AUTO's choice. test_conv runs it with a
+ * max-pool after it and with gradients added in place. */
 #include "testutil_conv.h"
-#include "testutil_graph.h"
 
 /* Shapes it applies to, chosen for the kernels' edges: output widths that
  * are no multiple of any tile width (4-8 pixels) and ones that are (no
@@ -84,77 +83,6 @@ START_TEST(test_direct_empty_batch)
 }
 END_TEST
 
-/* With .max_pool the conv is followed by a max_pool2d node: the same
- * results as the im2col path's fused pool. */
-START_TEST(test_direct_then_pool)
-{
-    uint64_t rng = tu_seed() + 44;
-    conv_cfg c = direct_grid[2];
-    size_t nx = (size_t)c.n * c.cin * c.h * c.w, nw = (size_t)c.cout * c.cin * c.kh * c.kw;
-    float *xv = tu_random(nx, -1.0f, 1.0f, &rng), *wv = tu_random(nw, -1.0f, 1.0f, &rng);
-    float *bv = tu_random((size_t)c.cout, -1.0f, 1.0f, &rng);
-    conv_run want, got;
-    run_conv(&c, 2, true, xv, wv, bv, 5, &got);
-    c.algo = OCLNN_CONV_IM2COL_TILED;
-    run_conv(&c, 2, true, xv, wv, bv, 5, &want);
-    expect_near(got.y, want.y, want.ny, 1e-5, "output", "direct + max_pool2d");
-    expect_near(got.gx, want.gx, want.nx, 1e-5, "grad x", "direct + max_pool2d");
-    expect_near(got.gw, want.gw, want.nw, 1e-5, "grad w", "direct + max_pool2d");
-    expect_near(got.gb, want.gb, (size_t)c.cout, 1e-5, "grad b", "direct + max_pool2d");
-    conv_run_free(&got);
-    conv_run_free(&want);
-    free(xv);
-    free(wv);
-    free(bv);
-}
-END_TEST
-
-/* The weight and bias gradients add straight into the accumulators (no
- * grad_accumulate launch), bit for bit what a graph without that gives,
- * over two runs without zero_grad. */
-START_TEST(test_direct_accumulates_in_place)
-{
-    uint64_t rng = tu_seed() + 45;
-    conv_cfg c = direct_grid[0];
-    size_t nx = (size_t)c.n * c.cin * c.h * c.w, nw = (size_t)c.cout * c.cin * c.kh * c.kw;
-    float *xv = tu_random(nx, -1, 1, &rng), *wv = tu_random(nw, -1, 1, &rng), *bv = tu_random((size_t)c.cout, -1, 1, &rng);
-    float *got[2];
-    for (int fused = 0; fused < 2; fused++) {
-        oclnn_graph *g = oclnn_graph_create(tu_context());
-        oclnn_tensor *x = oclnn_input_f32(g, "x", 4, c.n, c.cin, c.h, c.w);
-        oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c.cout, c.cin, c.kh, c.kw});
-        oclnn_tensor *b = oclnn_param(g, "b", 1, (const int64_t[]){c.cout});
-        oclnn_conv2d_params p = params_of(&c);
-        p.activation = OCLNN_ACT_RELU;
-        oclnn_tensor *y = oclnn_conv2d(g, x, w, b, &p);
-        ck_assert_int_eq(oclnn_conv2d_algorithm(y), OCLNN_CONV_DIRECT);
-        TU_OK(oclnn_graph_backward(g, oclnn_sum_all(g, oclnn_mul(g, y, y))));
-        oclnn_compile_options plain = {.no_memory_reuse = 1};
-        TU_OK(oclnn_graph_compile(g, fused ? NULL : &plain));
-        ck_assert_int_eq(tu_accumulate_launches(g, oclnn_tensor_grad(w)), fused ? 0 : 1);
-        ck_assert_int_eq(tu_accumulate_launches(g, oclnn_tensor_grad(b)), fused ? 0 : 1);
-        TU_OK(oclnn_tensor_write(x, xv, nx * sizeof(float)));
-        TU_OK(oclnn_tensor_write(w, wv, nw * sizeof(float)));
-        TU_OK(oclnn_tensor_write(b, bv, (size_t)c.cout * sizeof(float)));
-        TU_OK(oclnn_graph_zero_grad(g));
-        TU_OK(oclnn_graph_run(g));
-        TU_OK(oclnn_graph_run(g));
-        got[fused] = malloc((nw + (size_t)c.cout) * sizeof(float));
-        TU_OK(oclnn_tensor_read(oclnn_tensor_grad(w), got[fused], nw * sizeof(float)));
-        TU_OK(oclnn_tensor_read(oclnn_tensor_grad(b), got[fused] + nw, (size_t)c.cout * sizeof(float)));
-        oclnn_graph_release(g);
-    }
-    for (size_t i = 0; i < nw + (size_t)c.cout; i++)
-        ck_assert_msg(got[1][i] == got[0][i] && got[1][i] != 0.0f, "[%zu]: in place %.9g, separate %.9g", i,
-                      got[1][i], got[0][i]);
-    free(got[0]);
-    free(got[1]);
-    free(xv);
-    free(wv);
-    free(bv);
-}
-END_TEST
-
 /* AUTO on a CPU device whose GEMMs run on the tiled engine: DIRECT for
  * SimpleCNN's conv2 and other stride-1 layers with 8 or more input
  * channels, not for its conv1 (one channel), strided layers or the 3x3
@@ -190,8 +118,6 @@ int main(void)
     tcase_add_test(tc, test_direct_layouts);
     tcase_add_test(tc, test_direct_fallback);
     tcase_add_test(tc, test_direct_empty_batch);
-    tcase_add_test(tc, test_direct_then_pool);
-    tcase_add_test(tc, test_direct_accumulates_in_place);
     tcase_add_test(tc, test_direct_auto);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
