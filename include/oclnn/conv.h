@@ -26,7 +26,8 @@
  * oclnn's own that is several times faster there), 1x1 stride-1
  * convolutions as a plain GEMM without im2col where the path allows, and a
  * gather-style col2im for the data gradient (no atomics, so results are
- * deterministic). */
+ * deterministic); on CPUs Winograd for 3x3 layers and a direct kernel
+ * without im2col for other stride-1 layers (see oclnn_conv_algorithm). */
 #ifndef OCLNN_CONV_H
 #define OCLNN_CONV_H
 
