@@ -42,9 +42,7 @@ static int blocks_of(const conv_geom *c, int channels) { return (channels + nr_f
 static int padded_channels(const conv_geom *c, int channels) { return blocks_of(c, channels) * nr_for(c, channels); }
 
 /* Pixels per tile for rows of `width` outputs: the MR in 4..max that
- * wastes the fewest columns (the larger on ties). 7 x 32 with AVX-512 is
- * 14 accumulators of 16 floats plus the 2 weight vectors; one-vector
- * tiles take up to 14 pixels. */
+ * wastes the fewest columns (the larger on ties). */
 static int tile_width(int width, int max)
 {
     int best = max, waste = INT_MAX;
@@ -53,6 +51,17 @@ static int tile_width(int width, int max)
         if (w < waste) best = mr, waste = w;
     }
     return best;
+}
+
+/* The widest tile whose MR x nv accumulators, nv weight vectors and a
+ * broadcast fit the vector registers: 32 with AVX-512 (16-float vectors),
+ * else 16 (AVX2, SSE). 7 x 2 with AVX-512 measured best on SimpleCNN's
+ * conv2 (216-225 GFLOP/s, 8 x 2 equal, 4 x 2 192, 7 x 1 115); up to 8
+ * pixels with two vectors, 14 with one. With AVX2 that is 6 x 2. */
+static int max_tile_width(const conv_geom *c, int nv)
+{
+    int regs = c->vw >= 16 ? 32 : 16, fit = (regs - 2 - nv) / nv, cap = nv == 1 ? 14 : 8;
+    return fit < cap ? fit : cap;
 }
 
 /* One direct_conv as the kernel sees it: R input channels of a padded
@@ -70,7 +79,7 @@ static direct_shape shape_of(const conv_geom *c, bool dgrad)
     else
         s = (direct_shape){.r = c->cin, .o = c->cout, .ho = c->ho, .wo = c->wo, .top = c->ph, .left = c->pw};
     s.nv = nv_for(c, s.o);
-    s.mr = tile_width(s.wo, s.nv == 1 ? 14 : 8);
+    s.mr = tile_width(s.wo, max_tile_width(c, s.nv));
     s.tiles = (s.wo + s.mr - 1) / s.mr;
     s.hp = s.ho + c->kh - 1;
     s.wp = s.tiles * s.mr + c->kw - 1;
