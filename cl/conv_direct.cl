@@ -23,8 +23,10 @@
  *   DT[n][oh][ow][o] * X[n][c][oh + a][ow + b], DT being dy (masked by
  *   the relu) in NHWC with its channels padded to a multiple of NR.
  *   Work item: CB input channels x one kernel row a x KW taps x NR output
- *   channels, reduced over the whole batch in registers (a deterministic
- *   order, no atomics). */
+ *   channels, reduced over images n0..n0+nb-1 in registers (a
+ *   deterministic order, no atomics). Every item streams all of the
+ *   chunk's DT, so the host makes chunks that stay in the caches and adds
+ *   them up launch by launch (accumulate). */
 
 #include "shared/vector.h"
 #define floatV VTYPE(VW)
@@ -178,8 +180,8 @@ __kernel void direct_conv(__global float *Y, int y_off, __global const float *X,
 /* global: (ceil(C / CB), KH, blocks). DT [N][HO][WO][KP]; X padded NCHW as
  * for direct_conv; dW [O][C][KH][KW]. */
 __kernel void direct_wgrad(__global float *DW, int dw_off, __global const float *DT, int dt_off,
-                           __global const float *X, int x_off, int N, int C, int O, int KP, int HO, int WO, int x_ns,
-                           int x_cs, int x_rs, int accumulate)
+                           __global const float *X, int x_off, int n0, int nb, int C, int O, int KP, int HO, int WO,
+                           int x_ns, int x_cs, int x_rs, int accumulate)
 {
     int c0 = get_global_id(0) * CB, a = get_global_id(1), blk = get_global_id(2);
     if (c0 >= C || a >= KH || blk * NR >= O) return;
@@ -193,7 +195,7 @@ __kernel void direct_wgrad(__global float *DW, int dw_off, __global const float 
             UNROLL for (int v = 0; v < NV; v++) acc[j][b][v] = (floatV)(0.0f);
         }
     }
-    for (int n = 0; n < N; n++) {
+    for (int n = n0; n < n0 + nb; n++) {
         for (int oh = 0; oh < HO; oh++) {
             __global const float *x = X + x_off + n * x_ns + (oh + a) * x_rs;
             __global const float *dt = DT + dt_off + (n * HO + oh) * WO * KP + blk * NR;

@@ -76,6 +76,18 @@ START_TEST(test_direct_fallback)
 }
 END_TEST
 
+/* The weight gradient in launches of one image each (a col budget of one
+ * byte), added up in the accumulator: as with one launch. */
+START_TEST(test_direct_chunked_weight_gradient)
+{
+    uint64_t rng = tu_seed() + 46;
+    size_t old = oclnn_conv_set_col_budget(1);
+    check_vs_tiled(&direct_grid[0], OCLNN_CONV_DIRECT, &rng);
+    check_case(&direct_grid[2], &rng);
+    oclnn_conv_set_col_budget(old);
+}
+END_TEST
+
 START_TEST(test_direct_empty_batch)
 {
     check_empty_batch(&direct_grid[0], 0);
@@ -117,6 +129,7 @@ int main(void)
     tcase_add_test(tc, test_direct_grid);
     tcase_add_test(tc, test_direct_layouts);
     tcase_add_test(tc, test_direct_fallback);
+    tcase_add_test(tc, test_direct_chunked_weight_gradient);
     tcase_add_test(tc, test_direct_empty_batch);
     tcase_add_test(tc, test_direct_auto);
     suite_add_tcase(s, tc);

@@ -241,9 +241,10 @@ static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[1], op_of(node));
-    int args[10] = {c->n,         c->cin,   c->cout, padded_channels(c, c->cout), c->ho, c->wo,
-                    c->cin * s.hp * s.wp, s.hp * s.wp, s.wp, node->accumulate};
-    if (!st) st = oclnn_conv_args_int(l->kernel, i, op_of(node), 10, args);
+    /* n0, nb and accumulate are set per chunk (wgrad_forward) */
+    int args[11] = {0, 0, c->cin, c->cout, padded_channels(c, c->cout), c->ho, c->wo, c->cin * s.hp * s.wp,
+                    s.hp * s.wp, s.wp, 0};
+    if (!st) st = oclnn_conv_args_int(l->kernel, i, op_of(node), 11, args);
     if (!st) {
         /* a work group per item: each is a long reduction of its own */
         oclnn_conv_launch3(ctx, l, (size_t)(c->cin + DIRECT_CB - 1) / DIRECT_CB, (size_t)c->kh,
@@ -253,8 +254,31 @@ static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
     return st;
 }
 
+int64_t oclnn_conv_direct_image_floats(const conv_geom *c)
+{
+    direct_shape s = shape_of(c, false);
+    return (int64_t)conv_howo(c) * padded_channels(c, c->cout) + (int64_t)c->cin * s.hp * s.wp;
+}
+
+/* One launch per chunk of c->chunk images, each adding to the last. */
+static oclnn_status wgrad_forward(oclnn_context *ctx, oclnn_tensor *node)
+{
+    const conv_geom *c = node->op_data;
+    if (c->n == 0) return oclnn_conv_empty_grad(ctx, node);
+    oclnn_launch l = node->launch[0];
+    oclnn_status st = OCLNN_OK;
+    for (int n0 = 0; n0 < c->n && !st; n0 += c->chunk) {
+        int args[2] = {n0, c->n - n0 < c->chunk ? c->n - n0 : c->chunk}, accumulate = n0 > 0 || node->accumulate;
+        st = oclnn_conv_args_int(l.kernel, 6, op_of(node), 2, args);
+        if (!st) st = oclnn_conv_args_int(l.kernel, 16, op_of(node), 1, &accumulate);
+        if (!st) st = oclnn_launch_enqueue(ctx, &l, op_of(node));
+    }
+    return st;
+}
+
 static const oclnn_op_def wgrad_def = {.name = "conv2d_direct_grad_weight",
                                        .prepare = wgrad_prepare,
+                                       .forward = wgrad_forward,
                                        .release = oclnn_conv_release,
                                        .accumulates = grad_accumulates};
 

@@ -15,7 +15,7 @@ typedef struct conv_geom {
     int has_bias;
     int algo;  /* forward, resolved: never OCLNN_CONV_AUTO */
     int bwd;   /* backward: OCLNN_CONV_IM2COL_BATCHED, _WIDE or _TILED */
-    int chunk; /* images per im2col chunk: bounds the col scratch */
+    int chunk; /* images per im2col chunk: bounds the col scratch (DIRECT: per weight-gradient launch) */
     int wchunk; /* images per Winograd chunk: bounds its V and M scratch (WINOGRAD only) */
     int pointwise; /* 1x1, stride 1, no padding: x is already the col matrix */
     int vw;     /* DIRECT: floats per vector of the device (its tiles are 2 vectors wide) */
@@ -121,6 +121,9 @@ oclnn_tensor *oclnn_conv_winograd_wgrad(oclnn_graph *g, const conv_geom *c, ocln
  * add_aux: the forward node's packed weights. backward: the gradient
  * nodes, from the output gradient. */
 bool oclnn_conv_direct_applies(const conv_geom *c);
+/* DT and padded x of one image: the weight gradient's working set, which
+ * it takes in chunks of c->chunk images that stay in the caches. */
+int64_t oclnn_conv_direct_image_floats(const conv_geom *c);
 oclnn_tensor *oclnn_conv_direct_input(oclnn_graph *g, const conv_geom *c, oclnn_tensor *x);
 bool oclnn_conv_direct_add_aux(oclnn_tensor *node);
 oclnn_status oclnn_conv_direct_prepare(oclnn_context *ctx, oclnn_tensor *node);
