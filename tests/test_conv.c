@@ -155,19 +155,7 @@ START_TEST(test_winograd_fallback)
         {3, 2, 11, 9, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, OCLNN_CONV_WINOGRAD}, /* stride 2 */
         {1, 3, 7, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 0, OCLNN_CONV_WINOGRAD},  /* dilation 2 */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        conv_cfg c = cases[i], a = cases[i];
-        a.algo = OCLNN_CONV_AUTO;
-        oclnn_graph *g = oclnn_graph_create(tu_context());
-        oclnn_tensor *x = oclnn_input_f32(g, "x", 4, c.n, c.cin, c.h, c.w);
-        oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c.cout, c.cin, c.kh, c.kw});
-        oclnn_conv2d_params pw = params_of(&c), pa = params_of(&a);
-        oclnn_conv_algorithm ran = oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pw));
-        ck_assert_int_eq(ran, oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pa)));
-        ck_assert_int_ne(ran, OCLNN_CONV_WINOGRAD);
-        oclnn_graph_release(g);
-        check_case(&c, &rng);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_fallback(&cases[i], &rng);
 }
 END_TEST
 

@@ -60,19 +60,7 @@ START_TEST(test_direct_fallback)
         {3, 4, 9, 7, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 0, OCLNN_CONV_DIRECT},  /* groups 2 */
         {2, 3, 4, 5, 2, 3, 3, 1, 1, 3, 2, 1, 1, 1, 0, 0, OCLNN_CONV_DIRECT},  /* padding 3 > kernel - 1 */
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        conv_cfg c = cases[i], a = cases[i];
-        a.algo = OCLNN_CONV_AUTO;
-        oclnn_graph *g = oclnn_graph_create(tu_context());
-        oclnn_tensor *x = oclnn_input_f32(g, "x", 4, c.n, c.cin, c.h, c.w);
-        oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c.cout, c.cin / c.groups, c.kh, c.kw});
-        oclnn_conv2d_params pd = params_of(&c), pa = params_of(&a);
-        oclnn_conv_algorithm ran = oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pd));
-        ck_assert_int_eq(ran, oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pa)));
-        ck_assert_int_ne(ran, OCLNN_CONV_DIRECT);
-        oclnn_graph_release(g);
-        check_case(&c, &rng);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_fallback(&cases[i], &rng);
 }
 END_TEST
 

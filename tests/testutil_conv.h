@@ -251,4 +251,21 @@ static inline void check_vs_tiled(const conv_cfg *c, oclnn_conv_algorithm expect
     free(b);
 }
 
+/* c asks for an algorithm that does not apply to its shape: it runs what
+ * AUTO picks, and correctly. */
+static inline void check_fallback(const conv_cfg *c, uint64_t *rng)
+{
+    conv_cfg a = *c;
+    a.algo = OCLNN_CONV_AUTO;
+    oclnn_graph *g = oclnn_graph_create(tu_context());
+    oclnn_tensor *x = oclnn_input_f32(g, "x", 4, c->n, c->cin, c->h, c->w);
+    oclnn_tensor *w = oclnn_param(g, "w", 4, (const int64_t[]){c->cout, c->cin / c->groups, c->kh, c->kw});
+    oclnn_conv2d_params pc = params_of(c), pa = params_of(&a);
+    oclnn_conv_algorithm ran = oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pc));
+    ck_assert_int_eq(ran, oclnn_conv2d_algorithm(oclnn_conv2d(g, x, w, NULL, &pa)));
+    ck_assert_int_ne(ran, c->algo);
+    oclnn_graph_release(g);
+    check_case(c, rng);
+}
+
 #endif
