@@ -85,8 +85,8 @@ END_TEST
 
 /* AUTO on a CPU device whose GEMMs run on the tiled engine: DIRECT for
  * SimpleCNN's conv2 and other stride-1 layers with 8 or more input
- * channels, not for its conv1 (one channel), strided layers or the 3x3
- * layers Winograd takes; other devices keep their im2col choice. */
+ * channels, not for its conv1 (one channel), strided or 1x1 layers or the
+ * 3x3 layers Winograd takes; other devices keep their im2col choice. */
 START_TEST(test_direct_auto)
 {
     oclnn_graph *g = oclnn_graph_create(tu_context());
@@ -100,10 +100,13 @@ START_TEST(test_direct_auto)
     oclnn_conv_algorithm conv2 = oclnn_conv2d_algorithm(oclnn_conv2d(g, x32, w2, NULL, &pad2));
     oclnn_conv_algorithm strided = oclnn_conv2d_algorithm(oclnn_conv2d(g, x32, w2, NULL, &s2));
     oclnn_conv_algorithm k3 = oclnn_conv2d_algorithm(oclnn_conv2d(g, x32, w3, NULL, &pad1));
+    oclnn_tensor *w11 = oclnn_param(g, "w11", 4, (const int64_t[]){64, 32, 1, 1});
+    oclnn_conv_algorithm k1 = oclnn_conv2d_algorithm(oclnn_conv2d(g, x32, w11, NULL, NULL));
     bool cpu_tiled = oclnn_context_device(tu_context())->is_cpu && conv1 == OCLNN_CONV_IM2COL_TILED;
     ck_assert_int_eq(conv2, cpu_tiled ? OCLNN_CONV_DIRECT : conv1);
     ck_assert_int_ne(conv1, OCLNN_CONV_DIRECT);
     ck_assert_int_eq(strided, conv1);
+    ck_assert_int_eq(k1, conv1);
     ck_assert_int_eq(k3, cpu_tiled ? OCLNN_CONV_WINOGRAD : conv1);
     oclnn_graph_release(g);
 }

@@ -48,7 +48,8 @@ typedef enum oclnn_activation { OCLNN_ACT_NONE = 0, OCLNN_ACT_RELU = 1 } oclnn_a
 /* How a conv is computed. AUTO picks per device and shape (the choice the
  * benchmarks found fastest: on CPUs WINOGRAD for the 3x3 stride-1 layers
  * it applies to with enough channels, DIRECT for the other stride-1 layers
- * with 8 or more input channels, TILED for the rest; IM2COL_BATCHED
+ * with 8 or more input channels and a kernel larger than 1x1, TILED for
+ * the rest; IM2COL_BATCHED
  * elsewhere); the
  * others exist so benchmarks and tests can time and check each path. The
  * backward pass follows the choice: BATCHED and WIDE compute the data

@@ -529,7 +529,10 @@ static oclnn_conv_algorithm auto_algorithm(const oclnn_graph *g)
  * SimpleCNN's conv1 1->32 5x5 28x28 1.4/1.9 forward, 2.5/7.9 training
  * without the data gradient; 3->64 3x3 56x56 batch 16 7.3/12.6 training
  * (both slower); 3x3 64->64 56x56 batch 16: Winograd 15.4/53.0 against
- * direct 19.2/65.7, so Winograd keeps those. */
+ * direct 19.2/65.7, so Winograd keeps those. 1x1 layers, whose x is the
+ * col matrix already (a plain GEMM), gain nothing: 64->64 56x56 batch 16
+ * 6.3/6.3, 19.8/17.8; 256->64 14x14 batch 64 5.0/3.7, 16.6/17.9; 64->256
+ * 14x14 batch 64 5.3/5.3, 20.3/25.7. */
 #define DIRECT_MIN_CHANNELS 8
 
 static oclnn_conv_algorithm auto_for_shape(const oclnn_graph *g, const conv_geom *c)
@@ -538,7 +541,7 @@ static oclnn_conv_algorithm auto_for_shape(const oclnn_graph *g, const conv_geom
     if (a != OCLNN_CONV_IM2COL_TILED || !g->ctx->info.is_cpu) return a;
     if (c->cin >= WINOGRAD_MIN_CHANNELS && c->cout >= WINOGRAD_MIN_CHANNELS && oclnn_conv_winograd_applies(c))
         return OCLNN_CONV_WINOGRAD;
-    if (c->cin >= DIRECT_MIN_CHANNELS && oclnn_conv_direct_applies(c)) return OCLNN_CONV_DIRECT;
+    if (c->cin >= DIRECT_MIN_CHANNELS && !c->pointwise && oclnn_conv_direct_applies(c)) return OCLNN_CONV_DIRECT;
     return a;
 }
 
