@@ -6,7 +6,9 @@
  *
  * -D specialisation: KH KW (the taps, unrolled), MR (output pixels of one
  * row per tile), NV x VW (the NR output channels per tile, NV vectors of
- * VW floats: the device's native width).
+ * VW floats: the device's native width), CB (input channels per weight
+ * gradient item), and with a fused max-pool POOL (its window) and G (tiles
+ * per pooled item).
  *
  * direct_conv: Y[n][o][oh][ow] = act(bias[o] + sum over r < R, a, b of
  *   PW(o, r, a, b) * X[n][r][oh + a][ow + b]) with X a padded NCHW input
@@ -30,6 +32,7 @@
 
 #include "shared/vector.h"
 #define floatV VTYPE(VW)
+#define intV ITYPE(VW)
 #define vloadV VLOAD(VW)
 #define vstoreV VSTORE(VW)
 #define NR (NV * VW)
@@ -105,6 +108,40 @@ __kernel void direct_grad_prep(__global float *restrict DT, int dt_off, __global
     }
 }
 
+#ifdef POOL
+/* direct_grad_prep for the fused max-pool: S is the pooled gradient [N][K]
+ * [HP][WP], I its argmax (conv-output index per pooled element), M the
+ * pooled output (the relu's mask); each pooled element's gradient goes to
+ * its argmax in DT and DP, every other element is 0 (the windows do not
+ * overlap). global: (KP / VW, N), groups of one */
+__kernel void direct_grad_prep_pool(__global float *restrict DT, int dt_off, __global float *restrict DP, int dp_off,
+                                    __global const float *restrict S, int s_off, __global const int *restrict I,
+                                    int i_off, __global const float *restrict M, int m_off, int masked, int padded,
+                                    int N, int K, int KP, int HO, int WO, int WP, int top, int left, int pooled)
+{
+    int kb = get_global_id(0), n = get_global_id(1);
+    if (kb * VW >= KP || n >= N) return;
+    int hp = HO + 2 * top, kn = min(VW, K - kb * VW);
+    DT += dt_off + n * HO * WO * KP + kb * VW;
+    DP += dp_off + (n * K + kb * VW) * hp * WP;
+    for (int p = 0; p < HO * WO; p++) vstoreV((floatV)(0.0f), 0, DT + p * KP);
+    if (padded)
+        for (int i = 0; i < kn * hp * WP; i++) DP[i] = 0.0f;
+    int plane = (n * K + kb * VW) * pooled;
+    S += s_off + plane;
+    I += i_off + plane;
+    M += m_off + plane;
+    for (int j = 0; j < kn; j++, S += pooled, I += pooled, M += pooled, DP += hp * WP)
+        for (int q = 0; q < pooled; q++) {
+            float g = S[q], m = masked ? M[q] : 1.0f;
+            g = m > 0.0f ? g : 0.0f;
+            int at = I[q], oh = at / WO;
+            DT[at * KP + j] = g;
+            if (padded) DP[(top + oh) * WP + left + at - oh * WO] = g;
+        }
+}
+#endif
+
 /* PW [blocks][R][KH][KW][NR]: output channel o = blk*NR + j of reduction
  * channel r at tap (a, b) is W[o][r][a][b] (forward, W [O][R][KH][KW]) or
  * rotated, W[r][o][KH-1-a][KW-1-b] (data gradient, W [R][O][KH][KW]);
@@ -126,17 +163,10 @@ __kernel void direct_pack(__global float *PW, int pw_off, __global const float *
     }
 }
 
-/* global: (HO * tiles, blocks, N). X rows are x_rs apart, planes x_cs,
- * images x_ns; Y is NCHW [N][O][HO][WO]. flags: 1 bias, 2 relu. */
-__kernel void direct_conv(__global float *Y, int y_off, __global const float *X, int x_off, __global const float *PW,
-                          int pw_off, __global const float *bias, int bias_off, int N, int R, int O, int HO, int WO,
-                          int tiles, int x_ns, int x_cs, int x_rs, int flags)
+/* The MR x NR tile whose first pixel is x (its row of the padded input),
+ * over all R input channels, into tile[pixel][channel]. */
+void tile_sum(__global const float *x, __global const float *w, int R, int x_cs, int x_rs, float tile[MR][NR])
 {
-    int t = get_global_id(0), blk = get_global_id(1), n = get_global_id(2);
-    int oh = t / tiles, ow0 = (t - oh * tiles) * MR;
-    if (oh >= HO || blk * NR >= O || n >= N) return;
-    __global const float *x = X + x_off + n * x_ns + oh * x_rs + ow0;
-    __global const float *w = PW + pw_off + blk * R * KK * NR;
     floatV acc[MR][NV];
     UNROLL for (int r = 0; r < MR; r++)
     {
@@ -160,22 +190,98 @@ __kernel void direct_conv(__global float *Y, int y_off, __global const float *X,
             xr += x_rs;
         }
     }
-    float tile[MR][NR];
     UNROLL for (int r = 0; r < MR; r++)
     {
         UNROLL for (int v = 0; v < NV; v++) vstoreV(acc[r][v], v, tile[r]);
     }
+}
+
+/* The store's bias and relu (flags: 1 bias, 2 relu; NaN counts as not
+ * positive, as in the im2col path's epilogue). */
+float direct_epilogue(float v, float b, int flags)
+{
+    v += b;
+    return (flags & 2) && !(v > 0.0f) ? 0.0f : v;
+}
+
+/* global: (HO * tiles, blocks, N). X rows are x_rs apart, planes x_cs,
+ * images x_ns; Y is NCHW [N][O][HO][WO]. */
+__kernel void direct_conv(__global float *Y, int y_off, __global const float *X, int x_off, __global const float *PW,
+                          int pw_off, __global const float *bias, int bias_off, int N, int R, int O, int HO, int WO,
+                          int tiles, int x_ns, int x_cs, int x_rs, int flags)
+{
+    int t = get_global_id(0), blk = get_global_id(1), n = get_global_id(2);
+    int oh = t / tiles, ow0 = (t - oh * tiles) * MR;
+    if (oh >= HO || blk * NR >= O || n >= N) return;
+    float tile[MR][NR];
+    tile_sum(X + x_off + n * x_ns + oh * x_rs + ow0, PW + pw_off + blk * R * KK * NR, R, x_cs, x_rs, tile);
     int on = min(NR, O - blk * NR), rn = min(MR, WO - ow0);
     __global float *y = Y + y_off + ((n * O + blk * NR) * HO + oh) * WO + ow0;
     bias += bias_off + blk * NR;
     for (int j = 0; j < on; j++, y += HO * WO) {
         float b = flags & 1 ? bias[j] : 0.0f;
-        for (int r = 0; r < rn; r++) {
-            float v = tile[r][j] + b;
-            y[r] = (flags & 2) && !(v > 0.0f) ? 0.0f : v;
+        for (int r = 0; r < rn; r++) y[r] = direct_epilogue(tile[r][j], b, flags);
+    }
+}
+
+#ifdef POOL
+/* direct_conv with conv2d's fused POOL x POOL max-pool (floor mode): Y is
+ * the pooled NCHW [N][O][HP][WP], idx the argmax as h * WO + w of the
+ * conv-output plane (max_pool2d's layout). A work item computes the
+ * POOL rows of one pooled row over G tiles (G * MR a multiple of POOL, so
+ * windows never straddle items), keeps them in a private buffer, then
+ * takes each window's max in PyTorch's order (row by row, a later value
+ * wins when greater or NaN, after bias and relu), so the values are the
+ * unfused conv's and max_pool2d's bit for bit.
+ * global: (HP * groups, blocks, N) */
+__kernel void direct_conv_pool(__global float *Y, int y_off, __global int *idx, int idx_off,
+                               __global const float *X, int x_off, __global const float *PW, int pw_off,
+                               __global const float *bias, int bias_off, int N, int R, int O, int HP, int WP,
+                               int WO, int groups, int x_ns, int x_cs, int x_rs, int flags)
+{
+    int t = get_global_id(0), blk = get_global_id(1), n = get_global_id(2);
+    int ph = t / groups, c0 = (t - ph * groups) * G * MR;
+    if (ph >= HP || blk * NR >= O || n >= N) return;
+    float rows[POOL][G][MR][NR];
+    __global const float *w = PW + pw_off + blk * R * KK * NR;
+    for (int di = 0; di < POOL; di++)
+        for (int g = 0; g < G; g++)
+            tile_sum(X + x_off + n * x_ns + (ph * POOL + di) * x_rs + c0 + g * MR, w, R, x_cs, x_rs, rows[di][g]);
+    int on = min(NR, O - blk * NR), pn = min(G * MR / POOL, WP - c0 / POOL);
+    int at = ((n * O + blk * NR) * HP + ph) * WP + c0 / POOL;
+    float bt[NR];
+    for (int j = 0; j < NR; j++) bt[j] = (flags & 1) && j < on ? bias[bias_off + blk * NR + j] : 0.0f;
+    for (int p = 0; p < pn; p++) {
+        floatV best[NV];
+        intV arg[NV];
+        UNROLL for (int q = 0; q < POOL * POOL; q++)
+        {
+            int di = q / POOL, col = p * POOL + q % POOL;
+            UNROLL for (int v = 0; v < NV; v++)
+            {
+                /* direct_epilogue, a vector of channels at a time */
+                floatV x = vloadV(v, rows[di][col / MR][col % MR]) + vloadV(v, bt);
+                if (flags & 2) x = select((floatV)(0.0f), x, isgreater(x, (floatV)(0.0f)));
+                intV take = q == 0 ? (intV)(-1) : isgreater(x, best[v]) | isnan(x);
+                best[v] = select(best[v], x, take);
+                arg[v] = select(arg[v], (intV)(q), take);
+            }
+        }
+        float tb[NR];
+        int ta[NR];
+        UNROLL for (int v = 0; v < NV; v++)
+        {
+            vstoreV(best[v], v, tb);
+            VSTORE(VW)(arg[v], v, ta);
+        }
+        for (int j = 0; j < on; j++) {
+            int q = ta[j];
+            Y[y_off + at + j * HP * WP + p] = tb[j];
+            idx[idx_off + at + j * HP * WP + p] = (ph * POOL + q / POOL) * WO + c0 + p * POOL + q % POOL;
         }
     }
 }
+#endif
 
 /* global: (ceil(C / CB), KH, blocks). DT [N][HO][WO][KP]; X padded NCHW as
  * for direct_conv; dW [O][C][KH][KW]. */

@@ -230,8 +230,6 @@ __kernel void gemm_dot(GEMM_ARGS)
  * the conv-output plane (max_pool2d's layout). beta is not used. */
 
 #define floatV VTYPE(VW)
-#define ITYPE_(w) int##w
-#define ITYPE(w) ITYPE_(w)
 #define intV ITYPE(VW)
 #define vloadV VLOAD(VW)
 #define vstoreV VSTORE(VW)

@@ -330,20 +330,22 @@ END_TEST
 
 /* ---- fused max-pool (params.max_pool) */
 
-/* Fused vs conv2d + max_pool2d on the tiled path: the forward values are
- * the same bit for bit (same FMAs per element, same max rule). The data
- * gradient sums the same products in the same order; the weight and bias
- * gradients sum over the conv outputs in the pooled column order instead
- * of NCHW order, so they agree to rounding. `fill` >= 0: x and w constant
- * (ties in every window); nan_at >= 0: x[nan_at] is NaN. */
-static void check_fused(const conv_cfg *c0, int pool, float fill, int nan_at, uint64_t *rng)
+/* Fused vs conv2d + max_pool2d on the tiled or the direct path: the
+ * forward values are the same bit for bit (same FMAs per element, same max
+ * rule). The data gradient sums the same products in the same order; on
+ * the tiled path the weight and bias gradients sum over the conv outputs
+ * in the pooled column order instead of NCHW order, so they agree to
+ * rounding. `fill` >= 0: x and w constant (ties in every window); nan_at
+ * >= 0: x[nan_at] is NaN. */
+static void check_fused(const conv_cfg *c0, oclnn_conv_algorithm algo, int pool, float fill, int nan_at,
+                        uint64_t *rng)
 {
     conv_cfg c = *c0;
-    c.algo = OCLNN_CONV_IM2COL_TILED;
+    c.algo = algo;
     char name[200];
-    snprintf(name, sizeof name, "pool %d after conv n%d cin%d %dx%d cout%d k%dx%d s%d p%d g%d%s%s%s%s", pool, c.n,
-             c.cin, c.h, c.w, c.cout, c.kh, c.kw, c.sh, c.ph, c.groups, c.bias ? " bias" : "", c.relu ? " relu" : "",
-             fill >= 0 ? " ties" : "", nan_at >= 0 ? " nan" : "");
+    snprintf(name, sizeof name, "pool %d after conv n%d cin%d %dx%d cout%d k%dx%d s%d p%d g%d%s%s%s%s algo %d", pool,
+             c.n, c.cin, c.h, c.w, c.cout, c.kh, c.kw, c.sh, c.ph, c.groups, c.bias ? " bias" : "",
+             c.relu ? " relu" : "", fill >= 0 ? " ties" : "", nan_at >= 0 ? " nan" : "", (int)algo);
     size_t nx = (size_t)c.n * c.cin * c.h * c.w, nw = (size_t)c.cout * (c.cin / c.groups) * c.kh * c.kw;
     float *xv = tu_random(nx, -1.0f, 1.0f, rng), *wv = tu_random(nw, -1.0f, 1.0f, rng);
     float *bv = tu_random((size_t)c.cout, -1.0f, 1.0f, rng);
@@ -356,7 +358,7 @@ static void check_fused(const conv_cfg *c0, int pool, float fill, int nan_at, ui
     conv_run f, u;
     run_conv(&c, pool, true, xv, wv, bv, lw_seed, &f);
     run_conv(&c, pool, false, xv, wv, bv, lw_seed, &u);
-    ck_assert_msg(f.algo == OCLNN_CONV_IM2COL_TILED, "%s: not fused", name);
+    ck_assert_msg(f.algo == algo, "%s: not fused", name);
     ck_assert_msg(!memcmp(f.y, u.y, f.ny * sizeof(float)), "%s: fused output differs from conv2d + max_pool2d", name);
     expect_near(f.gx, u.gx, f.nx, 1e-6, "grad x", name);
     expect_near(f.gw, u.gw, f.nw, 1e-5, "grad w", name);
@@ -377,22 +379,29 @@ static const conv_cfg pooled_grid[] = {
     {2, 3, 10, 9, 4, 3, 3, 2, 1, 0, 1, 2, 1, 1, 1, 0, 0},    /* strides 2x1, padding 0x1, dilation 2x1: 3x9 */
 };
 
+/* The pooled_grid shapes the direct path applies to (stride 1, one group). */
+static const int direct_pooled[] = {0, 3};
+
 START_TEST(test_fused_pool)
 {
     uint64_t rng = tu_seed() + 15;
     for (size_t i = 0; i < sizeof pooled_grid / sizeof pooled_grid[0]; i++)
-        for (int pool = 2; pool <= 3; pool++) check_fused(&pooled_grid[i], pool, -1, -1, &rng);
+        for (int pool = 2; pool <= 3; pool++) check_fused(&pooled_grid[i], OCLNN_CONV_IM2COL_TILED, pool, -1, -1, &rng);
+    for (size_t i = 0; i < sizeof direct_pooled / sizeof direct_pooled[0]; i++)
+        for (int pool = 2; pool <= 4; pool++)
+            check_fused(&pooled_grid[direct_pooled[i]], OCLNN_CONV_DIRECT, pool, -1, -1, &rng);
     /* no bias and no relu, with a 3x3 window */
     conv_cfg plain = pooled_grid[0];
     plain.bias = plain.relu = 0;
-    check_fused(&plain, 3, -1, -1, &rng);
+    check_fused(&plain, OCLNN_CONV_IM2COL_TILED, 3, -1, -1, &rng);
+    check_fused(&plain, OCLNN_CONV_DIRECT, 3, -1, -1, &rng);
     /* several chunks, the last one ragged */
     conv_cfg many = pooled_grid[0];
     many.n = 5;
     size_t old = oclnn_conv_set_col_budget((size_t)2 * many.cin * many.kh * many.kw * out_h(&many) * out_w(&many) *
                                            sizeof(float));
-    check_fused(&many, 2, -1, -1, &rng);
-    check_fused(&many, 3, -1, -1, &rng);
+    check_fused(&many, OCLNN_CONV_IM2COL_TILED, 2, -1, -1, &rng);
+    check_fused(&many, OCLNN_CONV_IM2COL_TILED, 3, -1, -1, &rng);
     oclnn_conv_set_col_budget(old);
 }
 END_TEST
@@ -435,9 +444,11 @@ static void ref_pooled(const double *const *in, double *out, const void *user)
 START_TEST(test_fused_pool_reference)
 {
     uint64_t rng = tu_seed() + 18;
-    for (size_t i = 0; i < sizeof pooled_grid / sizeof pooled_grid[0]; i++) {
-        pooled_case pc = {pooled_grid[i], 2 + (int)(i % 2)};
-        pc.c.algo = OCLNN_CONV_IM2COL_TILED;
+    size_t ntiled = sizeof pooled_grid / sizeof pooled_grid[0];
+    for (size_t i = 0; i < ntiled + sizeof direct_pooled / sizeof direct_pooled[0]; i++) {
+        bool direct = i >= ntiled;
+        pooled_case pc = {pooled_grid[direct ? (size_t)direct_pooled[i - ntiled] : i], 2 + (int)(i % 2)};
+        pc.c.algo = direct ? OCLNN_CONV_DIRECT : OCLNN_CONV_IM2COL_TILED;
         char name[160];
         tu_op_case t = make_case(&pc.c, name, sizeof name);
         t.build = build_pooled;
@@ -457,16 +468,19 @@ END_TEST
 START_TEST(test_fused_pool_ties_and_nan)
 {
     uint64_t rng = tu_seed() + 16;
-    conv_cfg c = pooled_grid[0];
-    c.relu = 0;
-    check_fused(&c, 2, 1.0f, -1, &rng);
-    check_fused(&c, 3, 1.0f, -1, &rng);
-    c.relu = 1;
-    check_fused(&c, 2, 1.0f, -1, &rng);
-    c.relu = 0;
-    check_fused(&c, 2, -1, 40, &rng);
-    c.bias = 0;
-    check_fused(&c, 3, -1, 7, &rng);
+    const oclnn_conv_algorithm algos[] = {OCLNN_CONV_IM2COL_TILED, OCLNN_CONV_DIRECT};
+    for (int a = 0; a < 2; a++) {
+        conv_cfg c = pooled_grid[0];
+        c.relu = 0;
+        check_fused(&c, algos[a], 2, 1.0f, -1, &rng);
+        check_fused(&c, algos[a], 3, 1.0f, -1, &rng);
+        c.relu = 1;
+        check_fused(&c, algos[a], 2, 1.0f, -1, &rng);
+        c.relu = 0;
+        check_fused(&c, algos[a], 2, -1, 40, &rng);
+        c.bias = 0;
+        check_fused(&c, algos[a], 3, -1, 7, &rng);
+    }
 }
 END_TEST
 
@@ -540,7 +554,7 @@ START_TEST(test_pool_unfused_paths)
     conv_run want;
     run_conv(&c, 2, true, xv, wv, bv, 5, &want);
     const oclnn_conv_algorithm unfused[] = {OCLNN_CONV_IM2COL_BATCHED, OCLNN_CONV_IM2COL_WIDE,
-                                            OCLNN_CONV_CLBLAST_CONVGEMM, OCLNN_CONV_WINOGRAD, OCLNN_CONV_DIRECT};
+                                            OCLNN_CONV_CLBLAST_CONVGEMM, OCLNN_CONV_WINOGRAD};
     for (size_t a = 0; a < sizeof unfused / sizeof unfused[0]; a++) {
         c.algo = unfused[a];
         conv_run got;

@@ -4,6 +4,8 @@
 #define UNROLL _Pragma("unroll")
 #define VTYPE_(w) float##w
 #define VTYPE(w) VTYPE_(w)
+#define ITYPE_(w) int##w
+#define ITYPE(w) ITYPE_(w)
 #define VLOAD_(w) vload##w
 #define VLOAD(w) VLOAD_(w)
 #define VSTORE_(w) vstore##w

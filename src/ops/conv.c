@@ -633,9 +633,12 @@ oclnn_tensor *oclnn_conv2d(oclnn_graph *g, oclnn_tensor *x, oclnn_tensor *weight
     c.algo = choose_algorithm(g, &c, p->algorithm);
     bool other_bwd = c.algo == OCLNN_CONV_CLBLAST_CONVGEMM || c.algo == OCLNN_CONV_WINOGRAD;
     c.bwd = other_bwd ? (int)auto_algorithm(g) : c.algo;
-    /* A max-pool fuses into the tiled GEMM (a 1x1 window is no pool); the
-     * other paths get a max_pool2d node after the conv. */
-    if (p->max_pool > 1 && c.algo == OCLNN_CONV_IM2COL_TILED) {
+    /* A max-pool fuses into the tiled GEMM and into the direct kernel (a
+     * 1x1 window is no pool; the direct kernel keeps window rows in a
+     * private buffer, so up to 4x4); the other paths get a max_pool2d
+     * node after the conv. */
+    bool fuses_pool = c.algo == OCLNN_CONV_IM2COL_TILED || (c.algo == OCLNN_CONV_DIRECT && p->max_pool <= 4);
+    if (p->max_pool > 1 && fuses_pool) {
         c.pool = p->max_pool;
         c.pointwise = 0;
         col_img = (int64_t)c.cin * c.kh * c.kw * conv_cols(&c);

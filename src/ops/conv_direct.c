@@ -65,10 +65,15 @@ static int max_tile_width(const conv_geom *c, int nv)
 }
 
 /* One direct_conv as the kernel sees it: R input channels of a padded
- * NCHW tensor (HP x WP planes) to O output channels of HO x WO. */
+ * NCHW tensor (HP x WP planes) to O output channels of HO x WO. With the
+ * forward's fused pool, an item covers g tiles (g * mr a multiple of the
+ * window) and a pooled row holds `groups` items. */
 typedef struct direct_shape {
     int r, o, ho, wo, mr, nv, tiles, hp, wp, top, left;
+    int g, groups;
 } direct_shape;
+
+static int gcd(int a, int b) { return b ? gcd(b, a % b) : a; }
 
 static direct_shape shape_of(const conv_geom *c, bool dgrad)
 {
@@ -81,6 +86,13 @@ static direct_shape shape_of(const conv_geom *c, bool dgrad)
     s.nv = nv_for(c, s.o);
     s.mr = tile_width(s.wo, max_tile_width(c, s.nv));
     s.tiles = (s.wo + s.mr - 1) / s.mr;
+    if (!dgrad && c->pool) {
+        /* the columns of whole windows, in items of g tiles; x's padded
+         * rows then also hold what the last item reads past them */
+        s.g = c->pool / gcd(s.mr, c->pool);
+        s.groups = (c->wo / c->pool * c->pool + s.g * s.mr - 1) / (s.g * s.mr);
+        if (s.groups * s.g > s.tiles) s.tiles = s.groups * s.g;
+    }
     s.hp = s.ho + c->kh - 1;
     s.wp = s.tiles * s.mr + c->kw - 1;
     return s;
@@ -104,9 +116,10 @@ static oclnn_status direct_kernel(oclnn_context *ctx, oclnn_tensor *node, int mr
                                   oclnn_launch **out)
 {
     const conv_geom *c = node->op_data;
-    char opts[96];
-    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DMR=%d -DNV=%d -DVW=%d -DCB=%d", c->kh, c->kw, mr, nv, c->vw,
-             DIRECT_CB);
+    char opts[128];
+    int n = snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DMR=%d -DNV=%d -DVW=%d -DCB=%d", c->kh, c->kw, mr, nv,
+                     c->vw, DIRECT_CB);
+    if (c->pool) snprintf(opts + n, sizeof opts - (size_t)n, " -DPOOL=%d -DG=%d", c->pool, shape_of(c, false).g);
     return oclnn_launch_kernel(ctx, node, oclnn_cl_conv_direct, opts, name, out);
 }
 
@@ -171,12 +184,21 @@ static oclnn_status conv_bind(oclnn_context *ctx, oclnn_tensor *node, bool dgrad
     if (!st) oclnn_conv_launch3(ctx, l, (size_t)s.r, (size_t)blocks_of(c, s.o), 1);
 
     i = 0;
-    if (!st) st = direct_kernel(ctx, node, s.mr, s.nv, "direct_conv", &l);
+    bool pooled = !dgrad && c->pool;
+    if (!st) st = direct_kernel(ctx, node, s.mr, s.nv, pooled ? "direct_conv_pool" : "direct_conv", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op);
+    if (!st && pooled) st = oclnn_arg_tensor(l->kernel, &i, node->aux[1], op); /* the argmax */
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, in, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, packed, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, bias ? bias : packed, op);
     int flags = (bias ? 1 : 0) | (!dgrad && c->act == OCLNN_ACT_RELU ? 2 : 0);
+    if (pooled) {
+        int hp = c->ho / c->pool, wp = c->wo / c->pool;
+        int pargs2[11] = {c->n, s.r, s.o, hp, wp, s.wo, s.groups, s.r * s.hp * s.wp, s.hp * s.wp, s.wp, flags};
+        if (!st) st = oclnn_conv_args_int(l->kernel, i, op, 11, pargs2);
+        if (!st) oclnn_conv_launch3(ctx, l, (size_t)hp * s.groups, (size_t)blocks_of(c, s.o), (size_t)c->n);
+        return st;
+    }
     int cargs[10] = {c->n, s.r, s.o, s.ho, s.wo, s.tiles, s.r * s.hp * s.wp, s.hp * s.wp, s.wp, flags};
     if (!st) st = oclnn_conv_args_int(l->kernel, i, op, 10, cargs);
     if (!st) oclnn_conv_launch3(ctx, l, (size_t)s.ho * s.tiles, (size_t)blocks_of(c, s.o), (size_t)c->n);
@@ -207,14 +229,16 @@ static oclnn_status prep_prepare(oclnn_context *ctx, oclnn_tensor *node)
     direct_shape s = shape_of(c, true);
     oclnn_launch *l;
     cl_uint i = 0;
-    int masked = node->nsrc > 1, padded = node->naux > 0, kp = padded_channels(c, c->cout);
-    oclnn_status st = direct_kernel(ctx, node, 1, 1, "direct_grad_prep", &l);
+    /* src: the gradient[, the argmax when pooled][, y for the relu's mask] */
+    int pooled = c->pool ? 1 : 0, masked = node->nsrc > 1 + pooled, padded = node->naux > 0;
+    int kp = padded_channels(c, c->cout);
+    oclnn_status st = direct_kernel(ctx, node, 1, 1, pooled ? "direct_grad_prep_pool" : "direct_grad_prep", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op_of(node));
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, padded ? node->aux[0] : node, op_of(node));
-    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op_of(node));
-    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[masked], op_of(node));
-    int args[10] = {masked, padded, c->n, c->cout, kp, c->ho, c->wo, s.wp, s.top, s.left};
-    if (!st) st = oclnn_conv_args_int(l->kernel, i, op_of(node), 10, args);
+    for (int k = 0; k < 1 + pooled && !st; k++) st = oclnn_arg_tensor(l->kernel, &i, node->src[k], op_of(node));
+    if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[node->nsrc - 1], op_of(node));
+    int args[11] = {masked, padded, c->n, c->cout, kp, c->ho, c->wo, s.wp, s.top, s.left, conv_pooled(c)};
+    if (!st) st = oclnn_conv_args_int(l->kernel, i, op_of(node), 10 + pooled, args);
     if (!st) oclnn_conv_launch3(ctx, l, (size_t)(kp / c->vw), (size_t)c->n, 1);
     l->local[0] = 1;
     return st;
@@ -312,10 +336,14 @@ void oclnn_conv_direct_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor
     const conv_geom *c = node->op_data;
     oclnn_tensor *x = node->src[0], *w = node->src[1], *b = c->has_bias ? node->src[2] : NULL;
     oclnn_tensor *xp = needs_input_pad(c) ? node->src[node->nsrc - 1] : x;
-    oclnn_tensor *masked[2] = {oclnn_contiguous(g, grad), node};
-    if (!masked[0]) return;
+    /* the gradient[, the argmax with the fused pool][, y for the relu] */
+    oclnn_tensor *prep_src[3] = {oclnn_contiguous(g, grad), node->aux[1], node};
+    if (!prep_src[0]) return;
+    int nprep = 1;
+    if (c->pool) nprep++;
+    if (c->act == OCLNN_ACT_RELU) prep_src[nprep++] = node;
     int64_t dims[4] = {c->n, c->ho, c->wo, padded_channels(c, c->cout)};
-    oclnn_tensor *dt = oclnn_conv_node_new(g, &prep_def, c, 4, dims, c->act == OCLNN_ACT_RELU ? 2 : 1, masked);
+    oclnn_tensor *dt = oclnn_conv_node_new(g, &prep_def, c, 4, dims, nprep, prep_src);
     if (!dt) return;
     if (w->flags & T_NEEDS_GRAD) {
         oclnn_tensor *wsrc[2] = {dt, xp};
