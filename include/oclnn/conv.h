@@ -49,8 +49,7 @@ typedef enum oclnn_activation { OCLNN_ACT_NONE = 0, OCLNN_ACT_RELU = 1 } oclnn_a
  * benchmarks found fastest: on CPUs WINOGRAD for the 3x3 stride-1 layers
  * it applies to with enough channels, DIRECT for the other stride-1 layers
  * with 8 or more input channels and a kernel larger than 1x1, TILED for
- * the rest; IM2COL_BATCHED
- * elsewhere); the
+ * the rest; IM2COL_BATCHED elsewhere); the
  * others exist so benchmarks and tests can time and check each path. The
  * backward pass follows the choice: BATCHED and WIDE compute the data
  * gradient per image or over the whole batch with CLBlast (the weight
@@ -80,7 +79,8 @@ typedef enum oclnn_conv_algorithm {
     OCLNN_CONV_DIRECT            /* direct ("implicit GEMM") kernel made for CPUs: stride 1, dilation
                                     1, one group, padding below the kernel size. No col matrix: a
                                     register-tiled kernel reads a padded copy of x in place, with
-                                    bias and activation fused; the data gradient is the same kernel
+                                    bias, activation and a max_pool up to 4 fused; the data
+                                    gradient is the same kernel
                                     on the padded output gradient, the weight gradient one kernel
                                     summing over the batch in registers (no atomics). Other shapes
                                     fall back to AUTO's choice. */
@@ -100,11 +100,13 @@ typedef struct oclnn_conv2d_params {
      * floor mode (torch.nn.MaxPool2d(k)) after the bias and activation:
      * the output is the pooled [N, Cout, Ho/k, Wo/k] with the values and
      * gradients of oclnn_max_pool2d(oclnn_conv2d(...)), but on the tiled
-     * path (CPUs) the unpooled conv output is never stored: the GEMM's
-     * epilogue takes the max of each window, and the backward pass reads
-     * only the pooled gradient and the argmax. Conv outputs of the floor
-     * remainder (rows and columns in no window) are not computed at all.
-     * Other paths build the conv and a max_pool2d node. 0 or 1: no pool;
+     * and direct paths (CPUs) the unpooled conv output is never stored:
+     * the GEMM's epilogue or the direct kernel's store takes the max of
+     * each window, and the backward pass reads only the pooled gradient
+     * and the argmax. Conv outputs of the floor remainder (rows and columns
+     * in no window) are not stored, on the tiled path not even computed.
+     * Other paths (and DIRECT with k > 4) build the conv and a max_pool2d
+     * node. 0 or 1: no pool;
      * larger than the conv output: an OCLNN_ERR_SHAPE error. Last in the
      * struct, so that positional initialisers of the fields above keep
      * their meaning. */
