@@ -201,7 +201,8 @@ static inline void conv_run_free(conv_run *r)
 /* got == want within rel of want's largest finite magnitude, NaN where
  * want is NaN; want must not be all zero (the comparison would prove
  * little). */
-static inline void expect_near(const float *got, const float *want, size_t n, double rel, const char *what, const char *name)
+static inline void expect_near(const float *got, const float *want, size_t n, double rel, const char *what,
+                               const char *name)
 {
     double scale = 0;
     for (size_t i = 0; i < n; i++)

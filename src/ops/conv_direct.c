@@ -5,18 +5,21 @@
  * Forward: a padded copy xp of x (node conv2d_pad_input, skipped when x
  * needs no padding), the weights packed into NR-channel panels, then one
  * register-tiled kernel that reads its broadcasts from xp in place and
- * stores NCHW with bias and relu. Against im2col + GEMM it saves the col
- * matrix's write and read (K = Cin*kh*kw times the output's size per
- * image), which on SimpleCNN's conv2 (5x5, 32 -> 64, 14x14) cost a
- * quarter of the time; measured 2026-12-02 on the 2-core Zen 4 EPYC
- * (PoCL 3.1), batch 64: the kernel alone 5.7-6.0 ms (216-225 GFLOP/s)
- * against 11.6 ms for im2col + GEMM and 6.2 ms for PyTorch 2.15 (oneDNN).
+ * stores NCHW with bias and relu, or with a fused max-pool the pooled
+ * output and its argmax. Against im2col + GEMM it saves the col matrix's
+ * write and read (K = Cin*kh*kw times the output's size per image), which
+ * on SimpleCNN's conv2 (5x5, 32 -> 64, 14x14) cost a quarter of the time;
+ * measured 2026-12-02 on the 2-core Zen 4 EPYC (PoCL 3.1), batch 64: the
+ * kernel alone 5.7-6.0 ms (216-225 GFLOP/s) against 11.6 ms for im2col +
+ * GEMM and 6.2 ms for PyTorch 2.15 (oneDNN).
  *
- * Backward, from dy (masked by the relu):
+ * Backward, from dy masked by the relu (node conv2d_direct_grad_output,
+ * which reads dy once, or with the fused pool the pooled dy and argmax):
  *   data:   the same kernel on dy padded by (kh-1-ph, kw-1-pw), weights
  *           rotated 180 degrees with Cin and Cout swapped;
- *   weight: dy in NHWC (node conv2d_grad_output_nhwc) times xp, reduced
- *           over the batch inside each work item (deterministic);
+ *   weight: dy in NHWC times xp, reduced over the images of a cache-sized
+ *           chunk inside each work item (deterministic, no atomics), one
+ *           launch per chunk adding to the last;
  *   bias:   the NHWC dy summed per channel.
  * The weight and bias gradients can add straight into the parameters'
  * accumulators (op_def.accumulates). */
@@ -37,7 +40,10 @@ static const char *op_of(const oclnn_tensor *node) { return node->op->name; }
  * would be zeros). */
 static int nv_for(const conv_geom *c, int channels) { return channels <= c->vw ? 1 : 2; }
 static int nr_for(const conv_geom *c, int channels) { return nv_for(c, channels) * c->vw; }
-static int blocks_of(const conv_geom *c, int channels) { return (channels + nr_for(c, channels) - 1) / nr_for(c, channels); }
+static int blocks_of(const conv_geom *c, int channels)
+{
+    return (channels + nr_for(c, channels) - 1) / nr_for(c, channels);
+}
 /* Channels rounded up to whole tiles: the packed weights' and NHWC dt's. */
 static int padded_channels(const conv_geom *c, int channels) { return blocks_of(c, channels) * nr_for(c, channels); }
 
@@ -102,10 +108,11 @@ bool oclnn_conv_direct_applies(const conv_geom *c)
 {
     if (c->sh != 1 || c->sw != 1 || c->dh != 1 || c->dw != 1 || c->groups != 1) return false;
     if (c->ph > c->kh - 1 || c->pw > c->kw - 1) return false; /* the data gradient's padding */
-    /* every index in the kernels is an int */
+    /* every index in the kernels is an int (the pool, decided later, may
+     * add up to 3 tiles of 14 columns to x's padded rows) */
     direct_shape f = shape_of(c, false), d = shape_of(c, true);
     int64_t kp = padded_channels(c, c->cout);
-    return (int64_t)c->n * c->cin * f.hp * f.wp <= INT_MAX && (int64_t)c->n * c->cout * d.hp * d.wp <= INT_MAX &&
+    return (int64_t)c->n * c->cin * f.hp * (f.wp + 42) <= INT_MAX && (int64_t)c->n * c->cout * d.hp * d.wp <= INT_MAX &&
            (int64_t)c->n * c->ho * c->wo * kp <= INT_MAX &&
            ((int64_t)padded_channels(c, c->cout) + padded_channels(c, c->cin)) * c->cin * c->kh * c->kw <= INT_MAX;
 }
