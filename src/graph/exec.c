@@ -251,6 +251,13 @@ oclnn_status oclnn_launch_enqueue(oclnn_context *ctx, const oclnn_launch *l, con
     return oclnn_cl_check(err, "clEnqueueNDRangeKernel", op);
 }
 
+oclnn_status oclnn_launches_enqueue(oclnn_context *ctx, const oclnn_tensor *node)
+{
+    oclnn_status s = OCLNN_OK;
+    for (int k = 0; k < node->nlaunch && !s; k++) s = oclnn_launch_enqueue(ctx, &node->launch[k], node->op->name);
+    return s;
+}
+
 oclnn_status oclnn_graph_run(oclnn_graph *g)
 {
     if (!g) return oclnn_fail(OCLNN_ERR_INVALID_ARG, "oclnn_graph_run: NULL graph");
@@ -260,12 +267,7 @@ oclnn_status oclnn_graph_run(oclnn_graph *g)
         oclnn_tensor *t = g->tensors[i];
         if (!t->op) continue;
         double t0 = g->node_seconds ? oclnn_wall_seconds() : 0;
-        oclnn_status s = OCLNN_OK;
-        if (t->op->forward) {
-            s = t->op->forward(g->ctx, t);
-        } else {
-            for (int k = 0; k < t->nlaunch && !s; k++) s = oclnn_launch_enqueue(g->ctx, &t->launch[k], t->op->name);
-        }
+        oclnn_status s = t->op->forward ? t->op->forward(g->ctx, t) : oclnn_launches_enqueue(g->ctx, t);
         if (s) return s;
         if (g->node_seconds) {
             /* Profiling serialises the queue: wall clock per node, since

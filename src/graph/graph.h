@@ -214,6 +214,9 @@ void oclnn_launch_1d(oclnn_launch *l, size_t n);
  * local size it sees. */
 oclnn_status oclnn_launch_1d_groups(oclnn_context *ctx, oclnn_launch *l, size_t n, const char *op);
 oclnn_status oclnn_launch_enqueue(oclnn_context *ctx, const oclnn_launch *l, const char *op);
+/* Enqueues every launch of node in order: what a node without a forward()
+ * runs, for forward()s that do something before or after. */
+oclnn_status oclnn_launches_enqueue(oclnn_context *ctx, const oclnn_tensor *node);
 /* Element offset of a tensor in its buffer. */
 int64_t oclnn_tensor_elem_offset(const oclnn_tensor *t);
 /* Binds an element count as a kernel int, failing clearly past 2^31 - 1. */

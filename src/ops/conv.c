@@ -185,6 +185,12 @@ oclnn_status oclnn_conv_args_int(cl_kernel k, cl_uint index, const char *op, int
     return s;
 }
 
+bool oclnn_conv_grad_accumulates(const oclnn_tensor *node)
+{
+    (void)node;
+    return true;
+}
+
 oclnn_status oclnn_conv_empty_grad(oclnn_context *ctx, oclnn_tensor *node)
 {
     if (node->accumulate) return OCLNN_OK; /* nothing to add */
@@ -472,11 +478,7 @@ static oclnn_status conv_prepare(oclnn_context *ctx, oclnn_tensor *node)
 static oclnn_status conv_forward(oclnn_context *ctx, oclnn_tensor *node)
 {
     const conv_geom *c = node->op_data;
-    if (c->algo == OCLNN_CONV_DIRECT) {
-        oclnn_status s = OCLNN_OK;
-        for (int k = 0; k < node->nlaunch && !s; k++) s = oclnn_launch_enqueue(ctx, &node->launch[k], node->op->name);
-        return s;
-    }
+    if (c->algo == OCLNN_CONV_DIRECT) return oclnn_launches_enqueue(ctx, node);
     return c->algo == OCLNN_CONV_WINOGRAD ? oclnn_conv_winograd_forward(ctx, node) : conv_run(ctx, node, false);
 }
 

@@ -66,18 +66,10 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
     return s;
 }
 
-/* The weight and bias gradients can add into a parameter's accumulator
- * (GEMM beta = 1 from the first chunk on; the bias kernels' accumulate). */
-static bool grad_accumulates(const oclnn_tensor *node)
-{
-    (void)node;
-    return true;
-}
-
 static const oclnn_op_def bias_def = {.name = "conv2d_grad_bias",
                                       .prepare = bias_prepare,
                                       .release = oclnn_conv_release,
-                                      .accumulates = grad_accumulates};
+                                      .accumulates = oclnn_conv_grad_accumulates};
 
 /* ---- shared by the weight and data gradients */
 
@@ -180,7 +172,7 @@ static const oclnn_op_def wgrad_def = {.name = "conv2d_grad_weight",
                                        .prepare = wgrad_prepare,
                                        .forward = wgrad_forward,
                                        .release = oclnn_conv_release,
-                                       .accumulates = grad_accumulates};
+                                       .accumulates = oclnn_conv_grad_accumulates};
 
 /* ---- dx: src = {dt, weight}, aux[0] = dcol of one chunk (none when direct);
  * launch[0] col2im unless direct. */

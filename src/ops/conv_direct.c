@@ -256,12 +256,6 @@ static const oclnn_op_def prep_def = {
 
 /* ---- dW: src = {dt, xp}; db: src = {dt} */
 
-static bool grad_accumulates(const oclnn_tensor *node)
-{
-    (void)node;
-    return true;
-}
-
 static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
     const conv_geom *c = node->op_data;
@@ -311,7 +305,7 @@ static const oclnn_op_def wgrad_def = {.name = "conv2d_direct_grad_weight",
                                        .prepare = wgrad_prepare,
                                        .forward = wgrad_forward,
                                        .release = oclnn_conv_release,
-                                       .accumulates = grad_accumulates};
+                                       .accumulates = oclnn_conv_grad_accumulates};
 
 static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
 {
@@ -334,7 +328,7 @@ static oclnn_status bias_prepare(oclnn_context *ctx, oclnn_tensor *node)
 static const oclnn_op_def bias_def = {.name = "conv2d_direct_grad_bias",
                                       .prepare = bias_prepare,
                                       .release = oclnn_conv_release,
-                                      .accumulates = grad_accumulates};
+                                      .accumulates = oclnn_conv_grad_accumulates};
 
 /* ---- the forward node's backward */
 

@@ -51,6 +51,10 @@ size_t oclnn_conv_reduce_width(oclnn_context *ctx);
 void oclnn_conv_launch3(oclnn_context *ctx, oclnn_launch *l, size_t d0, size_t d1, size_t d2);
 /* Binds `count` int kernel arguments starting at argument `index`. */
 oclnn_status oclnn_conv_args_int(cl_kernel k, cl_uint index, const char *op, int count, const int *values);
+/* op_def.accumulates of the weight and bias gradient nodes: each of
+ * them can add into a parameter's accumulator (GEMM beta = 1, or the
+ * kernels' accumulate flag) wherever the planner points it. */
+bool oclnn_conv_grad_accumulates(const oclnn_tensor *node);
 /* A weight or bias gradient node over an empty batch: zeros, or nothing
  * when the node adds into a parameter's accumulator. */
 oclnn_status oclnn_conv_empty_grad(oclnn_context *ctx, oclnn_tensor *node);

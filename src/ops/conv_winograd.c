@@ -97,17 +97,24 @@ bool oclnn_conv_winograd_add_aux(oclnn_tensor *node)
 
 enum { L_WEIGHT, L_INPUT, L_OUTPUT };
 
+/* Appends kernel `name` of cl/conv_winograd.cl, built for activation act
+ * (-DACT: one program per activation for all the kernels). */
+static oclnn_status wino_kernel(oclnn_context *ctx, oclnn_tensor *node, int act, const char *name, oclnn_launch **l)
+{
+    char opts[32];
+    snprintf(opts, sizeof opts, "-DACT=%d", act);
+    return oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, name, l);
+}
+
 /* Appends the input transform V = B^T x B of src (shape s) into v. Its
  * n0, nb (arguments 4, 5) are set per chunk (enqueue_chunk). */
 static oclnn_status bind_input(oclnn_context *ctx, oclnn_tensor *node, oclnn_tensor *v, oclnn_tensor *src,
                                const wino_shape *s)
 {
     const char *op = node->op->name;
-    char opts[32];
-    snprintf(opts, sizeof opts, "-DACT=%d", s->act);
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, "wino_input", &l);
+    oclnn_status st = wino_kernel(ctx, node, s->act, "wino_input", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, v, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, src, op);
     int iargs[10] = {s->n_stride, s->c_stride, s->ic, s->h, s->w, s->ph, s->pw, s->tw, s->tiles, PLANE_PAD};
@@ -123,11 +130,9 @@ static oclnn_status wino_prepare(oclnn_context *ctx, oclnn_tensor *node, const w
     const char *op = node->op->name;
     oclnn_tensor *u = node->aux[0], *v = node->aux[1], *m = node->aux[2];
     oclnn_tensor *b = s->has_bias ? node->src[2] : m; /* any buffer: has_bias 0 never reads it */
-    char opts[32];
-    snprintf(opts, sizeof opts, "-DACT=%d", s->act);
     oclnn_launch *l;
     cl_uint i = 0;
-    oclnn_status st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, "wino_weight", &l);
+    oclnn_status st = wino_kernel(ctx, node, s->act, "wino_weight", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, u, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[1], op);
     int wargs[3] = {s->oc, s->ic, s->flip};
@@ -137,7 +142,7 @@ static oclnn_status wino_prepare(oclnn_context *ctx, oclnn_tensor *node, const w
     if (!st) st = bind_input(ctx, node, v, node->src[0], s);
 
     i = 0;
-    if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, opts, "wino_output", &l);
+    if (!st) st = wino_kernel(ctx, node, s->act, "wino_output", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, m, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, b, op);
@@ -269,7 +274,7 @@ static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
     oclnn_launch *l;
     cl_uint i = 0;
     oclnn_status st = bind_input(ctx, node, v, node->src[1], &s);
-    if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, "-DACT=0", "wino_dy", &l);
+    if (!st) st = wino_kernel(ctx, node, 0, "wino_dy", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, yh, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[0], op);
     /* dt is [OC, N*HoWo] */
@@ -278,7 +283,7 @@ static oclnn_status wgrad_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!st) oclnn_conv_launch3(ctx, l, (size_t)(s.tiles / s.tw), (size_t)s.oc, 1);
 
     i = 0;
-    if (!st) st = oclnn_launch_kernel(ctx, node, oclnn_cl_conv_winograd, "-DACT=0", "wino_wgrad", &l);
+    if (!st) st = wino_kernel(ctx, node, 0, "wino_wgrad", &l);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node, op);
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, du, op);
     int wargs[3] = {s.oc, s.ic, node->accumulate};
@@ -336,19 +341,12 @@ static oclnn_status wgrad_prepare_all(oclnn_context *ctx, oclnn_tensor *node)
 
 static oclnn_status wgrad_forward(oclnn_context *ctx, oclnn_tensor *node) { return wgrad_run(ctx, node, false); }
 
-/* The last kernel adds into the parameter's gradient accumulator when the
- * planner points the node there (the chunks sum in dU first). */
-static bool wgrad_accumulates(const oclnn_tensor *node)
-{
-    (void)node;
-    return true;
-}
-
+/* Its last kernel adds into the accumulator (the chunks sum in dU first). */
 static const oclnn_op_def wgrad_def = {.name = "conv2d_grad_weight_winograd",
                                        .prepare = wgrad_prepare_all,
                                        .forward = wgrad_forward,
                                        .release = oclnn_conv_release,
-                                       .accumulates = wgrad_accumulates};
+                                       .accumulates = oclnn_conv_grad_accumulates};
 
 oclnn_tensor *oclnn_conv_winograd_wgrad(oclnn_graph *g, const conv_geom *c, oclnn_tensor *dt, oclnn_tensor *x,
                                         const int64_t *w_dims)

@@ -90,8 +90,7 @@ static oclnn_status emb_prepare(oclnn_context *ctx, oclnn_tensor *node)
 static oclnn_status emb_forward(oclnn_context *ctx, oclnn_tensor *node)
 {
     oclnn_status s = oclnn_sparse_grad_check_room(node->src[0], node->op->name);
-    for (int k = 0; k < node->nlaunch && !s; k++) s = oclnn_launch_enqueue(ctx, &node->launch[k], node->op->name);
-    return s;
+    return s ? s : oclnn_launches_enqueue(ctx, node);
 }
 
 /* ---- backward: src = (dy, ids[, sparse table]); aux = keys, perm, sorted
