@@ -38,6 +38,22 @@
 #define NR (NV * VW)
 #define KK (KH * KW)
 
+/* One padded row: `left` zeros, the W values of s (masked: those where m
+ * > 0, the relu's backward; others 0), zeros up to WP. */
+void pad_row(__global float *restrict d, __global const float *restrict s, __global const float *restrict m,
+             int masked, int W, int WP, int left)
+{
+    for (int j = 0; j < left; j++) d[j] = 0.0f;
+    if (masked)
+        for (int j = 0; j < W; j++) {
+            float v = s[j]; /* loaded either way: a conditional load is a branch */
+            d[left + j] = m[j] > 0.0f ? v : 0.0f;
+        }
+    else
+        for (int j = 0; j < W; j++) d[left + j] = s[j];
+    for (int j = left + W; j < WP; j++) d[j] = 0.0f;
+}
+
 /* D planes [P][HP][WP] = S planes [P][H][W] placed at (top, left), zeros
  * around. global: (HP, P) */
 __kernel void direct_pad(__global float *restrict D, int d_off, __global const float *restrict S, int s_off, int P,
@@ -52,13 +68,11 @@ __kernel void direct_pad(__global float *restrict D, int d_off, __global const f
         return;
     }
     S += s_off + (p * H + h) * W;
-    for (int j = 0; j < left; j++) D[j] = 0.0f;
-    for (int j = 0; j < W; j++) D[left + j] = S[j];
-    for (int j = left + W; j < WP; j++) D[j] = 0.0f;
+    pad_row(D, S, S, 0, W, WP, left);
 }
 
-/* The backward's output gradient, read once: S [N][K][HO][WO] masked (as
- * in direct_pad) goes to DT [N][HO][WO][KP] (NHWC, channels K..KP-1 zero:
+/* The backward's output gradient, read once: S [N][K][HO][WO], masked by
+ * M > 0 when `masked` (the relu's backward), goes to DT [N][HO][WO][KP] (NHWC, channels K..KP-1 zero:
  * the weight and bias gradients read it) and, with `padded`, to DP
  * [N][K][HO + 2*top][WP] placed at (top, left), zeros around (the data
  * gradient's input). Work item: VW channels of one image (PoCL's start-up
@@ -92,19 +106,7 @@ __kernel void direct_grad_prep(__global float *restrict DT, int dt_off, __global
     for (int j = 0; j < kn; j++, DP += hp * WP, S += HO * WO, M += HO * WO) {
         for (int i = 0; i < top * WP; i++) DP[i] = 0.0f;
         for (int i = (top + HO) * WP; i < hp * WP; i++) DP[i] = 0.0f;
-        for (int oh = 0; oh < HO; oh++) {
-            __global float *r = DP + (top + oh) * WP;
-            __global const float *s = S + oh * WO, *m = M + oh * WO;
-            for (int i = 0; i < left; i++) r[i] = 0.0f;
-            if (masked)
-                for (int ow = 0; ow < WO; ow++) {
-                    float v = s[ow]; /* loaded either way: a conditional load is a branch */
-                    r[left + ow] = m[ow] > 0.0f ? v : 0.0f;
-                }
-            else
-                for (int ow = 0; ow < WO; ow++) r[left + ow] = s[ow];
-            for (int i = left + WO; i < WP; i++) r[i] = 0.0f;
-        }
+        for (int oh = 0; oh < HO; oh++) pad_row(DP + (top + oh) * WP, S + oh * WO, M + oh * WO, masked, WO, WP, left);
     }
 }
 
