@@ -246,8 +246,10 @@ static oclnn_status prep_prepare(oclnn_context *ctx, oclnn_tensor *node)
     if (!st) st = oclnn_arg_tensor(l->kernel, &i, node->src[node->nsrc - 1], op_of(node));
     int args[11] = {masked, padded, c->n, c->cout, kp, c->ho, c->wo, s.wp, s.top, s.left, conv_pooled(c)};
     if (!st) st = oclnn_conv_args_int(l->kernel, i, op_of(node), 10 + pooled, args);
-    if (!st) oclnn_conv_launch3(ctx, l, (size_t)(kp / c->vw), (size_t)c->n, 1);
-    l->local[0] = 1;
+    if (!st) {
+        oclnn_conv_launch3(ctx, l, (size_t)(kp / c->vw), (size_t)c->n, 1);
+        l->local[0] = 1;
+    }
     return st;
 }
 
