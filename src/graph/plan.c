@@ -141,6 +141,12 @@ static void fuse_accumulations(oclnn_graph *g)
     }
 }
 
+/* Whether t covers all of its storage contiguously from the start. */
+static bool whole(const oclnn_tensor *t, const oclnn_tensor *of)
+{
+    return t->offset == 0 && oclnn_tensor_is_contiguous(t) && oclnn_tensor_numel(t) == oclnn_tensor_numel(of);
+}
+
 /* y = act(x) where x's producer can apply act itself (takes_epilogue):
  * x's producer does (x->epilogue) and y becomes an alias of x that
  * launches nothing. Only when that is invisible: y is x's only reader
@@ -157,21 +163,13 @@ static void fuse_activations(oclnn_graph *g)
         oclnn_tensor *x = in->storage;
         bool ok = x->op && x->op->takes_epilogue && !x->epilogue && !x->accumulate && x->storage == x &&
                   x->naux == 0 && !(x->flags & (T_PERSISTENT | T_AUX)) && !(y->flags & (T_PERSISTENT | T_AUX)) &&
-                  in->offset == 0 && oclnn_tensor_is_contiguous(in) &&
-                  oclnn_tensor_numel(in) == oclnn_tensor_numel(x) &&
-                  x->dtype == y->dtype && y->bytes == x->bytes && node_readers(g, x) == 1 &&
+                  whole(in, x) && x->dtype == y->dtype && y->bytes == x->bytes && node_readers(g, x) == 1 &&
                   x->op->takes_epilogue(x, y->op->epilogue);
         if (!ok) continue;
         x->epilogue = y->op->epilogue;
         for (int j = i; j < g->count; j++) /* y and the views of it */
             if (g->tensors[j]->storage == y) g->tensors[j]->storage = x;
     }
-}
-
-/* Whether t covers all of its storage contiguously from the start. */
-static bool whole(const oclnn_tensor *t, const oclnn_tensor *of)
-{
-    return t->offset == 0 && oclnn_tensor_is_contiguous(t) && oclnn_tensor_numel(t) == oclnn_tensor_numel(of);
 }
 
 /* y = f(a + b) where y's op can sum its input itself (take_residual, the

@@ -604,12 +604,19 @@ static void matmul_backward(oclnn_graph *g, oclnn_tensor *node, oclnn_tensor *co
  * into its store: act(A B) + C is no accumulation). */
 static bool matmul_accumulates(const oclnn_tensor *node) { return !node->epilogue; }
 
+/* Whether the context's GEMMs run on the tiled engine (CPUs, or
+ * $OCLNN_GEMM=tiled), the one with a bias and activation epilogue. */
+static bool auto_engine_tiled(const oclnn_context *ctx)
+{
+    oclnn_gemm_engine e;
+    return oclnn_gemm_engine_resolve(ctx, OCLNN_GEMM_AUTO, &e) == OCLNN_OK && e == OCLNN_GEMM_TILED;
+}
+
 /* The tiled engine applies relu or gelu in its epilogue; CLBlast cannot. */
 static bool matmul_takes_epilogue(const oclnn_tensor *node, oclnn_epilogue act)
 {
-    oclnn_gemm_engine e;
     (void)act;
-    return oclnn_gemm_engine_resolve(node->graph->ctx, OCLNN_GEMM_AUTO, &e) == OCLNN_OK && e == OCLNN_GEMM_TILED;
+    return auto_engine_tiled(node->graph->ctx);
 }
 
 static const oclnn_op_def matmul_def = {.name = "matmul",
@@ -684,8 +691,7 @@ oclnn_tensor *oclnn_matmul(oclnn_graph *g, oclnn_tensor *a, oclnn_tensor *b) { r
 static bool fused_bias_wanted(oclnn_graph *g, const oclnn_tensor *x, const oclnn_tensor *w, int64_t out,
                               const oclnn_tensor *bias)
 {
-    oclnn_gemm_engine e;
-    if (oclnn_gemm_engine_resolve(g->ctx, OCLNN_GEMM_AUTO, &e) || e != OCLNN_GEMM_TILED) return false;
+    if (!auto_engine_tiled(g->ctx)) return false;
     return x->ndim == 2 && bias->dtype == OCLNN_DTYPE_F32 && bias->ndim == 1 && bias->dims[0] == out &&
            w->dtype == OCLNN_DTYPE_F32 && x->dtype == OCLNN_DTYPE_F32;
 }
