@@ -312,7 +312,7 @@ static oclnn_status enqueue_chunk(oclnn_context *ctx, oclnn_tensor *node, int wh
     return s;
 }
 
-/* out[n][g] = W[g] * col[n][g] for the chunk's images (col = x when direct). */
+/* out[n][g] = W[g] * col[n][g] for the chunk's images (col = x when pointwise). */
 static oclnn_status batched_gemms(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
 {
     const conv_geom *c = node->op_data;
@@ -441,7 +441,7 @@ static oclnn_status conv_prepare(oclnn_context *ctx, oclnn_tensor *node)
     const char *op = node->op->name;
     oclnn_launch *l;
     cl_uint i = 0;
-    /* launch[L_IM2COL] always exists (unused for direct/convgemm) so the
+    /* launch[L_IM2COL] always exists (unused for pointwise/convgemm) so the
      * epilogue keeps its index. */
     bool rows = c->algo == OCLNN_CONV_IM2COL_TILED;
     oclnn_status s = oclnn_conv_kernel(ctx, node, rows ? "im2col_rows" : "im2col", &l);

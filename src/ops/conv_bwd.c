@@ -174,11 +174,11 @@ static const oclnn_op_def wgrad_def = {.name = "conv2d_grad_weight",
                                        .release = oclnn_conv_release,
                                        .accumulates = oclnn_conv_grad_accumulates};
 
-/* ---- dx: src = {dt, weight}, aux[0] = dcol of one chunk (none when direct);
- * launch[0] col2im unless direct. */
+/* ---- dx: src = {dt, weight}, aux[0] = dcol of one chunk (none when pointwise);
+ * launch[0] col2im unless pointwise. */
 
 /* dcol[n][g] = W[g]^T dt[g][:, n] per image, into col laid out per image,
- * or straight into dx when the conv is direct (1x1, stride 1, no padding). */
+ * or straight into dx when the conv is pointwise (1x1, stride 1, no padding). */
 static oclnn_status dgrad_batched(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
 {
     const conv_geom *c = node->op_data;
@@ -222,7 +222,7 @@ static oclnn_status dgrad_wide(oclnn_context *ctx, oclnn_tensor *node, int n0, i
 }
 
 /* The tiled engine: dcol[g] = W[g]^T dt[g] wide (in the pooled column
- * order with the fused max-pool), or for a direct conv dx[n][g] scattered
+ * order with the fused max-pool), or for a pointwise conv dx[n][g] scattered
  * from the wide columns straight into NCHW. */
 static oclnn_status dgrad_tiled(oclnn_context *ctx, oclnn_tensor *node, int n0, int nb, bool dry)
 {
