@@ -1,4 +1,4 @@
-/* conv2d vs a double-precision direct convolution; gradients vs finite
+/* conv2d vs a double-precision reference convolution; gradients vs finite
  * differences of it; PyTorch fixtures; shape errors. */
 #include "testutil_conv.h"
 #include "testutil_graph.h"
@@ -9,13 +9,13 @@
  * reuse these shapes, so their kernels are compiled once per run. */
 static const conv_cfg grid[] = {
     /* n cin h  w cout kh kw sh sw ph pw dh dw g bias relu */
-    {1, 3, 7, 9, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0},  /* 1x1 direct */
+    {1, 3, 7, 9, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0},  /* 1x1 pointwise */
     {3, 4, 9, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2, 0, 0, 0},  /* stride 2, groups 2 */
     {1, 3, 7, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2, 3, 1, 0, 0},  /* depthwise, dilation 2, pad 2 */
     {3, 2, 11, 9, 3, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1, 1, 0}, /* 5x5 stride 2, relu */
     {3, 4, 7, 9, 8, 3, 5, 1, 2, 0, 2, 2, 1, 1, 0, 0, 0},  /* non-square everything */
     {3, 2, 7, 9, 4, 5, 5, 1, 1, 0, 0, 1, 1, 2, 1, 0, 0},  /* depthwise x2 multiplier, no padding */
-    {3, 4, 5, 5, 4, 1, 1, 1, 1, 0, 0, 1, 1, 2, 1, 1, 0},  /* 1x1 direct, groups, relu */
+    {3, 4, 5, 5, 4, 1, 1, 1, 1, 0, 0, 1, 1, 2, 1, 1, 0},  /* 1x1 pointwise, groups, relu */
     {1, 2, 3, 4, 3, 5, 5, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},  /* kernel height == padded input height */
     {1, 2, 3, 70, 2, 1, 3, 1, 2, 0, 2, 1, 2, 1, 1, 0, 0}, /* wide rows */
     /* the row kernels' valid-column bounds: stride 3 past padding 3 with
@@ -230,13 +230,13 @@ static oclnn_conv_algorithm fixture_case(const oclnn_safetensors *st, const char
     return ran;
 }
 
-/* Every config on AUTO's path and on WINOGRAD (which runs the 3x3
- * stride-1 one and falls back on the others). */
+/* Every config on AUTO's path, on WINOGRAD and on DIRECT (each runs the
+ * 3x3 stride-1 one and falls back on the others). */
 START_TEST(test_pytorch_fixtures)
 {
     oclnn_safetensors *st;
     TU_OK(oclnn_safetensors_load(tu_data_path("conv/conv_fixtures.safetensors"), &st));
-    int configs = 0, winograd = 0;
+    int configs = 0, winograd = 0, direct = 0;
     for (int k = 0;; k++) {
         char prefix[16];
         snprintf(prefix, sizeof prefix, "c%d.", k);
@@ -247,9 +247,11 @@ START_TEST(test_pytorch_fixtures)
         configs++;
         fixture_case(st, prefix, cfg_t->data, OCLNN_CONV_AUTO);
         winograd += fixture_case(st, prefix, cfg_t->data, OCLNN_CONV_WINOGRAD) == OCLNN_CONV_WINOGRAD;
+        direct += fixture_case(st, prefix, cfg_t->data, OCLNN_CONV_DIRECT) == OCLNN_CONV_DIRECT;
     }
     ck_assert_int_ge(configs, 5);
     ck_assert_int_eq(winograd, 1);
+    ck_assert_int_eq(direct, 1);
     oclnn_safetensors_free(st);
 }
 END_TEST

@@ -31,7 +31,7 @@ CONFIGS = [
     dict(n=2, cin=2, h=11, w=9, cout=3, kh=5, kw=5, stride=(2, 2), pad=(2, 2), dil=(1, 1), groups=1, relu=1, bias=1),
     # grid[4]: non-square kernel, stride, padding and dilation
     dict(n=2, cin=4, h=7, w=9, cout=8, kh=3, kw=5, stride=(1, 2), pad=(0, 2), dil=(2, 1), groups=1, relu=0, bias=0),
-    # grid[6]: 1x1 direct, groups 2, fused relu
+    # grid[6]: 1x1 pointwise (no im2col), groups 2, fused relu
     dict(n=2, cin=4, h=5, w=5, cout=4, kh=1, kw=1, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=2, relu=1, bias=1),
     # 3x3 stride 1 (OCLNN_CONV_WINOGRAD's shape; tests/test_conv.c's wino_grid[0]), fused relu
     dict(n=2, cin=5, h=9, w=7, cout=7, kh=3, kw=3, stride=(1, 1), pad=(1, 1), dil=(1, 1), groups=1, relu=1, bias=1),
