@@ -309,6 +309,17 @@ START_TEST(test_shape_errors)
     ck_assert_ptr_null(oclnn_conv2d(g, x, w, NULL, &neg));
     ck_assert_int_eq(oclnn_graph_status(g), OCLNN_ERR_INVALID_ARG);
     oclnn_graph_release(g);
+    /* an algorithm past the last one is named in the error */
+    g = oclnn_graph_create(tu_context());
+    x = oclnn_input_f32(g, "x", 4, 1, 2, 5, 5);
+    w = oclnn_param(g, "w", 4, (const int64_t[]){3, 2, 3, 3});
+    oclnn_conv2d_params bad = {.algorithm = (oclnn_conv_algorithm)(OCLNN_CONV_DIRECT + 1)};
+    ck_assert_ptr_null(oclnn_conv2d(g, x, w, NULL, &bad));
+    ck_assert_int_eq(oclnn_graph_status(g), OCLNN_ERR_INVALID_ARG);
+    char want[32];
+    snprintf(want, sizeof want, "algorithm %d", (int)OCLNN_CONV_DIRECT + 1);
+    ck_assert_msg(strstr(oclnn_graph_error(g), want), "message: %s", oclnn_graph_error(g));
+    oclnn_graph_release(g);
 }
 END_TEST
 

@@ -83,6 +83,32 @@ START_TEST(test_direct_empty_batch)
 }
 END_TEST
 
+/* A max-pool window over 4 does not fuse into the direct kernel (its
+ * private buffer holds up to 4 window rows): a max_pool2d node follows,
+ * with the values of the tiled path's fused pool. */
+START_TEST(test_direct_wide_pool_unfused)
+{
+    uint64_t rng = tu_seed() + 47;
+    conv_cfg c = {2, 4, 10, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, OCLNN_CONV_DIRECT};
+    size_t nx = (size_t)c.n * c.cin * c.h * c.w, nw = (size_t)c.cout * c.cin * c.kh * c.kw;
+    float *xv = tu_random(nx, -1, 1, &rng), *wv = tu_random(nw, -1, 1, &rng);
+    float *bv = tu_random((size_t)c.cout, -1, 1, &rng);
+    conv_run got, want;
+    run_conv(&c, 5, true, xv, wv, bv, 9, &got);
+    ck_assert_int_eq(got.algo, OCLNN_CONV_AUTO); /* the output is the max_pool2d node */
+    c.algo = OCLNN_CONV_IM2COL_TILED;
+    run_conv(&c, 5, true, xv, wv, bv, 9, &want);
+    expect_near(got.y, want.y, want.ny, 1e-5, "output", "direct + max_pool2d 5x5");
+    expect_near(got.gx, want.gx, want.nx, 1e-5, "grad x", "direct + max_pool2d 5x5");
+    expect_near(got.gw, want.gw, want.nw, 1e-5, "grad w", "direct + max_pool2d 5x5");
+    conv_run_free(&got);
+    conv_run_free(&want);
+    free(xv);
+    free(wv);
+    free(bv);
+}
+END_TEST
+
 /* AUTO on a CPU device whose GEMMs run on the tiled engine: DIRECT for
  * SimpleCNN's conv2 and other stride-1 layers with 8 or more input
  * channels, not for its conv1 (one channel), strided or 1x1 layers or the
@@ -122,6 +148,7 @@ int main(void)
     tcase_add_test(tc, test_direct_fallback);
     tcase_add_test(tc, test_direct_chunked_weight_gradient);
     tcase_add_test(tc, test_direct_empty_batch);
+    tcase_add_test(tc, test_direct_wide_pool_unfused);
     tcase_add_test(tc, test_direct_auto);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
